@@ -1,0 +1,1 @@
+"""The ``dicom-annotator`` command (contract: shared/CLI.md)."""

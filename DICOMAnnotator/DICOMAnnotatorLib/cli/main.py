@@ -1,0 +1,64 @@
+"""Entry point: builds the argument parser from the command modules and maps errors to exit codes.
+
+Exit status (shared/CLI.md): 0 done, 1 failed (one ``error: `` line on stderr), 2 usage
+error, 3 a batch finished with some items failed. Tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import DICOMAnnotatorError
+from .output import configure_logging
+
+#: Each module has ``register(subparsers)`` and sets ``func`` on the parsers it adds;
+#: ``func(args) -> int`` returns the exit status. Heavy imports stay inside ``func``.
+COMMAND_MODULES = ("series", "protocol", "demo")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dicom-annotator",
+        description="Clinical-grade annotation of DICOM studies for medical AI: series, protocols, "
+        "DICOM SEG/SR, consensus, agreement, de-identification and review, without Slicer.",
+    )
+    parser.add_argument("--version", action="version", version=f"dicom-annotator {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log messages on stderr")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return int(args.func(args) or EXIT_OK)
+    except DICOMAnnotatorError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("error: interrupted; outputs not finished were not written", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # an unforeseen failure still gets the one-line contract
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run again with --debug for details)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""Shared fixtures: generated phantom series and the third-party files in ../shared/data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from DICOMAnnotatorLib import sample_data
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared/data; missing data fails under CI and skips on a developer's machine."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Test data {path} is missing; CI runs beside shared/ with its data folder")
+        pytest.skip(f"Test data {path} is not on this machine")
+    return path
+
+
+@pytest.fixture
+def write_phantom(tmp_path):
+    """Write a phantom CT series; returns (folder, geometry, hu, labels)."""
+
+    def write(orientation: str = "axial", *, enhanced: bool = False, name: str = "series", **geometry_args):
+        geometry = sample_data.phantom_geometry(orientation=orientation, **geometry_args)
+        hu, labels = sample_data.phantom_volume(geometry)
+        folder = tmp_path / name
+        sample_data.write_datasets(sample_data.ct_datasets(geometry, hu, enhanced=enhanced), folder)
+        return folder, geometry, hu, labels
+
+    return write

@@ -1,0 +1,80 @@
+"""The command's conventions (shared/CLI.md): help, version, exit codes, JSON, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from DICOMAnnotatorLib import __version__
+
+COMMAND = str(Path(sys.executable).with_name("dicom-annotator"))
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([COMMAND, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_lists_commands_and_version():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("series", "protocol", "demo"):
+        assert command in result.stdout
+    assert run("--version").stdout.strip() == f"dicom-annotator {__version__}"
+    assert run("series", "info", "--help").returncode == 0
+
+
+def test_usage_errors_exit_2():
+    assert run().returncode == 2
+    assert run("no-such-command").returncode == 2
+    assert run("series", "info").returncode == 2
+
+
+def test_series_info_json_follows_the_contract(write_phantom):
+    folder, geometry, *_ = write_phantom("oblique")
+    result = run("series", "info", folder, "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"series_instance_uid", "modality", "size", "spacing", "affine", "instances"}
+    assert payload["size"] == list(geometry.size) and payload["instances"] == geometry.size[2]
+    np.testing.assert_allclose(payload["affine"], geometry.affine, atol=1e-5)
+    text = run("series", "info", folder)
+    assert text.returncode == 0 and "Affine" in text.stdout
+
+
+def test_bad_path_and_broken_series_give_one_line_errors(write_phantom, tmp_path):
+    assert_one_line_error(run("series", "info", tmp_path / "absent"), "absent does not exist")
+    folder, *_ = write_phantom()
+    (folder / "0005.dcm").unlink()
+    assert_one_line_error(run("series", "info", folder), "missing slices", "0004.dcm")
+    junk = tmp_path / "junk.dcm"
+    junk.write_bytes(b"\0" * 10)
+    assert_one_line_error(run("series", "info", junk), "junk.dcm is not a DICOM file")
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run("--debug", "series", "info", tmp_path / "absent")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+
+
+def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
+    result = run("demo", "-o", tmp_path / "demo")
+    assert result.returncode == 0, result.stderr
+    assert "Liver lesion" in result.stdout and "mL" in result.stdout
+    assert (tmp_path / "demo" / "labels.nii.gz").is_file()
+    assert len(list((tmp_path / "demo" / "series").glob("*.dcm"))) == 40
+    assert_one_line_error(run("demo", "-o", tmp_path / "demo"), "already exists", "--force")
+    assert run("demo", "-o", tmp_path / "demo", "--force").returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+

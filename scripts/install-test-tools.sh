@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# External (non-Python) tools the tests use, from Debian's packages when running as root.
+# Each later feature adds its tool to PACKAGES; under CI=true a tool that cannot be had fails.
+set -euo pipefail
+PACKAGES=()   # filled in as features need them (dicom3tools, orthanc, tesseract-ocr, postgresql...)
+[ ${#PACKAGES[@]} -eq 0 ] && exit 0
+missing=()
+for package in "${PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+elif [ "${CI:-}" = "true" ]; then
+  echo "error: Debian packages ${missing[*]} are missing and this is not root; install them" >&2
+  exit 1
+else
+  echo "warning: Debian packages ${missing[*]} are missing; their tests will be skipped" >&2
+fi
