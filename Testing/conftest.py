@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,23 @@ def shared_file(relative: str) -> Path:
             pytest.fail(f"Test data {path} is missing; CI runs beside shared/ with its data folder")
         pytest.skip(f"Test data {path} is not on this machine")
     return path
+
+
+def require_tool(name: str) -> str:
+    """The path of an external program the tests need: missing under CI fails, elsewhere skips."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is not installed; scripts/install-test-tools.sh installs it")
+        pytest.skip(f"{name} is not installed (bash scripts/install-test-tools.sh installs it)")
+    return path
+
+
+def chromium_command(chromium: str, profile: Path) -> list[str]:
+    """Headless Chromium that reaches for no network (this machine has none) and keeps no state."""
+    return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile}"]
 
 
 @pytest.fixture
