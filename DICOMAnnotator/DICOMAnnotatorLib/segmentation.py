@@ -177,13 +177,54 @@ class Segmentation:
                 self._masks[value] = _CroppedMask(box, labelmap[box] == value)
         return self
 
+    @classmethod
+    def from_cropped_masks(
+        cls,
+        geometry: VolumeGeometry,
+        segments: Sequence[SegmentDescription],
+        cropped: Mapping[int, tuple[tuple[slice, slice, slice], np.ndarray]],
+        **kwargs,
+    ) -> Segmentation:
+        """From masks given inside boxes ``{number: ((k, j, i) slices, values)}``, without full arrays.
+
+        Readers that decode sparse frames use this so that memory follows the labelled region.
+        """
+        self = cls(geometry, segments, {}, **kwargs)
+        for number, (box, values) in cropped.items():
+            label = self.segment(number).label
+            extent = tuple(s.stop - s.start for s in box)
+            inside = all(0 <= s.start <= s.stop <= n for s, n in zip(box, geometry.array_shape, strict=True))
+            if values.shape != extent or not inside:
+                raise SegmentationError(
+                    f"The cropped mask of segment {number} ('{label}') has shape {list(values.shape)} but its box "
+                    f"{[(s.start, s.stop) for s in box]} needs {list(extent)} inside {list(geometry.array_shape)}"
+                )
+            self._masks[number] = self._trimmed(number, values, offset=tuple(s.start for s in box))
+        return self
+
     def _crop(self, number: int, mask: np.ndarray | None) -> _CroppedMask:
-        dtype = np.dtype(bool) if self.kind is MaskKind.BINARY else np.dtype(np.float32)
         if mask is None:
-            return _CroppedMask.empty(dtype)
+            return _CroppedMask.empty(self._dtype)
         mask = np.asarray(mask)
+        _require_shape(mask, self.geometry, f"The mask of segment {number} ('{self._segments[number].label}')")
+        return self._trimmed(number, mask, offset=(0, 0, 0))
+
+    @property
+    def _dtype(self) -> np.dtype:
+        return np.dtype(bool) if self.kind is MaskKind.BINARY else np.dtype(np.float32)
+
+    def _trimmed(self, number: int, values: np.ndarray, offset: tuple[int, ...]) -> _CroppedMask:
+        """Validated ``values`` cut to their non-zero bounding box; ``offset`` places them on the grid."""
+        values = self._validated(number, np.asarray(values))
+        boxes = ndimage.find_objects((values != 0).astype(np.int8))
+        if not boxes or boxes[0] is None:
+            return _CroppedMask.empty(self._dtype)
+        inner = boxes[0]
+        box = tuple(slice(o + s.start, o + s.stop) for o, s in zip(offset, inner, strict=True))
+        return _CroppedMask(box, np.array(values[inner], dtype=self._dtype))
+
+    def _validated(self, number: int, mask: np.ndarray) -> np.ndarray:
         label = self._segments[number].label
-        _require_shape(mask, self.geometry, f"The mask of segment {number} ('{label}')")
         if self.kind is MaskKind.BINARY:
             if mask.dtype != bool:
                 values = np.unique(mask)
@@ -193,17 +234,11 @@ class Segmentation:
                         f"({values[:5].tolist()}...); give a binary mask or use a FRACTIONAL segmentation"
                     )
                 mask = mask.astype(bool)
-        else:
-            mask = mask.astype(np.float32, copy=False)
-            if mask.size and (np.nanmin(mask) < 0 or np.nanmax(mask) > 1 or np.isnan(mask).any()):
-                raise SegmentationError(
-                    f"The fractional mask of segment {number} ('{label}') must hold values in [0, 1]"
-                )
-        boxes = ndimage.find_objects((mask != 0).astype(np.int8))
-        if not boxes or boxes[0] is None:
-            return _CroppedMask.empty(dtype)
-        box = boxes[0]
-        return _CroppedMask(box, np.array(mask[box], dtype=dtype))
+            return mask
+        mask = mask.astype(np.float32, copy=False)
+        if mask.size and (np.isnan(mask).any() or np.min(mask) < 0 or np.max(mask) > 1):
+            raise SegmentationError(f"The fractional mask of segment {number} ('{label}') must hold values in [0, 1]")
+        return mask
 
     # ----------------------------------------------------------------- access
     @property

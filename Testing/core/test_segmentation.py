@@ -120,3 +120,17 @@ def test_with_segments_keeps_voxels_and_summary_lists_segments():
     assert seg.segment(1).label == "Old"
     summary = renamed.summary()
     assert "Nodule" in summary and "3 voxels" in summary and "by Doe^Jane" in summary
+
+
+def test_cropped_masks_are_placed_on_the_grid_and_trimmed():
+    values = np.zeros((2, 3, 4), dtype=bool)
+    values[1, 1:3, 2] = True
+    seg = Segmentation.from_cropped_masks(GRID, [SegmentDescription(1, "A")],
+                                          {1: ((slice(2, 4), slice(1, 4), slice(3, 7)), values)})
+    expected = np.zeros(GRID.array_shape, dtype=bool)
+    expected[3, 2:4, 5] = True
+    np.testing.assert_array_equal(seg.mask(1), expected)
+    assert seg.bounding_box(1) == (slice(3, 4), slice(2, 4), slice(5, 6))
+    with pytest.raises(SegmentationError, match=r"cropped mask of segment 1 \('A'\) has shape \[2, 3, 4\]"):
+        Segmentation.from_cropped_masks(GRID, [SegmentDescription(1, "A")],
+                                        {1: ((slice(5, 7), slice(1, 4), slice(3, 7)), values)})
