@@ -112,7 +112,7 @@ def build_consensus(
     names = tuple(str(n) for n in names)
     matched = match_segments(segmentations, names, missing_as_empty=missing_as_empty)
     geometry = segmentations[0].geometry
-    masks: dict[int, np.ndarray] = {}
+    masks: dict[int, tuple[tuple[slice, ...], np.ndarray]] = {}
     descriptions = []
     reports = []
     for number, segment in enumerate(matched, start=1):
@@ -131,17 +131,17 @@ def build_consensus(
             )
             iterations = None if estimate is None else estimate.iterations
         if probability is not None:
-            full = np.zeros(geometry.array_shape, dtype=np.float32 if kind is MaskKind.FRACTIONAL else bool)
-            full[box] = probability if kind is MaskKind.FRACTIONAL else probability > threshold
-            masks[number] = full
+            masks[number] = (box, probability if kind is MaskKind.FRACTIONAL else probability > threshold)
         descriptions.append(replace(
             segment.description, number=number, algorithm_type=AlgorithmType.SEMIAUTOMATIC,
             algorithm_name=f"DICOMAnnotator {method.value} consensus",
         ))
         reports.append(SegmentConsensus(segment, number, performances, iterations))
     provenance = Provenance(derived_from=names, method=f"{method.value} consensus, threshold {threshold}")
-    result = Segmentation(geometry, descriptions, masks, kind=kind, reference=segmentations[0].reference,
-                          author=author, protocol_id=segmentations[0].protocol_id, provenance=provenance)
+    result = Segmentation.from_cropped_masks(
+        geometry, descriptions, masks, kind=kind, reference=segmentations[0].reference, author=author,
+        protocol_id=segmentations[0].protocol_id, provenance=provenance,
+    )
     return ConsensusResult(result, method, threshold, names, tuple(reports))
 
 
