@@ -19,7 +19,7 @@ from scipy import sparse
 
 from .atomic import atomic_path
 from .errors import MissingDependencyError
-from .segmentation import SegmentDescription, Segmentation
+from .segmentation import Segmentation, SegmentDescription
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import trimesh
-
 from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.errors import OutputExistsError, SegmentationError
 from DICOMAnnotatorLib.geometry import VolumeGeometry
