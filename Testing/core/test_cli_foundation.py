@@ -29,7 +29,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
 def test_help_lists_commands_and_version():
     result = run("--help")
     assert result.returncode == 0
-    for command in ("series", "protocol", "demo"):
+    for command in ("series", "demo"):
         assert command in result.stdout
     assert run("--version").stdout.strip() == f"dicom-annotator {__version__}"
     assert run("series", "info", "--help").returncode == 0
