@@ -2,7 +2,8 @@
 # External (non-Python) tools the tests use, from Debian's packages when running as root.
 # Each later feature adds its tool to PACKAGES; under CI=true a tool that cannot be had fails.
 set -euo pipefail
-PACKAGES=()   # filled in as features need them (dicom3tools, orthanc, tesseract-ocr, postgresql...)
+# chromium: renders the HTML agreement report in a test.
+PACKAGES=(chromium fonts-dejavu-core)
 [ ${#PACKAGES[@]} -eq 0 ] && exit 0
 missing=()
 for package in "${PACKAGES[@]}"; do
