@@ -10,11 +10,19 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+from scipy import ndimage
+
+from .agreement import segmentation_agreement
+from .agreement_html import render_case_report
 from .atomic import atomic_path
+from .consensus import build_consensus
 from .labelmap_io import write_image
+from .nifti_export import export_nifti
 from .reference_series import ReferenceSeries
 from .sample_data import PHANTOM_SEGMENTS, ct_datasets, phantom_geometry, phantom_volume, write_datasets
 from .segmentation import Segmentation
+from .surface_models import export_models
 
 
 def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator[str]:
@@ -40,4 +48,41 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         write_image(segmentation.to_labelmap(), series.geometry, work / "labels.nii.gz")
         yield f"3. Built a segmentation and wrote its label map: {output / 'labels.nii.gz'}"
         yield from ("   " + line for line in segmentation.summary().splitlines())
+
+        readers = [_simulated_reader(segmentation, labels, seed, name)
+                   for seed, name in enumerate(("Reader^One", "Reader^Two", "Reader^Three"))]
+        names = [r.author for r in readers]
+        consensus = build_consensus(readers, names, method="staple", missing_as_empty=True, author="Demo^Lead")
+        yield "4. Three simulated readers, merged with STAPLE (sensitivity / specificity per reader):"
+        for entry in consensus.segments:
+            figures = ", ".join(f"{a.input} {a.sensitivity:.3f}/{a.specificity:.5f}" for a in entry.annotators)
+            yield f"   {entry.matched.description.label}: {figures}"
+
+        report = segmentation_agreement(readers, names, reference=consensus.segmentation)
+        (work / "agreement.html").write_text(
+            render_case_report(report, consensus=consensus, title="Demo case: agreement"), encoding="utf-8")
+        yield f"5. Agreement (mean pairwise Dice) written to {output / 'agreement.html'}:"
+        for entry in report.segments:
+            label, dice, hd95 = entry.matched.description.label, entry.mean("dice"), entry.mean("hd95_mm")
+            yield f"   {label}: Dice {dice:.3f}, HD95 {hd95:.2f} mm"
+
+        export_nifti(consensus.segmentation, work / "nifti", source="STAPLE consensus")
+        models = export_models(consensus.segmentation, work / "models")
+        yield f"6. Consensus exported as NIfTI for training: {output / 'nifti'}"
+        yield f"   and as {len(models)} STL surface models for planning: {output / 'models'}"
     yield f"Done: all outputs are in {output}"
+
+
+def _simulated_reader(truth: Segmentation, labels: np.ndarray, seed: int, name: str) -> Segmentation:
+    """A reader who draws each structure a little larger or smaller, as people do (one label per voxel)."""
+    rng = np.random.default_rng(seed)
+    drawn = np.zeros_like(labels)
+    for description in truth.segments:
+        mask = labels == description.number
+        grow = int(rng.integers(-1, 2))
+        if grow > 0:
+            mask = ndimage.binary_dilation(mask, iterations=grow) & ((labels == 0) | mask)
+        elif grow < 0:
+            mask = ndimage.binary_erosion(mask, iterations=-grow)
+        drawn[mask & (drawn == 0)] = description.number
+    return Segmentation.from_labelmap(truth.geometry, drawn, truth.segments, reference=truth.reference, author=name)

@@ -73,6 +73,11 @@ def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Liver lesion" in result.stdout and "mL" in result.stdout
     assert (tmp_path / "demo" / "labels.nii.gz").is_file()
+    assert "STAPLE" in result.stdout and "Dice" in result.stdout
+    assert (tmp_path / "demo" / "agreement.html").is_file()
+    assert (tmp_path / "demo" / "nifti" / "labels.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "demo" / "models").iterdir()) == [
+        "01-Liver.stl", "02-Liver_lesion.stl", "03-Vertebra.stl"]
     assert len(list((tmp_path / "demo" / "series").glob("*.dcm"))) == 40
     assert_one_line_error(run("demo", "-o", tmp_path / "demo"), "already exists", "--force")
     assert run("demo", "-o", tmp_path / "demo", "--force").returncode == 0
