@@ -21,10 +21,7 @@ def segment_key(description: SegmentDescription) -> SegmentKey:
     """The identity of a segment across annotators: its codes, without meanings or label."""
 
     def part(code: Code | None) -> tuple[str, str] | None:
-        if code is None:
-            return None
-        # SRT is SNOMED's retired designator (still written by dcmqi): the same concepts as SCT.
-        return code.value, "SCT" if code.scheme == "SRT" else code.scheme
+        return None if code is None else (code.value, code.scheme)
 
     return (part(description.category), part(description.type), part(description.type_modifier),
             part(description.anatomic_region))

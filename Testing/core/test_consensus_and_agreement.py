@@ -113,9 +113,3 @@ def test_agreement_when_one_annotator_found_nothing():
     both_empty = segmentation_agreement([empty, empty], ["a", "b"]).to_json()["segments"][0]["pairs"][0]
     assert both_empty["dice"] == 1 and both_empty["hd95_mm"] == 0
 
-
-def test_retired_srt_designator_matches_sct():
-    old = SegmentDescription(1, "liver", Code("123037004", "SRT", "Anatomical Structure"),
-                             Code("10200004", "SRT", "Liver"))
-    result = build_consensus([annotator(0, 1), annotator(0, 1, (old,))], ["a", "b"], method="majority")
-    assert len(result.segmentation.segments) == 1

@@ -29,7 +29,7 @@ def test_dcmqi_liver_matches_its_source_label_map():
     assert summary["referenced_series_uid"] == "1.2.392.200103.20080913.113635.1.2009.6.22.21.43.10.23430.1"
     (liver,) = summary["segments"]
     assert liver["voxels"] == label_counts("dcmqi/segmentations/liver_seg.nrrd")[1]
-    assert liver["type"] == ["10200004", "SRT", "Liver"]  # dcmqi still writes the retired SRT designator
+    assert liver["type"] == ["T-62000", "SRT", "Liver"]  # dcmqi wrote the retired SNOMED RT code
 
 
 @pytest.mark.shared_data
