@@ -337,3 +337,19 @@ def test_core_imports_no_slicer_qt_ctk_or_vtk():
     result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_applying_a_shipped_protocol_yields_its_coded_segments(write_phantom):
+    from DICOMAnnotatorLib.protocols import load_protocol
+
+    protocol = load_protocol("liver-lesions-ct")
+    series, _segmentation, _ = load(write_phantom, "axial")
+    scene = mrml_bridge.create_headless_scene()
+    volume = mrml_bridge.volume_node_from_series(scene, series)
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    node.SetReferenceImageGeometryParameterFromVolumeNode(volume)
+    templates = protocol.segment_descriptions()
+    assert mrml_bridge.ensure_segments(node, templates) == mrml_bridge.ensure_segments(node, templates)
+    back = mrml_bridge.segmentation_from_nodes(node, volume)
+    assert [(d.number, d.label, d.type, d.category) for d in back.segments] == [
+        (d.number, d.label, d.type, d.category) for d in templates]
