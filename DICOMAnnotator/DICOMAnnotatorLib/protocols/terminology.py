@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,11 +193,7 @@ def read_slicer_terminology(source: str | os.PathLike[str] | Mapping[str, Any]) 
     """
     data, where = _load(source)
     problems: list[str] = []
-    if data.get("@schema") not in SEGMENT_CONTEXT_SCHEMAS:
-        problems.append(f"@schema: must be one of {', '.join(SEGMENT_CONTEXT_SCHEMAS)}, found {data.get('@schema')!r}")
-    name = data.get("SegmentationCategoryTypeContextName")
-    if not isinstance(name, str):
-        problems.append("SegmentationCategoryTypeContextName: missing (Slicer names the context by it)")
+    name = _context_header(data, SEGMENT_CONTEXT_SCHEMAS, "SegmentationCategoryTypeContextName", problems)
     categories = data.get("SegmentationCodes", {}).get("Category") if isinstance(
         data.get("SegmentationCodes"), dict) else None
     if not isinstance(categories, list):
@@ -232,11 +228,7 @@ def read_slicer_anatomic_context(source: str | os.PathLike[str] | Mapping[str, A
     """Read an anatomic region context (file or parsed JSON) the way Slicer does."""
     data, where = _load(source)
     problems: list[str] = []
-    if data.get("@schema") not in ANATOMIC_CONTEXT_SCHEMAS:
-        problems.append(f"@schema: must be one of {', '.join(ANATOMIC_CONTEXT_SCHEMAS)}, found {data.get('@schema')!r}")
-    name = data.get("AnatomicContextName")
-    if not isinstance(name, str):
-        problems.append("AnatomicContextName: missing (Slicer names the context by it)")
+    name = _context_header(data, ANATOMIC_CONTEXT_SCHEMAS, "AnatomicContextName", problems)
     codes = data.get("AnatomicCodes")
     regions = codes.get("AnatomicRegion") if isinstance(codes, dict) else None
     if not isinstance(regions, list):
@@ -304,3 +296,13 @@ def _read_bool(value: Any) -> bool:
 
 def _same_optional(a: Code | None, b: Code | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and a.matches(b))
+
+
+def _context_header(data: Mapping[str, Any], schemas: Sequence[str], name_key: str, problems: list[str]) -> Any:
+    """Check a context file's ``@schema`` and name (Slicer identifies a context by both); return the name."""
+    if data.get("@schema") not in schemas:
+        problems.append(f"@schema: must be one of {', '.join(schemas)}, found {data.get('@schema')!r}")
+    name = data.get(name_key)
+    if not isinstance(name, str):
+        problems.append(f"{name_key}: missing (Slicer names the context by it)")
+    return name
