@@ -1,0 +1,152 @@
+"""DICOM SEG to :class:`Segmentation`, voxel-exact on the series it segments.
+
+Any conformant SEG is accepted, not only ours: BINARY, FRACTIONAL and LABELMAP, frames in any
+order, sparse frames (empty ones omitted), overlapping segments, and frames that cover only
+part of the series. Each frame is placed by its Plane Position on the series grid (or, when a
+producer left positions out, by the source instance it was derived from), and refused with the
+frame named when it does not lie on a slice of that grid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from .dicom_codes import segment_description_from_dataset
+from .errors import GeometryMismatchError, InputError, SegmentationError
+from .geometry import VolumeGeometry
+from .reference_series import ReferenceSeries
+from .seg_file import SegFile, SegFrame
+from .seg_grid import PLANE_TOLERANCE_MM, SeriesFromSegs
+from .segmentation import MaskKind, Provenance, Segmentation
+
+
+def read_seg(path: str | os.PathLike[str], series: ReferenceSeries | None = None) -> Segmentation:
+    """One SEG on ``series`` (or, without it, on the grid its own frames describe)."""
+    return read_segs([path], series)[0]
+
+
+def read_segs(paths: Sequence[str | os.PathLike[str]], series: ReferenceSeries | None = None) -> list[Segmentation]:
+    """Several SEGs of one series, all on the same grid (``series``, or the grid rebuilt from the SEGs)."""
+    segs = [SegFile(path) for path in paths]
+    reference = series if series is not None else SeriesFromSegs(segs)
+    return [_to_segmentation(seg, reference) for seg in segs]
+
+
+def _to_segmentation(seg: SegFile, reference) -> Segmentation:
+    _require_same_series(seg, reference)
+    geometry: VolumeGeometry = reference.geometry
+    placement = _FramePlacement(seg, geometry, _source_index(reference))
+    fractional = seg.segmentation_type == "FRACTIONAL"
+    slices: dict[int, dict[int, np.ndarray]] = {n: {} for n in seg.segment_numbers}
+    for frame, pixels in seg.iter_frame_pixels():
+        k, plane = placement.place(frame, pixels)
+        if seg.segmentation_type == "LABELMAP":
+            for number in np.unique(plane[plane != 0]).tolist():
+                _accumulate(slices, seg, number, k, plane == number)
+        elif fractional:
+            _accumulate(slices, seg, frame.segment_number, k, plane.astype(np.float32) / seg.maximum_fractional_value)
+        else:
+            _accumulate(slices, seg, frame.segment_number, k, plane != 0)
+    descriptions = [segment_description_from_dataset(item) for item in seg.segment_items]
+    cropped = {}
+    for number, by_k in slices.items():
+        if by_k:
+            first, last = min(by_k), max(by_k)
+            values = np.zeros((last - first + 1, *geometry.array_shape[1:]),
+                              dtype=np.float32 if fractional else bool)
+            for k, plane in by_k.items():
+                values[k - first] = plane
+            cropped[number] = ((slice(first, last + 1), slice(0, geometry.array_shape[1]),
+                                slice(0, geometry.array_shape[2])), values)
+    return Segmentation.from_cropped_masks(
+        geometry, descriptions, cropped, kind=MaskKind.FRACTIONAL if fractional else MaskKind.BINARY,
+        reference=reference, author=seg.content_creator,
+        provenance=Provenance(derived_from=(str(seg.path),), method=f"DICOM SEG {seg.dataset.SOPInstanceUID}"),
+    )
+
+
+def _accumulate(slices: dict[int, dict[int, np.ndarray]], seg: SegFile, number: int, k: int,
+                plane: np.ndarray) -> None:
+    if number not in slices:
+        raise InputError(f"A frame of {seg.path} belongs to segment {number}, which its Segment Sequence does not "
+                         f"describe (it has {sorted(slices)}); the SEG is not conformant")
+    existing = slices[number].get(k)
+    slices[number][k] = plane if existing is None else np.maximum(existing, plane)
+
+
+def _source_index(reference) -> dict[tuple[str, int | None], int]:
+    if isinstance(reference, ReferenceSeries):
+        return {(s.sop_instance_uid, s.frame_number): k for k, s in enumerate(reference.slices)}
+    return reference.source_index
+
+
+def _require_same_series(seg: SegFile, reference) -> None:
+    referenced = seg.referenced_series_uids
+    if referenced and reference.series_instance_uid not in referenced:
+        raise GeometryMismatchError(
+            f"{seg.path} segments series {', '.join(referenced)}, not the given {reference.description}; "
+            "give the series the SEG was made on"
+        )
+    if seg.frame_of_reference_uid and reference.frame_of_reference_uid \
+            and seg.frame_of_reference_uid != reference.frame_of_reference_uid:
+        raise GeometryMismatchError(
+            f"{seg.path} is in frame of reference {seg.frame_of_reference_uid}, {reference.description} in "
+            f"{reference.frame_of_reference_uid}; give the series the SEG was made on"
+        )
+
+
+class _FramePlacement:
+    """Where each SEG frame lies on the grid: slice k and the in-plane offset of its first pixel."""
+
+    def __init__(self, seg: SegFile, geometry: VolumeGeometry, source_index: dict[tuple[str, int | None], int]):
+        self.seg, self.geometry, self.source_index = seg, geometry, source_index
+        self.inverse = np.linalg.inv(geometry.affine)
+        directions = geometry.directions
+        if seg.row_direction is not None and (
+                not np.allclose(seg.row_direction, directions[:, 0], atol=1e-4)
+                or not np.allclose(seg.column_direction, directions[:, 1], atol=1e-4)):
+            theirs = np.round(np.r_[seg.row_direction, seg.column_direction], 4).tolist()
+            ours = np.round(np.r_[directions[:, 0], directions[:, 1]], 4).tolist()
+            raise GeometryMismatchError(
+                f"The frames of {seg.path} are oriented {theirs}, the series {ours}; the SEG was made on other "
+                "(resampled) planes and cannot be placed voxel for voxel")
+        if seg.pixel_spacing is not None and not np.allclose(
+                (seg.pixel_spacing[1], seg.pixel_spacing[0]), geometry.spacing[:2], atol=1e-3):
+            raise GeometryMismatchError(
+                f"{seg.path} has pixel spacing {list(seg.pixel_spacing)} mm, the series "
+                f"{[geometry.spacing[1], geometry.spacing[0]]} mm (row, column); give the series the SEG was made on")
+
+    def place(self, frame: SegFrame, pixels: np.ndarray) -> tuple[int, np.ndarray]:
+        """The slice index of ``frame`` and its pixels cut or padded to the grid's rows and columns."""
+        if frame.position is not None:
+            index = (self.inverse @ np.append(frame.position, 1.0))[:3]
+            rounded = np.round(index)
+            if (np.abs(index - rounded) * np.array(self.geometry.spacing)).max() > PLANE_TOLERANCE_MM:
+                raise GeometryMismatchError(
+                    f"Frame {frame.index + 1} of {self.seg.path} at {np.round(frame.position, 3).tolist()} mm lies "
+                    f"between the voxels of the series (index {np.round(index, 3).tolist()}); the SEG was made on "
+                    "another grid")
+            i0, j0, k = (int(v) for v in rounded)
+        else:
+            key = (frame.source_sop_instance_uid, frame.source_frame_number)
+            if key not in self.source_index:
+                raise InputError(f"Frame {frame.index + 1} of {self.seg.path} has no plane position and its source "
+                                 f"image {key[0]} is not in the series; give the series the SEG was made on")
+            i0, j0, k = 0, 0, self.source_index[key]
+        columns, rows, slices = self.geometry.size
+        if not 0 <= k < slices:
+            raise SegmentationError(
+                f"Frame {frame.index + 1} of {self.seg.path} lies at slice {k}, outside the {slices} slices of the "
+                "series; give the whole series the SEG was made on")
+        plane = np.zeros((rows, columns), dtype=pixels.dtype)
+        src_rows = slice(max(0, -j0), min(pixels.shape[0], rows - j0))
+        src_cols = slice(max(0, -i0), min(pixels.shape[1], columns - i0))
+        inside = pixels[src_rows, src_cols]
+        if np.count_nonzero(inside) != np.count_nonzero(pixels):
+            raise GeometryMismatchError(f"Frame {frame.index + 1} of {self.seg.path} has labelled pixels outside the "
+                                        "series' images; the SEG was made on another grid")
+        plane[src_rows.start + j0:src_rows.stop + j0, src_cols.start + i0:src_cols.stop + i0] = inside
+        return k, plane
