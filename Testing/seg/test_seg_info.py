@@ -50,7 +50,9 @@ def test_highdicom_fractional_and_labelmap():
     labelmap = seg_summary(shared_file("highdicom/seg_image_sm_control_labelmap.dcm"))
     assert labelmap["segmentation_type"] == "LABELMAP"
     assert labelmap["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.66.7"
-    assert labelmap["segments"][1]["voxels"] == 14
+    voxels = {s["number"]: s["voxels"] for s in labelmap["segments"]}
+    assert 0 not in voxels, "the background segment (pixel value 0) is not a segment"
+    assert (voxels[1], voxels[2], voxels[20]) == (14, 0, 30)
 
 
 @pytest.mark.shared_data
