@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from DICOMAnnotatorLib import sample_data
 
 REPO = Path(__file__).resolve().parents[1]
+#: The installed ``dicom-annotator`` command of the environment running the tests.
+COMMAND = str(Path(sys.executable).with_name("dicom-annotator"))
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
 
 
@@ -33,11 +37,35 @@ def require_tool(name: str) -> str:
     return path
 
 
+def run(*args, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``dicom-annotator`` with ``args`` as a user would, capturing its output."""
+    return subprocess.run([COMMAND, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    """Exit 1 with exactly one ``error: `` line on stderr naming ``fragments`` (shared/CLI.md)."""
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
 def chromium_command(chromium: str, profile: Path) -> list[str]:
     """Headless Chromium that reaches for no network (this machine has none) and keeps no state."""
     return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={profile}"]
+
+
+def dump_dom_in_chromium(page: Path, profile: Path) -> str:
+    """The DOM of an HTML file after headless Chromium has run its scripts."""
+    chromium = require_tool("chromium")
+    result = subprocess.run([*chromium_command(chromium, profile), "--dump-dom", page.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
 
 
 @pytest.fixture

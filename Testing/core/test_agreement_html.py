@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from html.parser import HTMLParser
 
-from conftest import chromium_command, require_tool
+from conftest import dump_dom_in_chromium
 from DICOMAnnotatorLib.agreement import segmentation_agreement
 from DICOMAnnotatorLib.agreement_html import render_case_report, render_dataset_report
 from DICOMAnnotatorLib.consensus import build_consensus
@@ -48,13 +47,9 @@ def _case():
 
 
 def _render_in_chromium(page: str, tmp_path) -> str:
-    chromium = require_tool("chromium")
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
-    result = subprocess.run([*chromium_command(chromium, tmp_path / "profile"), "--dump-dom", path.as_uri()],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+    return dump_dom_in_chromium(path, tmp_path / "profile")
 
 
 def test_case_report_shows_tables_and_plots_in_chromium(tmp_path):

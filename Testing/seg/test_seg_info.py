@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import shared_file
+from conftest import COMMAND, shared_file
 from DICOMAnnotatorLib.errors import InputError
 from DICOMAnnotatorLib.seg_info import seg_summary
-
-COMMAND = str(Path(sys.executable).with_name("dicom-annotator"))
 
 
 def label_counts(relative: str) -> dict[int, int]:

@@ -1,4 +1,4 @@
-"""``dicom-annotator seg info``: what a SEG holds, from the file alone."""
+"""``dicom-annotator seg export|import|info``: label maps to DICOM SEG and back, and what a SEG holds."""
 
 from __future__ import annotations
 
@@ -11,10 +11,112 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seg = subparsers.add_parser("seg", help="DICOM Segmentation objects")
     commands = seg.add_subparsers(dest="seg_command", metavar="SUBCOMMAND")
     commands.required = True
+
+    export = commands.add_parser(
+        "export", help="a label map (or probability maps) on a series as a DICOM SEG",
+        description="Label value v becomes the protocol structure with label_value v. With --type fractional, "
+                    "give one probability image in [0, 1] per --structure, after the series.")
+    export.add_argument("inputs", nargs="+", metavar="SERIES... LABELMAP",
+                        help="the series (a folder or its files), then the label map (or the probability maps)")
+    export.add_argument("-o", "--output", required=True, metavar="OUT.dcm", help="the SEG file to write")
+    export.add_argument("--series-uid", help="the series to use when the folder holds several")
+    export.add_argument("--protocol", metavar="FILE|ID", help="the protocol whose structures the label values are")
+    export.add_argument("--type", choices=["binary", "labelmap", "fractional"], default="binary",
+                        help="SEG type (default binary: read by every viewer)")
+    export.add_argument("--structure", action="append", default=[], metavar="LABEL",
+                        help="for --type fractional: the structure of each probability map, in order")
+    export.add_argument("--creator", metavar="Family^Given", help="the annotator (Content Creator's Name)")
+    export.add_argument("--series-number", type=int, help="series number of the SEG (default: source's + 1000)")
+    export.add_argument("--series-description", help="series description of the SEG")
+    export.add_argument("--force", action="store_true", help="replace an existing output")
+    add_json_argument(export)
+    export.set_defaults(func=_export)
+
+    imported = commands.add_parser("import", help="a SEG as a label map (or one mask per segment) on its series")
+    imported.add_argument("seg", metavar="SEG", help="the DICOM SEG file")
+    imported.add_argument("--series", nargs="+", required=True, metavar="SERIES",
+                          help="the image series the SEG segments (folder or files)")
+    imported.add_argument("--series-uid", help="the series to use when the folder holds several")
+    imported.add_argument("-o", "--output", required=True, metavar="OUT",
+                          help="label-map file (.nii.gz, .nrrd, .mha), or a folder with --split")
+    imported.add_argument("--split", action="store_true", help="one mask per segment (needed for overlaps)")
+    imported.add_argument("--protocol", metavar="FILE|ID",
+                          help="give segments the protocol's label values (matched by their codes)")
+    imported.add_argument("--force", action="store_true", help="replace existing outputs")
+    add_json_argument(imported)
+    imported.set_defaults(func=_import)
+
     info = commands.add_parser("info", help="segments, codes and voxel counts of a SEG (no series needed)")
     info.add_argument("seg", metavar="SEG", help="the DICOM SEG file")
     add_json_argument(info)
     info.set_defaults(func=_info)
+
+
+def _protocol(source: str | None):
+    if source is None:
+        return None
+    from ..protocols.loading import load_protocol
+
+    return load_protocol(source)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from ..atomic import check_output
+    from ..errors import InputError
+    from ..labelmap_conversion import from_labelmap_file, from_probability_files
+    from ..reference_series import ReferenceSeries
+    from ..seg_writer import write_seg
+    from .output import emit, warn
+
+    check_output(args.output, force=args.force)
+    fractional = args.type == "fractional"
+    if fractional and not args.structure:
+        raise InputError("--type fractional needs --structure LABEL for each probability map")
+    if args.structure and not fractional:
+        raise InputError("--structure is for --type fractional; a label map's values name its structures")
+    image_count = len(args.structure) if fractional else 1
+    if len(args.inputs) <= image_count:
+        raise InputError(f"Give the series and then {image_count} image file(s); got {len(args.inputs)} path(s)")
+    series_paths, images = args.inputs[:-image_count], args.inputs[-image_count:]
+    protocol = _protocol(args.protocol)
+    series = ReferenceSeries.from_paths(series_paths, series_uid=args.series_uid)
+    if fractional:
+        segmentation = from_probability_files(series, images, args.structure, protocol=protocol, author=args.creator)
+    else:
+        result = from_labelmap_file(series, images[0], protocol=protocol, author=args.creator)
+        segmentation = result.segmentation
+        if result.undescribed_labels:
+            warn(f"Label values {list(result.undescribed_labels)} of {images[0]} have no protocol: written as "
+                 "'Segment v' with the generic code Tissue; give --protocol to code them")
+    write_seg(segmentation, args.output, segmentation_type=args.type, force=args.force, creator=args.creator,
+              series_number=args.series_number, series_description=args.series_description)
+    segments = [{"number": n, "label": d.label, "label_value": d.number, "type": d.type.as_list(),
+                 "voxels": segmentation.voxel_count(d.number)}
+                for n, d in enumerate(segmentation.segments, start=1)]
+    emit(args.json, {"output": str(args.output), "segmentation_type": args.type.upper(), "segments": segments},
+         f"Wrote {args.output}: {args.type.upper()} SEG of {len(segments)} segment(s) on series "
+         f"{series.series_instance_uid}\n" + "\n".join(
+             f"  {s['number']:>3}  {s['label']:<28} {s['voxels']:>10} voxels" for s in segments))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ..atomic import check_output
+    from ..labelmap_conversion import label_values, write_labelmap_files
+    from ..reference_series import ReferenceSeries
+    from ..seg_reader import read_seg
+    from .output import emit
+
+    check_output(args.output, force=args.force)
+    series = ReferenceSeries.from_paths(args.series, series_uid=args.series_uid)
+    segmentation = read_seg(args.seg, series)
+    values = label_values(segmentation, _protocol(args.protocol))
+    files = write_labelmap_files(segmentation, args.output, values=values, split=args.split, force=args.force)
+    segments = [{"number": d.number, "label": d.label, "label_value": values[d.number], "type": d.type.as_list(),
+                 "voxels": segmentation.voxel_count(d.number)} for d in segmentation.segments]
+    emit(args.json, {"files": [str(f) for f in files], "segments": segments},
+         "Wrote\n" + "\n".join(f"  {f}" for f in files))
+    return 0
 
 
 def _info(args: argparse.Namespace) -> int:

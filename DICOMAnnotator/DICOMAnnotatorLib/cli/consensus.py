@@ -1,0 +1,112 @@
+"""``dicom-annotator consensus`` and ``dicom-annotator agreement``: several annotators' SEGs of one series."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .series import add_json_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    consensus = subparsers.add_parser("consensus", help="merge annotators' SEGs into one (majority vote or STAPLE)")
+    consensus.add_argument("segs", nargs="+", metavar="SEG", help="DICOM SEG files of the same series")
+    consensus.add_argument("-o", "--output", required=True, metavar="OUT.dcm", help="the consensus SEG to write")
+    consensus.add_argument("--method", choices=["staple", "majority"], default="staple")
+    consensus.add_argument("--threshold", type=float, default=0.5,
+                           help="a voxel is in the consensus when its probability is above this (default 0.5)")
+    consensus.add_argument("--type", choices=["binary", "fractional"], default="binary",
+                           help="BINARY (thresholded) or FRACTIONAL (probabilities) output SEG")
+    consensus.add_argument("--missing-as-empty", action="store_true",
+                           help="a structure absent from some SEGs counts as empty there (default: an error)")
+    _add_common(consensus)
+    consensus.add_argument("--creator", help="content creator of the consensus SEG (Family^Given)")
+    consensus.add_argument("--html", type=Path, help="also write the agreement report (with the consensus) here")
+    consensus.add_argument("--force", action="store_true", help="replace existing outputs")
+    add_json_argument(consensus)
+    consensus.set_defaults(func=_consensus)
+
+    agreement = subparsers.add_parser("agreement", help="inter-annotator agreement of SEGs (Dice, HD95, ...)")
+    agreement.add_argument("segs", nargs="+", metavar="SEG", help="DICOM SEG files of the same series")
+    agreement.add_argument("--html", type=Path, help="write the report as an HTML page")
+    agreement.add_argument("--title", default="Inter-annotator agreement", help="title of the HTML report")
+    agreement.add_argument("--force", action="store_true", help="replace an existing report")
+    _add_common(agreement)
+    add_json_argument(agreement)
+    agreement.set_defaults(func=_agreement)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--series", nargs="+", metavar="SERIES",
+                        help="the image series the SEGs segment (folder or files); without it the grid and the source "
+                        "references come from the SEGs themselves")
+    parser.add_argument("--series-uid", help="the series to use when the folder holds several")
+
+
+def _read_inputs(args: argparse.Namespace):
+    from ..errors import InputError
+    from ..reference_series import ReferenceSeries
+    from ..seg_reader import read_segs
+
+    if len(args.segs) < 2:
+        raise InputError(f"Give at least 2 SEG files to compare, got {len(args.segs)}")
+    series = ReferenceSeries.from_paths(args.series, series_uid=args.series_uid) if args.series else None
+    return read_segs(args.segs, series), [str(p) for p in args.segs]
+
+
+def _consensus(args: argparse.Namespace) -> int:
+    from ..agreement import segmentation_agreement
+    from ..agreement_html import render_case_report
+    from ..atomic import atomic_path, check_output
+    from ..consensus import build_consensus
+    from ..seg_writer import write_seg
+    from .output import emit
+
+    check_output(args.output, force=args.force)
+    if args.html:
+        check_output(args.html, force=args.force)
+    segmentations, names = _read_inputs(args)
+    result = build_consensus(segmentations, names, method=args.method, threshold=args.threshold, kind=args.type,
+                             missing_as_empty=args.missing_as_empty, author=args.creator)
+    write_seg(result.segmentation, args.output, segmentation_type=args.type, force=args.force,
+              content_label="CONSENSUS", series_description=f"SEG {args.method} consensus of {len(names)}")
+    if args.html:
+        report = segmentation_agreement(segmentations, names, reference=result.segmentation)
+        with atomic_path(args.html, force=args.force) as temporary:
+            temporary.write_text(render_case_report(report, consensus=result, title="Consensus and agreement"),
+                                 encoding="utf-8")
+    payload = result.to_json()
+    lines = [f"Wrote {args.output}: {args.method} consensus of {len(names)} SEGs"]
+    for segment in result.segments:
+        lines.append(f"  {segment.number:>3}  {segment.matched.description.label}: "
+                     f"{result.segmentation.voxel_count(segment.number)} voxels")
+        for annotator in segment.annotators:
+            if annotator.sensitivity is not None:
+                lines.append(f"         {annotator.input}: sensitivity {annotator.sensitivity:.3f}, "
+                             f"specificity {annotator.specificity:.6f}")
+    emit(args.json, payload, "\n".join(lines))
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from ..agreement import segmentation_agreement
+    from ..agreement_html import render_case_report
+    from ..atomic import atomic_path, check_output
+    from .output import emit
+
+    if args.html:
+        check_output(args.html, force=args.force)
+    segmentations, names = _read_inputs(args)
+    report = segmentation_agreement(segmentations, names)
+    if args.html:
+        with atomic_path(args.html, force=args.force) as temporary:
+            temporary.write_text(render_case_report(report, title=args.title), encoding="utf-8")
+    lines = [f"{len(names)} inputs: " + ", ".join(f"[{n}] {name}" for n, name in enumerate(names))]
+    for segment in report.segments:
+        lines.append(f"{segment.matched.description.label} ({segment.matched.description.type.meaning})")
+        for pair in segment.pairs:
+            m = pair.metrics
+            hd95 = "undefined" if m.hd95_mm is None else f"{m.hd95_mm:.2f} mm"
+            lines.append(f"  [{pair.a}] vs [{pair.b}]: Dice {m.dice:.3f}, HD95 {hd95}")
+    emit(args.json, report.to_json(), "\n".join(lines))
+    return 0
