@@ -52,6 +52,13 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
         assert fragment in lines[0], (fragment, lines[0])
 
 
+def dciodvfy_errors(path: Path) -> list[str]:
+    """The ``Error`` lines dicom3tools' ``dciodvfy`` reports for a DICOM file (warnings are not errors)."""
+    dciodvfy = require_tool("dciodvfy")
+    result = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=120)
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
+
+
 def chromium_command(chromium: str, profile: Path) -> list[str]:
     """Headless Chromium that reaches for no network (this machine has none) and keeps no state."""
     return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

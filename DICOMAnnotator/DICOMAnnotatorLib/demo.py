@@ -1,7 +1,8 @@
 """The demo flow, step by step, on a generated phantom CT (no real patient data).
 
-Each step yields a line for the user; the flow grows as features land: load the series,
-build a segmentation, then (later) protocol, SEG/SR export, consensus and review.
+Each step yields a line for the user: load the series, build a segmentation, write each
+reader's DICOM SEG, read the SEGs back, merge them with STAPLE into a consensus SEG, report
+agreement, and export the consensus for training (NIfTI) and planning (surface models).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from .labelmap_io import write_image
 from .nifti_export import export_nifti
 from .reference_series import ReferenceSeries
 from .sample_data import PHANTOM_SEGMENTS, ct_datasets, phantom_geometry, phantom_volume, write_datasets
+from .seg_reader import read_segs
+from .seg_writer import write_seg
 from .segmentation import Segmentation
 from .surface_models import export_models
 
@@ -49,11 +52,16 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         yield f"3. Built a segmentation and wrote its label map: {output / 'labels.nii.gz'}"
         yield from ("   " + line for line in segmentation.summary().splitlines())
 
-        readers = [_simulated_reader(segmentation, labels, seed, name)
-                   for seed, name in enumerate(("Reader^One", "Reader^Two", "Reader^Three"))]
+        drawn = [_simulated_reader(segmentation, labels, seed, name)
+                 for seed, name in enumerate(("Reader^One", "Reader^Two", "Reader^Three"))]
+        seg_paths = [write_seg(reader, work / "segs" / f"reader{n}.dcm") for n, reader in enumerate(drawn, start=1)]
+        readers = read_segs(seg_paths, series)
         names = [r.author for r in readers]
+        yield f"4. Three simulated readers, each saved as a DICOM SEG: {output / 'segs'}"
         consensus = build_consensus(readers, names, method="staple", missing_as_empty=True, author="Demo^Lead")
-        yield "4. Three simulated readers, merged with STAPLE (sensitivity / specificity per reader):"
+        write_seg(consensus.segmentation, work / "segs" / "consensus.dcm", content_label="CONSENSUS",
+                  series_description="SEG STAPLE consensus")
+        yield f"   merged with STAPLE into {output / 'segs' / 'consensus.dcm'} (sensitivity / specificity per reader):"
         for entry in consensus.segments:
             figures = ", ".join(f"{a.input} {a.sensitivity:.3f}/{a.specificity:.5f}" for a in entry.annotators)
             yield f"   {entry.matched.description.label}: {figures}"

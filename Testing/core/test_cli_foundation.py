@@ -62,6 +62,8 @@ def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
     assert sorted(p.name for p in (tmp_path / "demo" / "models").iterdir()) == [
         "01-Liver.stl", "02-Liver_lesion.stl", "03-Vertebra.stl"]
     assert len(list((tmp_path / "demo" / "series").glob("*.dcm"))) == 40
+    assert sorted(p.name for p in (tmp_path / "demo" / "segs").iterdir()) == [
+        "consensus.dcm", "reader1.dcm", "reader2.dcm", "reader3.dcm"]
     assert_one_line_error(run("demo", "-o", tmp_path / "demo"), "already exists", "--force")
     assert run("demo", "-o", tmp_path / "demo", "--force").returncode == 0
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]

@@ -66,7 +66,7 @@ def _consensus(args: argparse.Namespace) -> int:
     if args.html:
         check_output(args.html, force=args.force)
     segmentations, names = _read_inputs(args)
-    result = build_consensus(segmentations, names, method=args.method, threshold=args.threshold, kind=args.type,
+    result = build_consensus(segmentations, names, method=args.method, threshold=args.threshold, kind=args.type.upper(),
                              missing_as_empty=args.missing_as_empty, author=args.creator)
     write_seg(result.segmentation, args.output, segmentation_type=args.type, force=args.force,
               content_label="CONSENSUS", series_description=f"SEG {args.method} consensus of {len(names)}")
