@@ -323,7 +323,7 @@ def test_core_imports_no_slicer_qt_ctk_or_vtk():
     package = Path(mrml_bridge.__file__).parent
     modules = []
     for path in sorted(package.rglob("*.py")):
-        if path.name == "mrml_bridge.py":
+        if path.name.startswith("mrml_"):  # the bridge layer: the only modules working on MRML
             continue
         parts = path.relative_to(package).with_suffix("").parts
         parts = parts[:-1] if parts[-1] == "__init__" else parts
