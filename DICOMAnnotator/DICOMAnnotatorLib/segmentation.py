@@ -333,6 +333,9 @@ class Segmentation:
     def with_author(self, author: str | None) -> Segmentation:
         return self._copy(author=author)
 
+    def with_provenance(self, provenance: Provenance) -> Segmentation:
+        return self._copy(provenance=provenance)
+
     def _copy(self, **changes) -> Segmentation:
         new = object.__new__(Segmentation)
         new.__dict__.update(self.__dict__)

@@ -1,0 +1,118 @@
+"""A reviewer's case in a MRML scene: every submission as its own node, agreement, an editable consensus, exports.
+
+This is the Logic of the DICOMAnnotatorReview Slicer module without Qt (see
+:mod:`mrml_annotation`). Agreement is computed from the submitted SEG files, which are what was
+signed off, not from nodes a reviewer may have touched; the consensus becomes a new segmentation
+node that the reviewer edits in the Segment Editor before it is written as the case's result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import mrml_bridge
+from .agreement import AgreementReport, segmentation_agreement
+from .consensus import ConsensusResult, build_consensus
+from .errors import InputError
+from .nifti_export import export_nifti
+from .reference_series import ReferenceSeries
+from .seg_reader import read_segs
+from .seg_writer import write_seg
+from .segmentation import Provenance, Segmentation
+from .surface_models import export_models
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    """One line of the reviewer's agreement table: a segment and a pair of annotators."""
+
+    segment: str
+    annotator_a: str
+    annotator_b: str
+    dice: float
+    hd95_mm: float | None
+
+
+class ReviewSession:
+    """The submissions of one case, loaded for comparison, consensus and sign-off."""
+
+    def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
+                 reviewer: str, volume_node=None) -> None:
+        if not submissions:
+            raise InputError(f"No submission to review for {series.description}")
+        self.scene, self.series, self.reviewer = scene, series, reviewer
+        self.names = [name for name, _ in submissions]
+        self.paths = [Path(path) for _, path in submissions]
+        self.segmentations = read_segs(self.paths, series)
+        self.volume_node = volume_node or mrml_bridge.volume_node_from_series(scene, series)
+        self.nodes = {name: mrml_bridge.segmentation_to_node(segmentation, scene, self.volume_node,
+                                                             name=f"Submission: {name}")
+                      for name, segmentation in zip(self.names, self.segmentations, strict=True)}
+        self.consensus_node = None
+        self.consensus_result: ConsensusResult | None = None
+
+    # ----------------------------------------------------------------- compare
+    def show_only(self, name: str | None) -> None:
+        """Show one submission (or, with None, all of them) and hide the others."""
+        if name is not None and name not in self.nodes:
+            raise InputError(f"No submission by '{name}'; the case has {', '.join(self.names)}")
+        for other, node in self.nodes.items():
+            node.GetDisplayNode().SetVisibility(name is None or other == name)
+
+    def agreement(self) -> AgreementReport:
+        """Pairwise agreement of the submissions (and against the consensus once it is built)."""
+        reference = self.consensus_result.segmentation if self.consensus_result is not None else None
+        return segmentation_agreement(self.segmentations, self.names, reference=reference)
+
+    def agreement_rows(self) -> list[AgreementRow]:
+        """The agreement report flattened for a table widget."""
+        rows = []
+        for segment in self.agreement().segments:
+            for pair in segment.pairs:
+                rows.append(AgreementRow(segment.matched.description.label, self.names[pair.a], self.names[pair.b],
+                                         pair.metrics.dice, pair.metrics.hd95_mm))
+        return rows
+
+    # ----------------------------------------------------------------- consensus
+    def build_consensus(self, method: str = "staple", threshold: float = 0.5) -> ConsensusResult:
+        """Merge the submissions into a new, editable segmentation node (replacing an earlier consensus)."""
+        result = build_consensus(self.segmentations, self.names, method=method, threshold=threshold,
+                                 missing_as_empty=True, author=self.reviewer)
+        if self.consensus_node is not None:
+            self.scene.RemoveNode(self.consensus_node)
+        self.consensus_node = mrml_bridge.segmentation_to_node(result.segmentation, self.scene, self.volume_node,
+                                                               name=f"Consensus ({method})")
+        self.consensus_result = result
+        return result
+
+    def consensus(self) -> Segmentation:
+        """The consensus as the reviewer left it in its node, with the submissions as provenance."""
+        if self.consensus_node is None or self.consensus_result is None:
+            raise InputError("Build the consensus first")
+        edited = mrml_bridge.segmentation_from_nodes(self.consensus_node, self.volume_node, reference=self.series,
+                                                     author=self.reviewer)
+        method = self.consensus_result.segmentation.provenance.method
+        return edited.with_provenance(Provenance(derived_from=tuple(str(p) for p in self.paths),
+                                                 method=f"{method}, reviewed by {self.reviewer}"))
+
+    # ----------------------------------------------------------------- results
+    def export(self, folder: str | os.PathLike[str], formats: Sequence[str] = ("seg",), *,
+               force: bool = False) -> dict[str, Path]:
+        """Write the reviewed consensus as ``consensus.dcm`` (SEG), ``nifti/`` and ``models/`` in ``folder``."""
+        unknown = sorted(set(formats) - {"seg", "nifti", "models"})
+        if unknown:
+            raise InputError(f"Unknown export format(s) {unknown}; use seg, nifti, models")
+        segmentation, folder = self.consensus(), Path(folder)
+        written: dict[str, Path] = {}
+        if "seg" in formats:
+            written["seg"] = write_seg(segmentation, folder / "consensus.dcm", force=force, content_label="CONSENSUS",
+                                       series_description=f"SEG consensus reviewed by {self.reviewer}")
+        if "nifti" in formats:
+            written["nifti"] = export_nifti(segmentation, folder / "nifti", force=force, source="reviewed consensus")
+        if "models" in formats:
+            export_models(segmentation, folder / "models", force=force)
+            written["models"] = folder / "models"
+        return written
