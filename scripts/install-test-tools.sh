@@ -3,7 +3,8 @@
 # Each later feature adds its tool to PACKAGES; under CI=true a tool that cannot be had fails.
 set -euo pipefail
 # chromium: renders the HTML agreement report in a test.
-PACKAGES=(chromium fonts-dejavu-core)
+# dicom3tools: dciodvfy, the DICOM IOD verifier run on every SEG we write.
+PACKAGES=(chromium fonts-dejavu-core dicom3tools)
 [ ${#PACKAGES[@]} -eq 0 ] && exit 0
 missing=()
 for package in "${PACKAGES[@]}"; do
