@@ -28,7 +28,7 @@ AUTHOR = "Doe^Jane"
 FRACTIONAL_MAX = 255
 SOURCES = ("axial", "oblique", "enhanced")
 #: Variants of the phantom's segments: what a conformant writer must handle beyond the plain case.
-VARIANTS = ("overlap", "empty", "renumbered")
+VARIANTS = ("overlap", "empty", "blank", "renumbered")
 #: A segment that overlaps the liver and its lesion (a reader must keep both voxels).
 REGION = SegmentDescription(4, "Liver region", Code("123037004", "SCT", "Anatomical Structure"),
                             Code("10200004", "SCT", "Liver"), color=(0, 151, 206))
@@ -114,6 +114,8 @@ def _segmentation(variant: str, series: ReferenceSeries, labels: np.ndarray) -> 
         assert np.any(region & masks[1]) and np.any(region & masks[2]), "the region must overlap liver and lesion"
     elif variant == "empty":
         segments.append(EMPTY)
+    elif variant == "blank":  # nothing labelled yet: the SEG still needs a frame per segment
+        masks = {}
     elif variant == "renumbered":
         segments = [dataclasses.replace(s, number=n) for s, n in zip(segments, SPARSE_NUMBERS, strict=True)]
         masks = {n: masks[old] for old, n in zip((1, 2, 3), SPARSE_NUMBERS, strict=True)}
@@ -172,10 +174,14 @@ def on_grid(array: np.ndarray, affine: np.ndarray, geometry: VolumeGeometry) -> 
 
     A reader that put a frame on another slice, flipped an axis or shifted by a voxel fails
     here or in the comparison: only signed axis permutations and whole-voxel offsets are
-    accepted, and labelled voxels must fall inside the grid.
+    accepted (any spacing across an axis of one plane), and labelled voxels must fall inside
+    the grid.
     """
     to_grid = np.linalg.inv(geometry.affine) @ np.asarray(affine, dtype=float)
     rotation, offset = to_grid[:3, :3], to_grid[:3, 3]
+    for axis in np.flatnonzero(np.array(array.shape) == 1):
+        # one plane has no spacing across it: only its direction counts
+        rotation[:, axis] /= np.abs(rotation[:, axis]).max()
     permutation, whole = np.round(rotation), np.round(offset)
     if not (np.allclose(rotation, permutation, atol=1e-3) and np.allclose(offset, whole, atol=1e-3)
             and np.array_equal(np.abs(permutation).sum(axis=0), [1, 1, 1])):

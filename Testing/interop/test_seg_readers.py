@@ -122,14 +122,17 @@ def test_dcmjs(cases, name):
     assert codes == description_codes(case.segments)
     # every frame: its segment, the slice its position names, and its pixels
     inverse = np.linalg.inv(case.geometry.affine)
-    frames = {}
+    frames, empty_frames = {}, 0
     for frame in result["frames"]:
         i, j, k = np.round(inverse @ np.append(frame["position"], 1.0))[:3].astype(int)
         assert (i, j) == (0, 0)
-        frames[frame["segment"], int(k)] = frame["sum"] if not binary else frame["nonzero"]
+        if frame["nonzero"]:
+            frames[frame["segment"], int(k)] = frame["sum"] if not binary else frame["nonzero"]
+        empty_frames += not frame["nonzero"]
     expected = {(number, k): int(values[k].sum()) for number, values in case.values.items()
                 for k in range(values.shape[0]) if values[k].any()}
     assert frames == expected, "dcmjs reads other frames than the non-empty slices of each segment"
+    assert empty_frames == 0 or not expected, "empty frames are omitted unless nothing at all is labelled"
     if binary:
         assert_same_values(case, cornerstone_masks(case, result["adapter"]), "dcmjs Cornerstone adapter")
 

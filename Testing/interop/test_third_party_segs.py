@@ -101,8 +101,7 @@ def stored_frames(dataset: pydicom.Dataset, segmentation: Segmentation) -> dict[
     shared = dataset.SharedFunctionalGroupsSequence[0]
     spacing = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]
     orientation = np.array(shared.PlaneOrientationSequence[0].ImageOrientationPatient, dtype=float)
-    # a frame is one plane thick: give its plane axis the grid's slice spacing
-    normal = np.cross(orientation[:3], orientation[3:]) * geometry.spacing[2]
+    normal = np.cross(orientation[:3], orientation[3:])
     stored = {int(item.SegmentNumber): np.zeros(geometry.array_shape, dtype=np.int64)
               for item in dataset.SegmentSequence}
     for frame, group in zip(pixels, dataset.PerFrameFunctionalGroupsSequence, strict=True):
