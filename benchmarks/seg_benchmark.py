@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import resource
 import shutil
 import subprocess
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 from consensus_agreement_benchmark import make_annotations
+from process_measure import in_new_process
 
 SPACING_IJK = (0.7, 0.7, 1.0)
 ORIGIN = (-179.2, -179.2, -150.0)
@@ -237,24 +237,7 @@ def _make_data_child(folder: Path, shape_kji, segment_counts: list[int], queue) 
 
 
 def measure(task: str, contender: str, folder: Path, segments: int) -> dict:
-    return _in_process(_child, task, contender, folder, segments)
-
-
-def _in_process(function, *args) -> dict:
-    """``function(*args, queue)`` in a new process started from this small one; what it put in the queue."""
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=function, args=(*args, queue))
-    process.start()
-    while True:
-        try:
-            result = queue.get(timeout=5)
-            break
-        except Exception:  # queue.Empty: the child may have died without answering
-            if not process.is_alive():
-                return {"failed": f"the measuring process died (exit code {process.exitcode})"}
-    process.join()
-    return result
+    return in_new_process(_child, task, contender, folder, segments)
 
 
 def main() -> int:
@@ -271,7 +254,7 @@ def main() -> int:
     try:
         print(f"CT {shape[2]}x{shape[1]}x{shape[0]} in {folder}; making the data...", file=sys.stderr, flush=True)
         # in another process, so that this one stays small and the measured ones start small
-        made = _in_process(_make_data_child, folder, shape, args.segments)
+        made = in_new_process(_make_data_child, folder, shape, args.segments)
         if "failed" in made:
             raise SystemExit(f"error: making the data failed: {made['failed']}")
         rows = []

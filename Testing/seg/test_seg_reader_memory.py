@@ -31,8 +31,8 @@ def traced_peak(function) -> tuple[object, int]:
 
 
 @pytest.mark.xfail(strict=True, reason="seg_reader keeps every decoded frame as a full rows x columns plane until "
-                                       "the end (about 8x the SEG's bit-packed pixel data); crop each plane to its "
-                                       "labelled rows and columns as it is decoded")
+                                       "all frames are read; crop each plane to its labelled rows and columns as "
+                                       "it is decoded")
 def test_reading_many_thin_segments_needs_no_full_plane_per_frame(tmp_path):
     # 12 thin tubes through all 40 slices of a 256x256 grid: 480 frames, 48,000 labelled voxels
     geometry = VolumeGeometry.from_axes((256, 256, 40), (0, 0, 0), (0.8, 0.8, 2.0), np.eye(3))
