@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import multiprocessing
 import resource
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from process_measure import in_new_process
 
 SPACING_KJI = (1.0, 0.7, 0.7)
 
@@ -205,19 +205,7 @@ def _child(task, contender, shape, annotators, segments, queue):
 
 
 def measure(task, contender, shape, annotators, segments) -> dict:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=_child, args=(task, contender, shape, annotators, segments, queue))
-    process.start()
-    while True:
-        try:
-            result = queue.get(timeout=5)
-            break
-        except Exception:  # queue.Empty: the child may have died without answering
-            if not process.is_alive():
-                return {"skipped": f"the measuring process died (exit code {process.exitcode})"}
-    process.join()
-    return result
+    return in_new_process(_child, task, contender, shape, annotators, segments)
 
 
 def main() -> int:
@@ -239,8 +227,9 @@ def main() -> int:
                 if name != task:
                     continue
                 result = measure(task, contender, shape, annotators, segments)
-                if "skipped" in result:
-                    print(f"| {task} | {annotators} | {segments} | {contender} | {result['skipped']} | | |")
+                if "skipped" in result or "failed" in result:
+                    reason = result.get("skipped") or result["failed"]
+                    print(f"| {task} | {annotators} | {segments} | {contender} | {reason} | | |")
                     continue
                 ours = result["seconds"] if contender == "ours" else ours
                 ratio = result["seconds"] / ours if ours else float("nan")

@@ -1,0 +1,60 @@
+"""The independent tools the interoperability tests run, found the way the test command installs them.
+
+Python packages of the ``test`` extra live in the test interpreter's environment (their
+programs beside ``sys.executable``); dcmjs lives in ``Testing/interop/node`` (installed by
+``scripts/install-node-tools.sh``); dciodvfy comes from Debian's dicom3tools. Under CI=true
+a missing tool fails the test, elsewhere it skips it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+import pytest
+from conftest import require_tool
+
+NODE_FOLDER = Path(__file__).resolve().parent / "node"
+
+
+def _missing(what: str, how: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{what} is missing; {how}")
+    pytest.skip(f"{what} is missing ({how})")
+
+
+def python_program(name: str) -> str:
+    """A program installed by a Python package of the test environment (e.g. dcmqi's segimage2itkimage)."""
+    path = Path(sys.executable).with_name(name)
+    return str(path) if path.exists() else require_tool(name)
+
+
+def require_module(name: str) -> ModuleType:
+    """A Python module of the ``test`` extra."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        _missing(f"Python module {name}", "bash scripts/setup-venv.sh test installs the test extra")
+
+
+def run(command: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run an external reader; its failure is a test failure that shows what it printed."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{command[0]} exited {result.returncode}:\n{result.stdout[-2000:]}\n" \
+                                   f"{result.stderr[-2000:]}"
+    return result
+
+
+def dcmjs_read(seg: Path, sources: list[Path] = ()) -> dict[str, Any]:
+    """What dcmjs (``node/read_seg.js``) reads from ``seg``, with the Cornerstone adapter when sources are given."""
+    node = require_tool("node")
+    if not (NODE_FOLDER / "node_modules" / "dcmjs").is_dir():
+        _missing("dcmjs (npm)", "bash scripts/install-node-tools.sh installs it")
+    result = run([node, str(NODE_FOLDER / "read_seg.js"), str(seg), *map(str, sources)])
+    return json.loads(result.stdout)
