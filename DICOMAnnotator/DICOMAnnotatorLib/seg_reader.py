@@ -40,27 +40,25 @@ def _to_segmentation(seg: SegFile, reference) -> Segmentation:
     geometry: VolumeGeometry = reference.geometry
     placement = _FramePlacement(seg, geometry, _source_index(reference))
     fractional = seg.segmentation_type == "FRACTIONAL"
-    slices: dict[int, dict[int, np.ndarray]] = {n: {} for n in seg.segment_numbers}
+    planes = {n: _SegmentPlanes(np.float32 if fractional else bool) for n in seg.segment_numbers}
+
+    def add(number: int, k: int, plane: np.ndarray) -> None:
+        if number not in planes:
+            raise InputError(f"A frame of {seg.path} belongs to segment {number}, which its Segment Sequence does "
+                             f"not describe (it has {sorted(planes)}); the SEG is not conformant")
+        planes[number].add(k, plane)
+
     for frame, pixels in seg.iter_frame_pixels():
         k, plane = placement.place(frame, pixels)
         if seg.segmentation_type == "LABELMAP":
             for number in np.unique(plane[plane != 0]).tolist():
-                _accumulate(slices, seg, number, k, plane == number)
+                add(number, k, plane == number)
         elif fractional:
-            _accumulate(slices, seg, frame.segment_number, k, plane.astype(np.float32) / seg.maximum_fractional_value)
+            add(frame.segment_number, k, plane.astype(np.float32) / seg.maximum_fractional_value)
         else:
-            _accumulate(slices, seg, frame.segment_number, k, plane != 0)
+            add(frame.segment_number, k, plane != 0)
     descriptions = [segment_description_from_dataset(item) for item in seg.segment_items]
-    cropped = {}
-    for number, by_k in slices.items():
-        if by_k:
-            first, last = min(by_k), max(by_k)
-            values = np.zeros((last - first + 1, *geometry.array_shape[1:]),
-                              dtype=np.float32 if fractional else bool)
-            for k, plane in by_k.items():
-                values[k - first] = plane
-            cropped[number] = ((slice(first, last + 1), slice(0, geometry.array_shape[1]),
-                                slice(0, geometry.array_shape[2])), values)
+    cropped = {number: p.box_and_values() for number, p in planes.items() if p.planes}
     return Segmentation.from_cropped_masks(
         geometry, descriptions, cropped, kind=MaskKind.FRACTIONAL if fractional else MaskKind.BINARY,
         reference=reference, author=seg.content_creator,
@@ -68,13 +66,44 @@ def _to_segmentation(seg: SegFile, reference) -> Segmentation:
     )
 
 
-def _accumulate(slices: dict[int, dict[int, np.ndarray]], seg: SegFile, number: int, k: int,
-                plane: np.ndarray) -> None:
-    if number not in slices:
-        raise InputError(f"A frame of {seg.path} belongs to segment {number}, which its Segment Sequence does not "
-                         f"describe (it has {sorted(slices)}); the SEG is not conformant")
-    existing = slices[number].get(k)
-    slices[number][k] = plane if existing is None else np.maximum(existing, plane)
+class _SegmentPlanes:
+    """One segment's decoded frames, each kept cropped to its labelled rows and columns.
+
+    A SEG frame covers the whole image while a segment usually covers a small part of it;
+    keeping only the labelled rectangle makes memory follow the segment, not the frame count.
+    """
+
+    def __init__(self, dtype) -> None:
+        self.dtype = dtype
+        self.planes: dict[int, tuple[int, int, np.ndarray]] = {}  # k -> (first row, first column, values)
+
+    def add(self, k: int, plane: np.ndarray) -> None:
+        rows, columns = np.flatnonzero(plane.any(axis=1)), np.flatnonzero(plane.any(axis=0))
+        if not len(rows):
+            return
+        if k in self.planes:  # a second frame of the segment on this slice (allowed, if unusual): merge
+            plane = np.maximum(plane, self._full_plane(k, plane.shape))
+            rows, columns = np.flatnonzero(plane.any(axis=1)), np.flatnonzero(plane.any(axis=0))
+        j0, j1, i0, i1 = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
+        self.planes[k] = (int(j0), int(i0), np.array(plane[j0:j1, i0:i1], dtype=self.dtype))
+
+    def _full_plane(self, k: int, shape: tuple[int, int]) -> np.ndarray:
+        j0, i0, values = self.planes[k]
+        full = np.zeros(shape, dtype=self.dtype)
+        full[j0:j0 + values.shape[0], i0:i0 + values.shape[1]] = values
+        return full
+
+    def box_and_values(self) -> tuple[tuple[slice, slice, slice], np.ndarray]:
+        """The union box (k, j, i) of every plane and the values inside it."""
+        ks = sorted(self.planes)
+        j0 = min(j for j, _, _ in self.planes.values())
+        i0 = min(i for _, i, _ in self.planes.values())
+        j1 = max(j + v.shape[0] for j, _, v in self.planes.values())
+        i1 = max(i + v.shape[1] for _, i, v in self.planes.values())
+        values = np.zeros((ks[-1] - ks[0] + 1, j1 - j0, i1 - i0), dtype=self.dtype)
+        for k, (j, i, plane) in self.planes.items():
+            values[k - ks[0], j - j0:j - j0 + plane.shape[0], i - i0:i - i0 + plane.shape[1]] = plane
+        return (slice(ks[0], ks[-1] + 1), slice(j0, j1), slice(i0, i1)), values
 
 
 def _source_index(reference) -> dict[tuple[str, int | None], int]:

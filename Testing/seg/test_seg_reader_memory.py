@@ -9,7 +9,6 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-import pytest
 from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.geometry import VolumeGeometry
 from DICOMAnnotatorLib.reference_series import ReferenceSeries
@@ -30,9 +29,6 @@ def traced_peak(function) -> tuple[object, int]:
         tracemalloc.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="seg_reader keeps every decoded frame as a full rows x columns plane until "
-                                       "all frames are read; crop each plane to its labelled rows and columns as "
-                                       "it is decoded")
 def test_reading_many_thin_segments_needs_no_full_plane_per_frame(tmp_path):
     # 12 thin tubes through all 40 slices of a 256x256 grid: 480 frames, 48,000 labelled voxels
     geometry = VolumeGeometry.from_axes((256, 256, 40), (0, 0, 0), (0.8, 0.8, 2.0), np.eye(3))
