@@ -62,7 +62,8 @@ def read_labels(
         if protocol is None:
             name, value = _code(entry.get("name"), f"{where}.name"), _code(entry.get("value"), f"{where}.value")
         else:
-            classification = _classification(entry.get("name"), protocol, target, structure, where)
+            case = segment is None and mark is None
+            classification = _classification(entry.get("name"), protocol, target, structure, case, where)
             name, value = classification.type, _allowed_value(entry.get("value"), classification, where)
         label = ClassificationLabel(name=name, value=value, segment=segment, mark=mark)
         if any(other.name.matches(name) and (other.segment, other.mark) == (segment, mark) for other in labels):
@@ -119,10 +120,14 @@ def _structure_of(description: SegmentDescription, protocol: Protocol | None) ->
     return None
 
 
-def _classification(name: Any, protocol: Protocol, target: str, structure: str | None,
+def _classification(name: Any, protocol: Protocol, target: str, structure: str | None, case: bool,
                     where: str) -> StructureTemplate:
+    """The classification ``name`` of the protocol that applies to the target (whole-case ones for the case)."""
+    if not case and structure is None:
+        raise InputError(f"{where}: {target} is no structure of protocol '{protocol.id}', so none of its "
+                         "classifications applies to it")
     candidates = [s for s in protocol.structures if s.kind.value == "classification"
-                  and ((structure in s.applies_to) if structure is not None else not s.applies_to)]
+                  and ((structure in s.applies_to) if not case else not s.applies_to)]
     if isinstance(name, str):
         found = [s for s in candidates if name in (s.label, s.type.meaning)]
     else:

@@ -1,7 +1,7 @@
 """What a TID 1500 Measurement Report holds (``sr info``), from any producer.
 
 The content tree is walked with pydicom rather than through highdicom's template classes, so
-that reports from other producers (dcmjs/OHIF, dcmqi, highdicom, ours) read the same way even
+that reports from other producers (dcmjs/OHIF, highdicom, ours) read the same way even
 where they bend a template rule. For every Measurement Group of the Imaging Measurements:
 
 - ``measurements``: each NUM item, with its derivation (Mean, Maximum...) when it has one;

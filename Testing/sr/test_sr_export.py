@@ -13,7 +13,7 @@ from DICOMAnnotatorLib.seg_reader import read_seg
 from DICOMAnnotatorLib.sr_reader import sr_summary
 from DICOMAnnotatorLib.sr_writer import export_sr
 from pydicom.sr.codedict import codes
-from sr_cases import dciodvfy_errors, phantom_case, write_json
+from sr_cases import dciodvfy_errors, dcmqi_read_sr, phantom_case, write_json
 
 LESION_TYPE_CYST = {"segment": "Liver lesion", "name": "Liver lesion type", "value": "Cyst"}
 
@@ -156,15 +156,41 @@ def test_case_labels_and_codes_without_a_protocol(case, tmp_path):
     vertebra = report.get_volumetric_roi_measurement_groups()[2]
     assert ("Severity", "Mild") in [(q.name.meaning, q.value.meaning) for q in vertebra.get_qualitative_evaluations()]
 
+    # dcmqi reads the same report with DCMTK's TID 1500 classes.
+    dcmqi = dcmqi_read_sr(output, tmp_path)["Measurements"]
+    seg = pydicom.dcmread(seg_path, stop_before_pixels=True)
+    summary = sr_summary(output)
+    assert [group.get("ReferencedSegment") for group in dcmqi] == [1, 2, 3, None]
+    assert {group.get("segmentationSOPInstanceUID") for group in dcmqi[:3]} == {seg.SOPInstanceUID}
+    assert [group["TrackingUniqueIdentifier"] for group in dcmqi[:3]] == list(
+        dict.fromkeys(m["tracking_uid"] for m in summary["measurements"]))
+    theirs = [(group["ReferencedSegment"], item["quantity"]["CodeValue"],
+               item.get("derivationModifier", {}).get("CodeValue"), float(item["value"]))
+              for group in dcmqi[:3] for item in group["measurementItems"]]
+    ours = [(m["segment"], m["name"][0], m["derivation"][0] if m["derivation"] else None, m["value"])
+            for m in summary["measurements"]]
+    assert theirs == [(n, name, derivation, pytest.approx(value, rel=1e-12)) for n, name, derivation, value in ours]
+    evaluations = {(e["conceptCode"]["CodeMeaning"], e["conceptValue"]["CodeMeaning"])
+                   for e in dcmqi[2]["qualitativeEvaluations"]}
+    assert ("Severity", "Mild") in evaluations
+    assert dcmqi[3]["TrackingIdentifier"] == "Case"
+
 
 def test_multiframe_source_and_fractional_seg(enhanced_case, tmp_path_factory, tmp_path):
     series_folder, seg_path = enhanced_case
-    output = tmp_path / "sr.dcm"
-    export_sr(seg_path, series_folder, output)
-    assert dciodvfy_errors(output) == []
     series = ReferenceSeries.from_paths(series_folder)
+    (instance,) = {source.sop_instance_uid for source in series.slices}
+    marks = write_json(tmp_path / "marks.json", {"marks": [
+        {"kind": "point", "label": "T4", "instance": instance, "frame": 3, "points": [[4, 6]]}]})
+    output = tmp_path / "sr.dcm"
+    export_sr(seg_path, series_folder, output, marks_path=marks)
+    assert dciodvfy_errors(output) == []
     segmentation = read_seg(seg_path, series)
-    lesion = hd.sr.srread(output).content.get_volumetric_roi_measurement_groups()[1]
+    report = hd.sr.srread(output).content
+    (k,) = [k for k, source in enumerate(series.slices) if source.frame_number == 3]
+    point = report.get_planar_roi_measurement_groups()[0].roi.value
+    assert point == pytest.approx(series.geometry.index_to_lps(np.array([[3.5, 5.5, k]])), abs=1e-4)
+    lesion = report.get_volumetric_roi_measurement_groups()[1]
     (source,) = lesion.referenced_segment[1:]  # one multi-frame instance, its frames listed
     box = segmentation.bounding_box(2)
     frames = source.ReferencedSOPSequence[0].ReferencedFrameNumber
@@ -180,6 +206,17 @@ def test_multiframe_source_and_fractional_seg(enhanced_case, tmp_path_factory, t
     assert volumes[0] == pytest.approx(0.8 * segmentation.volume_ml(1), rel=1e-3)  # weighted by the fractions
 
 
+def test_empty_segment_has_zero_volume_and_references_the_series(tmp_path):
+    series_folder, seg_path = phantom_case(tmp_path, empty_segment=True)
+    output = tmp_path / "sr.dcm"
+    export_sr(seg_path, series_folder, output)
+    assert dciodvfy_errors(output) == []
+    empty = hd.sr.srread(output).content.get_volumetric_roi_measurement_groups()[3]
+    assert [(m.name.meaning, m.value) for m in empty.get_measurements()] == [("Volume", 0.0)]
+    assert empty.referenced_segment[1].ValueType == "UIDREF"  # Source Series for Segmentation: no image has voxels
+    assert empty.referenced_segment[1].UID == ReferenceSeries.from_paths(series_folder).series_instance_uid
+
+
 @pytest.mark.parametrize(("labels", "message"), [
     ([{"segment": 2, "name": "Liver lesion type", "value": "Banana"}],
      r"'Banana' is not an allowed value of 'Liver lesion type'; allowed: Cyst; Abscess"),
@@ -189,6 +226,9 @@ def test_multiframe_source_and_fractional_seg(enhanced_case, tmp_path_factory, t
     ([LESION_TYPE_CYST, {**LESION_TYPE_CYST, "value": "Abscess"}], r"answers 'Finding' for segment 2 .* second time"),
     ([{"segment": 2, "mark": 0, "name": "x", "value": "y"}], r"names both a segment and a mark"),
     ([{"mark": 0, "name": "x", "value": "y"}], r"give the 0-based index of one of the 0 marks"),
+    ([{"segment": 3, "name": "Liver lesion type", "value": "Cyst"}],
+     r"segment 3 \('Vertebra'\) is no structure of protocol 'liver-lesions-ct'"),
+    ([{"name": "Liver lesion type", "value": "Cyst"}], r"for the case; its classifications for it: none"),
 ])
 def test_labels_are_checked_against_the_protocol(case, tmp_path, labels, message):
     series_folder, seg_path = case
