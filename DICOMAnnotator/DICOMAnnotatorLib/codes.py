@@ -40,6 +40,19 @@ class Code:
         return cls(str(data["code_value"]), str(data["coding_scheme_designator"]), str(data["code_meaning"]))
 
     @classmethod
+    def from_json(cls, data: Any) -> Code:
+        """From either JSON form: ``[code_value, coding_scheme_designator, code_meaning]`` or the protocol object.
+
+        Raises ValueError saying which forms are accepted.
+        """
+        if isinstance(data, dict) and {"code_value", "coding_scheme_designator", "code_meaning"} <= set(data):
+            return cls.from_dict(data)
+        if isinstance(data, (list, tuple)) and len(data) == 3 and all(isinstance(v, str) for v in data):
+            return cls(*data)
+        raise ValueError(f"{data!r} is not a code; give [code_value, coding_scheme_designator, code_meaning] or "
+                         '{"code_value", "coding_scheme_designator", "code_meaning"}')
+
+    @classmethod
     def from_dataset(cls, item: Any) -> Code:
         """From a pydicom Code Sequence item (CodeValue, LongCodeValue or URNCodeValue)."""
         value = (
