@@ -79,7 +79,8 @@ def test_measurements_round_trip_and_highdicom_reads_them(case, tmp_path):
     volumes = {m["segment"]: m["value"] for m in summary["measurements"] if m["name"][0] == "118565006"}
     assert volumes == {n: pytest.approx(m.volume_ml, rel=1e-9) for n, m in expected.items()}
     assert summary["labels"] == [{"segment": 2, "tracking_id": "Liver lesion", "tracking_uid": str(lesion.tracking_uid),
-                                  "name": ["121071", "DCM", "Finding"], "value": ["367643001", "SCT", "Cyst"]}]
+                                  "name": ["122133", "DCM", "Lesion Morphology"],
+                                  "value": ["367643001", "SCT", "Cyst"]}]
 
 
 def test_marks_and_labels_on_marks_and_the_case(case, tmp_path):
@@ -223,7 +224,8 @@ def test_empty_segment_has_zero_volume_and_references_the_series(tmp_path):
     ([{"segment": 1, "name": "Liver lesion type", "value": "Cyst"}],
      r"is not a classification of protocol 'liver-lesions-ct' for segment 1 \('Liver'\)"),
     ([{"segment": 9, "name": "Liver lesion type", "value": "Cyst"}], r"segment 9 is not a segment of the SEG"),
-    ([LESION_TYPE_CYST, {**LESION_TYPE_CYST, "value": "Abscess"}], r"answers 'Finding' for segment 2 .* second time"),
+    ([LESION_TYPE_CYST, {**LESION_TYPE_CYST, "value": "Abscess"}],
+     r"answers 'Lesion Morphology' for segment 2 .* second time"),
     ([{"segment": 2, "mark": 0, "name": "x", "value": "y"}], r"names both a segment and a mark"),
     ([{"mark": 0, "name": "x", "value": "y"}], r"give the 0-based index of one of the 0 marks"),
     ([{"segment": 3, "name": "Liver lesion type", "value": "Cyst"}],
