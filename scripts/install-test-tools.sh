@@ -3,7 +3,8 @@
 # Each later feature adds its tool to PACKAGES; under CI=true a tool that cannot be had fails.
 set -euo pipefail
 # chromium: renders the HTML agreement report in a test.
-PACKAGES=(chromium fonts-dejavu-core)
+# postgresql: the review store tests start a real server (initdb/pg_ctl) on 127.0.0.1.
+PACKAGES=(chromium fonts-dejavu-core postgresql)
 [ ${#PACKAGES[@]} -eq 0 ] && exit 0
 missing=()
 for package in "${PACKAGES[@]}"; do
