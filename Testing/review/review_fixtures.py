@@ -23,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 from conftest import require_tool
 from DICOMAnnotatorLib.cli import main as cli_main
-from DICOMAnnotatorLib.review import schema
 
 _database_numbers = itertools.count(1)
 
@@ -126,16 +124,3 @@ def cli(monkeypatch, capsys):
         return status, out, err
 
     return invoke
-
-
-def dump_tables(url: str) -> dict[str, list[tuple]]:
-    """Every row of every table of the store, sorted: equal dumps mean nothing changed."""
-    from DICOMAnnotatorLib.review.url import resolve_store_url
-
-    engine = sqlalchemy.create_engine(resolve_store_url(url))
-    try:
-        with engine.connect() as conn:
-            return {name: sorted(tuple(map(str, row)) for row in conn.execute(table.select()))
-                    for name, table in schema.metadata.tables.items()}
-    finally:
-        engine.dispose()

@@ -1,4 +1,4 @@
-"""DICOM files for the review tests: phantom series, real SEGs (highdicom), tiny SEG/SR headers."""
+"""Helpers of the review tests: phantom series, real SEGs (highdicom), tiny SEG/SR headers, table dumps."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+import sqlalchemy
 from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.dicom_codes import to_highdicom_segment_description
+from DICOMAnnotatorLib.review import schema
+from DICOMAnnotatorLib.review.url import resolve_store_url
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -64,3 +67,14 @@ def write_header(path: Path, series_uid: str, *, modality: str = "SEG", note: st
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
     return path
+
+
+def dump_tables(url: str) -> dict[str, list[tuple]]:
+    """Every row of every table of the store, sorted: equal dumps mean nothing changed."""
+    engine = sqlalchemy.create_engine(resolve_store_url(url))
+    try:
+        with engine.connect() as conn:
+            return {name: sorted(tuple(map(str, row)) for row in conn.execute(table.select()))
+                    for name, table in schema.metadata.tables.items()}
+    finally:
+        engine.dispose()
