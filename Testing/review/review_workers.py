@@ -83,6 +83,6 @@ def _work(store: ReviewStore, project: str, user: str, seconds: float, *, claim:
             status = project_status(store, project)
             if status["by_state"]["final"] == status["cases"]:
                 return
-            time.sleep(0.01)
+            time.sleep(0.05)
     raise TimeoutError(f"{user} still had work after {seconds} s")
 

@@ -81,12 +81,17 @@ def assign_cases(store: ReviewStore, project_name: str, *, actor: str, case_id: 
 
 
 def claim_case(tx: Transaction, project: Project, user: User) -> Case | None:
-    """Give ``user`` a free place on the most urgent case they are not on yet (None: there is none)."""
+    """Give ``user`` a free place on the most urgent case they are not on yet (None: there is none).
+
+    Claims wait for each other rather than skip locked cases (no SKIP LOCKED): a case another
+    annotator is claiming may still have a place left when that claim commits, and PostgreSQL
+    re-checks the locked row then, moving on to the next case if this one is full.
+    """
     require_role(user.roles, frozenset({ReviewRole.ANNOTATOR}), user.name, "claim cases")
     query = (select(cases).where(
         cases.c.project_id == project.id, cases.c.claimable,
         ~exists().where(and_(assignments.c.case_id == cases.c.id, assignments.c.user_id == user.id)))
-        .order_by(cases.c.priority.desc(), cases.c.id).limit(1).with_for_update(skip_locked=True))
+        .order_by(cases.c.priority.desc(), cases.c.id).limit(1).with_for_update())
     row = tx.conn.execute(query).one_or_none()
     if row is None:
         return None
