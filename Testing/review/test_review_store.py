@@ -42,11 +42,22 @@ def test_store_url_resolution(monkeypatch, tmp_path):
         resolve_store_url("mysql://db/review")
 
 
-def test_default_store_is_created_in_the_data_directory(cli, monkeypatch, tmp_path):
+def test_default_store_is_created_in_the_data_directory_by_the_first_user(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    default = tmp_path / "dicom-annotator" / "review.db"
+    status, _, err = cli("project", "status", "p")
+    assert status == 1 and f"No review store at sqlite:///{default}" in err and not default.exists()
     status, out, err = cli("user", "add", "lead", "--role", "lead")
     assert status == 0, err
-    assert (tmp_path / "dicom-annotator" / "review.db").is_file()
+    assert default.is_file()
+
+
+def test_only_user_add_creates_a_store(cli, store_url):
+    for command in (("audit", "verify"), ("project", "status", "p"), ("case", "next", "p", "--user", "lead")):
+        status, _, err = cli(*command, "--store", store_url)
+        assert status == 1 and "No review store" in err and "user add NAME --role lead" in err
+    assert cli("user", "add", "lead", "--role", "lead", "--store", store_url)[0] == 0
+    assert cli("audit", "verify", "--store", store_url)[0] == 0
 
 
 def test_unreachable_server_is_one_clear_error(cli, postgres_server):

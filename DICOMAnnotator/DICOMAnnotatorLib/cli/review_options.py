@@ -37,8 +37,9 @@ def acting_user(args: argparse.Namespace, *, required: bool = True) -> str | Non
 
 
 @contextmanager
-def open_store(args: argparse.Namespace) -> Iterator[ReviewStore]:
+def open_store(args: argparse.Namespace, *, create: bool = False) -> Iterator[ReviewStore]:
+    """The store of ``--store``; only ``create`` makes a new one (``user add`` does, for the first lead)."""
     from ..review import ReviewStore
 
-    with ReviewStore(args.store) as store:
+    with ReviewStore(args.store, create=create) as store:
         yield store

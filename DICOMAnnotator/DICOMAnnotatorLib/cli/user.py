@@ -26,7 +26,7 @@ def _add(args: argparse.Namespace) -> int:
     from ..review import add_user
     from .output import emit
 
-    with open_store(args) as store:
+    with open_store(args, create=True) as store:
         user = add_user(store, args.name, args.role, actor=acting_user(args, required=False))
     roles = sorted(r.value for r in user.roles)
     emit(args.json, {"user": user.name, "roles": roles}, f"{user.name}: {', '.join(roles)}")

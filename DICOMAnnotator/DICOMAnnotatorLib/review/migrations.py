@@ -54,13 +54,16 @@ def stored_version(conn: Connection) -> int | None:
     return conn.execute(select(func.max(schema_version.c.version))).scalar()
 
 
-def ensure_schema(store: ReviewStore) -> None:
-    """Create or upgrade ``store``'s schema (no-op, one query, when it is current)."""
+def ensure_schema(store: ReviewStore, *, create: bool = True) -> None:
+    """Create (with ``create``) or upgrade ``store``'s schema (no-op, one query, when it is current)."""
     with store.read() as conn:
         version = stored_version(conn)
     if version == current_version():
         return
     _refuse_newer(store, version)
+    if version is None and not create:
+        raise StoreError(f"No review store in {store.display_url}; check --store (or $DICOM_ANNOTATOR_STORE), or "
+                         "create one: user add NAME --role lead")
     with store.write(SYSTEM_ACTOR) as tx:
         if not store.is_sqlite:
             tx.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})

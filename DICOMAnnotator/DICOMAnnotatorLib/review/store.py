@@ -61,17 +61,22 @@ class Transaction:
 class ReviewStore:
     """A review store opened from a URL (see :func:`resolve_store_url`); close it, or use ``with``.
 
-    Opening creates the schema in an empty database and upgrades an older one.
+    Opening upgrades an older schema, and with ``create`` makes a new store in an empty
+    database (or a new SQLite file); without it a missing store is an error, so that a
+    mistyped URL is reported instead of silently starting an empty store.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
         self.url = resolve_store_url(url)
         self.is_sqlite = is_sqlite(self.url)
+        if self.is_sqlite and not create and not Path(make_url(self.url).database or "").is_file():
+            raise StoreError(f"No review store at {self.display_url}; check --store (or $DICOM_ANNOTATOR_STORE), or "
+                             "create one: user add NAME --role lead")
         self.engine = _create_engine(self.url)
         try:
             from .migrations import ensure_schema
 
-            ensure_schema(self)
+            ensure_schema(self, create=create)
         except BaseException:
             self.engine.dispose()
             raise
