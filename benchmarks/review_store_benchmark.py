@@ -108,7 +108,8 @@ def measure_bare(url: str, samples: int) -> dict[str, list[float]]:
         conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
         mark = "%s"
     users = dict(conn.execute("SELECT name, id FROM users").fetchall())
-    next_sql = (f"SELECT case_id FROM assignments WHERE user_id = {mark} AND project_id = 1 AND is_open "
+    true, false = ("1", "0") if sqlite else ("true", "false")
+    next_sql = (f"SELECT case_id FROM assignments WHERE user_id = {mark} AND project_id = 1 AND is_open = {true} "
                 "ORDER BY priority DESC, case_id LIMIT 1")
     rng = random.Random(11)
     times: dict[str, list[float]] = {"next (annotator)": [], "submit": []}
@@ -123,7 +124,7 @@ def measure_bare(url: str, samples: int) -> dict[str, list[float]]:
             conn.execute("BEGIN")
             conn.execute(f"INSERT INTO submissions (case_id, user_id, round, seg_path, seg_sha256, submitted_at) "
                          f"VALUES ({mark}, {mark}, 1, 'x.dcm', '0', 'now')", (c, u))
-            conn.execute(f"UPDATE assignments SET is_open = {'0' if sqlite else 'false'} "
+            conn.execute(f"UPDATE assignments SET is_open = {false} "
                          f"WHERE case_id = {mark} AND user_id = {mark}", (c, u))
             conn.execute(f"UPDATE cases SET state = 'in_progress' WHERE id = {mark}", (c,))
             conn.execute("COMMIT")

@@ -127,8 +127,8 @@ class ReviewStore:
             raise StoreError(f"A concurrent change to the same record in store {self.display_url} won "
                              f"({_first_line(error.orig)}); nothing was changed: run the command again") from error
         except exc.DBAPIError as error:
-            raise StoreError(f"Store {self.display_url}: {_first_line(error.orig)}; check that the database is "
-                             "reachable and writable (nothing was changed)") from error
+            raise StoreError(f"Store {self.display_url}: {_first_line(error.orig)}; nothing was changed: check that "
+                             "the database is reachable and writable, then run the command again") from error
 
 
 def _create_engine(url: str) -> Engine:
