@@ -4,7 +4,8 @@
 set -euo pipefail
 # chromium: renders the HTML agreement report in a test.
 # dicom3tools: dciodvfy checks every SEG and SR we write against the DICOM IODs.
-PACKAGES=(chromium fonts-dejavu-core dicom3tools)
+# postgresql: the review store tests start a real server (initdb/pg_ctl) on 127.0.0.1.
+PACKAGES=(chromium fonts-dejavu-core dicom3tools postgresql)
 [ ${#PACKAGES[@]} -eq 0 ] && exit 0
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -1,0 +1,141 @@
+"""What users may read: one case (with blinding) and a project's progress.
+
+Blinding: until a case is final, an annotator of the case sees only their own submissions,
+no other annotator's name and no consensus; reviewers' comments stay visible, since a change
+request is addressed to them. Users who are not on the case need a reviewing or lead role.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Integer, cast, func, select
+
+from ..protocols.model import ReviewRole
+from .cases import annotator_ids, case_project, get_case
+from .errors import PermissionDeniedError
+from .projects import get_project
+from .schema import assignments, cases, consensus, reviews, signatures, submissions, users
+from .states import CaseState
+from .store import ReviewStore, utc_now
+from .users import get_user
+
+_SEE_ALL = frozenset({ReviewRole.REVIEWER, ReviewRole.RADIOLOGIST, ReviewRole.LEAD})
+
+
+def show_case(store: ReviewStore, case_id: int, viewer: str) -> dict[str, Any]:
+    """The ``case show --json`` object as ``viewer`` may see it."""
+    with store.read() as conn:
+        user = get_user(conn, viewer)
+        case = get_case(conn, case_id)
+        project = case_project(conn, case)
+        on_case = user.id in annotator_ids(conn, case.id)
+        final = case.state is CaseState.FINAL
+        if not (final or on_case or user.roles & _SEE_ALL):
+            raise PermissionDeniedError(f"Case {case.id} is not assigned to {user.name}, who may see only their own "
+                                        "cases until a case is final")
+        blinded = on_case and not final
+        only = user.id if blinded else None
+        payload = {**case.to_json(), "project": project.name,
+                   "tier_name": project.tier(case.tier).name if case.tier else None,
+                   "blinded": blinded,
+                   "annotators": _annotators(conn, case.id, only),
+                   "submissions": _submissions(conn, case.id, only),
+                   "reviews": _reviews(conn, case.id),
+                   "consensus": [] if blinded else _consensus(conn, case.id),
+                   "signature": _signature(conn, case.id)}
+    return payload
+
+
+def project_status(store: ReviewStore, project_name: str) -> dict[str, Any]:
+    """The ``project status --json`` object: counts by state, per-annotator throughput, agreement so far."""
+    with store.read() as conn:
+        project = get_project(conn, project_name)
+        by_state = {state.value: 0 for state in CaseState}
+        for state, count in conn.execute(select(cases.c.state, func.count()).where(
+                cases.c.project_id == project.id).group_by(cases.c.state)):
+            by_state[state] = count
+        return {"project": project.name, "cases": sum(by_state.values()), "by_state": by_state,
+                "annotators": _throughput(conn, project.id), "agreement": _agreement(conn, project.id),
+                **project.to_json()}
+
+
+def _annotators(conn: Connection, case_id: int, only: int | None) -> list[str]:
+    query = select(users.c.name).join(assignments, assignments.c.user_id == users.c.id).where(
+        assignments.c.case_id == case_id).order_by(assignments.c.slot)
+    if only is not None:
+        query = query.where(users.c.id == only)
+    return list(conn.execute(query).scalars())
+
+
+def _submissions(conn: Connection, case_id: int, only: int | None) -> list[dict[str, Any]]:
+    query = select(submissions, users.c.name).join(users, users.c.id == submissions.c.user_id).where(
+        submissions.c.case_id == case_id).order_by(submissions.c.id)
+    if only is not None:
+        query = query.where(submissions.c.user_id == only)
+    return [{"user": r.name, "round": r.round, "seg": r.seg_path, "seg_sha256": r.seg_sha256, "sr": r.sr_path,
+             "sr_sha256": r.sr_sha256, "submitted_at": r.submitted_at} for r in conn.execute(query)]
+
+
+def _reviews(conn: Connection, case_id: int) -> list[dict[str, Any]]:
+    query = select(reviews, users.c.name).join(users, users.c.id == reviews.c.user_id).where(
+        reviews.c.case_id == case_id).order_by(reviews.c.id)
+    return [{"user": r.name, "round": r.round, "tier": r.tier, "tier_name": r.tier_name, "decision": r.decision,
+             "comment": r.comment, "reviewed_at": r.reviewed_at} for r in conn.execute(query)]
+
+
+def _consensus(conn: Connection, case_id: int) -> list[dict[str, Any]]:
+    query = select(consensus, users.c.name).join(users, users.c.id == consensus.c.user_id).where(
+        consensus.c.case_id == case_id).order_by(consensus.c.round)
+    return [{"user": r.name, "round": r.round, "method": r.method, "threshold": float(r.threshold),
+             "seg": r.output_path, "seg_sha256": r.output_sha256, "created_at": r.created_at,
+             "agreement": json.loads(r.agreement_json) if r.agreement_json else None} for r in conn.execute(query)]
+
+
+def _signature(conn: Connection, case_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(signatures, users.c.name).join(users, users.c.id == signatures.c.user_id).where(
+        signatures.c.case_id == case_id)).one_or_none()
+    if row is None:
+        return None
+    return {"user": row.name, "meaning": row.meaning, "signed_at": row.signed_at, "file": row.result_path,
+            "sha256": row.result_sha256}
+
+
+def _throughput(conn: Connection, project_id: int) -> dict[str, dict[str, Any]]:
+    """Per annotator: cases held, open, submissions, and submissions per day since their first assignment."""
+    stats: dict[str, dict[str, Any]] = {}
+    for name, held, still_open, first in conn.execute(
+            select(users.c.name, func.count(), func.sum(cast(assignments.c.is_open, Integer)),
+                   func.min(assignments.c.assigned_at))
+            .join(users, users.c.id == assignments.c.user_id).where(assignments.c.project_id == project_id)
+            .group_by(users.c.name)):
+        stats[name] = {"assigned": held, "open": int(still_open or 0), "submissions": 0, "first_assigned_at": first}
+    for name, count, last in conn.execute(
+            select(users.c.name, func.count(), func.max(submissions.c.submitted_at))
+            .join(users, users.c.id == submissions.c.user_id).join(cases, cases.c.id == submissions.c.case_id)
+            .where(cases.c.project_id == project_id).group_by(users.c.name)):
+        stats.setdefault(name, {"assigned": 0, "open": 0, "first_assigned_at": None})
+        stats[name].update(submissions=count, last_submission_at=last)
+    now = datetime.fromisoformat(utc_now())
+    for entry in stats.values():
+        first = entry.pop("first_assigned_at")
+        days = max((now - datetime.fromisoformat(first)).total_seconds() / 86400, 1.0) if first else 1.0
+        entry["per_day"] = round(entry["submissions"] / days, 3)
+        entry.setdefault("last_submission_at", None)
+    return dict(sorted(stats.items()))
+
+
+def _agreement(conn: Connection, project_id: int) -> dict[str, Any]:
+    """Mean pairwise Dice per segment over the cases whose consensus carried an agreement report."""
+    reports = conn.execute(select(consensus.c.agreement_json).join(cases, cases.c.id == consensus.c.case_id).where(
+        cases.c.project_id == project_id, consensus.c.agreement_json.is_not(None))).scalars().all()
+    dice: dict[str, list[float]] = {}
+    for text in reports:
+        for segment in json.loads(text)["segments"]:
+            name = segment.get("label") or "/".join(map(str, segment.get("type") or ["segment"]))
+            dice.setdefault(name, []).extend(float(pair["dice"]) for pair in segment["pairs"])
+    return {"cases": len(reports), "segments": [
+        {"segment": name, "pairs": len(values), "mean_dice": round(sum(values) / len(values), 4),
+         "min_dice": round(min(values), 4)} for name, values in sorted(dice.items()) if values]}

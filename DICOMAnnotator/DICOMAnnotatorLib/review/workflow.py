@@ -1,0 +1,233 @@
+"""The actions that move a case along: submit, consensus, review, final sign-off.
+
+Each action reads what it decides on after locking the case, checks state, role and the
+actor's relation to the case against :mod:`.states`, and writes the change and its audit
+record in one transaction: a refused action changes nothing. Files are read and hashed
+before the transaction, so no lock is held while a large SEG is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from .audit import FileRecord, canonical_json
+from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
+from .consensus_step import compute_consensus_seg
+from .errors import IllegalTransitionError, PermissionDeniedError, ReviewError, SelfReviewError
+from .files import check_unchanged, seg_record, sr_record
+from .projects import Project
+from .schema import assignments, consensus, reviews, signatures, submissions
+from .states import Action, CaseState, Rule, check_target, require_role, rule_for
+from .store import ReviewStore, Transaction
+from .users import User, get_user
+
+CONSENSUS_METHODS = ("staple", "majority")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """An electronic signature: who signed which file, when, and what the signature means."""
+
+    case: int
+    user: str
+    meaning: str
+    signed_at: str
+    result: FileRecord
+
+    def to_json(self) -> dict[str, Any]:
+        return {"case": self.case, "user": self.user, "meaning": self.meaning, "signed_at": self.signed_at,
+                "file": self.result.path, "sha256": self.result.sha256}
+
+
+def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathLike[str],
+           sr: str | os.PathLike[str] | None = None) -> Case:
+    """Record ``user_name``'s SEG (and SR) for case ``case_id``; returns the case in its new state."""
+    with store.read() as conn:
+        series_uid = get_case(conn, case_id).series_uid
+    files = [seg_record(seg, series_uid, role="seg", case_id=case_id)]
+    if sr is not None:
+        files.append(sr_record(sr, series_uid, case_id=case_id))
+    with store.write(user_name) as tx:
+        user, case, project = _load(tx, case_id)
+        _authorize(tx.conn, case, project, user, Action.SUBMIT)
+        assignment = tx.conn.execute(select(assignments.c.id, assignments.c.is_open).where(
+            assignments.c.case_id == case.id, assignments.c.user_id == user.id)).one_or_none()
+        if assignment is None:
+            raise PermissionDeniedError(f"Case {case.id} is not assigned to {user.name}; `case next` shows the cases "
+                                        "that are")
+        if not assignment.is_open:
+            raise IllegalTransitionError(f"{user.name} already submitted case {case.id} in round {case.round}; a new "
+                                         "submission is possible once a reviewer requests changes")
+        tx.conn.execute(insert(submissions).values(
+            case_id=case.id, user_id=user.id, round=case.round, seg_path=files[0].path, seg_sha256=files[0].sha256,
+            sr_path=files[1].path if sr is not None else None, sr_sha256=files[1].sha256 if sr is not None else None,
+            submitted_at=tx.now))
+        tx.conn.execute(update(assignments).where(assignments.c.id == assignment.id).values(is_open=False))
+        count = tx.conn.execute(select(func.count()).select_from(submissions).where(
+            submissions.c.case_id == case.id, submissions.c.round == case.round)).scalar_one()
+        if count < project.annotators_per_case:
+            target = CaseState.IN_PROGRESS
+        elif project.annotators_per_case > 1:
+            target = CaseState.SUBMITTED
+        else:
+            target = _after_merge(project)
+        return _move(tx, case, project, Action.SUBMIT, target, files=files)
+
+
+def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method: str | None = None,
+                     consensus_seg: str | os.PathLike[str] | None = None, output: str | os.PathLike[str] | None = None,
+                     agreement: dict[str, Any] | None = None) -> Case:
+    """Record the consensus of the round's submissions (given, or computed into ``output``) and start review."""
+    with store.read() as conn:
+        user, case = get_user(conn, user_name), get_case(conn, case_id)
+        project = case_project(conn, case)
+        _authorize(conn, case, project, user, Action.CONSENSUS)
+        inputs = _round_submissions(conn, case)
+    method = method or project.consensus_method
+    if method not in CONSENSUS_METHODS:
+        raise ReviewError(f"Unknown consensus method {method!r}; use {' or '.join(CONSENSUS_METHODS)}")
+    if agreement is not None:
+        _check_agreement(agreement, case.id)
+    if consensus_seg is None:
+        target = Path(output) if output else Path(inputs[0].path).with_name(
+            f"case-{case.id}-round-{case.round}-{method}-consensus.dcm")
+        consensus_seg = compute_consensus_seg([Path(f.path) for f in inputs], target, method=method,
+                                              threshold=project.consensus_threshold)
+    merged = seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id)
+    with store.write(user_name) as tx:
+        user, case, project = _load(tx, case_id)
+        _authorize(tx.conn, case, project, user, Action.CONSENSUS)
+        tx.conn.execute(insert(consensus).values(
+            case_id=case.id, round=case.round, user_id=user.id, method=method,
+            threshold=f"{project.consensus_threshold:g}", output_path=merged.path, output_sha256=merged.sha256,
+            agreement_json=canonical_json(agreement) if agreement is not None else None, created_at=tx.now))
+        return _move(tx, case, project, Action.CONSENSUS, _after_merge(project), reason=method,
+                     files=[merged, *_round_submissions(tx.conn, case)],
+                     details={"method": method, "threshold": project.consensus_threshold})
+
+
+def review_case(store: ReviewStore, case_id: int, user_name: str, decision: str, comment: str | None = None) -> Case:
+    """Approve the case at its current tier (on to the next tier or sign-off), or send it back with ``comment``."""
+    if decision not in ("approve", "changes"):
+        raise ReviewError(f"Unknown review decision {decision!r}; use approve or changes")
+    comment = (comment or "").strip() or None
+    if decision == "changes" and comment is None:
+        raise ReviewError(f"A change request for case {case_id} needs a comment saying what to change (--comment)")
+    with store.write(user_name) as tx:
+        user, case, project = _load(tx, case_id)
+        action = Action.APPROVE if decision == "approve" else Action.REQUEST_CHANGES
+        _authorize(tx.conn, case, project, user, action)
+        tier = project.tier(case.tier)
+        tx.conn.execute(insert(reviews).values(
+            case_id=case.id, round=case.round, tier=case.tier, tier_name=tier.name, user_id=user.id,
+            decision=decision, comment=comment, reviewed_at=tx.now))
+        details = {"tier": case.tier, "tier_name": tier.name, "decision": decision}
+        files = [round_result(tx.conn, case)]
+        if action is Action.REQUEST_CHANGES:
+            tx.conn.execute(update(assignments).where(assignments.c.case_id == case.id).values(is_open=True))
+            return _move(tx, case, project, action, CaseState.CHANGES_REQUESTED, round=case.round + 1,
+                         reason=comment, details=details, files=files)
+        if case.tier < len(project.review_tiers):
+            return _move(tx, case, project, action, CaseState.IN_REVIEW, tier=case.tier + 1, reason=comment,
+                         details=details, files=files)
+        return _move(tx, case, project, action, CaseState.APPROVED, reason=comment, details=details, files=files)
+
+
+def finalize_case(store: ReviewStore, case_id: int, user_name: str, meaning: str) -> Signature:
+    """Sign the approved result: records who, when, the meaning, and the SHA-256 of the signed file."""
+    meaning = meaning.strip()
+    if not meaning:
+        raise ReviewError(f"Signing case {case_id} needs the meaning of the signature (--meaning, e.g. 'Approved as "
+                          "reference standard')")
+    with store.read() as conn:
+        user, case = get_user(conn, user_name), get_case(conn, case_id)
+        _authorize(conn, case, case_project(conn, case), user, Action.FINALIZE)
+        result = round_result(conn, case)
+    check_unchanged(result, case_id)
+    with store.write(user_name) as tx:
+        user, case, project = _load(tx, case_id)
+        _authorize(tx.conn, case, project, user, Action.FINALIZE)
+        if round_result(tx.conn, case) != result:
+            raise ReviewError(f"Case {case_id} changed while it was being signed; run the command again")
+        tx.conn.execute(insert(signatures).values(case_id=case.id, user_id=user.id, meaning=meaning,
+                                                  signed_at=tx.now, result_path=result.path,
+                                                  result_sha256=result.sha256))
+        _move(tx, case, project, Action.FINALIZE, CaseState.FINAL, reason=meaning, files=[result],
+              details={"signature_meaning": meaning})
+        return Signature(case.id, user.name, meaning, tx.now, result)
+
+
+# ----------------------------------------------------------------------------- shared steps
+def _load(tx: Transaction, case_id: int) -> tuple[User, Case, Project]:
+    """The actor, the case (locked) and its project, read inside the action's transaction."""
+    user = get_user(tx.conn, tx.actor)
+    case = get_case(tx.conn, case_id, lock=True)
+    return user, case, case_project(tx.conn, case)
+
+
+def _authorize(conn: Connection, case: Case, project: Project, user: User, action: Action) -> Rule:
+    """State, role, and the actor's relation to the case; raises before anything is written."""
+    rule = rule_for(case.state, action, case.id)
+    doing = _describe(action, case, project)
+    roles = rule.roles if rule.roles is not None else frozenset({project.tier(case.tier).role})
+    require_role(user.roles, roles, user.name, doing)
+    if action is Action.SUBMIT:
+        return rule
+    if user.id in annotator_ids(conn, case.id):
+        raise SelfReviewError(f"{user.name} annotated case {case.id} and cannot {doing}: nobody reviews, merges or "
+                              "signs their own work")
+    if action in (Action.APPROVE, Action.REQUEST_CHANGES):
+        earlier = conn.execute(select(reviews.c.tier).where(
+            reviews.c.case_id == case.id, reviews.c.round == case.round, reviews.c.user_id == user.id)).scalar()
+        if earlier is not None:
+            raise SelfReviewError(f"{user.name} already reviewed case {case.id} at tier {earlier} of this round; "
+                                  f"tier {case.tier} needs another reviewer")
+    return rule
+
+
+def _describe(action: Action, case: Case, project: Project) -> str:
+    if action in (Action.APPROVE, Action.REQUEST_CHANGES):
+        return f"review case {case.id} at tier {case.tier} ({project.tier(case.tier).name})"
+    return {Action.SUBMIT: "submit case", Action.CONSENSUS: "record the consensus of case",
+            Action.FINALIZE: "sign off case"}[action] + f" {case.id}"
+
+
+def _after_merge(project: Project) -> CaseState:
+    return CaseState.IN_REVIEW if project.review_tiers else CaseState.APPROVED
+
+
+def _move(tx: Transaction, case: Case, project: Project, action: Action, target: CaseState, *, tier: int | None = None,
+          round: int | None = None, reason: str | None = None, details: dict[str, Any] | None = None,
+          files: list[FileRecord] | None = None) -> Case:
+    """Set the case's new state (checked against the table) and record the transition."""
+    check_target(rule_for(case.state, action, case.id), case.state, action, target)
+    if tier is None:
+        tier = 1 if target is CaseState.IN_REVIEW else 0
+    moved = set_state(tx.conn, case, project, target, tier=tier, round=round)
+    tx.record(f"case.{action.name.lower()}", project=project.name, case=case.id, reason=reason, files=files or [],
+              details={"from": case.state.value, "to": target.value, "round": case.round,
+                       **({"tier_after": tier} if target is CaseState.IN_REVIEW else {}), **(details or {})})
+    return moved
+
+
+def _round_submissions(conn: Connection, case: Case) -> list[FileRecord]:
+    rows = conn.execute(select(submissions.c.seg_path, submissions.c.seg_sha256).where(
+        submissions.c.case_id == case.id, submissions.c.round == case.round).order_by(submissions.c.id)).all()
+    return [FileRecord("seg", row.seg_path, row.seg_sha256) for row in rows]
+
+
+def _check_agreement(agreement: dict[str, Any], case_id: int) -> None:
+    """An ``agreement --json`` report: segments with pairs that carry a Dice value."""
+    try:
+        for segment in agreement["segments"]:
+            for pair in segment["pairs"]:
+                float(pair["dice"])
+    except (KeyError, TypeError, ValueError):
+        raise ReviewError(f"The agreement report for case {case_id} is not an `agreement --json` report (segments "
+                          f"with pairs and dice): {json.dumps(agreement)[:120]}") from None
