@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from DICOMAnnotatorLib.seg_info import seg_summary
 from review_support import dump_tables, write_header, write_seg, write_series
 
 pytest_plugins = ["review_fixtures"]
@@ -95,7 +96,6 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     # Consensus: by a reviewer, never by an annotator of the case.
     assert json.loads(ok("case", "next", "liver", "--user", "rev", "--json"))["action"] == "consensus"
     fails("case", "consensus", urgent["case"], "--user", "ann", says="needs the role radiologist or reviewer")
-    fails("case", "consensus", urgent["case"], "--user", "rev", says="needs the DICOM SEG reader")
     agreement = tmp_path / "agreement.json"
     agreement.write_text(json.dumps({"inputs": ["a", "b"], "segments": [
         {"type": ["10200004", "SCT", "Liver"], "label": "Liver", "pairs": [{"a": 0, "b": 1, "dice": 0.8}]}]}))
@@ -112,8 +112,13 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     assert ben_view["reviews"][0]["comment"] == "Liver dome missed" and ben_view["round"] == 2
     ok("case", "submit", urgent["case"], urgent["a"], "--user", "ann")
     ok("case", "submit", urgent["case"], urgent["b"], "--user", "ben")
-    ok("case", "consensus", urgent["case"], "--consensus-seg", urgent["consensus"], "--method", "majority",
-       "--user", "rev")
+    computed = tmp_path / "urgent-round2-majority.dcm"  # computed from the round's SEGs by the store's seam
+    ok("case", "consensus", urgent["case"], "--method", "majority", "-o", computed, "--user", "rev")
+    merged = {s["label"]: s["voxels"] for s in seg_summary(computed)["segments"]}
+    expected = {s["label"]: s["voxels"] for s in seg_summary(urgent["consensus"])["segments"]}
+    assert merged == expected, "the majority of 'liver' and 'liver or more' is the liver"
+    measured = json.loads(ok("case", "show", urgent["case"], "--user", "rev", "--json"))["consensus"][-1]["agreement"]
+    assert measured["segments"][0]["pairs"][0]["dice"] < 1, "the computed consensus recorded the annotators' agreement"
 
     # Tier 1 then tier 2 approve (by two different people), then the radiologist signs.
     ok("case", "review", urgent["case"], "--decision", "approve", "--user", "rev")
@@ -124,7 +129,7 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     signature = json.loads(ok("case", "finalize", urgent["case"], "--meaning", "Approved as reference standard",
                               "--user", "rad", "--json"))
     assert signature["user"] == "rad" and signature["meaning"] == "Approved as reference standard"
-    assert signature["file"] == str(urgent["consensus"]) and len(signature["sha256"]) == 64
+    assert signature["file"] == str(computed) and len(signature["sha256"]) == 64
     fails("case", "review", urgent["case"], "--decision", "changes", "--comment", "x", "--user", "rev",
           says="is final")
 
@@ -138,8 +143,10 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     assert status["cases"] == 2 and status["by_state"]["final"] == 1 and status["by_state"]["assigned"] == 1
     assert status["annotators"]["ann"]["submissions"] == 2 and status["annotators"]["ann"]["open"] == 1
     assert status["annotators"]["ben"] == {**status["annotators"]["ben"], "assigned": 1, "open": 0, "submissions": 2}
+    round_two_dice = round(measured["segments"][0]["pairs"][0]["dice"], 4)  # the latest round's report counts
     assert status["agreement"] == {"cases": 1, "segments": [
-        {"segment": "Liver", "pairs": 1, "mean_dice": 0.8, "min_dice": 0.8}]}
+        {"segment": measured["segments"][0]["label"], "pairs": 1, "mean_dice": round_two_dice,
+         "min_dice": round_two_dice}]}
 
     assert "intact" in ok("audit", "verify")
     ok("audit", "export", "--format", "csv", "-o", tmp_path / "audit.csv")

@@ -128,9 +128,15 @@ def _throughput(conn: Connection, project_id: int) -> dict[str, dict[str, Any]]:
 
 
 def _agreement(conn: Connection, project_id: int) -> dict[str, Any]:
-    """Mean pairwise Dice per segment over the cases whose consensus carried an agreement report."""
-    reports = conn.execute(select(consensus.c.agreement_json).join(cases, cases.c.id == consensus.c.case_id).where(
-        cases.c.project_id == project_id, consensus.c.agreement_json.is_not(None))).scalars().all()
+    """Mean pairwise Dice per segment over the cases whose consensus carried an agreement report.
+
+    Each case counts once, with the report of its latest round (earlier rounds were redone).
+    """
+    rows = conn.execute(select(consensus.c.case_id, consensus.c.agreement_json)
+                        .join(cases, cases.c.id == consensus.c.case_id)
+                        .where(cases.c.project_id == project_id, consensus.c.agreement_json.is_not(None))
+                        .order_by(consensus.c.round, consensus.c.id)).all()
+    reports = list({case_id: text for case_id, text in rows}.values())
     dice: dict[str, list[float]] = {}
     for text in reports:
         for segment in json.loads(text)["segments"]:

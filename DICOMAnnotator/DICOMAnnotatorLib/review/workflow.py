@@ -97,8 +97,9 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
     if consensus_seg is None:
         target = Path(output) if output else Path(inputs[0].path).with_name(
             f"case-{case.id}-round-{case.round}-{method}-consensus.dcm")
-        consensus_seg = compute_consensus_seg([Path(f.path) for f in inputs], target, method=method,
-                                              threshold=project.consensus_threshold)
+        consensus_seg, measured = compute_consensus_seg([Path(f.path) for f in inputs], target, method=method,
+                                                        threshold=project.consensus_threshold)
+        agreement = agreement if agreement is not None else measured
     merged = seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id)
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
