@@ -34,6 +34,8 @@ from .seg_writer import write_seg
 from .segment_matching import segment_key
 from .segmentation import Segmentation
 
+#: The target of a label about the whole case rather than one structure.
+CASE_TARGET = "case"
 #: Attribute naming the protocol structure a markups node holds.
 STRUCTURE_ATTRIBUTE = "DICOMAnnotator.Structure"
 MARKUPS_CLASS = {AnnotationKind.LANDMARK: "vtkMRMLMarkupsFiducialNode", AnnotationKind.BOX: "vtkMRMLMarkupsROINode"}
@@ -145,15 +147,16 @@ class AnnotationSession:
 
     # ----------------------------------------------------------------- labels and marks
     def set_label(self, target: str, classification: str, value: Code) -> None:
-        """Give ``target`` (a structure label, or the case) a coded value of a classification structure."""
+        """Give ``target`` (a structure label, or :data:`CASE_TARGET`) a coded value of a classification."""
         try:
             structure = self.protocol.structure(classification)
         except KeyError as exc:
             raise InputError(exc.args[0]) from None
         if structure.kind is not AnnotationKind.CLASSIFICATION:
             raise InputError(f"'{classification}' is a {structure.kind.value} structure, not a classification")
-        if structure.applies_to and target not in structure.applies_to:
-            raise InputError(f"'{classification}' applies to {', '.join(structure.applies_to)}, not '{target}'")
+        targets = structure.applies_to or (CASE_TARGET,)  # without applies_to it is about the whole case
+        if target not in targets:
+            raise InputError(f"'{classification}' applies to {', '.join(targets)}, not '{target}'")
         if not any((v.value, v.scheme) == (value.value, value.scheme) for v in structure.values):
             raise InputError(f"{value.as_list()} is not a value of '{classification}'; its values are "
                              + "; ".join(v.meaning for v in structure.values))
@@ -193,25 +196,49 @@ class AnnotationSession:
         mrml_bridge.segmentation_to_node(read_seg(files.seg, self.series), self.scene, self.volume_node,
                                          node=self.segmentation_node)
         content = json.loads(files.annotations.read_text(encoding="utf-8"))
-        self.labels = {(e["target"], e["classification"]): Code(*e["value"]) for e in content.get("labels", [])}
-        for mark in content.get("marks", []):
+        marks = content.get("marks", [])
+        for mark in marks:
             node = self.markups_node(mark["label"])
             if node is not None and mark["kind"] == "point":
                 node.AddControlPointWorld(*_ras(mark["points_mm"][0]))
+        self.labels = {}
+        for entry in content.get("labels", []):
+            target = entry.get("segment") or (marks[entry["mark"]]["label"] if "mark" in entry else CASE_TARGET)
+            self.labels[(target, entry["name"])] = Code(*entry["value"])
+
+    def files_in(self, folder: str | os.PathLike[str], kind: str) -> SubmissionFiles:
+        """Where this user's ``kind`` ("draft" or "submission") of this series goes in ``folder``."""
+        stem = f"{self.series.series_instance_uid}-{_safe(self.user)}-{kind}"
+        return SubmissionFiles(Path(folder) / f"{stem}.dcm", Path(folder) / f"{stem}.json")
 
     def _write(self, folder: Path, kind: str, *, force: bool) -> SubmissionFiles:
-        stem = f"{self.series.series_instance_uid}-{_safe(self.user)}-{kind}"
-        seg_path, json_path = folder / f"{stem}.dcm", folder / f"{stem}.json"
+        files = self.files_in(folder, kind)
+        seg_path, json_path = files.seg, files.annotations
+        marks = self.marks()
         content = {
             "protocol": {"id": self.protocol.id, "version": self.protocol.version},
             "user": self.user,
-            "labels": [{"target": t, "classification": c, "value": v.as_list()} for (t, c), v in self.labels.items()],
-            "marks": self.marks(),
+            "labels": [self._sr_label(target, classification, value, marks)
+                       for (target, classification), value in self.labels.items()],
+            "marks": marks,
         }
         with atomic_path(json_path, force=force) as temporary:
             write_seg(self.segmentation(), seg_path, force=force, content_label=kind.upper()[:16])
             temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        return SubmissionFiles(seg_path, json_path)
+        return files
+
+    def _sr_label(self, target: str, classification: str, value: Code, marks: list[dict]) -> dict[str, Any]:
+        """A label in the form of ``sr export --labels``: about a segment, a mark, or the case."""
+        entry: dict[str, Any] = {"name": classification, "value": value.as_list()}
+        if target == CASE_TARGET:
+            return entry
+        structure = self.protocol.structure(target)
+        if structure.kind.is_segment:
+            return {"segment": target, **entry}
+        index = next((n for n, mark in enumerate(marks) if mark["label"] == target), None)
+        if index is None:
+            raise InputError(f"'{classification}' is given for {target}, which has no mark yet; place it first")
+        return {"mark": index, **entry}
 
 
 def _lps(ras: list[float]) -> list[float]:

@@ -52,7 +52,8 @@ class ReviewSession:
                                                              name=f"Submission: {name}")
                       for name, segmentation in zip(self.names, self.segmentations, strict=True)}
         self.consensus_node = None
-        self.consensus_result: ConsensusResult | None = None
+        self.consensus_result: ConsensusResult | None = None  # when built in this session
+        self.consensus_method: str | None = None
 
     # ----------------------------------------------------------------- compare
     def show_only(self, name: str | None) -> None:
@@ -63,8 +64,8 @@ class ReviewSession:
             node.GetDisplayNode().SetVisibility(name is None or other == name)
 
     def agreement(self) -> AgreementReport:
-        """Pairwise agreement of the submissions (and against the consensus once it is built)."""
-        reference = self.consensus_result.segmentation if self.consensus_result is not None else None
+        """Pairwise agreement of the submissions (and against the consensus once there is one)."""
+        reference = self.consensus() if self.consensus_node is not None else None
         return segmentation_agreement(self.segmentations, self.names, reference=reference)
 
     def agreement_rows(self) -> list[AgreementRow]:
@@ -81,22 +82,31 @@ class ReviewSession:
         """Merge the submissions into a new, editable segmentation node (replacing an earlier consensus)."""
         result = build_consensus(self.segmentations, self.names, method=method, threshold=threshold,
                                  missing_as_empty=True, author=self.reviewer)
-        if self.consensus_node is not None:
-            self.scene.RemoveNode(self.consensus_node)
-        self.consensus_node = mrml_bridge.segmentation_to_node(result.segmentation, self.scene, self.volume_node,
-                                                               name=f"Consensus ({method})")
+        self._show_consensus(result.segmentation, method)
         self.consensus_result = result
         return result
 
+    def load_consensus(self, path: str | os.PathLike[str]) -> None:
+        """Show a consensus recorded earlier (e.g. by the previous review tier) as the editable consensus node."""
+        recorded = read_segs([path], self.series)[0]
+        self._show_consensus(recorded, "recorded")
+
+    def _show_consensus(self, segmentation: Segmentation, method: str) -> None:
+        if self.consensus_node is not None:
+            self.scene.RemoveNode(self.consensus_node)
+        self.consensus_node = mrml_bridge.segmentation_to_node(segmentation, self.scene, self.volume_node,
+                                                               name=f"Consensus ({method})")
+        self.consensus_method = method
+
     def consensus(self) -> Segmentation:
         """The consensus as the reviewer left it in its node, with the submissions as provenance."""
-        if self.consensus_node is None or self.consensus_result is None:
+        if self.consensus_node is None:
             raise InputError("Build the consensus first")
         edited = mrml_bridge.segmentation_from_nodes(self.consensus_node, self.volume_node, reference=self.series,
                                                      author=self.reviewer)
-        method = self.consensus_result.segmentation.provenance.method
         return edited.with_provenance(Provenance(derived_from=tuple(str(p) for p in self.paths),
-                                                 method=f"{method}, reviewed by {self.reviewer}"))
+                                                 method=f"{self.consensus_method} consensus, reviewed by "
+                                                        f"{self.reviewer}"))
 
     # ----------------------------------------------------------------- results
     def export(self, folder: str | os.PathLike[str], formats: Sequence[str] = ("seg",), *,

@@ -19,6 +19,7 @@ from pydicom.errors import InvalidDicomError
 
 from .codes import Code
 from .errors import InputError
+from .person_names import from_person_name
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -86,8 +87,7 @@ class SegFile:
 
     @property
     def content_creator(self) -> str | None:
-        creator = self.dataset.get("ContentCreatorName")
-        return str(creator) if creator else None
+        return from_person_name(self.dataset.get("ContentCreatorName"))
 
     def segment_code(self, number: int, keyword: str) -> Code | None:
         """A code of segment ``number`` (``keyword`` names its sequence, e.g. the property type)."""

@@ -26,6 +26,7 @@ from . import __version__
 from .atomic import atomic_path
 from .dicom_codes import to_highdicom_segment_description
 from .errors import SegmentationError
+from .person_names import to_person_name
 from .segmentation import MaskKind, Segmentation
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def build_seg(
         fractional_type="PROBABILITY" if seg_type == "fractional" else None,
         content_label=content_label,
         content_description=(content_description or description)[:64],
-        content_creator_name=author or None,
+        content_creator_name=to_person_name(author) if author else None,
         plane_positions=positions,
         omit_empty_frames=any(renumbered.voxel_count(s.number) for s in renumbered.segments),
         transfer_syntax_uid=RLELossless if seg_type == "labelmap" else ExplicitVRLittleEndian,

@@ -40,6 +40,7 @@ from .codes import Code
 from .dicom_codes import to_highdicom_code
 from .errors import InputError, SegmentationError
 from .measurements import SegmentMeasurements, measure_segmentation
+from .person_names import to_person_name
 from .seg_writer import MANUFACTURER
 from .segmentation import Segmentation, SegmentDescription
 from .sr_labels import ClassificationLabel, read_labels
@@ -151,7 +152,7 @@ def build_sr(
     if author:
         person = hd.sr.ObserverContext(
             observer_type=codes.DCM.Person,
-            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=author))
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=to_person_name(author)))
     device = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(

@@ -64,8 +64,7 @@ def test_checklist_and_submit_wait_for_required_structures(write_phantom, tmp_pa
     assert seg.author == "Doe^Jane"
     assert np.array_equal(seg.mask(1), labels == 1) and np.array_equal(seg.mask(2), labels == 2)
     content = json.loads(files.annotations.read_text())
-    assert content["labels"] == [{"target": "Liver lesion", "classification": "Liver lesion type",
-                                  "value": cyst.as_list()}]
+    assert content["labels"] == [{"segment": "Liver lesion", "name": "Liver lesion type", "value": cyst.as_list()}]
     with pytest.raises(Exception, match="already exists"):
         session.submit(tmp_path)
 

@@ -55,6 +55,14 @@ def get_project(conn: Connection, name: str) -> Project:
     return _project(row)
 
 
+def project_protocol(conn: Connection, name: str) -> Protocol:
+    """The protocol of project ``name`` as it was when the project was created (its frozen copy)."""
+    row = conn.execute(select(projects.c.protocol_json).where(projects.c.name == name)).one_or_none()
+    if row is None:
+        get_project(conn, name)  # raises the NotFoundError that says how to create it
+    return Protocol.from_dict(json.loads(row.protocol_json), source=f"project {name}")
+
+
 def project_by_id(conn: Connection, project_id: int) -> Project:
     return _project(conn.execute(select(projects).where(projects.c.id == project_id)).one())
 

@@ -1,0 +1,123 @@
+"""The modules' whole flow on real MRML (slicer-core) and a real store: annotate, submit, merge, review, sign, export.
+
+This is what the DICOMAnnotator and DICOMAnnotatorReview Logic classes do when a clinician
+clicks through them; the Widgets only call these steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import dciodvfy_errors
+from DICOMAnnotatorLib import mrml_bridge, review
+from DICOMAnnotatorLib.errors import InputError
+from DICOMAnnotatorLib.mrml_cases import AnnotatorDesk, ReviewerDesk
+from DICOMAnnotatorLib.protocols import load_protocol
+from DICOMAnnotatorLib.reference_series import ReferenceSeries
+from DICOMAnnotatorLib.seg_reader import read_seg
+from DICOMAnnotatorLib.segmentation import Segmentation
+from DICOMAnnotatorLib.sr_reader import sr_summary
+from scipy import ndimage
+
+pytestmark = pytest.mark.bridge
+
+
+@pytest.fixture
+def project(write_phantom, tmp_path):
+    """A liver-lesions-ct project (2 annotators, reviewer then radiologist) with one phantom case, assigned."""
+    folder, _, _, labels = write_phantom()
+    series = ReferenceSeries.from_paths(folder)
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    with review.ReviewStore(url) as store:
+        review.add_user(store, "lead", ["lead"], actor=None)
+        for name, role in (("ann", "annotator"), ("ben", "annotator"), ("rev", "reviewer"), ("rad", "radiologist")):
+            review.add_user(store, name, [role], actor="lead")
+        review.create_project(store, "liver", load_protocol("liver-lesions-ct"), actor="lead")
+        review.add_cases(store, "liver", [review.SeriesRef(series.study_instance_uid, series.series_instance_uid,
+                                                           "CT", str(folder))], actor="lead")
+        review.assign_cases(store, "liver", actor="lead")
+    return url, labels
+
+
+def _draw(session, masks):
+    """Paint masks {structure label: mask} into the session's segmentation node, as the Segment Editor would."""
+    descriptions = [d for d in session.protocol.segment_descriptions() if d.label in masks]
+    drawn = Segmentation(session.series.geometry, descriptions,
+                         {d.number: masks[d.label] for d in descriptions}, reference=session.series)
+    mrml_bridge.segmentation_to_node(drawn, session.scene, session.volume_node, node=session.segmentation_node)
+
+
+def test_annotate_review_sign_and_export(project, tmp_path):
+    url, labels = project
+    liver, lesion = labels == 1, labels == 2
+    cyst = load_protocol("liver-lesions-ct").structure("Liver lesion type").values[0]
+
+    # ann draws, keeps a draft, closes the scene, and resumes it in a new scene.
+    ann = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    session = ann.open_next_case("liver")
+    assert [d.label for d in session.segmentation().segments] == ["Liver", "Liver lesion"]
+    _draw(session, {"Liver": liver, "Liver lesion": lesion})
+    session.set_label("Liver lesion", "Liver lesion type", cyst)
+    ann.save_draft()
+    ann = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    session = ann.open_next_case("liver")
+    assert np.array_equal(session.segmentation().mask(1), liver) and session.labels
+    files, sr_path, case = ann.submit()
+    assert case.state is review.CaseState.IN_PROGRESS
+    assert not ann.save_draft().seg.parent.joinpath("x").exists()
+    assert dciodvfy_errors(files.seg) == [] and dciodvfy_errors(sr_path) == []
+    report = sr_summary(sr_path)
+    assert {m["segment"] for m in report["measurements"]} == {1, 2}
+    assert report["labels"][0]["value"] == cyst.as_list()
+
+    # ben draws a slightly larger liver and no lesion label.
+    ben = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
+    _draw(ben.open_next_case("liver"), {"Liver": ndimage.binary_dilation(liver), "Liver lesion": lesion})
+    assert ben.submit()[2].state is review.CaseState.SUBMITTED
+    with pytest.raises(review.EmptyQueueError):
+        AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ben", tmp_path / "ben").open_next_case("liver")
+
+    # rev compares, merges with STAPLE, trims the consensus, records it and approves tier 1.
+    rev = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rev", tmp_path / "rev")
+    compare = rev.open_next_case("liver")
+    assert rev.action == "consensus" and sorted(compare.names) == ["ann", "ben"]
+    assert {row.segment for row in compare.agreement_rows()} == {"Liver", "Liver lesion"}
+    compare.build_consensus("staple")
+    trimmed = compare.consensus().mask(1)
+    trimmed[np.nonzero(trimmed)[0].max()] = False
+    _draw_consensus(compare, trimmed)
+    assert rev.record_consensus().state is review.CaseState.IN_REVIEW
+    assert rev.approve().tier == 2
+
+    # rad sees the recorded consensus, approves and signs; the signed file is the one rev recorded.
+    rad = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
+    final_review = rad.open_next_case("liver")
+    assert rad.action == "review" and np.array_equal(final_review.consensus().mask(1), trimmed)
+    with pytest.raises(review.IllegalTransitionError, match="possible only when a case is approved"):
+        rad.sign("Approved")  # not yet approved at the radiologist's tier
+    assert rad.approve("Good").state is review.CaseState.APPROVED
+    signature = rad.sign("Approved as reference standard")
+    assert read_seg(signature.result.path, final_review.series).author == "rev"
+    exported = final_review.export(tmp_path / "export", ("seg", "nifti", "models"))
+    assert np.array_equal(read_seg(exported["seg"], final_review.series).mask(1), trimmed)
+    with review.ReviewStore(url) as store, store.read() as conn:
+        assert review.verify_chain(conn).intact
+
+
+def _draw_consensus(session, liver_mask):
+    descriptions = [d for d in session.consensus().segments if d.label == "Liver"]
+    mrml_bridge.segmentation_to_node(
+        Segmentation(session.series.geometry, descriptions, {descriptions[0].number: liver_mask},
+                     reference=session.series), session.scene, session.volume_node, node=session.consensus_node)
+
+
+def test_annotator_cannot_open_review_work_or_submit_without_a_case(project, tmp_path):
+    url, _ = project
+    desk = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    with pytest.raises(InputError, match="Open a case first"):
+        desk.submit()
+    session = desk.open_next_case("liver")
+    with pytest.raises(InputError, match="Required structure"):
+        desk.submit()
+    assert pydicom.dcmread(session.series.datasets[0].filename).Modality == "CT"
