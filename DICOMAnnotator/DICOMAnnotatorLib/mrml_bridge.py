@@ -100,6 +100,27 @@ def segmentations_logic(scene: slicer.vtkMRMLScene):
     return logics[1]
 
 
+#: Singleton tag of the Segment Editor module's parameter node (Modules/Scripted/SegmentEditor/SegmentEditor.py).
+SEGMENT_EDITOR_SINGLETON_TAG = "SegmentEditor"
+
+
+def segment_editor_node(scene: slicer.vtkMRMLScene, segmentation_node, volume_node):
+    """The Segment Editor's parameter node, set to edit ``segmentation_node`` on ``volume_node``.
+
+    It is the singleton node the Segment Editor module uses, so that an embedded editor widget
+    (``setMRMLSegmentEditorNode``) and the Segment Editor module itself open on the same work.
+    """
+    node = scene.GetSingletonNode(SEGMENT_EDITOR_SINGLETON_TAG, "vtkMRMLSegmentEditorNode")
+    if node is None:
+        node = scene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
+        node.UnRegister(None)  # CreateNodeByClass returns a reference the caller owns
+        node.SetSingletonTag(SEGMENT_EDITOR_SINGLETON_TAG)
+        node = scene.AddNode(node)
+    node.SetAndObserveSegmentationNode(segmentation_node)
+    node.SetAndObserveSourceVolumeNode(volume_node)
+    return node
+
+
 # --------------------------------------------------------------------- volumes
 def volume_node_from_series(scene: slicer.vtkMRMLScene, series: ReferenceSeries,
                             name: str | None = None) -> slicer.vtkMRMLScalarVolumeNode:

@@ -9,7 +9,9 @@ folder: ``drafts/``, ``submissions/`` and ``reviews/``, one subfolder per case.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from . import review
 from .errors import InputError
@@ -21,6 +23,9 @@ from .sr_labels import read_labels
 from .sr_marks import read_marks
 from .sr_writer import build_sr, write_sr
 
+#: Gives the volume node of a case's series (e.g. loaded from Slicer's DICOM database), or None.
+VolumeLoader = Callable[[review.Case], Any]
+
 
 class AnnotatorDesk:
     """An annotator's cases: the next one opened as an :class:`AnnotationSession`, drafts kept, work submitted."""
@@ -31,8 +36,12 @@ class AnnotatorDesk:
         self.case: review.Case | None = None
         self.session: AnnotationSession | None = None
 
-    def open_next_case(self, project: str) -> AnnotationSession:
-        """Claim or reopen the user's most urgent case, apply its protocol and resume its draft if there is one."""
+    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None) -> AnnotationSession:
+        """Claim or reopen the user's most urgent case, apply its protocol and resume its draft if there is one.
+
+        ``load_volume(case)`` may give the case's volume node (Slicer loads it from its DICOM
+        database); otherwise the core reads the series from the case's image location.
+        """
         found = review.next_case(self.store, project, self.user, claim=True)
         if found.action != "annotate":
             raise InputError(f"The next case for {self.user} in {project} is waiting for '{found.action}', "
@@ -41,7 +50,8 @@ class AnnotatorDesk:
             protocol = project_protocol(conn, project)
         series = ReferenceSeries.from_paths(found.case.image_location, series_uid=found.case.series_uid)
         self.case = found.case
-        self.session = AnnotationSession(self.scene, series, protocol, user=self.user)
+        volume = load_volume(found.case) if load_volume is not None else None
+        self.session = AnnotationSession(self.scene, series, protocol, user=self.user, volume_node=volume)
         self.session.apply_protocol()
         draft = self._draft_files()
         if draft.seg.exists() and draft.annotations.exists():
@@ -86,14 +96,15 @@ class ReviewerDesk:
         self.action: str | None = None
         self.session: ReviewSession | None = None
 
-    def open_next_case(self, project: str) -> ReviewSession:
+    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None) -> ReviewSession:
         """The user's most urgent case with this round's submissions (and its consensus once recorded)."""
         found = review.next_case(self.store, project, self.user)
         shown = review.show_case(self.store, found.case.id, self.user)
         submissions = [(s["user"], s["seg"]) for s in shown["submissions"] if s["round"] == found.case.round]
         series = ReferenceSeries.from_paths(found.case.image_location, series_uid=found.case.series_uid)
         self.case, self.action = found.case, found.action
-        self.session = ReviewSession(self.scene, series, submissions, reviewer=self.user)
+        volume = load_volume(found.case) if load_volume is not None else None
+        self.session = ReviewSession(self.scene, series, submissions, reviewer=self.user, volume_node=volume)
         recorded = [c for c in shown["consensus"] if c["round"] == found.case.round]
         if recorded:
             self.session.load_consensus(recorded[-1]["seg"])
