@@ -1,11 +1,12 @@
 """DICOMAnnotatorReview: review queue, comparison, consensus and sign-off (the reviewer's Slicer module).
 
 The module is thin on purpose. The Widget binds a parameter node to the GUI and calls the
-Logic; the Logic keeps application state (for now: which review store to use) and will call
-the Slicer-free core package ``DICOMAnnotatorLib``, installed by ../DICOMAnnotator/CMakeLists.txt
-into the same folder as this module.
+Logic; the Logic hands every step to ``DICOMAnnotatorLib.mrml_cases.ReviewerDesk`` (the core's
+MRML layer, tested headless on slicer-core with a real review store), installed by
+../DICOMAnnotator/CMakeLists.txt into the same folder as this module.
 """
 
+import os
 
 import qt
 import slicer
@@ -19,8 +20,11 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-#: Application settings key of the review store's URL (an SQLAlchemy URL; empty: none configured).
+#: Application settings keys shared with DICOMAnnotator.
 STORE_URL_SETTINGS_KEY = "DICOMAnnotator/StoreURL"
+USER_SETTINGS_KEY = "DICOMAnnotator/ReviewUser"
+WORK_FOLDER_SETTINGS_KEY = "DICOMAnnotator/WorkFolder"
+ALL_SUBMISSIONS = "All submissions"
 
 #
 # DICOMAnnotatorReview
@@ -34,11 +38,13 @@ class DICOMAnnotatorReview(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("DICOM Annotator Review")
         self.parent.categories = ["DICOMAnnotator"]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["Segmentations", "DICOM"]
         self.parent.contributors = ["DICOMAnnotator team"]
         self.parent.helpText = _("""
-Review annotations made with DICOM Annotator: compare annotators, build a consensus, request changes
-or approve. For now the module shows and sets the review store it will use.
+Review annotations made with DICOM Annotator. "Next case" opens your most urgent case: every submission
+as its own segmentation, with the annotators' agreement per segment. Build the consensus (STAPLE or
+majority), edit it in the Segment Editor, record it, then approve, request changes with a comment, or
+sign the approved case. Export writes the consensus as DICOM SEG, NIfTI and surface models.
 See the <a href="https://github.com/dicom-annotator/DICOMAnnotator">project page</a>.
 """)
         self.parent.acknowledgementText = _("""
@@ -57,12 +63,18 @@ class DICOMAnnotatorReviewParameterNode:
     """
     The parameters of the module.
 
-    storeURL - the review store URL being edited.
-    configuredStoreURL - the URL saved in the application settings, as shown to the user.
+    storeURL - the review store (SQLAlchemy URL; empty: the default SQLite file).
+    userName - the reviewer, radiologist or lead, as known to the store.
+    projectName - the project whose cases to review.
+    workFolder - where consensus and exports are written.
+    caseText - what the open case is, for the user.
     """
 
     storeURL: str = ""
-    configuredStoreURL: str = ""
+    userName: str = ""
+    projectName: str = ""
+    workFolder: str = ""
+    caseText: str = ""
 
 
 #
@@ -74,79 +86,122 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
     """GUI only: binds the parameter node to Resources/UI/DICOMAnnotatorReview.ui and calls the Logic."""
 
     def __init__(self, parent=None) -> None:
-        """Called when the user opens the module the first time and the widget is initialized."""
         ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)  # needed for parameter node observation
+        VTKObservationMixin.__init__(self)
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
 
     def setup(self) -> None:
-        """Called when the user opens the module the first time and the widget is initialized."""
         ScriptedLoadableModuleWidget.setup(self)
-
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/DICOMAnnotatorReview.ui"))
         self.layout.addWidget(uiWidget)
         self.ui = slicer.util.childWidgetVariables(uiWidget)
         uiWidget.setMRMLScene(slicer.mrmlScene)
-
         self.logic = DICOMAnnotatorReviewLogic()
-
-        # Update the parameter node when the scene is closed
+        self.ui.methodComboBox.addItems(["staple", "majority"])
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-
-        self.ui.saveStoreURLButton.connect("clicked(bool)", self.onSaveStoreURLButton)
-
-        # Make sure parameter node is initialized (needed for module reload)
+        connections = {
+            self.ui.nextCaseButton: self.onNextCase, self.ui.buildConsensusButton: self.onBuildConsensus,
+            self.ui.editConsensusButton: self.onEditConsensus, self.ui.recordConsensusButton: self.onRecordConsensus,
+            self.ui.approveButton: self.onApprove, self.ui.requestChangesButton: self.onRequestChanges,
+            self.ui.signButton: self.onSign, self.ui.exportButton: self.onExport,
+        }
+        for button, handler in connections.items():
+            button.connect("clicked(bool)", handler)
+        self.ui.showOnlyComboBox.connect("currentTextChanged(QString)", self.onShowOnly)
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
-        """Called when the application closes and the module widget is destroyed."""
         self.removeObservers()
 
     def enter(self) -> None:
-        """Called each time the user opens this module."""
         self.initializeParameterNode()
 
-    def exit(self) -> None:
-        """Called each time the user opens a different module."""
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-
     def onSceneStartClose(self, caller, event) -> None:
-        """Called just before the scene is closed."""
+        self.logic.closeCase()
         self.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
-        """Called just after the scene is closed."""
         if self.parent.isEntered:
             self.initializeParameterNode()
 
     def initializeParameterNode(self) -> None:
-        """Ensure the parameter node exists; show the configured store URL and edit it when nothing else is."""
         self.setParameterNode(self.logic.getParameterNode())
-        configured = self.logic.storeURL()
-        self._parameterNode.configuredStoreURL = configured or _("(none)")
-        if not self._parameterNode.storeURL:
-            self._parameterNode.storeURL = configured
+        self.logic.loadSettings(self._parameterNode)
 
-    def setParameterNode(self, inputParameterNode: DICOMAnnotatorReviewParameterNode | None) -> None:
-        """Set the parameter node and connect it to the GUI."""
+    def setParameterNode(self, inputParameterNode) -> None:
         if self._parameterNode:
             self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
         self._parameterNode = inputParameterNode
         if self._parameterNode:
-            # Widgets carry a "SlicerParameterName" dynamic property in the .ui file.
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
 
-    def onSaveStoreURLButton(self) -> None:
-        """Save the edited URL in the application settings when the user clicks "Save"."""
-        with slicer.util.tryWithErrorDisplay(_("Failed to save the review store URL.")):
-            saved = self.logic.setStoreURL(self._parameterNode.storeURL)
-            self._parameterNode.storeURL = saved
-            self._parameterNode.configuredStoreURL = saved or _("(none)")
+    def onNextCase(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to open the next case."), waitCursor=True):
+            self.logic.ensureDependencies()
+            self.logic.saveSettings(self._parameterNode)
+            progress = slicer.util.createProgressDialog(labelText=_("Loading the submissions..."), maximum=0)
+            try:
+                self._parameterNode.caseText = self.logic.openNextCase(self._parameterNode)
+            finally:
+                progress.close()
+            self.ui.showOnlyComboBox.clear()
+            self.ui.showOnlyComboBox.addItems([ALL_SUBMISSIONS] + self.logic.annotators())
+            self.showAgreement()
+
+    def showAgreement(self) -> None:
+        rows = self.logic.agreementRows()
+        headers, rows = rows[0], rows[1:]
+        table = self.ui.agreementTableWidget
+        table.clear()
+        table.setColumnCount(len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.setRowCount(len(rows))
+        for row, values in enumerate(rows):
+            for column, value in enumerate(values):
+                table.setItem(row, column, qt.QTableWidgetItem(value))
+
+    def onShowOnly(self, name: str) -> None:
+        if name and self.logic.hasOpenCase():
+            self.logic.showOnly(None if name == ALL_SUBMISSIONS else name)
+
+    def onBuildConsensus(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("The consensus could not be built."), waitCursor=True):
+            self.logic.buildConsensus(self.ui.methodComboBox.currentText)
+            self.showAgreement()
+
+    def onEditConsensus(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("The consensus could not be opened for editing.")):
+            self.logic.prepareConsensusEditing()
+            slicer.util.selectModule("SegmentEditor")
+
+    def onRecordConsensus(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("The consensus could not be recorded."), waitCursor=True):
+            self._parameterNode.caseText = self.logic.recordConsensus(self.ui.methodComboBox.currentText)
+
+    def onApprove(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("The case could not be approved."), waitCursor=True):
+            self._parameterNode.caseText = self.logic.approve(self.ui.commentPlainTextEdit.plainText)
+
+    def onRequestChanges(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Changes could not be requested."), waitCursor=True):
+            self._parameterNode.caseText = self.logic.requestChanges(self.ui.commentPlainTextEdit.plainText)
+
+    def onSign(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("The case could not be signed."), waitCursor=True):
+            self._parameterNode.caseText = self.logic.sign(self.ui.meaningLineEdit.text)
+
+    def onExport(self) -> None:
+        formats = [name for name, box in (("seg", self.ui.exportSegCheckBox), ("nifti", self.ui.exportNiftiCheckBox),
+                                          ("models", self.ui.exportModelsCheckBox)) if box.checked]
+        with slicer.util.tryWithErrorDisplay(_("The export failed."), waitCursor=True):
+            progress = slicer.util.createProgressDialog(labelText=_("Exporting..."), maximum=0)
+            try:
+                self._parameterNode.caseText = self.logic.export(formats)
+            finally:
+                progress.close()
 
 
 #
@@ -155,7 +210,7 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
 
 
 class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
-    """Review state outside the GUI; usable without the Widget, never touches Qt widgets.
+    """Calls the core's ReviewerDesk on the application's scene; usable without the Widget, never touches Qt widgets.
 
     :param settings: the QSettings to read and write; default: Slicer's user settings.
     """
@@ -163,24 +218,108 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
     def __init__(self, settings=None) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
         self._settings = settings
+        self.desk = None
 
     def getParameterNode(self):
         return DICOMAnnotatorReviewParameterNode(super().getParameterNode())
 
     def settings(self):
-        """The QSettings this logic reads and writes."""
         return self._settings if self._settings is not None else slicer.app.userSettings()
 
-    def storeURL(self) -> str:
-        """The configured review store URL, or "" when none is configured."""
-        value = self.settings().value(STORE_URL_SETTINGS_KEY, "")
-        return str(value).strip() if value else ""
+    def loadSettings(self, parameterNode) -> None:
+        """Fill empty fields from the application settings (store, user, work folder)."""
+        defaults = {"storeURL": (STORE_URL_SETTINGS_KEY, ""), "userName": (USER_SETTINGS_KEY, ""),
+                    "workFolder": (WORK_FOLDER_SETTINGS_KEY, os.path.join(os.path.expanduser("~"), "DICOMAnnotator"))}
+        for field, (key, default) in defaults.items():
+            if not getattr(parameterNode, field):
+                setattr(parameterNode, field, str(self.settings().value(key, default) or default))
 
-    def setStoreURL(self, url: str) -> str:
-        """Save the review store URL (surrounding spaces removed; "" clears it) and return what was saved."""
-        url = (url or "").strip()
-        self.settings().setValue(STORE_URL_SETTINGS_KEY, url)
-        return url
+    def saveSettings(self, parameterNode) -> None:
+        for field, key in (("storeURL", STORE_URL_SETTINGS_KEY), ("userName", USER_SETTINGS_KEY),
+                           ("workFolder", WORK_FOLDER_SETTINGS_KEY)):
+            self.settings().setValue(key, getattr(parameterNode, field).strip())
+
+    def ensureDependencies(self) -> None:
+        """Install what Slicer lacks from DICOMAnnotator's Resources/requirements.txt, asking the user first."""
+        folder = os.path.dirname(slicer.modules.dicomannotator.path)
+        requirements = os.path.join(folder, "Resources", "requirements.txt")
+        slicer.packaging.pip_ensure(slicer.packaging.load_requirements(requirements),
+                                    requester="DICOM Annotator Review")
+
+    def openNextCase(self, parameterNode) -> str:
+        from DICOMAnnotatorLib.mrml_cases import ReviewerDesk
+
+        if not parameterNode.userName.strip() or not parameterNode.projectName.strip():
+            raise ValueError("Give your user name and the project")
+        self.desk = ReviewerDesk(slicer.mrmlScene, parameterNode.storeURL.strip() or None,
+                                 parameterNode.userName.strip(), parameterNode.workFolder.strip())
+        session = self.desk.open_next_case(parameterNode.projectName.strip())
+        slicer.util.setSliceViewerLayers(background=session.volume_node, fit=True)
+        case = self.desk.case
+        return f"Case {case.id} (round {case.round}): to {self.desk.action}; {len(session.names)} submission(s)"
+
+    def hasOpenCase(self) -> bool:
+        return self.desk is not None and self.desk.session is not None
+
+    def _session(self):
+        if not self.hasOpenCase():
+            raise ValueError("Open a case first (Next case)")
+        return self.desk.session
+
+    def closeCase(self) -> None:
+        self.desk = None
+
+    def annotators(self) -> list:
+        return list(self._session().names)
+
+    def showOnly(self, name) -> None:
+        self._session().show_only(name)
+
+    def agreementRows(self) -> list:
+        """Header row, then one row per segment and pair of annotators."""
+        rows = [["Segment", "Annotator A", "Annotator B", "Dice", "HD95 (mm)"]]
+        for row in self._session().agreement_rows():
+            rows.append([row.segment, row.annotator_a, row.annotator_b, f"{row.dice:.3f}",
+                         "" if row.hd95_mm is None else f"{row.hd95_mm:.2f}"])
+        return rows
+
+    def buildConsensus(self, method: str) -> None:
+        self._session().build_consensus(method)
+
+    def prepareConsensusEditing(self) -> None:
+        """Point the Segment Editor module at the consensus node, on the case's volume."""
+        from DICOMAnnotatorLib import mrml_bridge
+
+        session = self._session()
+        if session.consensus_node is None:
+            raise ValueError("Build the consensus first")
+        mrml_bridge.segment_editor_node(slicer.mrmlScene, session.consensus_node, session.volume_node)
+
+    def recordConsensus(self, method: str) -> str:
+        self._session()
+        case = self.desk.record_consensus(method)
+        return f"Consensus of case {case.id} recorded; the case is {case.state.value} (tier {case.tier})"
+
+    def approve(self, comment: str) -> str:
+        self._session()
+        case = self.desk.approve(comment.strip() or None)
+        return f"Case {case.id} approved; now {case.state.value}"
+
+    def requestChanges(self, comment: str) -> str:
+        self._session()
+        case = self.desk.request_changes(comment)
+        return f"Case {case.id} sent back to its annotators (round {case.round})"
+
+    def sign(self, meaning: str) -> str:
+        self._session()
+        signature = self.desk.sign(meaning)
+        return f"Case {signature.case} signed by {signature.user}: {signature.meaning}"
+
+    def export(self, formats: list) -> str:
+        session = self._session()
+        folder = os.path.join(str(self.desk.work), "exports", f"case-{self.desk.case.id}")
+        written = session.export(folder, formats, force=True)
+        return "Exported " + ", ".join(str(path) for path in written.values())
 
 
 #
@@ -189,34 +328,65 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
 
 
 class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
-    """Tests of the Logic, run by ctest and by the module's "Reload and Test" button."""
+    """The module's whole flow on generated data, run by ctest and by the module's "Reload and Test" button."""
 
     def setUp(self):
-        """Reset the state: clear the scene."""
         slicer.mrmlScene.Clear()
 
     def runTest(self):
-        """Run all tests of the module."""
         self.setUp()
-        self.test_store_url_round_trip()
+        self.test_review_two_generated_submissions()
 
-    def test_store_url_round_trip(self):
-        """The URL is saved trimmed under DICOMAnnotator/StoreURL, read back, and cleared by an empty value."""
-        import os
+    def test_review_two_generated_submissions(self):
+        """Two annotators' SEGs of a phantom case: compare, merge, record, approve, sign, export."""
         import tempfile
 
-        self.delayDisplay("Saving and reading the review store URL")
+        import numpy as np
+        from DICOMAnnotatorLib import review, sample_data
+        from DICOMAnnotatorLib.protocols import load_protocol
+        from DICOMAnnotatorLib.reference_series import ReferenceSeries
+        from DICOMAnnotatorLib.seg_writer import write_seg
+        from DICOMAnnotatorLib.segmentation import Segmentation
+
+        self.delayDisplay("Making a phantom case with two submissions in a temporary review store")
         with tempfile.TemporaryDirectory() as folder:
-            # A settings file of the test's own, so that "Reload and Test" leaves the user's settings alone.
+            geometry = sample_data.phantom_geometry()
+            hu, labels = sample_data.phantom_volume(geometry)
+            seriesFolder = os.path.join(folder, "series")
+            sample_data.write_datasets(sample_data.ct_datasets(geometry, hu), seriesFolder)
+            series = ReferenceSeries.from_paths(seriesFolder)
+            protocol = load_protocol("liver-lesions-ct")
+            url = "sqlite:///" + os.path.join(folder, "store.db")
+            with review.ReviewStore(url) as store:
+                review.add_user(store, "lead", ["lead"], actor=None)
+                for name, role in (("ann", "annotator"), ("ben", "annotator"), ("rev", "reviewer"),
+                                   ("rad", "radiologist")):
+                    review.add_user(store, name, [role], actor="lead")
+                review.create_project(store, "liver", protocol, actor="lead")
+                review.add_cases(store, "liver", [review.SeriesRef(series.study_instance_uid,
+                                                                    series.series_instance_uid, "CT", seriesFolder)],
+                                 actor="lead")
+                review.assign_cases(store, "liver", actor="lead")
+                for name in ("ann", "ben"):
+                    drawn = Segmentation.from_labelmap(geometry, np.where(labels == 3, 0, labels),
+                                                       protocol.segment_descriptions(), reference=series, author=name)
+                    review.submit(store, 1, name, write_seg(drawn, os.path.join(folder, f"{name}.dcm")))
+
             settings = qt.QSettings(os.path.join(folder, "settings.ini"), qt.QSettings.IniFormat)
-            logic = DICOMAnnotatorReviewLogic(settings)
-            self.assertEqual(logic.storeURL(), "")
-
-            self.assertEqual(logic.setStoreURL("  sqlite:///reviews/review-store.db \n"), "sqlite:///reviews/review-store.db")
-            self.assertEqual(logic.storeURL(), "sqlite:///reviews/review-store.db")
-            self.assertEqual(settings.value(STORE_URL_SETTINGS_KEY), "sqlite:///reviews/review-store.db")
-
-            self.assertEqual(logic.setStoreURL(""), "")
-            self.assertEqual(logic.storeURL(), "")
-            settings.sync()
-        self.delayDisplay("Store URL round trip passed")
+            parameters = DICOMAnnotatorReviewLogic(settings).getParameterNode()
+            parameters.storeURL, parameters.projectName = url, "liver"
+            parameters.workFolder = os.path.join(folder, "work")
+            for user in ("rev", "rad"):
+                logic = DICOMAnnotatorReviewLogic(settings)
+                parameters.userName = user
+                self.assertIn("Case 1", logic.openNextCase(parameters))
+                self.assertEqual(sorted(logic.annotators()), ["ann", "ben"])
+                if user == "rev":
+                    self.assertGreater(len(logic.agreementRows()), 1)
+                    logic.buildConsensus("staple")
+                    logic.prepareConsensusEditing()
+                    self.assertIn("recorded", logic.recordConsensus("staple"))
+                self.assertIn("approved", logic.approve(""))
+            self.assertIn("signed by rad", logic.sign("Approved as reference standard"))
+            self.assertIn("Exported", logic.export(["seg", "nifti"]))
+        self.delayDisplay("Case reviewed, signed and exported")
