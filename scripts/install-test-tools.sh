@@ -2,8 +2,9 @@
 # External (non-Python) tools the tests use, from Debian's packages when running as root.
 # Each later feature adds its tool to PACKAGES; under CI=true a tool that cannot be had fails.
 set -euo pipefail
-# chromium: renders the HTML agreement report in a test.
-PACKAGES=(chromium fonts-dejavu-core)
+# chromium: renders the HTML agreement report in a test. tesseract-ocr: OCR of burned-in text
+# (de-identification); dicom3tools: dciodvfy checks de-identified files; fonts-dejavu-core: test images.
+PACKAGES=(chromium fonts-dejavu-core tesseract-ocr dicom3tools)
 [ ${#PACKAGES[@]} -eq 0 ] && exit 0
 missing=()
 for package in "${PACKAGES[@]}"; do

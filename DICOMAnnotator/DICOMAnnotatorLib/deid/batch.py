@@ -125,6 +125,8 @@ def deidentify_tree(source: str | os.PathLike[str], output: str | os.PathLike[st
     """De-identify every file under ``source`` into ``output``; never raises for one bad file."""
     source, output = Path(source), Path(output)
     check_folders(source, output, force=force)
+    # Built here first so that a bad key or option fails once, clearly, not inside every worker.
+    local = FileDeidentifier(options, key, output, force=force, record_mapping=record_mapping)
     output.mkdir(parents=True, exist_ok=True)
     paths = list(iter_files(source))
     base = source if source.is_dir() else source.parent
@@ -144,9 +146,8 @@ def deidentify_tree(source: str | os.PathLike[str], output: str | os.PathLike[st
 
     items = [(str(path), str(path.relative_to(base))) for path in paths]
     if jobs <= 1 or len(items) <= 1:
-        worker = FileDeidentifier(options, key, output, force=force, record_mapping=record_mapping)
         for path, display in items:
-            collect(worker.process(path, display))
+            collect(local.process(path, display))
     else:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                  initargs=(options, key, output, force, record_mapping)) as pool:

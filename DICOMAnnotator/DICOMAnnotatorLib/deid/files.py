@@ -84,9 +84,11 @@ class FileDeidentifier:
     def _process(self, path: Path, result: FileResult) -> None:
         ds = dcmread(path)
         if ds.get("SOPClassUID") == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in ds:
-            result.status, result.reason = SKIPPED, "a DICOMDIR (its records name patients); rebuild it from the outputs"
+            result.status = SKIPPED
+            result.reason = "a DICOMDIR (its records name patients); rebuild it from the outputs"
             return
-        missing = [k for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID") if not ds.get(k)]
+        required = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+        missing = [keyword for keyword in required if not ds.get(keyword)]
         if missing:
             result.reason = f"lacks {', '.join(missing)}, so it is not a composite instance that can be stored"
             return

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 
 MASK = "***"
 _GENERIC = re.compile(
-    r"\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"  # dates such as 01.09.2012, 2012-09-01, 9/1/12
+    r"\+?\(?\b\d{1,4}\)?(?:[ -]\d{2,6}){2,}\b"  # telephone numbers written with separators
+    r"|\b\d{1,4}[./-]\d{1,2}[./-]\d{1,4}\b"  # dates such as 01.09.2012, 2012-09-01, 9/1/12
     r"|\b\d{5,}\b"  # long numbers: IDs, MRNs, phone numbers, compact dates
-    r"|\b[\w.+-]+@[\w-]+\.[\w.]+\b"  # e-mail addresses
-    r"|\+?\(?\d{2,4}\)?[ -]\d{3,4}[ -]\d{3,4}\b",  # telephone numbers written with separators
+    r"|\b[\w.+-]+@[\w-]+\.[\w.]+\b",  # e-mail addresses
 )
 
 
