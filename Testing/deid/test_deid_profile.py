@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import uuid
 
+import pydicom
 import pytest
 from deid_support import KEY
 from DICOMAnnotatorLib import sample_data
@@ -14,6 +15,7 @@ from DICOMAnnotatorLib.deid.mapping import KeyedMapper
 from DICOMAnnotatorLib.deid.options import DatePolicy, DeidOptions
 from DICOMAnnotatorLib.deid.profile import ActionTable, standard_table
 from DICOMAnnotatorLib.deid.scrub import TextScrubber
+from DICOMAnnotatorLib.deid.writer import save_part10
 from DICOMAnnotatorLib.errors import InputError
 from pydicom.dataset import Dataset
 
@@ -113,3 +115,19 @@ def test_text_scrubber_removes_known_values_and_identifier_shapes():
     assert scrub("seen 17.05.2023, tel +44 1234 567890, mail a.b@example.org, MRN 1234567") == \
         "seen ***, tel ***, mail ***, MRN ***"
     assert scrub("Rosemary kept") == "Rosemary kept", "only whole words are identifiers"
+
+
+@pytest.mark.parametrize("syntax", [pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian])
+def test_the_fast_writer_writes_the_bytes_pydicom_writes(tmp_path, syntax):
+    source = _ct()
+    source.file_meta.TransferSyntaxUID = syntax
+    source.save_as(tmp_path / "in.dcm", enforce_file_format=True)
+    for name in ("fast", "pydicom"):
+        ds = pydicom.dcmread(tmp_path / "in.dcm")
+        Deidentifier(DeidOptions(clean_descriptors=True), KeyedMapper(KEY.encode())).deidentify(ds)
+        if name == "fast":
+            save_part10(ds, tmp_path / "fast.dcm")
+        else:
+            ds.save_as(tmp_path / "pydicom.dcm", enforce_file_format=True)
+    assert (tmp_path / "fast.dcm").read_bytes() == (tmp_path / "pydicom.dcm").read_bytes()
+    assert pydicom.dcmread(tmp_path / "fast.dcm").DeidentificationMethodCodeSequence[1].CodeValue == "113105"

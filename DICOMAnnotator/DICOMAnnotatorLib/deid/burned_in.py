@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from .dataset import peek
+
 RISK_MODALITIES = frozenset({"US", "IVUS", "XA", "RF", "CR", "DX", "MG", "IO", "PX", "ES", "XC", "GM", "SM",
                              "OT", "DOC"})
 _SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
@@ -33,14 +35,14 @@ def burned_in_risks(ds: Dataset) -> list[str]:
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         return []
     reasons = []
-    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
+    if peek(ds, "BurnedInAnnotation").upper() == "YES":
         reasons.append("Burned In Annotation is YES")
-    sop_class = str(ds.get("SOPClassUID", ""))
+    sop_class = peek(ds, "SOPClassUID")
     if sop_class == _SECONDARY_CAPTURE or sop_class.startswith(_SECONDARY_CAPTURE + "."):
         reasons.append("secondary capture SOP class")
     elif sop_class in RISK_SOP_CLASSES:
         reasons.append(f"{RISK_SOP_CLASSES[sop_class]} SOP class")
-    modality = str(ds.get("Modality", "")).upper()
+    modality = peek(ds, "Modality").upper()
     if modality in RISK_MODALITIES:
         reasons.append(f"modality {modality}")
     return reasons

@@ -25,19 +25,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pydicom.datadict import DicomDictionary, dictionary_VR
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
-from .. import __version__
-from ..sample_data import IMPLEMENTATION_CLASS_UID
+from .. import IMPLEMENTATION_CLASS_UID, __version__
 from .dates import shift_da, shift_dt
 from .mapping import KeyedMapper
 from .options import DatePolicy, DeidOptions
 from .profile import ActionTable, safe_private_attributes
 from .scrub import TextScrubber, date_spellings
-from .values import FREE_TEXT_VRS, dummy_value, empty_value
+from .values import DUMMY_TEXT, FREE_TEXT_VRS, dummy_value, empty_value
 
 _VR = {tag: entry[0] for tag, entry in DicomDictionary.items()}
 _ATTENTION_VRS = frozenset({"SQ", "DA", "DT", "TM", "PN"})
@@ -45,6 +48,9 @@ _ATTENTION_VRS = frozenset({"SQ", "DA", "DT", "TM", "PN"})
 _BY_VR_TAGS = {tag: vr for tag, vr in _VR.items() if vr in _ATTENTION_VRS}
 
 PATIENT_ID, PATIENT_NAME, ACCESSION_NUMBER = 0x00100020, 0x00100010, 0x00080050
+_PSEUDONYM_TAGS = frozenset({PATIENT_ID, PATIENT_NAME, ACCESSION_NUMBER})
+#: VRs whose replacements are stored as raw bytes (ASCII dummies and UIDs), see ``_raw_element``.
+_RAW_VRS = frozenset({*DUMMY_TEXT, "UI"})
 PATIENT_BIRTH_DATE = 0x00100030
 #: Attributes of coded concepts: structure, not free text, inside sequences given D or C.
 CODE_TAGS = frozenset({
@@ -115,6 +121,7 @@ class Deidentifier:
         self.table = ActionTable.for_options(options)
         self._overlay_action = self.table.repeating_action(0x60003000) or "X"
         self._curve_action = self.table.repeating_action(0x50000000) or "X"
+        self._marks = {implicit: _encoded(self._marks_dataset(), implicit) for implicit in (False, True)}
         # Cleaning text needs the dataset's own identifiers, read before anything is replaced.
         self._cleans_text = "C" in {*self.table.exact.values(), self._overlay_action, self._curve_action}
 
@@ -172,8 +179,11 @@ class Deidentifier:
         return None
 
     def _apply(self, ds: Dataset, tag: int, action: str, mode: _Mode, ctx: _Context, top: bool) -> None:
-        elem = ds[tag]
-        vr = elem.VR
+        # Decide on the raw element where possible: converting every element costs more than the
+        # rest of de-identification, and kept or removed elements never need it.
+        raw = ds.get_item(tag)
+        vr = raw.VR if raw.VR not in (None, "UN") else _VR.get(tag, "UN")
+        empty = raw.length == 0 if raw.is_raw else raw.is_empty
         if action == "X/Z/U*":
             action = "K" if vr == "SQ" else "Z"
         elif action == "X/Z":
@@ -182,30 +192,44 @@ class Deidentifier:
             if vr == "SQ":
                 action = "X" if action == "X/D" else "Z"
             else:
-                action = "D" if not elem.is_empty else "Z"
+                action = "Z" if empty else "D"
         if action == "X":
             del ds[tag]
             ctx.counts["removed"] += 1
-        elif action == "K":
-            if vr == "SQ":
-                self._walk_items(elem.value, mode, ctx)
+            return
+        if (action == "K" and vr != "SQ") or (empty and action in ("Z", "U", "C")):
+            return
+        if raw.is_raw and action in ("Z", "D", "U") and vr in _RAW_VRS and tag not in _PSEUDONYM_TAGS:
+            ds[tag] = _raw_element(raw, vr, self._raw_value(action, vr, raw.value))
+            ctx.counts["replaced"] += 1
+            return
+        elem = ds[tag]
+        if action == "K":
+            self._walk_items(elem.value, mode, ctx)
         elif action == "U":
-            if not elem.is_empty:
-                elem.value = self._map_uids(elem.value)
-                ctx.counts["replaced"] += 1
-        elif action in ("Z", "D") and tag in (PATIENT_ID, PATIENT_NAME, ACCESSION_NUMBER) and not elem.is_empty:
+            elem.value = self._map_uids(elem.value)
+            ctx.counts["replaced"] += 1
+        elif action in ("Z", "D") and tag in _PSEUDONYM_TAGS and not empty:
             elem.value = self._pseudonym(tag, str(elem.value), ctx, top)
             ctx.counts["replaced"] += 1
         elif action == "Z":
-            if not elem.is_empty:
-                elem.value = empty_value(vr)
-                ctx.counts["replaced"] += 1
+            elem.value = empty_value(elem.VR)
+            ctx.counts["replaced"] += 1
         elif action == "D":
             self._dummy(elem, ctx)
         elif action == "C":
             self._clean(elem, ctx)
         else:
             raise ValueError(f"Unknown de-identification action {action!r} for {tag:08X}")
+
+    def _raw_value(self, action: str, vr: str, original: bytes) -> bytes:
+        """The encoded replacement for a raw element (Z, D or U on a text or UID value)."""
+        if action == "Z":
+            return b""
+        if vr == "UI":
+            uids = [v.strip("\0 ") for v in original.decode("ascii", "replace").split("\\")]
+            return _pad("\\".join(self.mapper.uid(uid) for uid in uids if uid).encode(), b"\0")
+        return _pad(DUMMY_TEXT[vr].encode(), b" ")
 
     def _walk_items(self, items: Sequence, mode: _Mode, ctx: _Context) -> None:
         for item in items:
@@ -271,6 +295,15 @@ class Deidentifier:
 
     # ------------------------------------------------------------------ marking
     def _mark(self, ds: Dataset) -> None:
+        implicit = bool(ds.original_encoding[0]) if ds.original_encoding[0] is not None else False
+        marks = self._marks[implicit]
+        for tag in marks.keys():
+            ds[tag] = marks.get_item(tag)
+
+    def _marks_dataset(self) -> Dataset:
+        """Patient Identity Removed, De-identification Method (+ Code Sequence), Longitudinal
+        Temporal Information Modified: the same for every file of a run."""
+        ds = Dataset()
         ds.PatientIdentityRemoved = "YES"
         enabled = sorted(self.options.enabled_columns())
         ds.DeidentificationMethod = [f"DICOMAnnotator {__version__}",
@@ -280,6 +313,7 @@ class Deidentifier:
         ds.LongitudinalTemporalInformationModified = {
             DatePolicy.REMOVE: "REMOVED", DatePolicy.KEEP: "UNMODIFIED", DatePolicy.SHIFT: "MODIFIED",
         }[self.options.dates]
+        return ds
 
     @staticmethod
     def _file_meta(ds: Dataset) -> FileMetaDataset:
@@ -292,6 +326,37 @@ class Deidentifier:
         meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
         meta.ImplementationVersionName = f"DICOMANNOT_{__version__}"[:16]
         return meta
+
+
+def _pad(value: bytes, padding: bytes) -> bytes:
+    return value + padding if len(value) % 2 else value
+
+
+def _raw_element(like: RawDataElement, vr: str, value: bytes) -> RawDataElement:
+    """A replacement kept as encoded bytes, as a file holds it: converting the original element
+    and re-encoding it through pydicom would cost more than the rest of the work on a file, and
+    ``writer.save_part10`` copies raw elements as they are."""
+    return RawDataElement(like.tag, vr, len(value), value, 0, like.is_implicit_VR, like.is_little_endian)
+
+
+def _encoded(ds: Dataset, implicit: bool) -> Dataset:
+    """``ds`` encoded once and read back lazily: its elements are raw, ready to be copied into
+    every file of the run (see ``_raw_element``)."""
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit, True
+    write_dataset(buffer, ds)
+    buffer.seek(0)
+    return read_dataset(buffer, implicit, True)
+
+
+def peek(ds: Dataset, keyword: str) -> str:
+    """A top-level text value without converting the element (conversion makes writing slower)."""
+    if keyword not in ds:
+        return ""
+    elem = ds.get_item(keyword)
+    if elem.is_raw:
+        return (elem.value or b"").decode("latin-1").strip("\0 ")
+    return str(elem.value if elem.value is not None else "").strip()
 
 
 def _code(value: str, meaning: str) -> Dataset:

@@ -18,11 +18,12 @@ from pydicom.uid import MediaStorageDirectoryStorage
 from ..atomic import atomic_path
 from ..errors import DICOMAnnotatorError, OutputExistsError
 from .burned_in import burned_in_risks
-from .dataset import Deidentifier
+from .dataset import Deidentifier, peek
 from .mapping import KeyedMapper
 from .ocr import tesseract_version
 from .options import DeidOptions, PixelPolicy
 from .pixels import PixelResult, clean_overlays, clean_pixels, configured_boxes, overlay_groups
+from .writer import save_part10
 
 WRITTEN, FAILED, NOT_WRITTEN, SKIPPED = "written", "failed", "not_written", "skipped"
 
@@ -83,12 +84,12 @@ class FileDeidentifier:
 
     def _process(self, path: Path, result: FileResult) -> None:
         ds = dcmread(path)
-        if ds.get("SOPClassUID") == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in ds:
+        if peek(ds, "SOPClassUID") == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in ds:
             result.status = SKIPPED
             result.reason = "a DICOMDIR (its records name patients); rebuild it from the outputs"
             return
         required = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
-        missing = [keyword for keyword in required if not ds.get(keyword)]
+        missing = [keyword for keyword in required if not peek(ds, keyword)]
         if missing:
             result.reason = f"lacks {', '.join(missing)}, so it is not a composite instance that can be stored"
             return
@@ -126,5 +127,5 @@ class FileDeidentifier:
     def _write(self, ds) -> Path:
         target = self.output_dir / str(ds.StudyInstanceUID) / str(ds.SeriesInstanceUID) / f"{ds.SOPInstanceUID}.dcm"
         with atomic_path(target, force=self.force) as temporary:
-            ds.save_as(temporary, enforce_file_format=True)
+            save_part10(ds, temporary)
         return target
