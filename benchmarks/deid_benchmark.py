@@ -6,9 +6,11 @@ Data: one generated CT series (default 300 slices of 512x512, 16-bit, one file p
 headers carry what real ones do: names, IDs, dates and times, institution, operators, a
 referenced-image sequence and private attributes. Each contender runs as its own process, in
 one run, on the same files, writing to its own fresh folder; the figure is files per second of
-the whole process (start-up and imports included, as a user sees it) and its peak memory.
-The best of ``--repeat`` runs is kept. ``pydicom`` is the floor: read and write each file,
-nothing else. Ours runs the full Basic Profile (pixels not at risk for CT, so no OCR).
+the whole process (start-up and imports included, as a user sees it), its peak memory, and
+the rate after start-up: (files - 1) / (time for all files - time for one file), which is what
+a folder of thousands of files approaches. The best of ``--repeat`` runs is kept.
+``pydicom`` is the floor: read and write each file, nothing else. Ours runs the full Basic
+Profile (CT pixels are not at risk of burned-in text, so no OCR runs).
 Extras: ``pip install -e .[benchmark]`` installs dicognito and deid.
 """
 
@@ -125,21 +127,29 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, __file__, "--make", str(source), "--slices", str(args.slices),
                         "--size", str(args.size)], check=True)
         files = len(list(source.glob("*.dcm")))
+        single = Path(temporary) / "one"
+        single.mkdir()
+        shutil.copy(next(source.glob("*.dcm")), single)
         results = []
         for name, command in contenders(sys.executable).items():
             if args.only and name not in args.only:
                 continue
-            best = min((run(command, source, Path(temporary) / "out") for _ in range(args.repeat)),
-                       key=lambda r: r[0])
-            results.append((name, *best))
-            print(f"{name}: {files / best[0]:.0f} files/s ({best[0]:.2f} s, {best[1]:.0f} MB)", file=sys.stderr)
-    reference = {name: seconds for name, seconds, _ in results}.get("dicognito")
+            whole, peak = min(run(command, source, Path(temporary) / "out") for _ in range(args.repeat))
+            start = min(run(command, single, Path(temporary) / "out")[0] for _ in range(args.repeat))
+            results.append((name, whole, start, peak))
+            print(f"{name}: {files / whole:.0f} files/s ({whole:.2f} s, start-up {start:.2f} s, {peak:.0f} MB)",
+                  file=sys.stderr)
     print(f"\n{files} files ({args.size}x{args.size} CT slices), best of {args.repeat}\n")
-    print("| contender | seconds | files/s | peak MB | throughput vs dicognito |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, seconds, peak in results:
-        ratio = f"{reference / seconds:.2f}x" if reference else "n/a"
-        print(f"| {name} | {seconds:.2f} | {files / seconds:.0f} | {peak:.0f} | {ratio} |")
+    print("| contender | seconds | files/s | start-up s | files/s after start-up | peak MB "
+          "| vs dicognito (whole run) | vs dicognito (after start-up) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    rates = {name: (files / whole, (files - 1) / max(whole - start, 1e-6)) for name, whole, start, _ in results}
+    reference = rates.get("dicognito")
+    for name, whole, start, peak in results:
+        whole_rate, steady_rate = rates[name]
+        ratios = (f"{whole_rate / reference[0]:.2f}x | {steady_rate / reference[1]:.2f}x" if reference
+                  else "n/a | n/a")
+        print(f"| {name} | {whole:.2f} | {whole_rate:.0f} | {start:.2f} | {steady_rate:.0f} | {peak:.0f} | {ratios} |")
     return 0
 
 

@@ -136,3 +136,21 @@ def test_the_canary_study_generator_plants_what_it_claims(tmp_path):
     data = b"".join(p.read_bytes().lower() for p in study.folder.rglob("*.dcm"))
     assert [name for name, value in CANARIES.items() if value.lower().encode() not in data] == []
     assert len(study.source_uids) >= 10
+
+
+def test_the_progress_bar_draws_only_on_a_terminal():
+    import io
+
+    from DICOMAnnotatorLib.deid.batch import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = ProgressBar("deidentify", stream)
+        bar(1, 2)
+        bar(2, 2)
+    assert pipe.getvalue() == ""
+    assert terminal.getvalue().endswith("deidentify [" + "#" * 30 + "] 2/2\n")

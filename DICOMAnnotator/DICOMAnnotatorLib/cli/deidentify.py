@@ -127,7 +127,8 @@ def _text(summary, options, args: argparse.Namespace) -> str:
         f"in {counts['seconds']:.1f} s (Basic Profile; options: {enabled})",
         f"Attributes removed: {counts['attributes_removed']}, replaced: {counts['attributes_replaced']}",
         f"Images that may show burned-in text: {counts['flagged_images']}, redacted: {counts['redacted_images']} "
-        f"(OCR: {summary.ocr or 'not available'}; pixels: {options.pixels.value})",
+        f"(OCR: {summary.ocr or ('not available' if summary.flagged else 'not needed')}; "
+        f"pixels: {options.pixels.value})",
     ]
     if summary.problems:
         lines.append(f"Not written: {len(summary.problems)} file(s)" + ("" if args.report else

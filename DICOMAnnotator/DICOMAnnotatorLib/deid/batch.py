@@ -26,6 +26,7 @@ from .options import DeidOptions, PixelPolicy
 from .profile import standard_table
 
 IN_FLIGHT_PER_WORKER = 4
+MAX_CHUNK = 16
 
 
 @dataclass
@@ -114,9 +115,9 @@ def _init_worker(options: DeidOptions, key: bytes, output: Path, force: bool, re
     _worker = FileDeidentifier(options, key, output, force=force, record_mapping=record)
 
 
-def _work(path: str, display: str) -> FileResult:
+def _work(chunk: list[tuple[str, str]]) -> list[FileResult]:
     assert _worker is not None, "worker not initialised"
-    return _worker.process(path, display)
+    return [_worker.process(path, display) for path, display in chunk]
 
 
 def deidentify_tree(source: str | os.PathLike[str], output: str | os.PathLike[str], options: DeidOptions,
@@ -130,7 +131,7 @@ def deidentify_tree(source: str | os.PathLike[str], output: str | os.PathLike[st
     output.mkdir(parents=True, exist_ok=True)
     paths = list(iter_files(source))
     base = source if source.is_dir() else source.parent
-    summary = BatchSummary(ocr=tesseract_version() if options.pixels is PixelPolicy.REDACT else None)
+    summary = BatchSummary()
     started = time.perf_counter()
     outputs: dict[str, str] = {}
 
@@ -151,17 +152,22 @@ def deidentify_tree(source: str | os.PathLike[str], output: str | os.PathLike[st
     else:
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
                                  initargs=(options, key, output, force, record_mapping)) as pool:
+            # Files go in small chunks: one task per file costs more in messages than small files take.
+            size = max(1, min(MAX_CHUNK, len(items) // (jobs * IN_FLIGHT_PER_WORKER)))
             pending: set[Future] = set()
-            queue = iter(items)
-            for item in queue:
-                pending.add(pool.submit(_work, *item))
+            for start in range(0, len(items), size):
+                pending.add(pool.submit(_work, items[start:start + size]))
                 if len(pending) >= jobs * IN_FLIGHT_PER_WORKER:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        collect(future.result())
+                        for result in future.result():
+                            collect(result)
             for future in _as_done(pending):
-                collect(future.result())
+                for result in future.result():
+                    collect(result)
     summary.seconds = time.perf_counter() - started
+    if summary.flagged and options.pixels is PixelPolicy.REDACT:
+        summary.ocr = tesseract_version()
     return summary
 
 

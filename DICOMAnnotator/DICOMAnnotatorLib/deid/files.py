@@ -60,8 +60,12 @@ class FileDeidentifier:
         self.force = force
         self.mapper = KeyedMapper(key, record=record_mapping)
         self.deidentifier = Deidentifier(options, self.mapper)
-        needs_ocr = options.pixels is PixelPolicy.REDACT or options.clean_graphics
-        self.ocr = tesseract_version() if needs_ocr else None
+        self._needs_ocr = options.pixels is PixelPolicy.REDACT or options.clean_graphics
+
+    @property
+    def ocr(self) -> str | None:
+        """The OCR engine, looked up when first needed: running tesseract costs start-up time."""
+        return tesseract_version() if self._needs_ocr else None
 
     def process(self, path: str | os.PathLike[str], display: str | None = None) -> FileResult:
         result = FileResult(source=display or str(path), status=FAILED)
