@@ -131,3 +131,23 @@ def test_the_fast_writer_writes_the_bytes_pydicom_writes(tmp_path, syntax):
             ds.save_as(tmp_path / "pydicom.dcm", enforce_file_format=True)
     assert (tmp_path / "fast.dcm").read_bytes() == (tmp_path / "pydicom.dcm").read_bytes()
     assert pydicom.dcmread(tmp_path / "fast.dcm").DeidentificationMethodCodeSequence[1].CodeValue == "113105"
+
+
+def test_waveform_annotations_lose_their_text_or_are_cleaned():
+    def with_annotation() -> Dataset:
+        ds = _ct()
+        annotation = Dataset()
+        annotation.UnformattedTextValue = "Kettleby fainted at 10:02"
+        annotation.ConceptNameCodeSequence = [Dataset()]
+        annotation.ConceptNameCodeSequence[0].CodeValue = "109002"
+        annotation.ConceptNameCodeSequence[0].CodingSchemeDesignator = "DCM"
+        annotation.ConceptNameCodeSequence[0].CodeMeaning = "Annotation"
+        annotation.ReferencedWaveformChannels = [1, 1]
+        ds.WaveformAnnotationSequence = [annotation]
+        return ds
+
+    basic = _deidentify(with_annotation()).WaveformAnnotationSequence[0]
+    assert basic.UnformattedTextValue == "ANONYMIZED" and basic.ConceptNameCodeSequence[0].CodeValue == "109002"
+    cleaned = _deidentify(with_annotation(), clean_graphics=True).WaveformAnnotationSequence[0]
+    assert cleaned.UnformattedTextValue == "*** fainted at 10:02"
+    assert list(cleaned.ReferencedWaveformChannels) == [1, 1]
