@@ -2,10 +2,11 @@
 # External (non-Python) tools the tests use, from Debian's packages when running as root.
 # Each later feature adds its tool to PACKAGES; under CI=true a tool that cannot be had fails.
 set -euo pipefail
-# chromium: renders the HTML agreement report in a test.
-# dicom3tools: dciodvfy checks every SEG and SR we write against the DICOM IODs.
+# chromium: renders the HTML agreement report in a test; fonts-dejavu-core: text drawn into test images.
+# dicom3tools: dciodvfy checks every SEG, SR and de-identified file we write against the DICOM IODs.
 # postgresql: the review store tests start a real server (initdb/pg_ctl) on 127.0.0.1.
-PACKAGES=(chromium fonts-dejavu-core dicom3tools postgresql)
+# tesseract-ocr: OCR of burned-in text (de-identification).
+PACKAGES=(chromium fonts-dejavu-core dicom3tools postgresql tesseract-ocr)
 [ ${#PACKAGES[@]} -eq 0 ] && exit 0
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -7,3 +7,6 @@ or VTK module; only :mod:`DICOMAnnotatorLib.mrml_bridge` does, and only when imp
 """
 
 __version__ = "0.1.0"
+
+#: The implementation class UID of files this package writes (pydicom's root + our suffix).
+IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.8.498.1"

@@ -17,13 +17,10 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-from . import __version__
+from . import IMPLEMENTATION_CLASS_UID, __version__
 from .codes import Code
 from .geometry import VolumeGeometry
 from .segmentation import SegmentDescription
-
-#: The implementation class UID root for files this package writes (pydicom's root + our suffix).
-IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.8.498.1"
 
 PHANTOM_SEGMENTS = (
     SegmentDescription(1, "Liver", Code("123037004", "SCT", "Anatomical Structure"),

@@ -1,0 +1,9 @@
+"""De-identification: DICOM PS3.15 Annex E Basic Profile with options, keyed UIDs, burned-in text.
+
+Modules, from the inside out: ``profile`` (actions from the shipped Table E.1-1 and options),
+``options``, ``mapping`` (keyed pseudonyms and date offsets), ``values``, ``dates`` and ``scrub``
+(replacement values), ``dataset`` (the profile applied to one dataset, any depth), ``burned_in``,
+``ocr`` and ``pixels`` (images at risk, Tesseract, redaction), ``writer`` (fast Part 10 output),
+``files`` (one file in, one file out) and ``batch`` (folders, worker processes, report).
+The command is ``dicom-annotator deidentify`` (``cli/deidentify.py``).
+"""

@@ -1,0 +1,121 @@
+"""Clean Pixel Data and overlay bitmaps: text found by OCR, and configured rectangles, are blanked.
+
+Pixels are decoded whatever the transfer syntax (RLE natively, JPEG and JPEG 2000 through
+pylibjpeg), blanked on every frame (RGB and multi-frame included) and written back
+uncompressed as Explicit VR Little Endian; images where nothing was blanked keep their original
+encoding. On multi-frame images OCR reads a few frames (first, middle, last) and the union of
+their boxes is blanked on all frames: burned-in annotations sit at fixed places in a cine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ..errors import InputError
+from .ocr import Box, find_text
+from .options import RedactionRegion
+
+MAX_OCR_FRAMES = 3
+
+
+@dataclass
+class PixelResult:
+    """What was done to one image's pixels; ``checked_by`` is None when no OCR looked at them."""
+
+    risks: list[str] = field(default_factory=list)
+    checked_by: str | None = None
+    frames_checked: int = 0
+    text_regions: int = 0
+    configured_regions: int = 0
+    overlays_cleaned: int = 0
+    overlays_removed: int = 0
+
+    @property
+    def redacted(self) -> bool:
+        return self.text_regions + self.configured_regions > 0
+
+    def to_json(self) -> dict:
+        return {"risks": self.risks, "checked_by": self.checked_by, "frames_checked": self.frames_checked,
+                "text_regions": self.text_regions, "configured_regions": self.configured_regions,
+                "overlays_cleaned": self.overlays_cleaned, "overlays_removed": self.overlays_removed}
+
+
+def configured_boxes(ds: Dataset, regions: Iterable[RedactionRegion]) -> list[Box]:
+    """The rectangles configured for this image's manufacturer, model and size."""
+    manufacturer = str(ds.get("Manufacturer", "") or "")
+    model = str(ds.get("ManufacturerModelName", "") or "")
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    return [box for region in regions if region.matches(manufacturer, model, rows, columns) for box in region.boxes]
+
+
+def to_gray8(frame: np.ndarray) -> np.ndarray:
+    """One frame as 8-bit grayscale for OCR: luminance of colour, robust min-max window."""
+    values = frame[..., :3].astype(np.float32) @ np.float32([0.299, 0.587, 0.114]) if frame.ndim == 3 \
+        else frame.astype(np.float32)
+    low, high = np.percentile(values, [0.5, 99.5])
+    if high <= low:
+        high = low + 1
+    return ((values - low) * (255.0 / (high - low))).clip(0, 255).astype(np.uint8)
+
+
+def clean_pixels(ds: Dataset, result: PixelResult, boxes: list[Box], *, ocr: str | None) -> None:
+    """Find text with OCR (when ``ocr`` names the engine) and blank it and ``boxes`` in ``ds``'s pixels."""
+    try:
+        pixels = ds.pixel_array
+    except Exception as exc:  # a decoder is missing or the data is damaged: say which and why
+        raise InputError(f"its pixel data cannot be decoded ({type(exc).__name__}: {exc}); "
+                         "install pylibjpeg, pylibjpeg-libjpeg and pylibjpeg-openjpeg for JPEG data") from exc
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    stack = pixels if frames > 1 else pixels[np.newaxis]
+    text_boxes: list[Box] = []
+    if ocr is not None:
+        sampled = sorted({0, len(stack) // 2, len(stack) - 1})[:MAX_OCR_FRAMES]
+        for index in sampled:
+            text_boxes.extend(find_text(to_gray8(stack[index])))
+        result.checked_by = ocr
+        result.frames_checked = len(sampled)
+    result.text_regions = len(text_boxes)
+    result.configured_regions = len(boxes)
+    if not result.redacted:
+        return
+    stack = np.array(stack)  # writable copy
+    photometric = str(ds.PhotometricInterpretation)
+    for frame in stack:
+        fill = frame.max() if photometric == "MONOCHROME1" else (0 if samples > 1 else frame.min())
+        for x0, y0, x1, y1 in [*text_boxes, *boxes]:
+            frame[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] = fill
+    if stack.dtype.itemsize > 2:
+        raise InputError(f"its {stack.dtype.itemsize * 8}-bit pixels cannot be rewritten after redaction")
+    if samples > 1 and photometric.startswith("YBR"):
+        photometric = "RGB"  # pydicom decodes YBR to RGB
+    ds.set_pixel_data(stack if frames > 1 else stack[0], photometric, int(ds.BitsStored),
+                      generate_instance_uid=False)
+
+
+def overlay_groups(ds: Dataset) -> list[int]:
+    return [group for group in range(0x6000, 0x6020, 2) if (group << 16 | 0x3000) in ds]
+
+
+def clean_overlays(ds: Dataset, result: PixelResult, *, ocr: str | None) -> None:
+    """Clean Graphics for overlay bitmaps: text blanked with OCR; without OCR the overlay is removed."""
+    from pydicom.pixels import pack_bits
+
+    for group in overlay_groups(ds):
+        if ocr is None:
+            for tag in [t for t in ds.keys() if t >> 16 == group]:
+                del ds[tag]
+            result.overlays_removed += 1
+            continue
+        bitmap = np.array(ds.overlay_array(group), dtype=np.uint8)
+        planes = bitmap if bitmap.ndim == 3 else bitmap[np.newaxis]
+        boxes = find_text(np.uint8(255) - planes[0] * np.uint8(255))  # dark text on white reads best
+        for plane in planes:
+            for x0, y0, x1, y1 in boxes:
+                plane[y0:y1, x0:x1] = 0
+        ds[group << 16 | 0x3000].value = pack_bits(planes.ravel())
+        result.overlays_cleaned += 1

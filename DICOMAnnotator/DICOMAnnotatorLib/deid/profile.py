@@ -1,0 +1,111 @@
+"""The action for each attribute under the Basic Profile and a set of options, from the package's tables.
+
+Sources, in order of precedence: PS3.15 Table E.1-1 as shipped in
+``resources/deid/ps3.15-table-e.1-1.json`` (edition named in the file), this project's
+supplements (``supplements.json``: a few textual attributes and rules by VR for dates, times and
+person names that the table does not list), and the Retain Safe Private list
+(``safe-private-attributes.json``). When several enabled options give an attribute an action,
+K wins over C: an option that retains an attribute overrides one that only cleans it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from .options import DeidOptions
+
+#: The actions that conditionally keep a conformant placeholder (PS3.15 E.1.1).
+CONDITIONAL_ACTIONS = frozenset({"Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"})
+SIMPLE_ACTIONS = frozenset({"D", "Z", "X", "K", "C", "U"})
+
+
+def _resource(name: str) -> dict[str, Any]:
+    return json.loads(resources.files("DICOMAnnotatorLib").joinpath("resources", "deid", name).read_text("utf-8"))
+
+
+@cache
+def standard_table() -> dict[str, Any]:
+    """Table E.1-1 as shipped: ``standard``, ``edition``, ``source`` and ``attributes``."""
+    return _resource("ps3.15-table-e.1-1.json")
+
+
+@cache
+def supplements() -> dict[str, Any]:
+    return _resource("supplements.json")
+
+
+@cache
+def safe_private_attributes() -> frozenset[tuple[int, str, int]]:
+    """(group, private creator, element byte) of the private attributes known to be safe."""
+    rows = _resource("safe-private-attributes.json")["attributes"]
+    return frozenset((int(r["group"], 16), r["creator"], int(r["element"], 16)) for r in rows)
+
+
+def _resolve(row: dict[str, Any], enabled: set[str]) -> str:
+    chosen = [row["options"][name] for name in enabled if name in row["options"]]
+    if "K" in chosen:
+        return "K"
+    if "C" in chosen:
+        return "C"
+    return row["basic"]
+
+
+@dataclass(frozen=True)
+class RepeatingRule:
+    """An action for a tag pattern with wildcards, such as (60xx,3000) or (50xx,xxxx)."""
+
+    mask: int
+    value: int
+    action: str
+
+    def matches(self, tag: int) -> bool:
+        return tag & self.mask == self.value
+
+
+@dataclass(frozen=True)
+class ActionTable:
+    """Actions for one set of options: exact tags, repeating groups, private attributes, and by VR."""
+
+    edition: str
+    exact: dict[int, str]
+    repeating: tuple[RepeatingRule, ...]
+    private: str
+    by_vr: dict[str, str]
+
+    def repeating_action(self, tag: int) -> str | None:
+        for rule in self.repeating:
+            if rule.matches(tag):
+                return rule.action
+        return None
+
+    @classmethod
+    def for_options(cls, options: DeidOptions) -> ActionTable:
+        return _table_for(frozenset(options.enabled_columns()))
+
+
+@cache
+def _table_for(enabled: frozenset[str]) -> ActionTable:
+    table = standard_table()
+    exact: dict[int, str] = {}
+    repeating: list[RepeatingRule] = []
+    private = "X"
+    for row in supplements()["attributes"]:
+        exact[int(row["tag"], 16)] = _resolve(row, set(enabled))
+    for row in table["attributes"]:
+        action = _resolve(row, set(enabled))
+        tag = row["tag"]
+        if tag == "private":
+            private = action
+        elif "X" in tag:
+            mask = int("".join("0" if c == "X" else "F" for c in tag), 16)
+            repeating.append(RepeatingRule(mask, int(tag.replace("X", "0"), 16), action))
+        else:
+            exact[int(tag, 16)] = action
+    # Most specific pattern first: (60xx,3000) before (50xx,xxxx).
+    repeating.sort(key=lambda rule: -bin(rule.mask).count("1"))
+    by_vr = {vr: _resolve(rule, set(enabled)) for vr, rule in supplements()["by_vr"].items()}
+    return ActionTable(table["edition"], exact, tuple(repeating), private, by_vr)

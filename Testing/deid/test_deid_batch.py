@@ -1,0 +1,156 @@
+"""The folder run: bad files reported not fatal, no OCR means not written, folders guarded, real PHI pixels."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pydicom
+import pytest
+from canary_study import ultrasound, write_canary_study
+from conftest import REPO, require_tool, shared_file
+from deid_support import KEY, outputs_by_modality, run_deidentify
+from DICOMAnnotatorLib import sample_data
+from DICOMAnnotatorLib.cli.main import main
+from DICOMAnnotatorLib.deid.ocr import read_text
+from DICOMAnnotatorLib.deid.pixels import to_gray8
+
+
+@pytest.fixture
+def small_study(tmp_path):
+    """A CT series plus one ultrasound image with burned-in text."""
+    geometry = sample_data.phantom_geometry(size=(16, 16, 3))
+    hu, _ = sample_data.phantom_volume(geometry)
+    cts = sample_data.ct_datasets(geometry, hu)
+    sample_data.write_datasets(cts, tmp_path / "in" / "ct")
+    ultrasound(cts[0]).save_as(tmp_path / "in" / "us.dcm", enforce_file_format=True)
+    return tmp_path / "in"
+
+
+def test_corrupt_and_non_dicom_files_are_reported_and_the_rest_written(small_study, tmp_path):
+    (small_study / "notes.txt").write_text("not DICOM")
+    good = (small_study / "ct" / "0001.dcm").read_bytes()
+    (small_study / "truncated.dcm").write_bytes(good[: len(good) // 3])
+    status, report = run_deidentify(small_study, tmp_path / "out", "--pixels", "flag")
+    assert status == 3
+    problems = {p["source"]: p for p in report["problems"]}
+    assert set(problems) == {"notes.txt", "truncated.dcm"}
+    assert "not a DICOM file" in problems["notes.txt"]["reason"]
+    assert problems["truncated.dcm"]["status"] == "failed" and problems["truncated.dcm"]["reason"]
+    assert report["summary"]["written"] == 4
+    assert not list((tmp_path / "out").rglob("*.partial")), "no half-written output"
+
+
+def test_without_ocr_images_at_risk_are_not_written_and_say_so(small_study, tmp_path):
+    """Run as a user without tesseract on PATH: the command must not claim the pixels were checked."""
+    env = {**os.environ, "PATH": str(tmp_path / "empty-bin"), "PYTHONPATH": str(REPO / "DICOMAnnotator")}
+    report = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, "-m", "DICOMAnnotatorLib.cli.main", "deidentify", str(small_study),
+                          str(tmp_path / "out"), "--key", KEY, "--report", str(report), "--jobs", "1"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 3, run.stderr
+    payload = json.loads(report.read_text())
+    assert payload["summary"]["ocr"] is None and payload["summary"]["written"] == 3
+    [problem] = payload["problems"]
+    assert problem["source"] == "us.dcm" and problem["status"] == "not_written"
+    assert "OCR is not available" in problem["reason"] and "not checked" in problem["reason"]
+    assert problem["pixels"]["checked_by"] is None
+    assert "us.dcm [not_written]" in run.stdout and "OCR: not available" in run.stdout
+    assert "US" not in outputs_by_modality(tmp_path / "out")
+
+
+def test_flag_writes_images_at_risk_unchanged_and_lists_them(small_study, tmp_path):
+    status, report = run_deidentify(small_study, tmp_path / "out", "--pixels", "flag")
+    assert status == 0
+    [flagged] = report["flagged"]
+    assert flagged["source"] == "us.dcm" and flagged["pixels"]["checked_by"] is None
+    us = outputs_by_modality(tmp_path / "out")["US"][0]
+    source = pydicom.dcmread(small_study / "us.dcm")
+    assert np.array_equal(us.pixel_array, source.pixel_array)
+    assert us.BurnedInAnnotation == "YES", "unchecked pixels are not claimed clean"
+    assert "113101" not in [item.CodeValue for item in us.DeidentificationMethodCodeSequence]
+
+
+def test_configured_rectangles_are_blanked_for_the_matching_model(small_study, tmp_path):
+    regions = tmp_path / "regions.json"
+    regions.write_text(json.dumps({"regions": [
+        {"manufacturer": "sonic acme", "model": "Echo 5", "boxes": [[0, 200, 320, 240]]},
+        {"manufacturer": "Other", "boxes": [[0, 0, 10, 10]]}]}))
+    status, report = run_deidentify(small_study, tmp_path / "out", "--pixels", "flag", "--regions", str(regions))
+    assert status == 0 and report["flagged"][0]["pixels"]["configured_regions"] == 1
+    us = outputs_by_modality(tmp_path / "out")["US"][0]
+    assert not us.pixel_array[:, 200:].any() and us.pixel_array[:, :200].any()
+
+
+def test_folders_are_guarded(small_study, tmp_path, capsys):
+    assert main(["deidentify", str(small_study), str(small_study / "out"), "--key", KEY]) == 1
+    assert "overlaps the input" in capsys.readouterr().err
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("")
+    assert main(["deidentify", str(small_study), str(tmp_path / "busy"), "--key", KEY, "--pixels", "keep"]) == 1
+    assert "not empty" in capsys.readouterr().err
+    assert main(["deidentify", str(small_study), str(tmp_path / "busy"), "--key", KEY, "--pixels", "keep",
+                 "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["written"] == 4
+    assert main(["deidentify", str(small_study), str(tmp_path / "o"), "--key", "short"]) == 1
+    assert "at least 16 bytes" in capsys.readouterr().err
+
+
+def test_a_dicomdir_is_skipped_not_copied(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    shutil.copy(pydicom.data.get_testdata_file("DICOMDIR"), source / "DICOMDIR")
+    status, report = run_deidentify(source, tmp_path / "out", "--pixels", "keep")
+    assert status == 0 and report["problems"][0]["status"] == "skipped"
+    assert not list((tmp_path / "out").rglob("*.dcm"))
+
+
+@pytest.mark.shared_data
+def test_real_burned_in_names_and_dates_are_removed_from_an_rle_cr(tmp_path):
+    """TCIA Pseudo-PHI CR (RLE, MONOCHROME1, 2140x1760) with a name and dates burned into the pixels."""
+    require_tool("tesseract")
+    source = shared_file("presidio/presidio-image-redactor/tests/test_data/0_ORIGINAL_compressed.dcm")
+    (tmp_path / "in").mkdir()
+    shutil.copy(source, tmp_path / "in" / "cr.dcm")
+    status, report = run_deidentify(tmp_path / "in", tmp_path / "out")
+    assert status == 0, report["problems"]
+    [cr] = outputs_by_modality(tmp_path / "out")["CR"]
+    assert cr.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert cr.PhotometricInterpretation == "MONOCHROME1" and cr.pixel_array.shape == (1760, 2140)
+    words = set(re.findall(r"\w+", read_text(to_gray8(cr.pixel_array)).upper()))
+    assert not words & {"DAVIDSON", "DOUGLAS", "1976", "2012", "DOB"}, words
+    original = pydicom.dcmread(source).pixel_array
+    assert np.array_equal(cr.pixel_array[400:], original[400:]), "anatomy below the text is untouched"
+
+
+def test_the_canary_study_generator_plants_what_it_claims(tmp_path):
+    """The leak scan is only as good as the planting: the sources hold every canary."""
+    from canary_study import CANARIES
+
+    study = write_canary_study(tmp_path / "in")
+    data = b"".join(p.read_bytes().lower() for p in study.folder.rglob("*.dcm"))
+    assert [name for name, value in CANARIES.items() if value.lower().encode() not in data] == []
+    assert len(study.source_uids) >= 10
+
+
+def test_the_progress_bar_draws_only_on_a_terminal():
+    import io
+
+    from DICOMAnnotatorLib.deid.batch import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = ProgressBar("deidentify", stream)
+        bar(1, 2)
+        bar(2, 2)
+    assert pipe.getvalue() == ""
+    assert terminal.getvalue().endswith("deidentify [" + "#" * 30 + "] 2/2\n")
