@@ -26,6 +26,39 @@ STORE_URL_SETTINGS_KEY = "DICOMAnnotator/StoreURL"
 USER_SETTINGS_KEY = "DICOMAnnotator/User"
 WORK_FOLDER_SETTINGS_KEY = "DICOMAnnotator/WorkFolder"
 
+#: Parameter node fields kept in the application settings: field -> (settings key, default).
+SETTINGS_FIELDS = {
+    "storeURL": (STORE_URL_SETTINGS_KEY, ""),
+    "userName": (USER_SETTINGS_KEY, ""),
+    "workFolder": (WORK_FOLDER_SETTINGS_KEY, os.path.join(os.path.expanduser("~"), "DICOMAnnotator")),
+}
+
+
+def loadSettingsInto(settings, parameterNode, fields=SETTINGS_FIELDS) -> None:
+    """Fill the parameter node's empty fields from the application settings (also used by DICOMAnnotatorReview)."""
+    for field, (key, default) in fields.items():
+        if not getattr(parameterNode, field):
+            setattr(parameterNode, field, str(settings.value(key, default) or default))
+
+
+def saveSettingsFrom(settings, parameterNode, fields=SETTINGS_FIELDS) -> None:
+    """Remember the parameter node's fields in the application settings for the next session."""
+    for field, (key, _default) in fields.items():
+        settings.setValue(key, getattr(parameterNode, field).strip())
+
+
+def fillTableWidget(table, rows) -> None:
+    """Rows of strings into a QTableWidget; the first row holds the headers (also used by DICOMAnnotatorReview)."""
+    headers, rows = rows[0], rows[1:]
+    table.clear()
+    table.setColumnCount(len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.setRowCount(len(rows))
+    for row, values in enumerate(rows):
+        for column, value in enumerate(values):
+            table.setItem(row, column, qt.QTableWidgetItem(value))
+
+
 #
 # DICOMAnnotator
 #
@@ -202,19 +235,8 @@ class DICOMAnnotatorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def updateProgress(self) -> None:
         """The checklist and the live measurements of the open case."""
         with slicer.util.tryWithErrorDisplay(_("The checklist could not be computed."), waitCursor=True):
-            self.fillTable(self.ui.checklistTableWidget, self.logic.checklistRows())
-            self.fillTable(self.ui.measurementsTableWidget, self.logic.measurementRows())
-
-    def fillTable(self, table, rows) -> None:
-        """Rows of strings into a QTableWidget whose first row holds the headers."""
-        headers, rows = rows[0], rows[1:]
-        table.clear()
-        table.setColumnCount(len(headers))
-        table.setHorizontalHeaderLabels(headers)
-        table.setRowCount(len(rows))
-        for row, values in enumerate(rows):
-            for column, value in enumerate(values):
-                table.setItem(row, column, qt.QTableWidgetItem(value))
+            fillTableWidget(self.ui.checklistTableWidget, self.logic.checklistRows())
+            fillTableWidget(self.ui.measurementsTableWidget, self.logic.measurementRows())
 
     def onSaveDraft(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("The draft could not be saved."), waitCursor=True):
@@ -260,16 +282,10 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
 
     def loadSettings(self, parameterNode) -> None:
         """Fill empty fields from the application settings (store, user, work folder)."""
-        defaults = {"storeURL": (STORE_URL_SETTINGS_KEY, ""), "userName": (USER_SETTINGS_KEY, ""),
-                    "workFolder": (WORK_FOLDER_SETTINGS_KEY, os.path.join(os.path.expanduser("~"), "DICOMAnnotator"))}
-        for field, (key, default) in defaults.items():
-            if not getattr(parameterNode, field):
-                setattr(parameterNode, field, str(self.settings().value(key, default) or default))
+        loadSettingsInto(self.settings(), parameterNode)
 
     def saveSettings(self, parameterNode) -> None:
-        for field, key in (("storeURL", STORE_URL_SETTINGS_KEY), ("userName", USER_SETTINGS_KEY),
-                           ("workFolder", WORK_FOLDER_SETTINGS_KEY)):
-            self.settings().setValue(key, getattr(parameterNode, field).strip())
+        saveSettingsFrom(self.settings(), parameterNode)
 
     def ensureDependencies(self) -> None:
         """Install what Slicer lacks from Resources/requirements.txt, asking the user first."""

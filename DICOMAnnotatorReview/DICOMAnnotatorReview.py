@@ -20,11 +20,11 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-#: Application settings keys shared with DICOMAnnotator.
-STORE_URL_SETTINGS_KEY = "DICOMAnnotator/StoreURL"
-USER_SETTINGS_KEY = "DICOMAnnotator/ReviewUser"
-WORK_FOLDER_SETTINGS_KEY = "DICOMAnnotator/WorkFolder"
+from DICOMAnnotator import SETTINGS_FIELDS, fillTableWidget, loadSettingsInto, saveSettingsFrom
+
 ALL_SUBMISSIONS = "All submissions"
+#: The same store and work folder as DICOMAnnotator; the reviewer's name is kept apart from the annotator's.
+REVIEW_SETTINGS_FIELDS = {**SETTINGS_FIELDS, "userName": ("DICOMAnnotator/ReviewUser", "")}
 
 #
 # DICOMAnnotatorReview
@@ -38,7 +38,7 @@ class DICOMAnnotatorReview(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("DICOM Annotator Review")
         self.parent.categories = ["DICOMAnnotator"]
-        self.parent.dependencies = ["Segmentations", "DICOM"]
+        self.parent.dependencies = ["DICOMAnnotator"]  # its core package, settings and table helpers
         self.parent.contributors = ["DICOMAnnotator team"]
         self.parent.helpText = _("""
 Review annotations made with DICOM Annotator. "Next case" opens your most urgent case: every submission
@@ -152,16 +152,7 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
             self.showAgreement()
 
     def showAgreement(self) -> None:
-        rows = self.logic.agreementRows()
-        headers, rows = rows[0], rows[1:]
-        table = self.ui.agreementTableWidget
-        table.clear()
-        table.setColumnCount(len(headers))
-        table.setHorizontalHeaderLabels(headers)
-        table.setRowCount(len(rows))
-        for row, values in enumerate(rows):
-            for column, value in enumerate(values):
-                table.setItem(row, column, qt.QTableWidgetItem(value))
+        fillTableWidget(self.ui.agreementTableWidget, self.logic.agreementRows())
 
     def onShowOnly(self, name: str) -> None:
         if name and self.logic.hasOpenCase():
@@ -228,16 +219,10 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
 
     def loadSettings(self, parameterNode) -> None:
         """Fill empty fields from the application settings (store, user, work folder)."""
-        defaults = {"storeURL": (STORE_URL_SETTINGS_KEY, ""), "userName": (USER_SETTINGS_KEY, ""),
-                    "workFolder": (WORK_FOLDER_SETTINGS_KEY, os.path.join(os.path.expanduser("~"), "DICOMAnnotator"))}
-        for field, (key, default) in defaults.items():
-            if not getattr(parameterNode, field):
-                setattr(parameterNode, field, str(self.settings().value(key, default) or default))
+        loadSettingsInto(self.settings(), parameterNode, REVIEW_SETTINGS_FIELDS)
 
     def saveSettings(self, parameterNode) -> None:
-        for field, key in (("storeURL", STORE_URL_SETTINGS_KEY), ("userName", USER_SETTINGS_KEY),
-                           ("workFolder", WORK_FOLDER_SETTINGS_KEY)):
-            self.settings().setValue(key, getattr(parameterNode, field).strip())
+        saveSettingsFrom(self.settings(), parameterNode, REVIEW_SETTINGS_FIELDS)
 
     def ensureDependencies(self) -> None:
         """Install what Slicer lacks from DICOMAnnotator's Resources/requirements.txt, asking the user first."""
