@@ -47,6 +47,15 @@ def saveSettingsFrom(settings, parameterNode, fields=SETTINGS_FIELDS) -> None:
         settings.setValue(key, getattr(parameterNode, field).strip())
 
 
+def addToDICOMDatabase(paths) -> None:
+    """Index written SEG/SR files in Slicer's DICOM database, when one is open (also used by DICOMAnnotatorReview)."""
+    database = slicer.dicomDatabase
+    if database is None or not database.isOpen:
+        return
+    for path in paths:
+        database.insert(path, False, False)  # reference the file where it is; no thumbnail
+
+
 def fillTableWidget(table, rows) -> None:
     """Rows of strings into a QTableWidget; the first row holds the headers (also used by DICOMAnnotatorReview)."""
     headers, rows = rows[0], rows[1:]
@@ -412,6 +421,7 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         self._session()
         files, srPath, case = self.desk.submit()
         self.desk = None
+        addToDICOMDatabase([str(files.seg), str(srPath)])
         return f"Submitted case {case.id} ({case.state.value}): {files.seg}, {srPath}"
 
 

@@ -20,7 +20,7 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from DICOMAnnotator import SETTINGS_FIELDS, fillTableWidget, loadSettingsInto, saveSettingsFrom
+from DICOMAnnotator import SETTINGS_FIELDS, addToDICOMDatabase, fillTableWidget, loadSettingsInto, saveSettingsFrom
 
 ALL_SUBMISSIONS = "All submissions"
 #: The same store and work folder as DICOMAnnotator; the reviewer's name is kept apart from the annotator's.
@@ -304,6 +304,8 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
         session = self._session()
         folder = os.path.join(str(self.desk.work), "exports", f"case-{self.desk.case.id}")
         written = session.export(folder, formats, force=True)
+        if "seg" in written:
+            addToDICOMDatabase([str(written["seg"])])
         return "Exported " + ", ".join(str(path) for path in written.values())
 
 
