@@ -4,10 +4,12 @@
   (STAPLE output); LABELMAP (Label Map Segmentation Storage) is one frame per slice holding
   segment numbers, compressed losslessly (RLE, which every DICOM toolkit decodes), for
   segments that do not overlap.
-- Only the slices between the first and last labelled one are handed to highdicom, with their
-  plane positions; highdicom references the source instance of each frame and omits empty
-  frames. Non-overlapping segments go in as one label-map array (one byte or two per voxel of
-  that slab), so memory stays a small multiple of the label map's, whatever the segment count.
+- Non-overlapping segments go in as one label-map array (one byte or two per voxel), frame for
+  frame with the single-frame source instances, so memory stays a small multiple of the label
+  map's whatever the segment count. Overlapping or fractional segments (one array per segment)
+  and multi-frame or partial sources hand over only the slices between the first and last
+  labelled one, with their plane positions. highdicom references the source instance of each
+  frame and omits empty frames.
 - Segment numbers in a SEG run 1..N (PS3.3 C.8.20.4); other numbers are renumbered in order.
 """
 
@@ -70,13 +72,19 @@ def build_seg(
     overlapping = seg_type != "fractional" and renumbered.has_overlaps()
     if seg_type == "labelmap" and overlapping:
         raise SegmentationError("Segments overlap, so they cannot be written as a LABELMAP SEG; write --type binary")
-    first, last = _slab(renumbered)
-    pixels = _pixel_array(renumbered, first, last, stacked=seg_type == "fractional" or overlapping)
-    geometry = renumbered.geometry
-    positions = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT,
-                                          [float(v) for v in geometry.index_to_lps(np.array([[0, 0, k]]))[0]])
-                 for k in range(first, last)]
+    stacked = seg_type == "fractional" or overlapping
     datasets = reference.datasets
+    geometry = renumbered.geometry
+    if not stacked and len(datasets) == geometry.size[2]:
+        # One single-frame source per slice, in slice order: the whole label map (one byte or two per voxel)
+        # corresponds to the sources frame for frame, highdicom's fastest path.
+        first, last, positions = 0, geometry.size[2], None
+    else:
+        first, last = _slab(renumbered)
+        positions = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT,
+                                              [float(v) for v in geometry.index_to_lps(np.array([[0, 0, k]]))[0]])
+                     for k in range(first, last)]
+    pixels = _pixel_array(renumbered, first, last, stacked=stacked)
     author = creator or segmentation.author
     description = series_description or " ".join(
         part for part in ("SEG", segmentation.protocol_id, author) if part)
