@@ -162,7 +162,9 @@ class Segmentation:
         if labelmap.size and labelmap.min() < 0:
             raise SegmentationError(f"The label map holds negative label {int(labelmap.min())}")
         described = {s.number for s in segments}
-        present = [int(v) for v in np.unique(labelmap) if v != 0]
+        # One pass gives each label's box, and so which labels are present (no sort of the voxels).
+        boxes = ndimage.find_objects(labelmap) if labelmap.size and labelmap.max() > 0 else []
+        present = [value for value, box in enumerate(boxes, start=1) if box is not None]
         missing = [v for v in present if v not in described]
         if missing and not allow_unknown_labels:
             raise SegmentationError(
@@ -171,7 +173,6 @@ class Segmentation:
             )
         segments = list(segments) + [SegmentDescription(number=v, label=f"Segment {v}") for v in missing]
         self = cls(geometry, segments, {}, **kwargs)
-        boxes = ndimage.find_objects(labelmap) if present else []
         for value, box in enumerate(boxes, start=1):
             if box is not None and value in self._segments:
                 self._masks[value] = _CroppedMask(box, labelmap[box] == value)
