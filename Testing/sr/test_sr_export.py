@@ -272,3 +272,21 @@ def test_existing_output_is_kept_without_force(case, tmp_path):
     assert output.read_bytes() == b"keep"
     export_sr(seg_path, series_folder, output, force=True)
     assert sr_summary(output)["measurements"]
+
+
+@pytest.mark.parametrize("enhanced", [False, True])
+def test_image_library_lists_every_source_instance_once(case, enhanced_case, tmp_path, enhanced):
+    series_folder, seg_path = enhanced_case if enhanced else case
+    series = ReferenceSeries.from_paths(series_folder)
+    export_sr(seg_path, series_folder, tmp_path / "sr.dcm")
+    items = pydicom.dcmread(tmp_path / "sr.dcm").ContentSequence
+    names = [item.ConceptNameCodeSequence[0].CodeValue for item in items]
+    library = items[names.index(codes.DCM.ImageLibrary.value)]
+    assert names.index(codes.DCM.ImageLibrary.value) < names.index(codes.DCM.ImagingMeasurements.value)
+    (group,) = library.ContentSequence
+    shared = {i.ConceptNameCodeSequence[0].CodeValue: i for i in group.ContentSequence if i.ValueType != "IMAGE"}
+    assert shared[codes.DCM.Modality.value].ConceptCodeSequence[0].CodeValue == "CT"
+    assert shared[codes.DCM.FrameOfReferenceUID.value].UID == series.frame_of_reference_uid
+    images = [i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for i in group.ContentSequence
+              if i.ValueType == "IMAGE"]
+    assert images == [ds.SOPInstanceUID for ds in series.datasets]
