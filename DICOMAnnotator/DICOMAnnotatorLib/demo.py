@@ -1,13 +1,16 @@
 """The demo flow, step by step, on a generated phantom CT (no real patient data).
 
-Each step yields a line for the user: load the series, build a segmentation, write each
-reader's DICOM SEG, read the SEGs back, merge them with STAPLE into a consensus SEG, report
-agreement, and export the consensus for training (NIfTI) and planning (surface models).
+Each step yields a line for the user: de-identify a CT series that carries identifiers, load
+it, build a segmentation, write each reader's DICOM SEG, read the SEGs back, merge them with
+STAPLE into a consensus SEG with its TID 1500 measurement report, report agreement, export the
+consensus for training (NIfTI) and planning (surface models), and run the case through the
+review store (submissions, consensus, two review tiers, signature, audit check).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from .agreement import segmentation_agreement
 from .agreement_html import render_case_report
 from .atomic import atomic_path
 from .consensus import build_consensus
+from .deid.batch import deidentify_tree
+from .deid.options import DeidOptions
 from .labelmap_io import write_image
 from .nifti_export import export_nifti
 from .reference_series import ReferenceSeries
@@ -25,7 +30,11 @@ from .sample_data import PHANTOM_SEGMENTS, ct_datasets, phantom_geometry, phanto
 from .seg_reader import read_segs
 from .seg_writer import write_seg
 from .segmentation import Segmentation
+from .sr_writer import export_sr
 from .surface_models import export_models
+
+#: The demo's de-identification key (a real project keeps its own secret: same key, same UIDs).
+DEMO_KEY = b"dicom-annotator demo key - not a secret"
 
 
 def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator[str]:
@@ -34,9 +43,13 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
     with atomic_path(output, force=force, directory=True) as work:
         geometry = phantom_geometry(size=(128, 96, 40), spacing=(0.8, 0.7, 2.0))
         hu, labels = phantom_volume(geometry)
+        with tempfile.TemporaryDirectory() as identified:
+            write_datasets(ct_datasets(geometry, hu), Path(identified))
+            summary = deidentify_tree(identified, work / "series", DeidOptions(), DEMO_KEY)
+        yield (f"1. Wrote a synthetic CT series of {geometry.size[2]} slices with patient identifiers and "
+               f"de-identified it (PS3.15 Basic Profile: {summary.removed} attributes removed, "
+               f"{summary.replaced} replaced): {output / 'series'}")
         series_folder = work / "series"
-        write_datasets(ct_datasets(geometry, hu), series_folder)
-        yield f"1. Wrote a synthetic CT series of {geometry.size[2]} slices: {output / 'series'}"
 
         series = ReferenceSeries.from_paths(series_folder)
         g = series.geometry
@@ -59,9 +72,11 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         names = [r.author for r in readers]
         yield f"4. Three simulated readers, each saved as a DICOM SEG: {output / 'segs'}"
         consensus = build_consensus(readers, names, method="staple", missing_as_empty=True, author="Demo^Lead")
-        write_seg(consensus.segmentation, work / "segs" / "consensus.dcm", content_label="CONSENSUS",
-                  series_description="SEG STAPLE consensus")
-        yield f"   merged with STAPLE into {output / 'segs' / 'consensus.dcm'} (sensitivity / specificity per reader):"
+        consensus_path = write_seg(consensus.segmentation, work / "segs" / "consensus.dcm", content_label="CONSENSUS",
+                                   series_description="SEG STAPLE consensus")
+        export_sr(consensus_path, series_folder, work / "segs" / "consensus-sr.dcm", creator="Demo^Lead")
+        yield (f"   merged with STAPLE into {output / 'segs' / 'consensus.dcm'}, measured in "
+               f"{output / 'segs' / 'consensus-sr.dcm'} (TID 1500); sensitivity / specificity per reader:")
         for entry in consensus.segments:
             figures = ", ".join(f"{a.input} {a.sensitivity:.3f}/{a.specificity:.5f}" for a in entry.annotators)
             yield f"   {entry.matched.description.label}: {figures}"
@@ -78,7 +93,40 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         models = export_models(consensus.segmentation, work / "models")
         yield f"6. Consensus exported as NIfTI for training: {output / 'nifti'}"
         yield f"   and as {len(models)} STL surface models for planning: {output / 'models'}"
+        agreement_json = report.to_json()
+    yield from _review(output, series, agreement_json)
     yield f"Done: all outputs are in {output}"
+
+
+def _review(output: Path, series: ReferenceSeries, agreement: dict) -> Iterator[str]:
+    """The case through the review store, on the final paths (the store records them)."""
+    from . import review
+    from .protocols.loading import load_protocol
+
+    with review.ReviewStore(f"sqlite:///{output / 'review.db'}") as store:
+        review.add_user(store, "lead", ["lead"], actor=None)
+        for name, role in (*((f"reader{n}", "annotator") for n in (1, 2, 3)), ("reviewer", "reviewer"),
+                           ("radiologist", "radiologist")):
+            review.add_user(store, name, [role], actor="lead")
+        review.create_project(store, "demo", load_protocol("liver-lesions-ct"), actor="lead", annotators_per_case=3)
+        (case,) = review.add_cases(store, "demo", [review.SeriesRef(
+            series.study_instance_uid, series.series_instance_uid, series.modality, str(output / "series"))],
+            actor="lead")
+        review.assign_cases(store, "demo", actor="lead")
+        for n in (1, 2, 3):
+            review.submit(store, case, f"reader{n}", output / "segs" / f"reader{n}.dcm")
+        review.record_consensus(store, case, "reviewer", method="staple",
+                                consensus_seg=output / "segs" / "consensus.dcm", agreement=agreement)
+        review.review_case(store, case, "reviewer", "approve")
+        review.review_case(store, case, "radiologist", "approve", "Margins checked")
+        signature = review.finalize_case(store, case, "radiologist", "Approved as reference standard")
+        with store.read() as conn:
+            intact = review.verify_chain(conn).intact
+    yield (f"7. Review store {output / 'review.db'}: 3 submissions, STAPLE consensus, approved by the reviewer "
+           f"and the radiologist, signed by {signature.user} ({signature.meaning}); audit chain "
+           f"{'intact' if intact else 'BROKEN'}")
+    yield (f"   (try: dicom-annotator project status demo --store sqlite:///{output / 'review.db'} --json; "
+           f"dicom-annotator audit verify --store sqlite:///{output / 'review.db'})")
 
 
 def _simulated_reader(truth: Segmentation, labels: np.ndarray, seed: int, name: str) -> Segmentation:

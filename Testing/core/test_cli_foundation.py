@@ -61,9 +61,15 @@ def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
     assert (tmp_path / "demo" / "nifti" / "labels.json").is_file()
     assert sorted(p.name for p in (tmp_path / "demo" / "models").iterdir()) == [
         "01-Liver.stl", "02-Liver_lesion.stl", "03-Vertebra.stl"]
-    assert len(list((tmp_path / "demo" / "series").glob("*.dcm"))) == 40
+    assert len(list((tmp_path / "demo" / "series").rglob("*.dcm"))) == 40
     assert sorted(p.name for p in (tmp_path / "demo" / "segs").iterdir()) == [
-        "consensus.dcm", "reader1.dcm", "reader2.dcm", "reader3.dcm"]
+        "consensus-sr.dcm", "consensus.dcm", "reader1.dcm", "reader2.dcm", "reader3.dcm"]
+    phantom_identifiers = (b"Phantom^Demo", b"PHANTOM-001")  # what sample_data writes into the headers
+    for path in (tmp_path / "demo").rglob("*.dcm"):
+        assert not any(identifier in path.read_bytes() for identifier in phantom_identifiers), path
+    store = f"sqlite:///{tmp_path / 'demo' / 'review.db'}"
+    assert json.loads(run("project", "status", "demo", "--store", store, "--json").stdout)["by_state"]["final"] == 1
+    assert run("audit", "verify", "--store", store).returncode == 0
     assert_one_line_error(run("demo", "-o", tmp_path / "demo"), "already exists", "--force")
     assert run("demo", "-o", tmp_path / "demo", "--force").returncode == 0
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]
