@@ -193,8 +193,9 @@ class AnnotationSession:
 
     def resume_draft(self, files: SubmissionFiles) -> None:
         """Load a draft's segments into the segmentation node and its labels and marks into the session."""
-        mrml_bridge.segmentation_to_node(read_seg(files.seg, self.series), self.scene, self.volume_node,
-                                         node=self.segmentation_node)
+        if files.seg.exists():  # a protocol of landmarks or boxes only has no SEG
+            mrml_bridge.segmentation_to_node(read_seg(files.seg, self.series), self.scene, self.volume_node,
+                                             node=self.segmentation_node)
         content = json.loads(files.annotations.read_text(encoding="utf-8"))
         marks = content.get("marks", [])
         for mark in marks:
@@ -222,8 +223,10 @@ class AnnotationSession:
                        for (target, classification), value in self.labels.items()],
             "marks": marks,
         }
+        segmentation = self.segmentation()
         with atomic_path(json_path, force=force) as temporary:
-            write_seg(self.segmentation(), seg_path, force=force, content_label=kind.upper()[:16])
+            if segmentation.segments:  # a protocol of landmarks or boxes only has nothing for a SEG
+                write_seg(segmentation, seg_path, force=force, content_label=kind.upper()[:16])
             temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
         return files
 

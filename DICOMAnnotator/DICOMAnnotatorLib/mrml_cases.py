@@ -54,7 +54,7 @@ class AnnotatorDesk:
         self.session = AnnotationSession(self.scene, series, protocol, user=self.user, volume_node=volume)
         self.session.apply_protocol()
         draft = self._draft_files()
-        if draft.seg.exists() and draft.annotations.exists():
+        if draft.annotations.exists():
             self.session.resume_draft(draft)
         return self.session
 
@@ -65,6 +65,11 @@ class AnnotatorDesk:
     def submit(self) -> tuple[SubmissionFiles, Path, review.Case]:
         """Write the SEG and its TID 1500 SR (measurements, labels, marks) and record them in the store."""
         session = self._require_session()
+        if not session.protocol.segment_structures:
+            raise InputError(
+                f"Protocol '{session.protocol.id}' has no volume structures, only landmarks, boxes or labels; the "
+                "review store takes one DICOM SEG per submission, so this work can be saved as a draft but not yet "
+                "submitted (SR-only submissions are not supported yet)")
         files = session.submit(self._folder("submissions") / f"round-{self.case.round}")
         sr_path = files.seg.with_name(files.seg.stem + "-sr.dcm")
         write_sr(measurement_report(session, files), sr_path)

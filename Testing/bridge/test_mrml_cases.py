@@ -121,3 +121,29 @@ def test_annotator_cannot_open_review_work_or_submit_without_a_case(project, tmp
     with pytest.raises(InputError, match="Required structure"):
         desk.submit()
     assert pydicom.dcmread(session.series.datasets[0].filename).Modality == "CT"
+
+
+def test_landmark_only_protocols_keep_drafts_but_are_refused_at_submission(write_phantom, tmp_path):
+    """Vertebral fractures: landmarks are placed as markups and graded; the store takes SEGs only, so submit says so."""
+    folder, *_ = write_phantom()
+    series = ReferenceSeries.from_paths(folder)
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    with review.ReviewStore(url) as store:
+        review.add_user(store, "lead", ["lead"], actor=None)
+        review.add_user(store, "ann", ["annotator"], actor="lead")
+        review.create_project(store, "spine", load_protocol("vertebral-fractures-ct"), actor="lead",
+                              annotators_per_case=1)
+        review.add_cases(store, "spine", [review.SeriesRef(series.study_instance_uid, series.series_instance_uid,
+                                                           "CT", str(folder))], actor="lead")
+        review.assign_cases(store, "spine", actor="lead")
+    desk = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    session = desk.open_next_case("spine")
+    session.markups_node("L1").AddControlPointWorld(1.0, 2.0, 3.0)  # RAS
+    mild = next(v for v in session.protocol.structure("Genant fracture grade").values if v.meaning == "Mild")
+    session.set_label("L1", "Genant fracture grade", mild)
+    with pytest.raises(InputError, match="no volume structures.*not yet"):
+        desk.submit()
+    desk.save_draft()
+    resumed = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann").open_next_case("spine")
+    assert resumed.marks() == [{"kind": "point", "label": "L1", "points_mm": [[-1.0, -2.0, 3.0]]}]
+    assert resumed.labels == {("L1", "Genant fracture grade"): mild}
