@@ -16,6 +16,7 @@ import pydicom
 
 from .errors import GeometryMismatchError, InputError
 from .geometry import VolumeGeometry
+from .reference_series import SliceSource
 from .seg_file import SegFile
 
 #: How far (mm) frame planes may stray from the rebuilt grid; DS values carry 16 characters.
@@ -67,6 +68,14 @@ class SeriesFromSegs:
                         f"Source instance {key[0]} is placed at two different slices by {seg.path}; the SEGs disagree")
                 self._source_classes[key[0]] = frame.source_sop_class_uid or "1.2.840.10008.5.1.4.1.1.7"
         self.modality = MODALITY_OF_SOP_CLASS.get(next(iter(self._source_classes.values()), ""), "OT")
+
+    def slice_sources(self) -> dict[int, SliceSource]:
+        """Slice index -> the source instance (and frame) the SEG frames there were derived from."""
+        g = self.geometry
+        return {k: SliceSource(path=None, sop_class_uid=self._source_classes[uid], sop_instance_uid=uid,
+                               frame_number=frame,
+                               position=tuple(float(v) for v in g.index_to_lps(np.array([[0, 0, k]]))[0]))
+                for (uid, frame), k in self.source_index.items()}
 
     @property
     def is_multiframe(self) -> bool:

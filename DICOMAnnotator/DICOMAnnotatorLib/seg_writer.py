@@ -4,12 +4,13 @@
   (STAPLE output); LABELMAP (Label Map Segmentation Storage) is one frame per slice holding
   segment numbers, compressed losslessly (RLE, which every DICOM toolkit decodes), for
   segments that do not overlap.
-- Non-overlapping segments go in as one label-map array (one byte or two per voxel), frame for
-  frame with the single-frame source instances, so memory stays a small multiple of the label
-  map's whatever the segment count. Overlapping or fractional segments (one array per segment)
-  and multi-frame or partial sources hand over only the slices between the first and last
-  labelled one, with their plane positions. highdicom references the source instance of each
-  frame and omits empty frames.
+- BINARY and FRACTIONAL: highdicom builds the header (every module, the segment descriptions,
+  the references to the source series) on one slice, then :mod:`seg_frames` encodes one frame
+  per segment and labelled slice (empty frames omitted) with its plane position and source
+  image, walking each segment's bounding box: memory follows the labelled region, and the
+  per-frame work that dominated highdicom's constructor is gone.
+- LABELMAP: the label map goes to highdicom frame for frame with single-frame sources (the
+  slices between the first and last labelled one, with plane positions, otherwise).
 - Segment numbers in a SEG run 1..N (PS3.3 C.8.20.4); other numbers are renumbered in order.
 """
 
@@ -29,12 +30,15 @@ from .atomic import atomic_path
 from .dicom_codes import to_highdicom_segment_description
 from .errors import SegmentationError
 from .person_names import to_person_name
+from .seg_frames import replace_frames
 from .segmentation import MaskKind, Segmentation
 
 log = logging.getLogger(__name__)
 
 SEGMENTATION_TYPES = ("binary", "fractional", "labelmap")
 MANUFACTURER = "DICOMAnnotator"
+#: Stored value of a fraction of 1 in FRACTIONAL SEGs (one byte per pixel).
+MAX_FRACTIONAL_VALUE = 255
 #: SEG series get the source series number plus this, so that a PACS user finds them beside it.
 SERIES_NUMBER_OFFSET = 1000
 
@@ -72,19 +76,25 @@ def build_seg(
     overlapping = seg_type != "fractional" and renumbered.has_overlaps()
     if seg_type == "labelmap" and overlapping:
         raise SegmentationError("Segments overlap, so they cannot be written as a LABELMAP SEG; write --type binary")
-    stacked = seg_type == "fractional" or overlapping
     datasets = reference.datasets
     geometry = renumbered.geometry
-    if not stacked and len(datasets) == geometry.size[2]:
+    direct = seg_type != "labelmap"
+    if direct:
+        # highdicom builds the header on one slice; seg_frames then encodes every frame (see its docstring).
+        boxes = [renumbered.bounding_box(s.number) for s in renumbered.segments]
+        first = min((b[0].start for b in boxes if b is not None), default=0)
+        last = first + 1
+    elif len(datasets) == geometry.size[2]:
         # One single-frame source per slice, in slice order: the whole label map (one byte or two per voxel)
         # corresponds to the sources frame for frame, highdicom's fastest path.
-        first, last, positions = 0, geometry.size[2], None
+        first, last = 0, geometry.size[2]
     else:
         first, last = _slab(renumbered)
-        positions = [hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT,
-                                              [float(v) for v in geometry.index_to_lps(np.array([[0, 0, k]]))[0]])
-                     for k in range(first, last)]
-    pixels = _pixel_array(renumbered, first, last, stacked=stacked)
+    positions = None if (not direct and last - first == len(datasets) == geometry.size[2]) else [
+        hd.PlanePositionSequence(hd.CoordinateSystemNames.PATIENT,
+                                 [float(v) for v in geometry.index_to_lps(np.array([[0, 0, k]]))[0]])
+        for k in range(first, last)]
+    pixels = (_empty_stack(renumbered) if direct else _labelmap_slab(renumbered, first, last))
     author = creator or segmentation.author
     description = series_description or " ".join(
         part for part in ("SEG", segmentation.protocol_id, author) if part)
@@ -103,13 +113,19 @@ def build_seg(
         software_versions=__version__,
         device_serial_number="none",
         fractional_type="PROBABILITY" if seg_type == "fractional" else None,
+        max_fractional_value=MAX_FRACTIONAL_VALUE,
         content_label=content_label,
         content_description=(content_description or description)[:64],
         content_creator_name=to_person_name(author) if author else None,
         plane_positions=positions,
-        omit_empty_frames=any(renumbered.voxel_count(s.number) for s in renumbered.segments),
+        omit_empty_frames=not direct and any(renumbered.voxel_count(s.number) for s in renumbered.segments),
         transfer_syntax_uid=RLELossless if seg_type == "labelmap" else ExplicitVRLittleEndian,
     )
+    if direct:
+        replace_frames(seg, renumbered, _sources(reference), fractional=seg_type == "fractional",
+                       maximum_fractional_value=MAX_FRACTIONAL_VALUE)
+        if seg_type == "binary":
+            seg.SegmentsOverlap = "YES" if overlapping else "NO"
     seg.SeriesDescription = description[:64]
     return seg
 
@@ -138,6 +154,20 @@ def _renumbered(segmentation: Segmentation) -> Segmentation:
         protocol_id=segmentation.protocol_id, provenance=segmentation.provenance)
 
 
+def _empty_stack(segmentation: Segmentation) -> np.ndarray:
+    """One empty slice per segment, from which highdicom builds the header (its frames are then replaced)."""
+    rows_columns = segmentation.geometry.array_shape[1:]
+    dtype = np.float32 if segmentation.kind is MaskKind.FRACTIONAL else bool
+    return np.zeros((1, *rows_columns, len(segmentation.segments)), dtype=dtype)
+
+
+def _sources(reference) -> dict:
+    """Slice index -> source image, for the series or for the series rebuilt from SEGs."""
+    if hasattr(reference, "slices"):
+        return dict(enumerate(reference.slices))
+    return reference.slice_sources()
+
+
 def _slab(segmentation: Segmentation) -> tuple[int, int]:
     """The slices [first, last) holding every labelled voxel (one empty slice when nothing is labelled)."""
     boxes = [b for b in (segmentation.bounding_box(s.number) for s in segmentation.segments) if b is not None]
@@ -146,24 +176,16 @@ def _slab(segmentation: Segmentation) -> tuple[int, int]:
     return min(b[0].start for b in boxes), max(b[0].stop for b in boxes)
 
 
-def _pixel_array(segmentation: Segmentation, first: int, last: int, *, stacked: bool) -> np.ndarray:
-    """The slab as highdicom's label-map style array, or stacked per segment (overlaps, fractions)."""
+def _labelmap_slab(segmentation: Segmentation, first: int, last: int) -> np.ndarray:
+    """Slices [first, last) as one label-map array (value = segment number) of non-overlapping segments."""
     rows_columns = segmentation.geometry.array_shape[1:]
     segments = segmentation.segments
-    if stacked:
-        dtype = np.float32 if segmentation.kind is MaskKind.FRACTIONAL else bool
-        pixels = np.zeros((last - first, *rows_columns, len(segments)), dtype=dtype)
-    else:
-        pixels = np.zeros((last - first, *rows_columns), dtype=np.uint8 if len(segments) < 256 else np.uint16)
-    for channel, segment in enumerate(segments):
+    pixels = np.zeros((last - first, *rows_columns), dtype=np.uint8 if len(segments) < 256 else np.uint16)
+    for segment in segments:
         if segmentation.bounding_box(segment.number) is None:
             continue
         box, values = segmentation.cropped_mask(segment.number)
-        region = (slice(box[0].start - first, box[0].stop - first), box[1], box[2])
-        if stacked:
-            pixels[(*region, channel)] = values
-        else:
-            pixels[region][values] = segment.number
+        pixels[box[0].start - first:box[0].stop - first, box[1], box[2]][values] = segment.number
     return pixels
 
 

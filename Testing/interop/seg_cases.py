@@ -28,7 +28,7 @@ AUTHOR = "Doe^Jane"
 FRACTIONAL_MAX = 255
 SOURCES = ("axial", "oblique", "enhanced")
 #: Variants of the phantom's segments: what a conformant writer must handle beyond the plain case.
-VARIANTS = ("overlap", "empty", "blank", "renumbered")
+VARIANTS = ("overlap", "empty", "blank", "renumbered", "single")
 #: A segment that overlaps the liver and its lesion (a reader must keep both voxels).
 REGION = SegmentDescription(4, "Liver region", Code("123037004", "SCT", "Anatomical Structure"),
                             Code("10200004", "SCT", "Liver"), color=(0, 151, 206))
@@ -116,6 +116,8 @@ def _segmentation(variant: str, series: ReferenceSeries, labels: np.ndarray) -> 
         segments.append(EMPTY)
     elif variant == "blank":  # nothing labelled yet: the SEG still needs a frame per segment
         masks = {}
+    elif variant == "single":  # one segment: highdicom names it once, in the shared functional groups
+        segments, masks = segments[:1], {1: masks[1]}
     elif variant == "renumbered":
         segments = [dataclasses.replace(s, number=n) for s, n in zip(segments, SPARSE_NUMBERS, strict=True)]
         masks = {n: masks[old] for old, n in zip((1, 2, 3), SPARSE_NUMBERS, strict=True)}
