@@ -82,6 +82,10 @@ class ReferenceSeries:
                 "pick one with --series-uid"
             )
         for ds in datasets:
+            if "SpecificCharacterSet" in ds and not ds.SpecificCharacterSet:
+                # Present but empty means the default repertoire, as when absent; writers that copy it
+                # into derived objects (highdicom) refuse the empty value.
+                del ds.SpecificCharacterSet
             uid = str(ds.SOPInstanceUID)
             if uid in self._datasets:
                 raise SeriesError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import warnings
 from typing import Any
 
 log = logging.getLogger("dicom_annotator")
@@ -24,6 +25,9 @@ def warn(message: str) -> None:
 
 
 def configure_logging(verbose: bool) -> None:
+    # highdicom warns when it copies a source's single-component Patient's Name (e.g. "JANCT000"); the
+    # name is the source's to keep, so the warning says nothing the user can act on.
+    warnings.filterwarnings("ignore", message=".*unlikely to represent the intended person name.*")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     root = logging.getLogger("dicom_annotator")
