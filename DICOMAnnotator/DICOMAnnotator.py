@@ -445,9 +445,10 @@ class DICOMAnnotatorTest(ScriptedLoadableModuleTest):
         import tempfile
 
         import numpy as np
-        from DICOMAnnotatorLib import mrml_bridge, review, sample_data
+        from DICOMAnnotatorLib import mrml_bridge, sample_data
         from DICOMAnnotatorLib.protocols import load_protocol
         from DICOMAnnotatorLib.reference_series import ReferenceSeries
+        from DICOMAnnotatorLib.review.sample_project import create_sample_project
         from DICOMAnnotatorLib.segmentation import Segmentation
 
         self.delayDisplay("Making a phantom CT case in a temporary review store")
@@ -457,15 +458,8 @@ class DICOMAnnotatorTest(ScriptedLoadableModuleTest):
             sample_data.write_datasets(sample_data.ct_datasets(geometry, hu), os.path.join(folder, "series"))
             series = ReferenceSeries.from_paths(os.path.join(folder, "series"))
             url = "sqlite:///" + os.path.join(folder, "store.db")
-            with review.ReviewStore(url) as store:
-                review.add_user(store, "lead", ["lead"], actor=None)
-                review.add_user(store, "ann", ["annotator"], actor="lead")
-                review.create_project(store, "liver", load_protocol("liver-lesions-ct"), actor="lead",
-                                      annotators_per_case=1)
-                review.add_cases(store, "liver", [review.SeriesRef(series.study_instance_uid,
-                                                                    series.series_instance_uid, "CT",
-                                                                    os.path.join(folder, "series"))], actor="lead")
-                review.assign_cases(store, "liver", actor="lead")
+            create_sample_project(url, "liver", load_protocol("liver-lesions-ct"), os.path.join(folder, "series"),
+                                  annotators=["ann"])
 
             settings = qt.QSettings(os.path.join(folder, "settings.ini"), qt.QSettings.IniFormat)
             logic = DICOMAnnotatorLogic(settings)

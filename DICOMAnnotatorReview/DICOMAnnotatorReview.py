@@ -332,6 +332,7 @@ class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
         from DICOMAnnotatorLib import review, sample_data
         from DICOMAnnotatorLib.protocols import load_protocol
         from DICOMAnnotatorLib.reference_series import ReferenceSeries
+        from DICOMAnnotatorLib.review.sample_project import create_sample_project
         from DICOMAnnotatorLib.seg_writer import write_seg
         from DICOMAnnotatorLib.segmentation import Segmentation
 
@@ -344,20 +345,12 @@ class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
             series = ReferenceSeries.from_paths(seriesFolder)
             protocol = load_protocol("liver-lesions-ct")
             url = "sqlite:///" + os.path.join(folder, "store.db")
+            case = create_sample_project(url, "liver", protocol, seriesFolder, annotators=["ann", "ben"])
             with review.ReviewStore(url) as store:
-                review.add_user(store, "lead", ["lead"], actor=None)
-                for name, role in (("ann", "annotator"), ("ben", "annotator"), ("rev", "reviewer"),
-                                   ("rad", "radiologist")):
-                    review.add_user(store, name, [role], actor="lead")
-                review.create_project(store, "liver", protocol, actor="lead")
-                review.add_cases(store, "liver", [review.SeriesRef(series.study_instance_uid,
-                                                                    series.series_instance_uid, "CT", seriesFolder)],
-                                 actor="lead")
-                review.assign_cases(store, "liver", actor="lead")
                 for name in ("ann", "ben"):
                     drawn = Segmentation.from_labelmap(geometry, np.where(labels == 3, 0, labels),
                                                        protocol.segment_descriptions(), reference=series, author=name)
-                    review.submit(store, 1, name, write_seg(drawn, os.path.join(folder, f"{name}.dcm")))
+                    review.submit(store, case, name, write_seg(drawn, os.path.join(folder, f"{name}.dcm")))
 
             settings = qt.QSettings(os.path.join(folder, "settings.ini"), qt.QSettings.IniFormat)
             parameters = DICOMAnnotatorReviewLogic(settings).getParameterNode()

@@ -42,6 +42,21 @@ def run(*args, cwd: Path | None = None, timeout: float = 300) -> subprocess.Comp
     return subprocess.run([COMMAND, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
 
 
+def in_process_cli(capsys):
+    """``dicom-annotator`` run in this process (fast, no start-up): ``invoke(*args) -> (status, stdout, stderr)``."""
+    from DICOMAnnotatorLib.cli import main as cli_main
+
+    def invoke(*args: object) -> tuple[int, str, str]:
+        try:
+            status = cli_main.main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            status = exc.code
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return invoke
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
     """Exit 1 with exactly one ``error: `` line on stderr naming ``fragments`` (shared/CLI.md)."""
     assert result.returncode == 1, result.stderr

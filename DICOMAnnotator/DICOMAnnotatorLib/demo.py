@@ -94,25 +94,21 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         yield f"6. Consensus exported as NIfTI for training: {output / 'nifti'}"
         yield f"   and as {len(models)} STL surface models for planning: {output / 'models'}"
         agreement_json = report.to_json()
-    yield from _review(output, series, agreement_json)
+    yield from _review(output, agreement_json)
     yield f"Done: all outputs are in {output}"
 
 
-def _review(output: Path, series: ReferenceSeries, agreement: dict) -> Iterator[str]:
+def _review(output: Path, agreement: dict) -> Iterator[str]:
     """The case through the review store, on the final paths (the store records them)."""
     from . import review
     from .protocols.loading import load_protocol
+    from .review.sample_project import create_sample_project
 
-    with review.ReviewStore(f"sqlite:///{output / 'review.db'}") as store:
-        review.add_user(store, "lead", ["lead"], actor=None)
-        for name, role in (*((f"reader{n}", "annotator") for n in (1, 2, 3)), ("reviewer", "reviewer"),
-                           ("radiologist", "radiologist")):
-            review.add_user(store, name, [role], actor="lead")
-        review.create_project(store, "demo", load_protocol("liver-lesions-ct"), actor="lead", annotators_per_case=3)
-        (case,) = review.add_cases(store, "demo", [review.SeriesRef(
-            series.study_instance_uid, series.series_instance_uid, series.modality, str(output / "series"))],
-            actor="lead")
-        review.assign_cases(store, "demo", actor="lead")
+    url = f"sqlite:///{output / 'review.db'}"
+    case = create_sample_project(url, "demo", load_protocol("liver-lesions-ct"), output / "series",
+                                 annotators=("reader1", "reader2", "reader3"), reviewer="reviewer",
+                                 radiologist="radiologist")
+    with review.ReviewStore(url) as store:
         for n in (1, 2, 3):
             review.submit(store, case, f"reader{n}", output / "segs" / f"reader{n}.dcm")
         review.record_consensus(store, case, "reviewer", method="staple",

@@ -14,7 +14,7 @@ from DICOMAnnotatorLib import mrml_bridge, review
 from DICOMAnnotatorLib.errors import InputError
 from DICOMAnnotatorLib.mrml_cases import AnnotatorDesk, ReviewerDesk
 from DICOMAnnotatorLib.protocols import load_protocol
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
+from DICOMAnnotatorLib.review.sample_project import create_sample_project
 from DICOMAnnotatorLib.seg_reader import read_seg
 from DICOMAnnotatorLib.segmentation import Segmentation
 from DICOMAnnotatorLib.sr_reader import sr_summary
@@ -27,16 +27,8 @@ pytestmark = pytest.mark.bridge
 def project(write_phantom, tmp_path):
     """A liver-lesions-ct project (2 annotators, reviewer then radiologist) with one phantom case, assigned."""
     folder, _, _, labels = write_phantom()
-    series = ReferenceSeries.from_paths(folder)
     url = f"sqlite:///{tmp_path / 'review.db'}"
-    with review.ReviewStore(url) as store:
-        review.add_user(store, "lead", ["lead"], actor=None)
-        for name, role in (("ann", "annotator"), ("ben", "annotator"), ("rev", "reviewer"), ("rad", "radiologist")):
-            review.add_user(store, name, [role], actor="lead")
-        review.create_project(store, "liver", load_protocol("liver-lesions-ct"), actor="lead")
-        review.add_cases(store, "liver", [review.SeriesRef(series.study_instance_uid, series.series_instance_uid,
-                                                           "CT", str(folder))], actor="lead")
-        review.assign_cases(store, "liver", actor="lead")
+    create_sample_project(url, "liver", load_protocol("liver-lesions-ct"), folder)
     return url, labels
 
 
@@ -126,16 +118,8 @@ def test_annotator_cannot_open_review_work_or_submit_without_a_case(project, tmp
 def test_landmark_only_protocols_keep_drafts_but_are_refused_at_submission(write_phantom, tmp_path):
     """Vertebral fractures: landmarks are placed as markups and graded; the store takes SEGs only, so submit says so."""
     folder, *_ = write_phantom()
-    series = ReferenceSeries.from_paths(folder)
     url = f"sqlite:///{tmp_path / 'review.db'}"
-    with review.ReviewStore(url) as store:
-        review.add_user(store, "lead", ["lead"], actor=None)
-        review.add_user(store, "ann", ["annotator"], actor="lead")
-        review.create_project(store, "spine", load_protocol("vertebral-fractures-ct"), actor="lead",
-                              annotators_per_case=1)
-        review.add_cases(store, "spine", [review.SeriesRef(series.study_instance_uid, series.series_instance_uid,
-                                                           "CT", str(folder))], actor="lead")
-        review.assign_cases(store, "spine", actor="lead")
+    create_sample_project(url, "spine", load_protocol("vertebral-fractures-ct"), folder, annotators=["ann"])
     desk = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
     session = desk.open_next_case("spine")
     session.markups_node("L1").AddControlPointWorld(1.0, 2.0, 3.0)  # RAS

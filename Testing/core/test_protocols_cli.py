@@ -6,25 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from DICOMAnnotatorLib.cli import main as cli_main
+from conftest import in_process_cli
 from DICOMAnnotatorLib.protocols import SHIPPED_PROTOCOLS_DIR, load_protocol, read_slicer_terminology
 
 
 @pytest.fixture
-def run(monkeypatch, capsys):
+def run(capsys):
     """Run the command in-process; returns (exit status, stdout, stderr)."""
-    if "protocol" not in cli_main.COMMAND_MODULES:
-        monkeypatch.setattr(cli_main, "COMMAND_MODULES", (*cli_main.COMMAND_MODULES, "protocol"))
-
-    def invoke(*args: object) -> tuple[int, str, str]:
-        try:
-            status = cli_main.main([str(a) for a in args])
-        except SystemExit as exc:  # argparse usage errors
-            status = exc.code
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return invoke
+    return in_process_cli(capsys)
 
 
 def test_list(run):

@@ -12,8 +12,7 @@ PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` system
 from __future__ import annotations
 
 import pytest
-from conftest import require_tool
-from DICOMAnnotatorLib.cli import main as cli_main
+from conftest import in_process_cli, require_tool
 from postgres_server import PostgresServer, find_program
 
 
@@ -44,13 +43,4 @@ def cli(monkeypatch, capsys):
     """Run ``dicom-annotator`` in-process; returns (exit status, stdout, stderr)."""
     monkeypatch.delenv("DICOM_ANNOTATOR_USER", raising=False)
     monkeypatch.delenv("DICOM_ANNOTATOR_STORE", raising=False)
-
-    def invoke(*args: object) -> tuple[int, str, str]:
-        try:
-            status = cli_main.main([str(a) for a in args])
-        except SystemExit as exc:  # argparse usage errors
-            status = exc.code
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return invoke
+    return in_process_cli(capsys)
