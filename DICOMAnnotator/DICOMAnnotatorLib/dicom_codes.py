@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .codes import Code
+from .display_colors import dicom_lab_to_rgb
 from .segmentation import AlgorithmType, SegmentDescription
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,8 +97,6 @@ def to_highdicom_segment_descriptions(
 
 def segment_description_from_dataset(item: Any) -> SegmentDescription:
     """Our description from a SEG's Segment Sequence item (the inverse of the conversion above)."""
-    from highdicom.color import CIELabColor
-
     type_item = item.SegmentedPropertyTypeCodeSequence[0]
     modifiers = getattr(type_item, "SegmentedPropertyTypeModifierCodeSequence", None)
     regions = getattr(item, "AnatomicRegionSequence", None)
@@ -105,7 +104,7 @@ def segment_description_from_dataset(item: Any) -> SegmentDescription:
     color = (128, 174, 128)
     if "RecommendedDisplayCIELabValue" in item:
         lab = [int(v) for v in item.RecommendedDisplayCIELabValue]
-        color = CIELabColor.from_dicom_value(lab).to_rgb(clip=True)
+        color = dicom_lab_to_rgb(lab)
     algorithm = AlgorithmType(str(item.SegmentAlgorithmType))
     return SegmentDescription(
         number=int(item.SegmentNumber), label=str(item.SegmentLabel),

@@ -8,6 +8,7 @@ decoded one at a time, so memory follows one frame rather than the whole pixel d
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,10 +21,14 @@ from pydicom.errors import InvalidDicomError
 from .codes import Code
 from .errors import InputError
 from .person_names import from_person_name
+from .raw_sequence import RawItem, RawSequenceError, parse_sequence
+
+log = logging.getLogger(__name__)
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 SEG_SOP_CLASSES = (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE)
+PER_FRAME_FUNCTIONAL_GROUPS = 0x52009230
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ class SegFile:
         self.rows, self.columns = int(ds.Rows), int(ds.Columns)
         self.frame_count = int(ds.get("NumberOfFrames", 1) or 1)
         shared = _first(ds.get("SharedFunctionalGroupsSequence")) or pydicom.Dataset()
-        per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+        per_frame = _per_frame_items(ds)
         self.frames = [self._frame(index, shared, per_frame[index] if index < len(per_frame) else pydicom.Dataset())
                        for index in range(self.frame_count)]
         self.row_direction, self.column_direction = self._orientation(shared, per_frame)
@@ -110,8 +115,8 @@ class SegFile:
             ) from exc
 
     # ----------------------------------------------------------------- parsing
-    def _frame(self, index: int, shared: pydicom.Dataset, frame: pydicom.Dataset) -> SegFrame:
-        def group(keyword: str) -> pydicom.Dataset | None:
+    def _frame(self, index: int, shared: pydicom.Dataset, frame: pydicom.Dataset | RawItem) -> SegFrame:
+        def group(keyword: str) -> pydicom.Dataset | RawItem | None:
             return _first(frame.get(keyword)) or _first(shared.get(keyword))
 
         segment = None
@@ -120,11 +125,11 @@ class SegFile:
             if identification is None or "ReferencedSegmentNumber" not in identification:
                 raise InputError(f"Frame {index + 1} of {self.path} names no segment "
                                  "(Segment Identification Sequence); the SEG is not conformant")
-            segment = int(identification.ReferencedSegmentNumber)
+            segment = int(identification.get("ReferencedSegmentNumber"))
         position_item = group("PlanePositionSequence")
         position = None
         if position_item is not None and "ImagePositionPatient" in position_item:
-            position = np.array([float(v) for v in position_item.ImagePositionPatient])
+            position = np.array([float(v) for v in position_item.get("ImagePositionPatient")])
         source = None
         derivation = group("DerivationImageSequence")
         if derivation is not None:
@@ -134,7 +139,7 @@ class SegFile:
             frame_numbers = frame_numbers[0]
         return SegFrame(
             index=index, segment_number=segment, position=position,
-            source_sop_instance_uid=str(source.ReferencedSOPInstanceUID) if source is not None else None,
+            source_sop_instance_uid=str(source.get("ReferencedSOPInstanceUID")) if source is not None else None,
             source_sop_class_uid=str(source.get("ReferencedSOPClassUID", "")) or None if source is not None else None,
             source_frame_number=int(frame_numbers) if frame_numbers not in (None, "") else None,
         )
@@ -156,12 +161,26 @@ def _group_values(shared: pydicom.Dataset, per_frame, sequence: str, keyword: st
     item = _first(shared.get(sequence))
     if item is not None and keyword in item:
         return list(item[keyword].value)
-    found = {tuple(str(v) for v in _first(f.get(sequence))[keyword].value)
+    found = {tuple(str(v) for v in _first(f.get(sequence)).get(keyword))
              for f in per_frame if _first(f.get(sequence)) is not None and keyword in _first(f.get(sequence))}
     if len(found) > 1:
         raise InputError(f"The frames of {path} differ in {keyword}; a SEG on one plane orientation and pixel "
                          "spacing is needed to place it on a volume")
     return list(found.pop()) if found else None
+
+
+def _per_frame_items(ds: pydicom.Dataset) -> list:
+    """The Per-frame Functional Groups items, read from their bytes when pydicom kept them raw (see
+    :mod:`raw_sequence`: thousands of frames), else as pydicom parsed them."""
+    element = ds.get_item(PER_FRAME_FUNCTIONAL_GROUPS)
+    if element is None:
+        return []
+    if element.is_raw and element.length != 0xFFFFFFFF and element.is_little_endian:
+        try:
+            return parse_sequence(element.value, implicit=element.is_implicit_VR)
+        except RawSequenceError as exc:
+            log.debug("Per-frame groups parsed by pydicom (%s)", exc)
+    return ds.get("PerFrameFunctionalGroupsSequence") or []
 
 
 def _first(sequence) -> pydicom.Dataset | None:

@@ -29,6 +29,7 @@ from . import __version__
 from .atomic import atomic_path
 from .dicom_codes import to_highdicom_segment_description
 from .errors import SegmentationError
+from .part10 import save_part10
 from .person_names import to_person_name
 from .seg_frames import replace_frames
 from .segmentation import MaskKind, Segmentation
@@ -95,11 +96,12 @@ def build_seg(
                                  [float(v) for v in geometry.index_to_lps(np.array([[0, 0, k]]))[0]])
         for k in range(first, last)]
     pixels = (_empty_stack(renumbered) if direct else _labelmap_slab(renumbered, first, last))
+    source = _source_of_slice(datasets, _sources(reference).get(first)) if direct else None
     author = creator or segmentation.author
     description = series_description or " ".join(
         part for part in ("SEG", segmentation.protocol_id, author) if part)
     seg = hd.seg.Segmentation(
-        source_images=datasets,
+        source_images=datasets if source is None else [source],
         pixel_array=pixels,
         segmentation_type=seg_type.upper(),
         segment_descriptions=[to_highdicom_segment_description(s, algorithm_version=__version__)
@@ -121,6 +123,8 @@ def build_seg(
         omit_empty_frames=not direct and any(renumbered.voxel_count(s.number) for s in renumbered.segments),
         transfer_syntax_uid=RLELossless if seg_type == "labelmap" else ExplicitVRLittleEndian,
     )
+    if source is not None:
+        _reference_sources(seg, datasets)
     if direct:
         replace_frames(seg, renumbered, _sources(reference), fractional=seg_type == "fractional",
                        maximum_fractional_value=MAX_FRACTIONAL_VALUE)
@@ -134,7 +138,7 @@ def write_seg(segmentation: Segmentation, path: str | os.PathLike[str], *, force
     """Write the SEG of ``segmentation`` to ``path`` (temporary name, then rename); see :func:`build_seg`."""
     seg = build_seg(segmentation, **options)
     with atomic_path(path, force=force) as temporary:
-        seg.save_as(temporary, enforce_file_format=True)
+        save_part10(seg, temporary)
     log.info("Wrote %s: %s SEG with %d segment(s), %d frame(s)", path, seg.SegmentationType,
              len(seg.SegmentSequence), int(seg.NumberOfFrames))
     return Path(path)
@@ -159,6 +163,36 @@ def _empty_stack(segmentation: Segmentation) -> np.ndarray:
     rows_columns = segmentation.geometry.array_shape[1:]
     dtype = np.float32 if segmentation.kind is MaskKind.FRACTIONAL else bool
     return np.zeros((1, *rows_columns, len(segmentation.segments)), dtype=dtype)
+
+
+def _source_of_slice(datasets: list[pydicom.Dataset], slice_source) -> pydicom.Dataset | None:
+    """The single-frame image of one slice, on which highdicom builds the header (None: give it every image).
+
+    highdicom checks and maps every source image it is given, which cost more than the rest of
+    the header; the frames are encoded by :mod:`seg_frames`, so it needs only the one slice.
+    """
+    if len(datasets) == 1 or slice_source is None or slice_source.frame_number is not None:
+        return None
+    return next((ds for ds in datasets if ds.SOPInstanceUID == slice_source.sop_instance_uid), None)
+
+
+def _reference_sources(seg: pydicom.Dataset, datasets: list[pydicom.Dataset]) -> None:
+    """List every source image, as highdicom lists those it is given: Source Image Sequence and the
+    Common Instance Reference module (Referenced Series Sequence, one item per series)."""
+    by_series: dict[str, list[pydicom.Dataset]] = {}
+    for ds in datasets:
+        reference = pydicom.Dataset()
+        reference.ReferencedSOPClassUID = ds.SOPClassUID
+        reference.ReferencedSOPInstanceUID = ds.SOPInstanceUID
+        by_series.setdefault(ds.SeriesInstanceUID, []).append(reference)
+    seg.SourceImageSequence = [reference for references in by_series.values() for reference in references]
+    series_items = []
+    for series_uid, references in by_series.items():
+        item = pydicom.Dataset()
+        item.SeriesInstanceUID = series_uid
+        item.ReferencedInstanceSequence = references
+        series_items.append(item)
+    seg.ReferencedSeriesSequence = series_items
 
 
 def _sources(reference) -> dict:

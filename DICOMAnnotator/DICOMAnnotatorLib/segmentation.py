@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
-from scipy import ndimage
 
 from .codes import TISSUE, Code
 from .errors import SegmentationError
@@ -162,6 +161,8 @@ class Segmentation:
         if labelmap.size and labelmap.min() < 0:
             raise SegmentationError(f"The label map holds negative label {int(labelmap.min())}")
         described = {s.number for s in segments}
+        from scipy import ndimage  # imported here: reading a SEG does not need it (0.2 s)
+
         # One pass gives each label's box, and so which labels are present (no sort of the voxels).
         boxes = ndimage.find_objects(labelmap) if labelmap.size and labelmap.max() > 0 else []
         present = [value for value, box in enumerate(boxes, start=1) if box is not None]
@@ -217,10 +218,9 @@ class Segmentation:
     def _trimmed(self, number: int, values: np.ndarray, offset: tuple[int, ...]) -> _CroppedMask:
         """Validated ``values`` cut to their non-zero bounding box; ``offset`` places them on the grid."""
         values = self._validated(number, np.asarray(values))
-        boxes = ndimage.find_objects((values != 0).astype(np.int8))
-        if not boxes or boxes[0] is None:
+        inner = _nonzero_box(values)
+        if inner is None:
             return _CroppedMask.empty(self._dtype)
-        inner = boxes[0]
         box = tuple(slice(o + s.start, o + s.stop) for o, s in zip(offset, inner, strict=True))
         return _CroppedMask(box, np.array(values[inner], dtype=self._dtype))
 
@@ -291,13 +291,15 @@ class Segmentation:
         """True when any voxel belongs to more than one segment (then no single label map exists)."""
         if self.kind is MaskKind.FRACTIONAL:
             return True
-        coverage = np.zeros(self.geometry.array_shape, dtype=np.uint8)
-        for cropped in self._masks.values():
-            if cropped.values.size:
-                region = coverage[cropped.box]
-                if np.any(region[cropped.values] > 0):
+        # Only segments whose boxes meet can share a voxel: compare their masks where the boxes meet.
+        masks = [cropped for cropped in self._masks.values() if cropped.values.size]
+        for n, first in enumerate(masks):
+            for second in masks[n + 1:]:
+                common = tuple(slice(max(a.start, b.start), min(a.stop, b.stop))
+                               for a, b in zip(first.box, second.box, strict=True))
+                if all(s.start < s.stop for s in common) and np.any(
+                        first.values[_within(common, first.box)] & second.values[_within(common, second.box)]):
                     return True
-                region[cropped.values] = 1
         return False
 
     def to_labelmap(self) -> np.ndarray:
@@ -364,6 +366,23 @@ class Segmentation:
 
     def __repr__(self) -> str:
         return f"Segmentation({len(self._segments)} segments, {self.kind.value}, size={list(self.geometry.size)})"
+
+
+def _within(box: tuple[slice, ...], outer: tuple[slice, ...]) -> tuple[slice, ...]:
+    """``box`` (grid indices) as indices into the array of the box ``outer`` that holds it."""
+    return tuple(slice(b.start - o.start, b.stop - o.start) for b, o in zip(box, outer, strict=True))
+
+
+def _nonzero_box(values: np.ndarray) -> tuple[slice, ...] | None:
+    """The smallest box holding every non-zero value (None when there is none)."""
+    nonzero = values != 0
+    box = []
+    for axis in range(nonzero.ndim):
+        hits = np.flatnonzero(nonzero.any(axis=tuple(a for a in range(nonzero.ndim) if a != axis)))
+        if hits.size == 0:
+            return None
+        box.append(slice(int(hits[0]), int(hits[-1]) + 1))
+    return tuple(box)
 
 
 def _require_shape(array: np.ndarray, geometry: VolumeGeometry, what: str) -> None:

@@ -15,7 +15,7 @@ from DICOMAnnotatorLib.deid.mapping import KeyedMapper
 from DICOMAnnotatorLib.deid.options import DatePolicy, DeidOptions
 from DICOMAnnotatorLib.deid.profile import ActionTable, standard_table
 from DICOMAnnotatorLib.deid.scrub import TextScrubber
-from DICOMAnnotatorLib.deid.writer import save_part10
+from DICOMAnnotatorLib.part10 import save_part10
 from DICOMAnnotatorLib.errors import InputError
 from pydicom.dataset import Dataset
 

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from conftest import shared_file
 from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.errors import GeometryMismatchError, SegmentationError
+from DICOMAnnotatorLib.part10 import save_part10
 from DICOMAnnotatorLib.reference_series import ReferenceSeries
 from DICOMAnnotatorLib.seg_info import seg_summary
 from DICOMAnnotatorLib.seg_reader import read_seg, read_segs
@@ -198,3 +199,16 @@ def test_other_producers_segs_read_alone_keep_every_voxel(name):
         assert np.count_nonzero(values) == summary[segment.number]["voxels"]
         if seg.kind is MaskKind.FRACTIONAL:
             assert float(values.sum()) == pytest.approx(summary[segment.number]["fraction_sum"], abs=1e-3)
+
+
+@pytest.mark.parametrize("seg_type", ["binary", "fractional", "labelmap"])
+def test_the_written_seg_is_what_pydicom_writes_of_the_built_dataset(write_phantom, tmp_path, seg_type):
+    """The frames are encoded to bytes by seg_frames and copied by part10: pydicom encodes the same dataset alike."""
+    series, segmentation = _phantom_segmentation(write_phantom, "oblique")
+    ds = build_seg(segmentation, segmentation_type=seg_type)
+    save_part10(ds, tmp_path / "ours.dcm")
+    ds.save_as(tmp_path / "pydicom.dcm", enforce_file_format=True)
+    assert (tmp_path / "ours.dcm").read_bytes() == (tmp_path / "pydicom.dcm").read_bytes()
+    written = pydicom.dcmread(tmp_path / "ours.dcm")
+    assert len(written.SourceImageSequence) == len(written.ReferencedSeriesSequence[0].ReferencedInstanceSequence) \
+        == len(series.datasets), "every source image is referenced, not only the slice highdicom built the header on"

@@ -23,7 +23,7 @@ from .mapping import KeyedMapper
 from .ocr import tesseract_version
 from .options import DeidOptions, PixelPolicy
 from .pixels import PixelResult, clean_overlays, clean_pixels, configured_boxes, overlay_groups
-from .writer import save_part10
+from ..part10 import save_part10
 
 WRITTEN, FAILED, NOT_WRITTEN, SKIPPED = "written", "failed", "not_written", "skipped"
 
