@@ -15,8 +15,8 @@ from DICOMAnnotatorLib.deid.mapping import KeyedMapper
 from DICOMAnnotatorLib.deid.options import DatePolicy, DeidOptions
 from DICOMAnnotatorLib.deid.profile import ActionTable, standard_table
 from DICOMAnnotatorLib.deid.scrub import TextScrubber
-from DICOMAnnotatorLib.part10 import save_part10
 from DICOMAnnotatorLib.errors import InputError
+from DICOMAnnotatorLib.part10 import save_part10
 from pydicom.dataset import Dataset
 
 

@@ -17,13 +17,13 @@ from pydicom.uid import MediaStorageDirectoryStorage
 
 from ..atomic import atomic_path
 from ..errors import DICOMAnnotatorError, OutputExistsError
+from ..part10 import save_part10
 from .burned_in import burned_in_risks
 from .dataset import Deidentifier, peek
 from .mapping import KeyedMapper
 from .ocr import tesseract_version
 from .options import DeidOptions, PixelPolicy
 from .pixels import PixelResult, clean_overlays, clean_pixels, configured_boxes, overlay_groups
-from ..part10 import save_part10
 
 WRITTEN, FAILED, NOT_WRITTEN, SKIPPED = "written", "failed", "not_written", "skipped"
 
