@@ -8,6 +8,7 @@ decoded one at a time, so memory follows one frame rather than the whole pixel d
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from pydicom.errors import InvalidDicomError
 from .codes import Code
 from .errors import InputError
 from .person_names import from_person_name
-from .raw_sequence import RawItem, RawSequenceError, parse_sequence
+from .raw_sequence import RawItem, RawSequenceError, split_file
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class SegFile:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.dataset = _read(self.path)
+        self.dataset, per_frame = _read(self.path)
         ds = self.dataset
         self.segmentation_type = str(ds.get("SegmentationType", "")).upper()
         if self.segmentation_type not in ("BINARY", "FRACTIONAL", "LABELMAP"):
@@ -62,7 +63,6 @@ class SegFile:
         self.rows, self.columns = int(ds.Rows), int(ds.Columns)
         self.frame_count = int(ds.get("NumberOfFrames", 1) or 1)
         shared = _first(ds.get("SharedFunctionalGroupsSequence")) or pydicom.Dataset()
-        per_frame = _per_frame_items(ds)
         self.frames = [self._frame(index, shared, per_frame[index] if index < len(per_frame) else pydicom.Dataset())
                        for index in range(self.frame_count)]
         self.row_direction, self.column_direction = self._orientation(shared, per_frame)
@@ -169,20 +169,6 @@ def _group_values(shared: pydicom.Dataset, per_frame, sequence: str, keyword: st
     return list(found.pop()) if found else None
 
 
-def _per_frame_items(ds: pydicom.Dataset) -> list:
-    """The Per-frame Functional Groups items, read from their bytes when pydicom kept them raw (see
-    :mod:`raw_sequence`: thousands of frames), else as pydicom parsed them."""
-    element = ds.get_item(PER_FRAME_FUNCTIONAL_GROUPS)
-    if element is None:
-        return []
-    if element.is_raw and element.length != 0xFFFFFFFF and element.is_little_endian:
-        try:
-            return parse_sequence(element.value, implicit=element.is_implicit_VR)
-        except RawSequenceError as exc:
-            log.debug("Per-frame groups parsed by pydicom (%s)", exc)
-    return ds.get("PerFrameFunctionalGroupsSequence") or []
-
-
 def _first(sequence) -> pydicom.Dataset | None:
     return sequence[0] if sequence else None
 
@@ -191,11 +177,29 @@ def _optional_float(value) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
-def _read(path: Path) -> pydicom.Dataset:
+def _read(path: Path) -> tuple[pydicom.Dataset, list]:
+    """The SEG's dataset without its per-frame functional groups, and their items.
+
+    The items are read from their bytes (:mod:`raw_sequence`: thousands of frames, and pydicom
+    would build a Dataset for each nested item); files that cannot be split so (big endian,
+    deflated, damaged) are read by pydicom as a whole.
+    """
     if not path.is_file():
         raise InputError(f"{path} does not exist; give a DICOM SEG file")
     try:
-        ds = pydicom.dcmread(path)
+        split = split_file(path.read_bytes(), PER_FRAME_FUNCTIONAL_GROUPS)
+    except (OSError, RawSequenceError) as exc:
+        log.debug("%s is read by pydicom as a whole (%s)", path, exc)
+        split = None
+    try:
+        if split is None:
+            ds = pydicom.dcmread(path)
+            per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+        else:
+            ds = pydicom.dcmread(io.BytesIO(split.head))
+            for element in split.tail:
+                ds[element.tag] = element
+            per_frame = split.items
     except InvalidDicomError as exc:
         raise InputError(f"{path} is not a DICOM file; give a DICOM SEG file") from exc
     except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError) as exc:
@@ -205,4 +209,4 @@ def _read(path: Path) -> pydicom.Dataset:
                          f"SOP class {ds.get('SOPClassUID', '?')}); give a SEG file")
     if "SegmentSequence" not in ds or "PixelData" not in ds:
         raise InputError(f"{path} has no Segment Sequence or no Pixel Data; the SEG is not conformant")
-    return ds
+    return ds, per_frame

@@ -1,13 +1,14 @@
 """The fast paths of SEG reading and writing give what the slow, general ones give.
 
-- Per-frame functional groups read from their bytes (raw_sequence) hold what pydicom parses,
-  in explicit and implicit VR, with defined and undefined item lengths; bytes it does not
-  understand fall back to pydicom.
+- Per-frame functional groups cut from the file's bytes (raw_sequence) hold what pydicom parses,
+  in explicit and implicit VR and with compressed pixel data after them, with defined and
+  undefined lengths; files that cannot be cut (deflated, big endian) are read by pydicom.
 - Display colours converted without highdicom are highdicom's.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import numpy as np
@@ -15,7 +16,7 @@ import pydicom
 import pytest
 from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.display_colors import dicom_lab_to_rgb
-from DICOMAnnotatorLib.raw_sequence import RawItem, RawSequenceError, parse_sequence
+from DICOMAnnotatorLib.raw_sequence import RawItem, RawSequenceError, split_file
 from DICOMAnnotatorLib.reference_series import ReferenceSeries
 from DICOMAnnotatorLib.seg_file import SegFile
 from DICOMAnnotatorLib.seg_writer import write_seg
@@ -37,54 +38,72 @@ def _value(item, path):
 
 
 @pytest.fixture
-def seg_path(write_phantom, tmp_path):
+def segmentation(write_phantom):
     folder, _, _, labels = write_phantom("oblique")
     series = ReferenceSeries.from_paths(folder)
-    segmentation = Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS, reference=series)
+    return Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS, reference=series)
+
+
+@pytest.fixture
+def seg_path(segmentation, tmp_path):
     return write_seg(segmentation, tmp_path / "seg.dcm")
 
 
-@pytest.mark.parametrize(("syntax", "undefined_items"), [
-    (pydicom.uid.ExplicitVRLittleEndian, False), (pydicom.uid.ExplicitVRLittleEndian, True),
-    (pydicom.uid.ImplicitVRLittleEndian, False), (pydicom.uid.ImplicitVRLittleEndian, True)])
-def test_raw_items_hold_what_pydicom_parses(seg_path, tmp_path, syntax, undefined_items):
+def _re_encoded(seg_path, target, syntax, *, undefined: bool):
+    """The SEG re-written in ``syntax``, every per-frame sequence and item of defined or undefined length."""
     ds = pydicom.dcmread(seg_path)
-    frames = ds.PerFrameFunctionalGroupsSequence
-    for item in frames:
-        item.is_undefined_length_sequence_item = undefined_items
+    ds["PerFrameFunctionalGroupsSequence"].is_undefined_length = undefined
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        item.is_undefined_length_sequence_item = undefined
         for element in item:
-            element.is_undefined_length = undefined_items
+            element.is_undefined_length = undefined
+    if syntax.is_compressed:
+        ds.compress(syntax, encoding_plugin="pydicom")
     ds.file_meta.TransferSyntaxUID = syntax
-    ds.save_as(tmp_path / "re-encoded.dcm", enforce_file_format=True)
-    again = pydicom.dcmread(tmp_path / "re-encoded.dcm")
-    raw = again.get_item(0x52009230)
-    assert raw.is_raw, "a defined-length sequence stays raw until asked for"
-    items = parse_sequence(raw.value, implicit=raw.is_implicit_VR)
-    parsed = again.PerFrameFunctionalGroupsSequence
-    assert len(items) == len(parsed) > 10
-    for ours, theirs in zip(items, parsed, strict=True):
+    ds.save_as(target, enforce_file_format=True)
+    return target
+
+
+@pytest.mark.parametrize("undefined", [False, True], ids=["defined", "undefined"])
+@pytest.mark.parametrize("syntax", [pydicom.uid.ExplicitVRLittleEndian, pydicom.uid.ImplicitVRLittleEndian,
+                                    pydicom.uid.RLELossless], ids=["explicit", "implicit", "rle"])
+def test_the_per_frame_items_cut_from_the_file_hold_what_pydicom_parses(segmentation, tmp_path, syntax, undefined):
+    # RLE has no 1-bit encoding: the compressed case starts from a FRACTIONAL SEG (one byte per pixel)
+    seg_path = write_seg(segmentation, tmp_path / "seg.dcm",
+                         segmentation_type="fractional" if syntax.is_compressed else "binary")
+    path = _re_encoded(seg_path, tmp_path / "re-encoded.dcm", syntax, undefined=undefined)
+    split = split_file(path.read_bytes(), 0x52009230)
+    parsed = pydicom.dcmread(path)
+    assert len(split.items) == len(parsed.PerFrameFunctionalGroupsSequence) > 10
+    for ours, theirs in zip(split.items, parsed.PerFrameFunctionalGroupsSequence, strict=True):
         assert all(isinstance(v, RawItem) for v in ours.get("PlanePositionSequence"))
-        for path in PATHS:
-            assert _value(ours, path) == _value(theirs, path), path
-    seg = SegFile(tmp_path / "re-encoded.dcm")
+        for path_ in PATHS:
+            assert _value(ours, path_) == _value(theirs, path_), path_
+    head = pydicom.dcmread(io.BytesIO(split.head))
+    assert "PerFrameFunctionalGroupsSequence" not in head and head.SOPInstanceUID == parsed.SOPInstanceUID
+    assert [e.tag for e in split.tail] == [0x7FE00010]
+    seg, original = SegFile(path), SegFile(seg_path)
     assert [(f.segment_number, f.source_sop_instance_uid) for f in seg.frames] == \
-        [(int(_value(f, PATHS[0])), _value(f, PATHS[3])) for f in parsed]
-    assert all(np.allclose(f.position, _value(p, PATHS[1])) for f, p in zip(seg.frames, parsed, strict=True))
+        [(f.segment_number, f.source_sop_instance_uid) for f in original.frames]
+    assert all(np.array_equal(f.position, g.position) for f, g in zip(seg.frames, original.frames, strict=True))
+    for (_, ours), (_, theirs) in zip(seg.iter_frame_pixels(), original.iter_frame_pixels(), strict=True):
+        assert np.array_equal(ours, theirs), "the pixel data after the cut is read as it was"
 
 
-def test_bytes_that_are_not_a_sequence_are_refused_and_pydicom_reads_the_file(seg_path, tmp_path):
-    raw = pydicom.dcmread(seg_path).get_item(0x52009230)
+def test_files_that_cannot_be_cut_are_read_by_pydicom(seg_path, tmp_path):
+    data = seg_path.read_bytes()
     with pytest.raises(RawSequenceError):
-        parse_sequence(raw.value[:-3], implicit=False)
-    with pytest.raises(RawSequenceError):
-        parse_sequence(b"\x08\x00\x18\x00" + raw.value[4:], implicit=False)
+        split_file(data[:len(data) // 3], 0x52009230)
+    assert split_file(data, 0x52009231) is None, "no such sequence"
     expected = [(f.segment_number, f.source_sop_instance_uid) for f in SegFile(seg_path).frames]
-    ds = pydicom.dcmread(seg_path)
-    ds["PerFrameFunctionalGroupsSequence"].is_undefined_length = True  # then pydicom parses it on reading
-    ds.save_as(tmp_path / "undefined.dcm")
-    assert not pydicom.dcmread(tmp_path / "undefined.dcm").get_item(0x52009230).is_raw
-    assert [(f.segment_number, f.source_sop_instance_uid) for f in SegFile(tmp_path / "undefined.dcm").frames] == \
-        expected
+    for syntax in (pydicom.uid.DeflatedExplicitVRLittleEndian, pydicom.uid.ExplicitVRBigEndian):
+        ds = pydicom.dcmread(seg_path)
+        ds.file_meta.TransferSyntaxUID = syntax
+        target = tmp_path / f"{syntax.name}.dcm"
+        pydicom.dcmwrite(target, ds, little_endian=syntax.is_little_endian,
+                         implicit_vr=False, force_encoding=True)
+        assert split_file(target.read_bytes(), 0x52009230) is None
+        assert [(f.segment_number, f.source_sop_instance_uid) for f in SegFile(target).frames] == expected
 
 
 def test_display_colours_are_highdicoms():
