@@ -261,12 +261,8 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
         self._session().show_only(name)
 
     def agreementRows(self) -> list:
-        """Header row, then one row per segment and pair of annotators."""
-        rows = [["Segment", "Annotator A", "Annotator B", "Dice", "HD95 (mm)"]]
-        for row in self._session().agreement_rows():
-            rows.append([row.segment, row.annotator_a, row.annotator_b, f"{row.dice:.3f}",
-                         "" if row.hd95_mm is None else f"{row.hd95_mm:.2f}"])
-        return rows
+        """Header row, then one row per segment (or marked structure, or question) and pair of annotators."""
+        return self._session().agreement_table()
 
     def buildConsensus(self, method: str) -> None:
         self._session().build_consensus(method)
@@ -276,6 +272,9 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
         from DICOMAnnotatorLib import mrml_bridge
 
         session = self._session()
+        if not session.editable_consensus:
+            raise ValueError("A consensus of landmarks, boxes and labels is computed from the submitted SRs and "
+                             "recorded as it is; review it, or request changes from the annotators")
         if session.consensus_node is None:
             raise ValueError("Build the consensus first")
         mrml_bridge.segment_editor_node(slicer.mrmlScene, session.consensus_node, session.volume_node)
@@ -304,8 +303,8 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
         session = self._session()
         folder = os.path.join(str(self.desk.work), "exports", f"case-{self.desk.case.id}")
         written = session.export(folder, formats, force=True)
-        if "seg" in written:
-            addToDICOMDatabase([str(written["seg"])])
+        if "seg" in written or "sr" in written:
+            addToDICOMDatabase([str(written[kind]) for kind in ("seg", "sr") if kind in written])
         return "Exported " + ", ".join(str(path) for path in written.values())
 
 

@@ -20,13 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import mrml_bridge
 from .atomic import atomic_path
 from .codes import Code
 from .errors import InputError
-from .geometry import LPS_TO_RAS
 from .protocols.model import AnnotationKind, Protocol, StructureTemplate, WindowPreset
 from .reference_series import ReferenceSeries
 from .seg_reader import read_seg
@@ -173,7 +170,8 @@ class AnnotationSession:
                 for n in range(node.GetNumberOfControlPoints()):
                     position = [0.0, 0.0, 0.0]
                     node.GetNthControlPointPositionWorld(n, position)
-                    marks.append({"kind": "point", "label": structure.label, "points_mm": [_lps(position)]})
+                    marks.append({"kind": "point", "label": structure.label,
+                                  "points_mm": [mrml_bridge.lps_point(position)]})
             else:
                 marks.append({"kind": "box", "label": structure.label, "points_mm": _box_corners_lps(node)})
         return marks
@@ -201,7 +199,7 @@ class AnnotationSession:
         for mark in marks:
             node = self.markups_node(mark["label"])
             if node is not None and mark["kind"] == "point":
-                node.AddControlPointWorld(*_ras(mark["points_mm"][0]))
+                node.AddControlPointWorld(*mrml_bridge.ras_point(mark["points_mm"][0]))
         self.labels = {}
         for entry in content.get("labels", []):
             target = entry.get("segment") or (marks[entry["mark"]]["label"] if "mark" in entry else CASE_TARGET)
@@ -244,19 +242,12 @@ class AnnotationSession:
         return {"mark": index, **entry}
 
 
-def _lps(ras: list[float]) -> list[float]:
-    return [float(v) for v in (LPS_TO_RAS[:3, :3] @ np.asarray(ras, dtype=float))]
-
-
-def _ras(lps: list[float]) -> list[float]:
-    return [float(v) for v in (LPS_TO_RAS[:3, :3] @ np.asarray(lps, dtype=float))]
-
-
 def _box_corners_lps(roi_node) -> list[list[float]]:
     """Two opposite corners of an ROI's axis-aligned bounds, in LPS mm."""
     bounds = [0.0] * 6
     roi_node.GetRASBounds(bounds)
-    return [_lps([bounds[0], bounds[2], bounds[4]]), _lps([bounds[1], bounds[3], bounds[5]])]
+    return [mrml_bridge.lps_point([bounds[0], bounds[2], bounds[4]]),
+            mrml_bridge.lps_point([bounds[1], bounds[3], bounds[5]])]
 
 
 def _safe(name: str) -> str:

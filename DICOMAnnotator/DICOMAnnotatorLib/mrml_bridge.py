@@ -174,6 +174,16 @@ def geometry_from_volume_node(volume_node) -> VolumeGeometry:
 
 
 # --------------------------------------------------------------------- terminology
+def ras_point(lps: Sequence[float]) -> list[float]:
+    """A point in patient LPS millimetres (DICOM) as Slicer's RAS world coordinates."""
+    return [float(v) for v in (LPS_TO_RAS[:3, :3] @ np.asarray(lps, dtype=float))]
+
+
+def lps_point(ras: Sequence[float]) -> list[float]:
+    """A point in Slicer's RAS world coordinates as patient LPS millimetres (the flip is its own inverse)."""
+    return ras_point(ras)
+
+
 def terminology_tag(description: SegmentDescription) -> str:
     """The serialized terminology entry Slicer stores in a segment's ``TerminologyEntry`` tag.
 

@@ -16,6 +16,7 @@ from typing import Any
 from . import review
 from .errors import InputError
 from .mrml_annotation import AnnotationSession, SubmissionFiles
+from .mrml_marks_review import MarksReviewSession
 from .mrml_review import ReviewSession
 from .reference_series import ReferenceSeries
 from .review.projects import project_protocol
@@ -63,17 +64,16 @@ class AnnotatorDesk:
         return self._require_session().save_draft(self._folder("drafts"))
 
     def submit(self) -> tuple[SubmissionFiles, Path, review.Case]:
-        """Write the SEG and its TID 1500 SR (measurements, labels, marks) and record them in the store."""
+        """Write the SEG and its TID 1500 SR (measurements, labels, marks) and record them in the store.
+
+        A protocol of landmarks, boxes and labels only has no SEG: the SR alone is submitted.
+        """
         session = self._require_session()
-        if not session.protocol.segment_structures:
-            raise InputError(
-                f"Protocol '{session.protocol.id}' has no volume structures, only landmarks, boxes or labels; the "
-                "review store takes one DICOM SEG per submission, so this work can be saved as a draft but not yet "
-                "submitted (SR-only submissions are not supported yet)")
         files = session.submit(self._folder("submissions") / f"round-{self.case.round}")
         sr_path = files.seg.with_name(files.seg.stem + "-sr.dcm")
         write_sr(measurement_report(session, files), sr_path)
-        case = review.submit(self.store, self.case.id, self.user, files.seg, sr_path)
+        seg = files.seg if session.protocol.segment_structures else None
+        case = review.submit(self.store, self.case.id, self.user, seg, sr_path)
         draft = self._draft_files()
         for path in (draft.seg, draft.annotations):
             path.unlink(missing_ok=True)
@@ -105,12 +105,21 @@ class ReviewerDesk:
         """The user's most urgent case with this round's submissions (and its consensus once recorded)."""
         found = review.next_case(self.store, project, self.user)
         shown = review.show_case(self.store, found.case.id, self.user)
-        submissions = [(s["user"], s["seg"]) for s in shown["submissions"] if s["round"] == found.case.round]
+        submitted = [s for s in shown["submissions"] if s["round"] == found.case.round]
         series = ReferenceSeries.from_paths(found.case.image_location, series_uid=found.case.series_uid)
         self.case, self.action = found.case, found.action
         volume = load_volume(found.case) if load_volume is not None else None
-        self.session = ReviewSession(self.scene, series, submissions, reviewer=self.user, volume_node=volume)
         recorded = [c for c in shown["consensus"] if c["round"] == found.case.round]
+        if all(s["seg"] is None for s in submitted):  # landmarks, boxes and labels only: the SRs
+            with self.store.read() as conn:
+                protocol = project_protocol(conn, project)
+            self.session = MarksReviewSession(self.scene, series, [(s["user"], s["sr"]) for s in submitted],
+                                              reviewer=self.user, protocol=protocol, volume_node=volume)
+            if recorded:
+                self.session.load_consensus(recorded[-1]["sr"])
+            return self.session
+        self.session = ReviewSession(self.scene, series, [(s["user"], s["seg"]) for s in submitted],
+                                     reviewer=self.user, volume_node=volume)
         if recorded:
             self.session.load_consensus(recorded[-1]["seg"])
         return self.session
@@ -118,6 +127,11 @@ class ReviewerDesk:
     def record_consensus(self, method: str | None = None) -> review.Case:
         """Write the consensus as the reviewer left it (built with ``method`` if not built yet) and record it."""
         session = self._require_session()
+        if isinstance(session, MarksReviewSession):  # the core merges the submitted SRs
+            self.case = review.record_consensus(self.store, self.case.id, self.user)
+            shown = review.show_case(self.store, self.case.id, self.user)
+            session.load_consensus([c for c in shown["consensus"] if c["round"] == self.case.round][-1]["sr"])
+            return self.case
         if session.consensus_node is None:
             session.build_consensus(method or "staple")
         method = method or session.consensus_method
@@ -149,14 +163,18 @@ class ReviewerDesk:
 
 
 def measurement_report(session: AnnotationSession, files: SubmissionFiles):
-    """The TID 1500 SR of a submission: each segment measured, with its labels and marks from the session."""
+    """The TID 1500 SR of a submission: each segment measured, with its labels and marks from the session
+    (only the labels and marks for a protocol without volume structures)."""
     import pydicom
 
     from .measurements import measure_segmentation
     from .seg_reader import read_seg
 
-    segmentation = read_seg(files.seg, session.series)
     marks = read_marks(files.annotations, session.series, session.protocol)
+    if not session.protocol.segment_structures:
+        return build_sr(None, None, [], labels=read_labels(files.annotations, [], marks, session.protocol),
+                        marks=marks, creator=session.user, protocol_id=session.protocol.id, reference=session.series)
+    segmentation = read_seg(files.seg, session.series)
     labels = read_labels(files.annotations, segmentation.segments, marks, session.protocol)
     measured = measure_segmentation(segmentation, session.series.read_voxels())
     return build_sr(segmentation, pydicom.dcmread(files.seg, stop_before_pixels=True), measured, labels=labels,

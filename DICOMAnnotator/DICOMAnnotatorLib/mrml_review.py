@@ -39,6 +39,9 @@ class AgreementRow:
 class ReviewSession:
     """The submissions of one case, loaded for comparison, consensus and sign-off."""
 
+    #: The consensus is a segmentation node the reviewer edits in the Segment Editor before recording it.
+    editable_consensus = True
+
     def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
                  reviewer: str, volume_node=None) -> None:
         if not submissions:
@@ -75,6 +78,14 @@ class ReviewSession:
             for pair in segment.pairs:
                 rows.append(AgreementRow(segment.matched.description.label, self.names[pair.a], self.names[pair.b],
                                          pair.metrics.dice, pair.metrics.hd95_mm))
+        return rows
+
+    def agreement_table(self) -> list[list[str]]:
+        """Header, then one row per segment and pair of annotators (what the module's table shows)."""
+        rows = [["Segment", "Annotator A", "Annotator B", "Dice", "HD95 (mm)"]]
+        for row in self.agreement_rows():
+            rows.append([row.segment, row.annotator_a, row.annotator_b, f"{row.dice:.3f}",
+                         "" if row.hd95_mm is None else f"{row.hd95_mm:.2f}"])
         return rows
 
     # ----------------------------------------------------------------- consensus

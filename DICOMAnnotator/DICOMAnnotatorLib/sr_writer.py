@@ -41,6 +41,7 @@ from .dicom_codes import to_highdicom_code
 from .errors import InputError, SegmentationError
 from .measurements import SegmentMeasurements, measure_segmentation
 from .person_names import to_person_name
+from .reference_series import ReferenceSeries
 from .seg_writer import MANUFACTURER
 from .segmentation import Segmentation, SegmentDescription
 from .sr_labels import ClassificationLabel, read_labels
@@ -112,8 +113,8 @@ def export_sr(
 
 
 def build_sr(
-    segmentation: Segmentation,
-    seg: pydicom.Dataset,
+    segmentation: Segmentation | None,
+    seg: pydicom.Dataset | None,
     measurements: Sequence[SegmentMeasurements],
     *,
     labels: Sequence[ClassificationLabel] = (),
@@ -122,12 +123,17 @@ def build_sr(
     protocol_id: str | None = None,
     series_number: int | None = None,
     series_description: str | None = None,
+    reference: ReferenceSeries | None = None,
 ) -> pydicom.Dataset:
-    """The SR dataset (not yet written) for ``segmentation`` read from the SEG ``seg`` on its series."""
+    """The SR dataset (not yet written) for ``segmentation`` read from the SEG ``seg`` on its series.
+
+    Without a segmentation (``segmentation`` and ``seg`` None: protocols of landmarks, boxes and
+    labels only) the report holds the marks and labels on ``reference``.
+    """
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
-    reference = segmentation.reference
+    reference = segmentation.reference if segmentation is not None else reference
     if reference is None:
         raise SegmentationError("The segmentation has no reference series; the SR must reference the source images")
     if marks and not reference.frame_of_reference_uid:
@@ -139,7 +145,7 @@ def build_sr(
     by_number = {m.number: m for m in measurements}
     groups = [_segment_group(segmentation, description, seg, by_number.get(description.number), modality,
                              [label for label in labels if label.segment == description.number])
-              for description in segmentation.segments]
+              for description in (segmentation.segments if segmentation is not None else [])]
     groups += [_mark_group(mark, reference.frame_of_reference_uid,
                            [label for label in labels if label.mark == mark.index]) for mark in marks]
     case_labels = [label for label in labels if label.segment is None and label.mark is None]
@@ -147,7 +153,7 @@ def build_sr(
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=CASE_TRACKING_IDENTIFIER),
             qualitative_evaluations=_evaluations(case_labels)))
-    author = creator or segmentation.author
+    author = creator or (segmentation.author if segmentation is not None else None)
     person = None
     if author:
         person = hd.sr.ObserverContext(
@@ -166,7 +172,7 @@ def build_sr(
     _insert_image_library(report, reference)
     description = series_description or " ".join(part for part in ("SR", protocol_id, author) if part)
     return hd.sr.Comprehensive3DSR(
-        evidence=[*reference.datasets, seg],
+        evidence=[*reference.datasets, *([seg] if seg is not None else [])],
         content=report,
         series_instance_uid=hd.UID(),
         series_number=series_number if series_number is not None

@@ -115,19 +115,56 @@ def test_annotator_cannot_open_review_work_or_submit_without_a_case(project, tmp
     assert pydicom.dcmread(session.series.datasets[0].filename).Modality == "CT"
 
 
-def test_landmark_only_protocols_keep_drafts_but_are_refused_at_submission(write_phantom, tmp_path):
-    """Vertebral fractures: landmarks are placed as markups and graded; the store takes SEGs only, so submit says so."""
+def test_landmark_protocol_submits_srs_and_reviews_their_marks(write_phantom, tmp_path):
+    """Vertebral fractures: landmarks as markups, graded; SR-only submissions, compared, merged, reviewed, signed."""
     folder, *_ = write_phantom()
     url = f"sqlite:///{tmp_path / 'review.db'}"
-    create_sample_project(url, "spine", load_protocol("vertebral-fractures-ct"), folder, annotators=["ann"])
-    desk = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
-    session = desk.open_next_case("spine")
+    create_sample_project(url, "spine", load_protocol("vertebral-fractures-ct"), folder)
+    grades = {v.meaning: v for v in load_protocol("vertebral-fractures-ct").structure("Genant fracture grade").values}
+
+    # ann places L1 and L2 and grades them, keeps a draft, resumes it and submits; ben places L1 3 mm away
+    ann = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    session = ann.open_next_case("spine")
     session.markups_node("L1").AddControlPointWorld(1.0, 2.0, 3.0)  # RAS
-    mild = next(v for v in session.protocol.structure("Genant fracture grade").values if v.meaning == "Mild")
-    session.set_label("L1", "Genant fracture grade", mild)
-    with pytest.raises(InputError, match="no volume structures.*not yet"):
-        desk.submit()
-    desk.save_draft()
-    resumed = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann").open_next_case("spine")
-    assert resumed.marks() == [{"kind": "point", "label": "L1", "points_mm": [[-1.0, -2.0, 3.0]]}]
-    assert resumed.labels == {("L1", "Genant fracture grade"): mild}
+    session.markups_node("L2").AddControlPointWorld(1.0, 2.0, 13.0)
+    session.set_label("L1", "Genant fracture grade", grades["Mild"])
+    session.set_label("L2", "Genant fracture grade", grades["None"])
+    ann.save_draft()
+    resumed = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    session = resumed.open_next_case("spine")
+    assert session.marks()[0] == {"kind": "point", "label": "L1", "points_mm": [[-1.0, -2.0, 3.0]]}
+    assert session.labels[("L1", "Genant fracture grade")] == grades["Mild"]
+    files, ann_sr, case = resumed.submit()
+    assert not files.seg.exists() and case.state is review.CaseState.IN_PROGRESS
+    assert dciodvfy_errors(ann_sr) == []
+    assert sorted(r["tracking_id"] for r in sr_summary(ann_sr)["regions"]) == ["L1", "L2"]
+    ben = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
+    session = ben.open_next_case("spine")
+    session.markups_node("L1").AddControlPointWorld(4.0, 2.0, 3.0)
+    session.set_label("L1", "Genant fracture grade", grades["Moderate"])
+    assert ben.submit()[2].state is review.CaseState.SUBMITTED
+
+    # rad compares the two annotators' marks and answers, records the consensus SR, approves and signs
+    rad = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
+    compare = rad.open_next_case("spine")
+    assert compare.names == ["ann", "ben"] and not compare.editable_consensus
+    points = compare.nodes["ann"][0]
+    assert points.GetNumberOfControlPoints() == 2 and points.GetNthControlPointLabel(0) == "L1"
+    table = compare.agreement_table()
+    assert ["L1", "ann", "ben", "3.0 mm apart"] in table and ["L2", "ben", "", "not marked"] in table
+    assert ["L1: Severity", "ann / ben", "Mild / Moderate", "disagree"] in table
+    compare.show_only("ben")
+    assert not points.GetDisplayNode().GetVisibility()
+    assert rad.record_consensus().state is review.CaseState.IN_REVIEW
+    consensus_points = compare.consensus_node[0]
+    position = [0.0, 0.0, 0.0]
+    consensus_points.GetNthControlPointPositionWorld(0, position)
+    assert position == pytest.approx([2.5, 2.0, 3.0]), "L1 at the mean of the two"
+    assert rad.approve().state is review.CaseState.APPROVED
+    signature = rad.sign("Reference standard")
+    assert dciodvfy_errors(signature.result.path) == []
+    exported = compare.export(tmp_path / "export", ("seg",))
+    assert sorted(r["tracking_id"] for r in sr_summary(exported["sr"])["regions"]) == ["L1", "L2"], \
+        "L2, marked by one annotator of two, reaches the protocol's threshold of 0.5"
+    with review.ReviewStore(url) as store, store.read() as conn:
+        assert review.verify_chain(conn).intact

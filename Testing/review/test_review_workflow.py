@@ -146,7 +146,7 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     round_two_dice = round(measured["segments"][0]["pairs"][0]["dice"], 4)  # the latest round's report counts
     assert status["agreement"] == {"cases": 1, "segments": [
         {"segment": measured["segments"][0]["label"], "pairs": 1, "mean_dice": round_two_dice,
-         "min_dice": round_two_dice}]}
+         "min_dice": round_two_dice}], "labels": [], "marks": []}
 
     assert "intact" in ok("audit", "verify")
     ok("audit", "export", "--format", "csv", "-o", tmp_path / "audit.csv")

@@ -36,8 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     submit = commands.add_parser("submit", help="record the user's SEG (and SR) for a case assigned to them")
     submit.add_argument("case", type=int, metavar="CASE")
-    submit.add_argument("seg", metavar="SEG", help="the DICOM SEG of the case's series")
-    submit.add_argument("sr", nargs="?", metavar="SR", help="a DICOM SR with measurements and labels")
+    submit.add_argument("seg", metavar="SEG", help="the DICOM SEG of the case's series; for protocols of landmarks, "
+                        "boxes and labels only, the DICOM SR alone")
+    submit.add_argument("sr", nargs="?", metavar="SR", help="a DICOM SR with measurements, labels and marks")
     add_review_arguments(submit, json=True)
     submit.set_defaults(func=_submit)
 
@@ -116,10 +117,12 @@ def _next(args: argparse.Namespace) -> int:
 
 def _submit(args: argparse.Namespace) -> int:
     from ..review import submit
+    from ..review.files import submitted_files
     from .output import emit
 
+    seg, sr = submitted_files(args.seg, args.sr)
     with open_store(args) as store:
-        case = submit(store, args.case, acting_user(args), args.seg, args.sr)
+        case = submit(store, args.case, acting_user(args), seg, sr)
     emit(args.json, case.to_json(), f"Case {case.id} submitted; now {case.state.value}")
     return 0
 

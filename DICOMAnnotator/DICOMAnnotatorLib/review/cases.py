@@ -131,8 +131,11 @@ def round_result(conn: Connection, case: Case) -> FileRecord:
         consensus.c.case_id == case.id, consensus.c.round == case.round)).one_or_none()
     if merged is not None:
         return FileRecord("consensus", merged.output_path, merged.output_sha256)
-    only = conn.execute(select(submissions.c.seg_path, submissions.c.seg_sha256).where(
+    only = conn.execute(select(submissions.c.seg_path, submissions.c.seg_sha256, submissions.c.sr_path,
+                               submissions.c.sr_sha256).where(
         submissions.c.case_id == case.id, submissions.c.round == case.round)).all()
     if len(only) != 1:
         raise ReviewError(f"Case {case.id} round {case.round} has {len(only)} submissions and no consensus")
-    return FileRecord("seg", only[0].seg_path, only[0].seg_sha256)
+    row = only[0]
+    return (FileRecord("seg", row.seg_path, row.seg_sha256) if row.seg_path
+            else FileRecord("sr", row.sr_path, row.sr_sha256))

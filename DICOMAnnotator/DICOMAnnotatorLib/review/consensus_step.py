@@ -1,17 +1,24 @@
-"""The one seam between the review workflow and SEG consensus.
+"""The one seam between the review workflow and consensus of SEGs and SRs.
 
-``case consensus`` records a consensus SEG computed from the round's submissions. When the
-lead passes one already computed (``--consensus-seg``, e.g. by ``dicom-annotator consensus``)
-it is recorded as is; otherwise :func:`compute_consensus_seg` makes it from the submitted SEG
-files alone (their grid and source references), with the project's method and threshold, and
-measures the annotators' agreement on the way (what ``project status`` reports).
+``case consensus`` records a consensus computed from the round's submissions. When the lead
+passes a SEG already computed (``--consensus-seg``, e.g. by ``dicom-annotator consensus``) it is
+recorded as is; otherwise :func:`compute_consensus_seg` makes it from the submitted SEG files
+alone (their grid and source references), with the project's method and threshold, and
+measures the annotators' agreement on the way (what ``project status`` reports). The
+annotators' SRs are compared too (:func:`compare_srs`: landmarks, boxes, classification
+answers); for protocols without volume structures the submissions are SRs alone and
+:func:`compute_consensus_sr` writes the consensus SR.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..annotation_agreement import AnnotationAgreement
+    from ..protocols.model import Protocol
 
 
 def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
@@ -29,3 +36,25 @@ def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
                         series_description=f"SEG {method} consensus of {len(inputs)}")
     report = segmentation_agreement(segmentations, [str(path) for path in inputs])
     return written, report.to_json()
+
+
+def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold: float) -> AnnotationAgreement:
+    """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`annotation_agreement`)."""
+    from ..annotation_agreement import compare_annotations, read_annotations
+
+    return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)
+
+
+def compute_consensus_sr(inputs: Sequence[Path], annotators: Sequence[str], output: Path, *, series_location: str,
+                         series_uid: str, protocol: Protocol, threshold: float, creator: str) -> tuple[Path, dict]:
+    """Merge the SR files ``inputs`` into the SR ``output``: ``output`` and the agreement report."""
+    from ..annotation_agreement import consensus_content
+    from ..reference_series import ReferenceSeries
+    from ..sr_writer import build_sr, write_sr
+
+    agreement = compare_srs(inputs, annotators, threshold=threshold)
+    marks, labels = consensus_content(agreement, protocol)
+    reference = ReferenceSeries.from_paths(series_location, series_uid=series_uid)
+    sr = build_sr(None, None, [], labels=labels, marks=marks, creator=creator, protocol_id=protocol.id,
+                  reference=reference, series_description=f"SR consensus of {len(inputs)}")
+    return write_sr(sr, output), {"annotations": agreement.to_json()}

@@ -45,7 +45,7 @@ def seg_record(path: str | os.PathLike[str], series_uid: str, *, role: str, case
     return FileRecord(role, str(path), sha256_of(path))
 
 
-def sr_record(path: str | os.PathLike[str], series_uid: str, *, case_id: int) -> FileRecord:
+def sr_record(path: str | os.PathLike[str], series_uid: str, *, case_id: int, role: str = "sr") -> FileRecord:
     """A DICOM Structured Report; when it lists its evidence series, the case's series must be among them."""
     path = Path(path).absolute()
     ds = _header(path, case_id)
@@ -58,7 +58,23 @@ def sr_record(path: str | os.PathLike[str], series_uid: str, *, case_id: int) ->
     if evidence and series_uid not in evidence:
         raise SubmissionFileError(f"{path} reports on series {', '.join(sorted(evidence))}, not on series {series_uid} "
                                   f"of case {case_id}")
-    return FileRecord("sr", str(path), sha256_of(path))
+    return FileRecord(role, str(path), sha256_of(path))
+
+
+def submitted_files(first: str | os.PathLike[str], second: str | os.PathLike[str] | None) -> tuple:
+    """``case submit CASE SEG [SR]`` as (SEG, SR): a lone file that is an SR is an SR-only submission."""
+    if second is None and _modality(Path(first)) == "SR":
+        return None, first
+    return first, second
+
+
+def _modality(path: Path) -> str | None:
+    import pydicom
+
+    try:
+        return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality", ""))
+    except Exception:  # unreadable: submit names the problem when it checks the file
+        return None
 
 
 def check_unchanged(record: FileRecord, case_id: int) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, insert, inspect, select, text
 
 from .audit import initialise_head
 from .errors import StoreError
-from .schema import metadata, schema_version
+from .schema import metadata, schema_version, submissions
 
 if TYPE_CHECKING:
     from .store import ReviewStore
@@ -37,9 +37,26 @@ class Upgrade:
     apply: Callable[[Connection], None]
 
 
+def _sr_only_submissions(conn: Connection) -> None:
+    """Version 2: a submission may be an SR alone, and a consensus an SR (protocols of landmarks, boxes, labels)."""
+    conn.execute(text("ALTER TABLE consensus ADD COLUMN output_kind VARCHAR(8) DEFAULT 'seg' NOT NULL"))
+    if conn.dialect.name == "postgresql":
+        for column in ("seg_path", "seg_sha256"):
+            conn.execute(text(f"ALTER TABLE submissions ALTER COLUMN {column} DROP NOT NULL"))
+        conn.execute(text("ALTER TABLE submissions ADD CONSTRAINT ck_submission_files "
+                          "CHECK (seg_path IS NOT NULL OR sr_path IS NOT NULL)"))
+        return
+    # SQLite cannot change a column's constraints: the table is rebuilt, rows copied as they are.
+    columns = ", ".join(column.name for column in submissions.columns)
+    conn.execute(text("ALTER TABLE submissions RENAME TO submissions_v1"))
+    submissions.create(conn)
+    conn.execute(text(f"INSERT INTO submissions ({columns}) SELECT {columns} FROM submissions_v1"))
+    conn.execute(text("DROP TABLE submissions_v1"))
+
+
 #: Step k (0-based) upgrades a store from version k+1 to k+2. Add a step whenever the tables in
 #: :mod:`.schema` change, and change the tables there to what the steps produce.
-UPGRADES: list[Upgrade] = []
+UPGRADES: list[Upgrade] = [Upgrade(2, "SR-only submissions and SR consensus", _sr_only_submissions)]
 
 
 def current_version() -> int:

@@ -90,7 +90,9 @@ def _consensus(conn: Connection, case_id: int) -> list[dict[str, Any]]:
     query = select(consensus, users.c.name).join(users, users.c.id == consensus.c.user_id).where(
         consensus.c.case_id == case_id).order_by(consensus.c.round)
     return [{"user": r.name, "round": r.round, "method": r.method, "threshold": float(r.threshold),
-             "seg": r.output_path, "seg_sha256": r.output_sha256, "created_at": r.created_at,
+             **{f"{kind}{suffix}": (value if r.output_kind == kind else None) for kind in ("seg", "sr")
+                for suffix, value in (("", r.output_path), ("_sha256", r.output_sha256))},
+             "created_at": r.created_at,
              "agreement": json.loads(r.agreement_json) if r.agreement_json else None} for r in conn.execute(query)]
 
 
@@ -128,7 +130,9 @@ def _throughput(conn: Connection, project_id: int) -> dict[str, dict[str, Any]]:
 
 
 def _agreement(conn: Connection, project_id: int) -> dict[str, Any]:
-    """Mean pairwise Dice per segment over the cases whose consensus carried an agreement report.
+    """Agreement over the cases whose consensus carried an agreement report: mean pairwise Dice per
+    segment; per classification question, agreement over the subjects of all cases (kappa, alpha);
+    per landmark and box structure, the mean distance or IoU of the annotators' marks.
 
     Each case counts once, with the report of its latest round (earlier rounds were redone).
     """
@@ -136,12 +140,32 @@ def _agreement(conn: Connection, project_id: int) -> dict[str, Any]:
                         .join(cases, cases.c.id == consensus.c.case_id)
                         .where(cases.c.project_id == project_id, consensus.c.agreement_json.is_not(None))
                         .order_by(consensus.c.round, consensus.c.id)).all()
-    reports = list({case_id: text for case_id, text in rows}.values())
+    reports = [json.loads(text) for text in {case_id: text for case_id, text in rows}.values()]
     dice: dict[str, list[float]] = {}
-    for text in reports:
-        for segment in json.loads(text)["segments"]:
+    for report in reports:
+        for segment in report.get("segments", []):
             name = segment.get("label") or "/".join(map(str, segment.get("type") or ["segment"]))
             dice.setdefault(name, []).extend(float(pair["dice"]) for pair in segment["pairs"])
+    from ..annotation_agreement import pooled_label_agreement  # numpy and pydicom, only for this report
+
+    annotations = [report["annotations"] for report in reports if "annotations" in report]
     return {"cases": len(reports), "segments": [
         {"segment": name, "pairs": len(values), "mean_dice": round(sum(values) / len(values), 4),
-         "min_dice": round(min(values), 4)} for name, values in sorted(dice.items()) if values]}
+         "min_dice": round(min(values), 4)} for name, values in sorted(dice.items()) if values],
+        "labels": pooled_label_agreement(annotations), "marks": _mark_agreement(annotations)}
+
+
+def _mark_agreement(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per marked structure: pairs compared, mean and worst distance (points) or IoU (boxes)."""
+    figures: dict[tuple[str, str], list[float]] = {}
+    for report in annotations:
+        for mark in report.get("marks", []):
+            for pair in mark["pairs"]:
+                measure = "iou" if "iou" in pair else "distance_mm"
+                figures.setdefault((mark["label"], measure), []).append(float(pair[measure]))
+    rows = []
+    for (label, measure), values in sorted(figures.items()):
+        worst = min(values) if measure == "iou" else max(values)
+        rows.append({"label": label, "pairs": len(values), f"mean_{measure}": round(sum(values) / len(values), 4),
+                     f"{'min' if measure == 'iou' else 'max'}_{measure}": round(worst, 4)})
+    return rows

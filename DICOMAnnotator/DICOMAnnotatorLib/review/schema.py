@@ -25,10 +25,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-#: The schema version this code writes; stores at an older version are upgraded on open
-#: by :data:`DICOMAnnotatorLib.review.migrations.UPGRADES`.
-SCHEMA_VERSION = 1
-
 ROLES = ("annotator", "reviewer", "radiologist", "lead")
 STATES = ("new", "assigned", "in_progress", "submitted", "in_review", "changes_requested", "approved", "final")
 DECISIONS = ("approve", "changes")
@@ -132,12 +128,13 @@ submissions = Table(
     Column("case_id", ForeignKey("cases.id"), nullable=False),
     Column("user_id", ForeignKey("users.id"), nullable=False),
     Column("round", Integer, nullable=False),
-    Column("seg_path", Text, nullable=False),
-    Column("seg_sha256", _HASH, nullable=False),
+    Column("seg_path", Text),  # none for protocols of landmarks, boxes and labels only (schema version 2)
+    Column("seg_sha256", _HASH),
     Column("sr_path", Text),
     Column("sr_sha256", _HASH),
     Column("submitted_at", _TIME, nullable=False),
     UniqueConstraint("case_id", "user_id", "round", name="uq_submission_round"),
+    CheckConstraint("seg_path IS NOT NULL OR sr_path IS NOT NULL", name="ck_submission_files"),
 )
 
 consensus = Table(
@@ -150,6 +147,7 @@ consensus = Table(
     Column("threshold", String(16), nullable=False),
     Column("output_path", Text, nullable=False),
     Column("output_sha256", _HASH, nullable=False),
+    Column("output_kind", String(8), nullable=False, server_default="seg"),  # seg or sr (schema version 2)
     Column("agreement_json", Text),  # the `agreement --json` report of the round's submissions
     Column("created_at", _TIME, nullable=False),
     UniqueConstraint("case_id", "round", name="uq_consensus_round"),

@@ -18,11 +18,11 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from .audit import FileRecord, canonical_json
 from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
-from .consensus_step import compute_consensus_seg
-from .errors import IllegalTransitionError, PermissionDeniedError, ReviewError, SelfReviewError
+from .consensus_step import compare_srs, compute_consensus_seg, compute_consensus_sr
+from .errors import IllegalTransitionError, PermissionDeniedError, ReviewError, SelfReviewError, SubmissionFileError
 from .files import check_unchanged, seg_record, sr_record
-from .projects import Project
-from .schema import assignments, consensus, reviews, signatures, submissions
+from .projects import Project, project_protocol
+from .schema import assignments, consensus, reviews, signatures, submissions, users
 from .states import Action, CaseState, Rule, check_target, require_role, rule_for
 from .store import ReviewStore, Transaction
 from .users import User, get_user
@@ -45,14 +45,26 @@ class Signature:
                 "file": self.result.path, "sha256": self.result.sha256}
 
 
-def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathLike[str],
+def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathLike[str] | None,
            sr: str | os.PathLike[str] | None = None) -> Case:
-    """Record ``user_name``'s SEG (and SR) for case ``case_id``; returns the case in its new state."""
+    """Record ``user_name``'s SEG (and SR) for case ``case_id``; returns the case in its new state.
+
+    A protocol with volume structures takes a SEG (its SR, with measurements, labels and marks,
+    is optional); one of landmarks, boxes and classifications only takes the SR alone.
+    """
     with store.read() as conn:
-        series_uid = get_case(conn, case_id).series_uid
-    files = [seg_record(seg, series_uid, role="seg", case_id=case_id)]
+        case = get_case(conn, case_id)
+        protocol = project_protocol(conn, case_project(conn, case).name)
+    if protocol.segment_structures and seg is None:
+        raise SubmissionFileError(f"Case {case_id} (protocol '{protocol.id}') takes a DICOM SEG of its volume "
+                                  "structures, and the SR as the second file")
+    if not protocol.segment_structures and (seg is not None or sr is None):
+        raise SubmissionFileError(f"Case {case_id} (protocol '{protocol.id}') has landmarks, boxes and labels only: "
+                                  "submit the DICOM SR that holds them, without a SEG")
+    files = [seg_record(seg, case.series_uid, role="seg", case_id=case_id)] if seg is not None else []
     if sr is not None:
-        files.append(sr_record(sr, series_uid, case_id=case_id))
+        files.append(sr_record(sr, case.series_uid, case_id=case_id))
+    by_role = {record.role: record for record in files}
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
         _authorize(tx.conn, case, project, user, Action.SUBMIT)
@@ -64,10 +76,11 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
         if not assignment.is_open:
             raise IllegalTransitionError(f"{user.name} already submitted case {case.id} in round {case.round}; a new "
                                          "submission is possible once a reviewer requests changes")
+        seg_file, sr_file = by_role.get("seg"), by_role.get("sr")
         tx.conn.execute(insert(submissions).values(
-            case_id=case.id, user_id=user.id, round=case.round, seg_path=files[0].path, seg_sha256=files[0].sha256,
-            sr_path=files[1].path if sr is not None else None, sr_sha256=files[1].sha256 if sr is not None else None,
-            submitted_at=tx.now))
+            case_id=case.id, user_id=user.id, round=case.round, submitted_at=tx.now,
+            seg_path=seg_file.path if seg_file else None, seg_sha256=seg_file.sha256 if seg_file else None,
+            sr_path=sr_file.path if sr_file else None, sr_sha256=sr_file.sha256 if sr_file else None))
         tx.conn.execute(update(assignments).where(assignments.c.id == assignment.id).values(is_open=False))
         count = tx.conn.execute(select(func.count()).select_from(submissions).where(
             submissions.c.case_id == case.id, submissions.c.round == case.round)).scalar_one()
@@ -83,31 +96,54 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
 def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method: str | None = None,
                      consensus_seg: str | os.PathLike[str] | None = None, output: str | os.PathLike[str] | None = None,
                      agreement: dict[str, Any] | None = None) -> Case:
-    """Record the consensus of the round's submissions (given, or computed into ``output``) and start review."""
+    """Record the consensus of the round's submissions (given, or computed into ``output``) and start review.
+
+    SEG submissions give a consensus SEG (``method``: STAPLE or majority voting); submissions of
+    SRs alone (protocols without volume structures) give a consensus SR: marks at the mean of
+    the annotators' positions, answers by majority. Where every submission has an SR, the
+    annotators' marks and answers are compared and recorded with the agreement.
+    """
     with store.read() as conn:
         user, case = get_user(conn, user_name), get_case(conn, case_id)
         project = case_project(conn, case)
         _authorize(conn, case, project, user, Action.CONSENSUS)
-        inputs = _round_submissions(conn, case)
+        inputs = _round_files(conn, case)
+        protocol = project_protocol(conn, project.name)
     method = method or project.consensus_method
     if method not in CONSENSUS_METHODS:
         raise ReviewError(f"Unknown consensus method {method!r}; use {' or '.join(CONSENSUS_METHODS)}")
     if agreement is not None:
         _check_agreement(agreement, case.id)
+    names = [name for name, _, _ in inputs]
+    segs = [Path(seg.path) for _, seg, _ in inputs if seg is not None]
+    srs = [Path(sr.path) for _, _, sr in inputs if sr is not None]
+    kind = "seg" if segs else "sr"
     if consensus_seg is None:
-        target = Path(output) if output else Path(inputs[0].path).with_name(
-            f"case-{case.id}-round-{case.round}-{method}-consensus.dcm")
-        consensus_seg, measured = compute_consensus_seg([Path(f.path) for f in inputs], target, method=method,
-                                                        threshold=project.consensus_threshold)
+        target = Path(output) if output else (segs or srs)[0].with_name(
+            f"case-{case.id}-round-{case.round}-{method if segs else 'sr'}-consensus.dcm")
+        if segs:
+            consensus_seg, measured = compute_consensus_seg(segs, target, method=method,
+                                                            threshold=project.consensus_threshold)
+            if len(srs) == len(inputs) > 1:
+                measured["annotations"] = compare_srs(srs, names, threshold=project.consensus_threshold).to_json()
+        else:
+            method = "majority"  # of the answers; positions are averaged
+            consensus_seg, measured = compute_consensus_sr(
+                srs, names, target, series_location=case.image_location, series_uid=case.series_uid,
+                protocol=protocol, threshold=project.consensus_threshold, creator=user_name)
         agreement = agreement if agreement is not None else measured
-    merged = seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id)
+    elif not segs:
+        raise ReviewError(f"Case {case.id} has SR submissions only; its consensus is computed from them, not given")
+    merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id) if kind == "seg"
+              else sr_record(consensus_seg, case.series_uid, case_id=case.id, role="consensus"))
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
         _authorize(tx.conn, case, project, user, Action.CONSENSUS)
         tx.conn.execute(insert(consensus).values(
             case_id=case.id, round=case.round, user_id=user.id, method=method,
             threshold=f"{project.consensus_threshold:g}", output_path=merged.path, output_sha256=merged.sha256,
-            agreement_json=canonical_json(agreement) if agreement is not None else None, created_at=tx.now))
+            output_kind=kind, agreement_json=canonical_json(agreement) if agreement is not None else None,
+            created_at=tx.now))
         return _move(tx, case, project, Action.CONSENSUS, _after_merge(project), reason=method,
                      files=[merged, *_round_submissions(tx.conn, case)],
                      details={"method": method, "threshold": project.consensus_threshold})
@@ -217,14 +253,22 @@ def _move(tx: Transaction, case: Case, project: Project, action: Action, target:
     return moved
 
 
-def _round_submissions(conn: Connection, case: Case) -> list[FileRecord]:
-    rows = conn.execute(select(submissions.c.seg_path, submissions.c.seg_sha256).where(
+def _round_files(conn: Connection, case: Case) -> list[tuple[str, FileRecord | None, FileRecord | None]]:
+    """Each submission of the case's round: the annotator, the SEG and the SR (either may be None)."""
+    rows = conn.execute(select(users.c.name, submissions.c.seg_path, submissions.c.seg_sha256, submissions.c.sr_path,
+                               submissions.c.sr_sha256).join(users, users.c.id == submissions.c.user_id).where(
         submissions.c.case_id == case.id, submissions.c.round == case.round).order_by(submissions.c.id)).all()
-    return [FileRecord("seg", row.seg_path, row.seg_sha256) for row in rows]
+    return [(row.name, FileRecord("seg", row.seg_path, row.seg_sha256) if row.seg_path else None,
+             FileRecord("sr", row.sr_path, row.sr_sha256) if row.sr_path else None) for row in rows]
+
+
+def _round_submissions(conn: Connection, case: Case) -> list[FileRecord]:
+    """Every file of the round's submissions (what the consensus was made from, for the audit record)."""
+    return [record for _, seg, sr in _round_files(conn, case) for record in (seg, sr) if record is not None]
 
 
 def _check_agreement(agreement: dict[str, Any], case_id: int) -> None:
-    """An ``agreement --json`` report: segments with pairs that carry a Dice value."""
+    """An ``agreement --json`` report (segments with pairs that carry a Dice value), maybe with ``annotations``."""
     try:
         for segment in agreement["segments"]:
             for pair in segment["pairs"]:

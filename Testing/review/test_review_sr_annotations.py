@@ -1,0 +1,223 @@
+"""Landmarks, boxes and classification answers through the review workflow: SR-only submissions,
+the annotators' agreement on them (distances, IoU, kappa) and the consensus SR.
+
+Real DICOM throughout: a phantom CT series, TID 1500 SRs written by highdicom through our SR
+writer, the consensus SR checked by dciodvfy; on SQLite and on a real PostgreSQL server.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy
+from conftest import dciodvfy_errors
+from DICOMAnnotatorLib.annotation_agreement import (
+    box_iou_in_plane,
+    compare_annotations,
+    consensus_content,
+    read_annotations,
+)
+from DICOMAnnotatorLib.protocols.loading import load_protocol
+from DICOMAnnotatorLib.rater_agreement import fleiss_kappa, krippendorff_alpha
+from DICOMAnnotatorLib.reference_series import ReferenceSeries
+from DICOMAnnotatorLib.review import ReviewStore, migrations
+from DICOMAnnotatorLib.review.url import resolve_store_url
+from DICOMAnnotatorLib.sr_labels import read_labels
+from DICOMAnnotatorLib.sr_marks import read_marks
+from DICOMAnnotatorLib.sr_reader import sr_summary
+from DICOMAnnotatorLib.sr_writer import build_sr, write_sr
+from review_support import dump_tables, write_header, write_series
+
+pytest_plugins = ["review_fixtures"]
+
+VERTEBRAE = ("T12", "L1", "L2")
+GENANT = "Genant fracture grade"
+
+
+def _write_sr(folder: Path, series: ReferenceSeries, protocol, who: str, points: dict[str, list[float]],
+              grades: dict[str, str], *, kind: str = "point") -> Path:
+    """An annotator's SR of marks (``kind`` point: one point each; box: four corners) and answers about them."""
+    marks_file, labels_file = folder / f"{who}-marks.json", folder / f"{who}-labels.json"
+    marks_file.write_text(json.dumps({"marks": [{"kind": kind, "label": label, "points_mm": value}
+                                                for label, value in points.items()]}))
+    labels = [{"mark": n, "name": GENANT, "value": grades[label]} for n, label in enumerate(points) if label in grades]
+    labels_file.write_text(json.dumps({"labels": labels}))
+    marks = read_marks(marks_file, series, protocol)
+    sr = build_sr(None, None, [], marks=marks, labels=read_labels(labels_file, [], marks, protocol),
+                  creator=f"{who}^test", protocol_id=protocol.id, reference=series)
+    return write_sr(sr, folder / f"{who}-sr.dcm")
+
+
+def _centre(series: ReferenceSeries, k: int) -> np.ndarray:
+    size = np.array(series.geometry.size)
+    return series.geometry.index_to_lps(np.array([[size[0] / 2, size[1] / 2, k]]))[0]
+
+
+@pytest.fixture
+def vertebrae(tmp_path):
+    """A series and three annotators' SRs: landmarks 0, 2 and 4 mm apart, Genant grades partly disputed."""
+    folder, datasets, _ = write_series(tmp_path / "spine")
+    series = ReferenceSeries.from_paths(folder)
+    protocol = load_protocol("vertebral-fractures-ct")
+    grades = {"a": {"T12": "None", "L1": "Mild", "L2": "Severe"},
+              "b": {"T12": "None", "L1": "Moderate", "L2": "Severe"},
+              "c": {"T12": "None", "L1": "Mild", "L2": "Moderate"}}
+    srs = {}
+    for shift, who in ((0.0, "a"), (2.0, "b"), (4.0, "c")):
+        points = {label: [(_centre(series, k) + [shift, 0, 0]).tolist()] for k, label in enumerate(VERTEBRAE, start=2)}
+        if who == "c":
+            del points["L2"]  # c did not find L2, so answered nothing about it
+        srs[who] = _write_sr(tmp_path, series, protocol, who, points, grades[who])
+    return folder, datasets[0].SeriesInstanceUID, series, protocol, srs
+
+
+def test_landmarks_and_answers_are_matched_measured_and_merged(vertebrae):
+    _, _, series, protocol, srs = vertebrae
+    result = compare_annotations([read_annotations(srs[w]) for w in "abc"], ["a", "b", "c"], threshold=0.5)
+    report = result.to_json()
+    by_label = {mark["label"]: mark for mark in report["marks"]}
+    assert set(by_label) == set(VERTEBRAE) and by_label["L2"]["marked_by"] == [True, True, False]
+    assert [pair["distance_mm"] for pair in by_label["L1"]["pairs"]] == pytest.approx([2.0, 4.0, 2.0], abs=1e-3)
+    marks, labels = consensus_content(result, protocol)
+    assert [m.label for m in marks] == list(VERTEBRAE) and all(m.kind == "point" for m in marks)
+    assert np.allclose(marks[1].points_mm[0], _centre(series, 3) + [2.0, 0, 0])  # mean of 0, 2 and 4 mm
+    assert marks[1].finding == protocol.structure("L1").type
+    answers = {(marks[label.mark].label, label.value.meaning) for label in labels}
+    assert answers == {("T12", "None"), ("L1", "Mild"), ("L2", "Severe")}, "majority of those who answered"
+    # Agreement over the case's subjects: three vertebrae, one question
+    grade = {entry["target"]: [a[2] if a else None for a in entry["answers"]] for entry in report["labels"]}
+    assert grade == {"T12": ["None"] * 3, "L1": ["Mild", "Moderate", "Mild"], "L2": ["Severe", "Severe", None]}
+    row = report["label_agreement"][0]
+    assert row["question"] == protocol.structure(GENANT).type.as_list() and row["subjects"] == 3
+    assert row["percent_agreement"] == pytest.approx(66.67)
+    assert row["fleiss_kappa"] is None, "L2 was graded by two annotators, the others by three"
+    assert row["krippendorff_alpha"] == pytest.approx(krippendorff_alpha(list(grade.values())), abs=1e-4)
+
+
+def test_boxes_are_compared_in_their_plane(tmp_path):
+    folder, _, _ = write_series(tmp_path / "series")
+    series = ReferenceSeries.from_paths(folder)
+    corner = _centre(series, 4)
+    square = np.array([[0, 0, 0], [10, 0, 0], [10, 10, 0], [0, 10, 0], [0, 0, 0]], dtype=float)
+    assert box_iou_in_plane(corner + square, corner + square + [5, 0, 0]) == pytest.approx(50 / 150)
+    assert box_iou_in_plane(corner + square, corner + square + [0, 0, 3]) == 0.0, "another slice"
+    protocol = load_protocol("breast-lesions-mg")
+    srs = [_write_sr(tmp_path, series, protocol, who, {"Mass": (corner + square[:4] + [shift, 0, 0]).tolist()}, {},
+                     kind="box") for who, shift in (("a", 0.0), ("b", 5.0))]
+    result = compare_annotations([read_annotations(p) for p in srs], ["a", "b"])
+    mark = result.to_json()["marks"][0]
+    assert mark["kind"] == "box" and mark["pairs"] == [{"a": 0, "b": 1, "iou": pytest.approx(1 / 3, abs=1e-4)}]
+    merged = consensus_content(result, protocol)[0][0]
+    assert np.allclose(merged.points_mm[[0, 2]], [corner + [2.5, 0, 0], corner + [12.5, 10, 0]])
+
+
+@pytest.fixture
+def spine_project(cli, store_url, vertebrae):
+    folder, series_uid, _, _, srs = vertebrae
+
+    def ok(*args):
+        status, out, err = cli(*args, "--store", store_url)
+        assert status == 0, err
+        return out
+
+    ok("user", "add", "lead", "--role", "lead")
+    for name in ("ann", "ben"):
+        ok("user", "add", name, "--role", "annotator", "--user", "lead")
+    ok("user", "add", "rad", "--role", "radiologist", "--user", "lead")
+    ok("project", "create", "spine", "--protocol", "vertebral-fractures-ct", "--user", "lead")
+    case = json.loads(ok("case", "add", "spine", str(folder), "--user", "lead", "--json"))["cases"][0]
+    ok("case", "assign", "spine", "--user", "lead")
+    return ok, case, series_uid, srs
+
+
+def test_sr_only_submissions_go_through_consensus_review_and_sign_off(cli, store_url, spine_project, tmp_path):
+    ok, case, series_uid, srs = spine_project
+
+    def fails(*args, says):
+        before = dump_tables(store_url)
+        status, _, err = cli(*args, "--store", store_url)
+        assert status == 1 and err.startswith("error: ") and says in err, err
+        assert dump_tables(store_url) == before, "a refused action changes nothing"
+
+    seg = write_header(tmp_path / "not-wanted-seg.dcm", series_uid)
+    fails("case", "submit", str(case), str(seg), str(srs["a"]), "--user", "ann", says="without a SEG")
+    ok("case", "submit", str(case), str(srs["a"]), "--user", "ann")
+    ok("case", "submit", str(case), str(srs["b"]), "--user", "ben")
+    shown = json.loads(ok("case", "show", str(case), "--user", "lead", "--json"))
+    assert [(s["seg"], s["sr"]) for s in shown["submissions"]] == [(None, str(srs["a"])), (None, str(srs["b"]))]
+    fails("case", "consensus", str(case), "--consensus-seg", str(seg), "--user", "rad", says="SR submissions only")
+
+    merged = json.loads(ok("case", "consensus", str(case), "--user", "rad", "--json"))
+    assert merged["state"] == "in_review"  # by a musculoskeletal radiologist, as the protocol says
+    recorded = json.loads(ok("case", "show", str(case), "--user", "lead", "--json"))["consensus"][0]
+    assert recorded["seg"] is None and recorded["method"] == "majority"
+    consensus_sr = Path(recorded["sr"])
+    assert dciodvfy_errors(consensus_sr) == []
+    summary = sr_summary(consensus_sr)
+    assert sorted(r["tracking_id"] for r in summary["regions"]) == sorted(VERTEBRAE)
+    agreement = recorded["agreement"]["annotations"]
+    assert agreement["annotators"] == ["ann", "ben"]
+    assert {m["label"]: m["pairs"][0]["distance_mm"] for m in agreement["marks"]} == \
+        pytest.approx({"T12": 2.0, "L1": 2.0, "L2": 2.0}, abs=1e-3)
+    # Two annotators, every vertebra graded by both: Cohen's = Fleiss' setting, kappa defined
+    grades = [["None", "None"], ["Mild", "Moderate"], ["Severe", "Severe"]]
+    status = json.loads(ok("project", "status", "spine", "--json"))["agreement"]
+    assert status["labels"][0]["fleiss_kappa"] == pytest.approx(fleiss_kappa(grades), abs=1e-4)
+    assert status["labels"][0]["percent_agreement"] == pytest.approx(66.67)
+    assert [m["label"] for m in status["marks"]] == sorted(VERTEBRAE)
+
+    ok("case", "review", str(case), "--decision", "approve", "--user", "rad")
+    signature = json.loads(ok("case", "finalize", str(case), "--meaning", "Reference standard", "--user", "rad",
+                              "--json"))
+    assert signature["file"] == str(consensus_sr)
+    assert ok("audit", "verify").strip()
+
+
+def test_a_segmentation_protocol_still_needs_its_seg(cli, store_url, tmp_path):
+    folder, datasets, _ = write_series(tmp_path / "liver")
+    status = [cli(*args, "--store", store_url)[0] for args in (
+        ("user", "add", "lead", "--role", "lead"),
+        ("user", "add", "ann", "--role", "annotator", "--user", "lead"),
+        ("project", "create", "liver", "--protocol", "liver-lesions-ct", "--annotators", "1", "--user", "lead"),
+        ("case", "add", "liver", str(folder), "--user", "lead"))]
+    assert status == [0, 0, 0, 0]
+    sr = write_header(tmp_path / "sr.dcm", datasets[0].SeriesInstanceUID, modality="SR")
+    code, _, err = cli("case", "submit", "1", str(sr), "--user", "ann", "--store", store_url)
+    assert code == 1 and "takes a DICOM SEG" in err
+
+
+def test_a_version_1_store_is_upgraded_keeping_its_rows(cli, store_url, monkeypatch, tmp_path):
+    monkeypatch.setattr(migrations, "UPGRADES", [])
+    folder, _, _ = write_series(tmp_path / "series")
+    for args in (("user", "add", "lead", "--role", "lead"),
+                 ("project", "create", "liver", "--protocol", "liver-lesions-ct", "--user", "lead"),
+                 ("case", "add", "liver", str(folder), "--user", "lead")):
+        assert cli(*args, "--store", store_url)[0] == 0
+    engine = sqlalchemy.create_engine(resolve_store_url(store_url))
+    with engine.begin() as conn:  # back to version 1's tables: SEG required, no output kind
+        conn.execute(sqlalchemy.text("DROP TABLE submissions"))
+        conn.execute(sqlalchemy.text("ALTER TABLE consensus DROP COLUMN output_kind"))
+        conn.execute(sqlalchemy.text(
+            "CREATE TABLE submissions (id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases (id), "
+            "user_id INTEGER NOT NULL REFERENCES users (id), "
+            "round INTEGER NOT NULL, seg_path TEXT NOT NULL, seg_sha256 VARCHAR(64) NOT NULL, sr_path TEXT, "
+            "sr_sha256 VARCHAR(64), submitted_at VARCHAR(32) NOT NULL, "
+            "CONSTRAINT uq_submission_round UNIQUE (case_id, user_id, round))"))
+        conn.execute(sqlalchemy.text(
+            "INSERT INTO submissions VALUES (7, 1, 1, 1, '/a/seg.dcm', :h, NULL, NULL, '2026-11-25T00:00:00Z')"),
+            {"h": "0" * 64})
+    monkeypatch.undo()
+    with ReviewStore(store_url) as store, store.read() as conn:
+        assert migrations.stored_version(conn) == 2
+        assert [tuple(row) for row in conn.execute(sqlalchemy.text("SELECT id, seg_path FROM submissions"))] == \
+            [(7, "/a/seg.dcm")]
+        columns = {c["name"]: c for c in sqlalchemy.inspect(conn).get_columns("submissions")}
+        assert columns["seg_path"]["nullable"] and "output_kind" in {
+            c["name"] for c in sqlalchemy.inspect(conn).get_columns("consensus")}
+    with engine.begin() as conn, pytest.raises(sqlalchemy.exc.IntegrityError):
+        conn.execute(sqlalchemy.text(
+            "INSERT INTO submissions (case_id, user_id, round, submitted_at) VALUES (1, 1, 2, 'now')"))
+    engine.dispose()
