@@ -80,6 +80,10 @@ def test_annotate_review_sign_and_export(project, tmp_path):
     trimmed[np.nonzero(trimmed)[0].max()] = False
     _draw_consensus(compare, trimmed)
     assert rev.record_consensus().state is review.CaseState.IN_REVIEW
+    with review.ReviewStore(url) as store:
+        recorded = review.show_case(store, rev.case.id, "rev")["consensus"][0]["agreement"]
+    assert [(label["target"], label["answers"]) for label in recorded["annotations"]["labels"]] == \
+        [("Liver lesion", [cyst.as_list(), None])], "the SRs' answers are compared with the segments"
     assert rev.approve().tier == 2
 
     # rad sees the recorded consensus, approves and signs; the signed file is the one rev recorded.

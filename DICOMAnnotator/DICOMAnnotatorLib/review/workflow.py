@@ -124,8 +124,6 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
         if segs:
             consensus_seg, measured = compute_consensus_seg(segs, target, method=method,
                                                             threshold=project.consensus_threshold)
-            if len(srs) == len(inputs) > 1:
-                measured["annotations"] = compare_srs(srs, names, threshold=project.consensus_threshold).to_json()
         else:
             method = "majority"  # of the answers; positions are averaged
             consensus_seg, measured = compute_consensus_sr(
@@ -134,6 +132,9 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
         agreement = agreement if agreement is not None else measured
     elif not segs:
         raise ReviewError(f"Case {case.id} has SR submissions only; its consensus is computed from them, not given")
+    if segs and len(srs) == len(inputs) > 1 and "annotations" not in (agreement or {}):
+        compared = compare_srs(srs, names, threshold=project.consensus_threshold).to_json()
+        agreement = {**(agreement or {}), "annotations": compared}
     merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id) if kind == "seg"
               else sr_record(consensus_seg, case.series_uid, case_id=case.id, role="consensus"))
     with store.write(user_name) as tx:
