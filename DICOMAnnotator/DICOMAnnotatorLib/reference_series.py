@@ -197,7 +197,8 @@ class ReferenceSeries:
         otherwise the result is float32.
         """
         integral = all(s == 1 and float(b).is_integer() for s, b in self._rescale)
-        dtype = np.int32 if integral else np.float32
+        # int16 straight away when the stored range plus the intercept fits it (CT), else int32, narrowed after
+        dtype = (np.int16 if integral and self._fits_int16() else np.int32) if integral else np.float32
         volume = np.empty(self.geometry.array_shape, dtype=dtype)
         cache: dict[str, np.ndarray] = {}
         for k, source in enumerate(self.slices):
@@ -209,9 +210,20 @@ class ReferenceSeries:
             frame = pixels if source.frame_number is None else pixels[source.frame_number - 1]
             slope, intercept = self._rescale[k]
             volume[k] = frame * slope + intercept if not integral else frame.astype(np.int32) + int(intercept)
-        if integral and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
+        if dtype == np.int32 and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
             return volume.astype(np.int16)
         return volume
+
+    def _fits_int16(self) -> bool:
+        """Whether every stored value of every slice (Bits Stored, Pixel Representation) plus its intercept fits int16."""
+        for ds, (_, intercept) in zip((self._datasets[s.sop_instance_uid] for s in self.slices), self._rescale,
+                                      strict=True):
+            bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
+            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if int(ds.get("PixelRepresentation") or 0) \
+                else (0, (1 << bits) - 1)
+            if low + int(intercept) < -32768 or high + int(intercept) > 32767:
+                return False
+        return True
 
     def _pixel_array(self, source: SliceSource) -> np.ndarray:
         ds = self._datasets[source.sop_instance_uid]
