@@ -215,7 +215,7 @@ class ReferenceSeries:
         return volume
 
     def _fits_int16(self) -> bool:
-        """Whether every stored value of every slice (Bits Stored, Pixel Representation) plus its intercept fits int16."""
+        """Whether every stored value of every slice (Bits Stored, Pixel Representation) plus intercept fits int16."""
         for ds, (_, intercept) in zip((self._datasets[s.sop_instance_uid] for s in self.slices), self._rescale,
                                       strict=True):
             bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
