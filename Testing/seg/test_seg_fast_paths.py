@@ -14,11 +14,13 @@ import itertools
 import numpy as np
 import pydicom
 import pytest
-from DICOMAnnotatorLib import sample_data
+from conftest import shared_file
+from DICOMAnnotatorLib import sample_data, seg_file
 from DICOMAnnotatorLib.display_colors import dicom_lab_to_rgb
 from DICOMAnnotatorLib.raw_sequence import RawItem, RawSequenceError, split_file
 from DICOMAnnotatorLib.reference_series import ReferenceSeries
 from DICOMAnnotatorLib.seg_file import SegFile
+from DICOMAnnotatorLib.seg_info import seg_summary
 from DICOMAnnotatorLib.seg_writer import write_seg
 from DICOMAnnotatorLib.segmentation import Segmentation
 
@@ -104,6 +106,22 @@ def test_files_that_cannot_be_cut_are_read_by_pydicom(seg_path, tmp_path):
                          implicit_vr=False, force_encoding=True)
         assert split_file(target.read_bytes(), 0x52009230) is None
         assert [(f.segment_number, f.source_sop_instance_uid) for f in SegFile(target).frames] == expected
+
+
+THIRD_PARTY_SEGS = ["dcmjs/examples/data/QIICR_Test3/tumor_User1_Manual_Trial1.dcm",
+                    "dcmqi/segmentations/23x38x3/seg/label.seg", "dcmqi/segmentations/liver.dcm",
+                    "dcmqi/segmentations/partial_overlaps.dcm", "highdicom/seg_image_cr_binary.dcm",
+                    "highdicom/seg_image_ct_binary.dcm", "highdicom/seg_image_ct_binary_fractional.dcm",
+                    "highdicom/seg_image_ct_true_fractional.dcm", "highdicom/seg_image_sm_control_labelmap.dcm"]
+
+
+@pytest.mark.parametrize("relative", THIRD_PARTY_SEGS)
+def test_other_producers_segs_read_the_same_cut_or_whole(relative, monkeypatch):
+    """dcmqi and dcmjs write undefined-length sequences, highdicom defined ones, implicit or explicit VR."""
+    path = shared_file(relative)
+    cut = seg_summary(path)
+    monkeypatch.setattr(seg_file, "split_file", lambda data, tag: None)
+    assert seg_summary(path) == cut
 
 
 def test_display_colours_are_highdicoms():
