@@ -184,3 +184,23 @@ def test_waveform_annotations_lose_their_text_or_are_cleaned():
     cleaned = _deidentify(with_annotation(), clean_graphics=True).WaveformAnnotationSequence[0]
     assert cleaned.UnformattedTextValue == "*** fainted at 10:02"
     assert list(cleaned.ReferencedWaveformChannels) == [1, 1]
+
+
+def test_safe_private_attributes_of_table_e3101_are_kept_only_with_the_option():
+    """Entries of PS3.15 2020b Table E.3.10-1 that the earlier list lacked; a UID entry is never kept."""
+    def with_private() -> Dataset:
+        ds = _ct()
+        ds.private_block(0x2005, "Philips MR Imaging DD 001", create=True).add_new(0x0E, "FL", 1.5)  # Scale Slope
+        ds.private_block(0x0199, "NQLeft", create=True).add_new(0x0B, "FL", 3.25)  # Left Hippocampus
+        siemens = ds.private_block(0x0129, "SIEMENS Ultrasound SC2000", create=True)
+        siemens.add_new(0x30, "CS", "RAW")  # Raw Data Object Type
+        siemens.add_new(0x02, "UI", "1.2.3.4.5")  # Bookmark UID: on the table, left out (a source UID)
+        return ds
+
+    kept = _deidentify(with_private(), retain_safe_private=True)
+    assert kept.private_block(0x2005, "Philips MR Imaging DD 001")[0x0E].value == 1.5
+    assert kept.private_block(0x0199, "NQLeft")[0x0B].value == 3.25
+    siemens = kept.private_block(0x0129, "SIEMENS Ultrasound SC2000")
+    assert siemens[0x30].value == "RAW" and siemens.get_tag(0x02) not in kept
+    removed = _deidentify(with_private())
+    assert not any(tag >> 16 & 1 for tag in removed.keys())
