@@ -68,6 +68,7 @@ IDENTIFYING_KEYWORDS = (
 METHOD_CODES = {
     "basic": ("113100", "Basic Application Confidentiality Profile"),
     "clean_pixel_data": ("113101", "Clean Pixel Data Option"),
+    "clean_recognizable_visual_features": ("113102", "Clean Recognizable Visual Features Option"),
     "clean_graphics": ("113103", "Clean Graphics Option"),
     "clean_structured_content": ("113104", "Clean Structured Content Option"),
     "clean_descriptors": ("113105", "Clean Descriptors Option"),
