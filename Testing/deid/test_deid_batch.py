@@ -128,6 +128,39 @@ def test_real_burned_in_names_and_dates_are_removed_from_an_rle_cr(tmp_path):
     assert np.array_equal(cr.pixel_array[400:], original[400:]), "anatomy below the text is untouched"
 
 
+def test_a_name_on_one_frame_of_a_real_cine_is_found_and_blanked_on_every_frame(tmp_path):
+    """A real SonoSite echo cine (pydicom's examples_ybr_color.dcm, 30 frames) with a name burned into
+    frame 9 only (neither first, middle nor last) and frames 12 to 29 frozen (copies of frame 11)."""
+    from canary_study import BURNED_WORDS, FONT
+    from PIL import Image, ImageDraw, ImageFont
+
+    require_tool("tesseract")
+    ds = pydicom.dcmread(pydicom.data.get_testdata_file("examples_ybr_color.dcm"))
+    frames = ds.pixel_array.copy()  # decoded to RGB
+    frames[12:] = frames[11]
+    picture = Image.fromarray(frames[9])
+    ImageDraw.Draw(picture).text((60, 110), f"{BURNED_WORDS[0]} {BURNED_WORDS[1]}", fill=(255, 255, 255),
+                                 font=ImageFont.truetype(FONT, 16))
+    text_pixels = (np.asarray(picture) != frames[9]).any(axis=-1)
+    frames[9] = np.asarray(picture)
+    assert BURNED_WORDS[0] in read_text(to_gray8(frames[9])).upper(), "OCR reads the planted name"
+    ds.set_pixel_data(frames, "RGB", 8, generate_instance_uid=False)
+    (tmp_path / "in").mkdir()
+    ds.save_as(tmp_path / "in" / "cine.dcm", enforce_file_format=True)
+    status, report = run_deidentify(tmp_path / "in", tmp_path / "out")
+    assert status == 0, report["problems"]
+    pixels = report["flagged"][0]["pixels"]
+    distinct = len({frame.tobytes() for frame in frames})
+    assert distinct <= 12 and (pixels["frames_checked"], pixels["frames_read"]) == (30, distinct), \
+        "every frame is checked, each distinct frame is read once"
+    [us] = outputs_by_modality(tmp_path / "out")["US"]
+    output = us.pixel_array
+    assert not output[:, text_pixels].any(), "the name's place is blanked on every frame"
+    for frame in {frame.tobytes(): frame for frame in output}.values():
+        text = read_text(to_gray8(frame)).upper()
+        assert not [word for word in BURNED_WORDS[:2] if word in text], text
+
+
 def test_the_canary_study_generator_plants_what_it_claims(tmp_path):
     """The leak scan is only as good as the planting: the sources hold every canary."""
     from canary_study import CANARIES

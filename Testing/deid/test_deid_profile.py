@@ -64,13 +64,46 @@ def _deidentify(ds: Dataset, **options) -> Dataset:
 def test_basic_profile_actions_on_a_ct():
     source = _ct()
     ds = _deidentify(copy.deepcopy(source))
-    assert "PatientAge" not in ds and "StudyDescription" not in ds and "DeviceSerialNumber" in ds
+    assert "PatientAge" not in ds and "StudyDescription" not in ds
     assert not ds.StudyDate and not ds.StudyTime and not ds.PatientSex and "StudyDate" in ds  # Z
-    assert ds.ContentDate == "19000101", "Z/D with a value: a dummy keeps type 1 conformant"
-    assert ds.StationName == ds.InstitutionName == ds.DeviceSerialNumber == "ANONYMIZED", "X/Z/D: a dummy"
     assert ds.PatientID == str(ds.PatientName) and ds.PatientID != "PID42"
     assert ds.SOPInstanceUID != source.SOPInstanceUID and ds.Modality == "CT"
     assert [item.CodeValue for item in ds.DeidentificationMethodCodeSequence] == ["113100"]
+
+
+def test_combined_actions_follow_the_type_in_the_files_iod():
+    """X/Z/D and Z/D: removed where the IOD has the attribute as Type 3, emptied as Type 2, a dummy as Type 1."""
+    ct = _deidentify(_ct())  # CT Image: General Equipment (Type 3), General Image Content Date (Type 2C)
+    assert not {"DeviceSerialNumber", "StationName", "InstitutionName"} & set(ct.dir()), "Type 3: removed"
+    assert "ContentDate" in ct and not ct.ContentDate, "Z/D on Type 2: zero length"
+    geometry = sample_data.phantom_geometry(size=(8, 8, 2))
+    [enhanced] = sample_data.ct_datasets(geometry, sample_data.phantom_volume(geometry)[0], enhanced=True)
+    enhanced.DeviceSerialNumber, enhanced.StationName, enhanced.ContentDate = "SN1234", "CTROOM7", "20230517"
+    enhanced = _deidentify(enhanced)  # Enhanced CT: Enhanced General Equipment, Multi-frame Functional Groups
+    assert enhanced.DeviceSerialNumber == "ANONYMIZED" and enhanced.ContentDate == "19000101", "Type 1: a dummy"
+    assert "StationName" not in enhanced
+    unknown = _ct()
+    unknown.SOPClassUID = "1.2.840.10008.5.1.4.1.1.999"  # not in the PS3.3 table: conservative dummies
+    unknown = _deidentify(unknown)
+    assert unknown.DeviceSerialNumber == unknown.StationName == "ANONYMIZED" and unknown.ContentDate == "19000101"
+
+
+def test_combined_actions_on_sequences():
+    """X/Z/D on a Type 2 sequence empties it (SR); inside sequences the conservative choice is kept."""
+    sr = _ct()
+    sr.SOPClassUID, sr.Modality = "1.2.840.10008.5.1.4.1.1.88.33", "SR"  # Comprehensive SR
+    step = Dataset()
+    step.ReferencedSOPClassUID, step.ReferencedSOPInstanceUID = "1.2.840.10008.3.1.2.3.3", "1.2.3.4"
+    sr.ReferencedPerformedProcedureStepSequence = [step]
+    item = Dataset()
+    item.StationName = "CTROOM7"  # X/Z/D nested: a dummy (the type inside a sequence is not looked up)
+    sr.ReferencedRequestSequence = [item]
+    sr = _deidentify(sr)
+    assert "ReferencedPerformedProcedureStepSequence" in sr and len(sr.ReferencedPerformedProcedureStepSequence) == 0
+    assert sr.ReferencedRequestSequence[0].StationName == "ANONYMIZED"
+    ct = _ct()
+    ct.ReferencedPerformedProcedureStepSequence = [step]
+    assert "ReferencedPerformedProcedureStepSequence" not in _deidentify(ct), "Type 3 in CT Image: removed"
 
 
 def test_retain_options_keep_what_they_name():
@@ -151,3 +184,23 @@ def test_waveform_annotations_lose_their_text_or_are_cleaned():
     cleaned = _deidentify(with_annotation(), clean_graphics=True).WaveformAnnotationSequence[0]
     assert cleaned.UnformattedTextValue == "*** fainted at 10:02"
     assert list(cleaned.ReferencedWaveformChannels) == [1, 1]
+
+
+def test_safe_private_attributes_of_table_e3101_are_kept_only_with_the_option():
+    """Entries of PS3.15 2020b Table E.3.10-1 that the earlier list lacked; a UID entry is never kept."""
+    def with_private() -> Dataset:
+        ds = _ct()
+        ds.private_block(0x2005, "Philips MR Imaging DD 001", create=True).add_new(0x0E, "FL", 1.5)  # Scale Slope
+        ds.private_block(0x0199, "NQLeft", create=True).add_new(0x0B, "FL", 3.25)  # Left Hippocampus
+        siemens = ds.private_block(0x0129, "SIEMENS Ultrasound SC2000", create=True)
+        siemens.add_new(0x30, "CS", "RAW")  # Raw Data Object Type
+        siemens.add_new(0x02, "UI", "1.2.3.4.5")  # Bookmark UID: on the table, left out (a source UID)
+        return ds
+
+    kept = _deidentify(with_private(), retain_safe_private=True)
+    assert kept.private_block(0x2005, "Philips MR Imaging DD 001")[0x0E].value == 1.5
+    assert kept.private_block(0x0199, "NQLeft")[0x0B].value == 3.25
+    siemens = kept.private_block(0x0129, "SIEMENS Ultrasound SC2000")
+    assert siemens[0x30].value == "RAW" and siemens.get_tag(0x02) not in kept
+    removed = _deidentify(with_private())
+    assert not any(tag >> 16 & 1 for tag in removed.keys())

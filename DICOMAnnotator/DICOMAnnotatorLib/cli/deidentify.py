@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--clean-structured-content", action="store_true", help="Clean Structured Content option")
     parser.add_argument("--clean-graphics", action="store_true",
                         help="Clean Graphics option: keep overlays and annotations, their text cleaned")
+    parser.add_argument("--clean-recognizable-visual-features", action="store_true",
+                        help="Clean Recognizable Visual Features option: this tool does not deface or mask faces, so "
+                        "photographs of the patient and CT/MR/SEG of the head (or of an unnamed body part) are not "
+                        "written and are listed (exit 3); other images are marked as free of such features")
     parser.add_argument("--force", action="store_true", help="write into a non-empty OUT, replace report/mapping")
     add_json_argument(parser)
     parser.set_defaults(func=_deidentify)
@@ -69,6 +73,7 @@ def _options(args: argparse.Namespace):
         clean_descriptors=args.clean_descriptors,
         clean_structured_content=args.clean_structured_content,
         clean_graphics=args.clean_graphics,
+        clean_recognizable_visual_features=args.clean_recognizable_visual_features,
         pixels=PixelPolicy(args.pixels),
         ocr_all_images=args.ocr_all_images,
         regions=load_regions(args.regions) if args.regions else (),
@@ -121,7 +126,7 @@ def _deidentify(args: argparse.Namespace) -> int:
 
 def _text(summary, options, args: argparse.Namespace) -> str:
     counts = summary.to_json()
-    enabled = ", ".join(sorted(options.enabled_columns())) or "none"
+    enabled = ", ".join(sorted(options.enabled_options())) or "none"
     lines = [
         f"De-identified {counts['written']} of {counts['files']} files into {args.output} "
         f"in {counts['seconds']:.1f} s (Basic Profile; options: {enabled})",

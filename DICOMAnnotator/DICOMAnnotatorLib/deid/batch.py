@@ -186,7 +186,7 @@ def write_report(path: str | os.PathLike[str], summary: BatchSummary, options: D
         "output": output,
         "profile": "Basic Application Level Confidentiality Profile",
         "standard": f"{table['standard']}, {table['table']}",
-        "options": sorted(options.enabled_columns()),
+        "options": sorted(options.enabled_options()),
         "pixels": options.pixels.value,
         "summary": summary.to_json(),
         "problems": [r.to_json() for r in sorted(summary.problems, key=lambda r: r.source)],

@@ -2,11 +2,10 @@
 
 Decisions that the table leaves to the implementation, made here once:
 
-- Conditional actions (X/Z, X/D, Z/D, X/Z/D, X/Z/U*) depend on the attribute's Type in the IOD,
-  which differs per IOD and module. Without per-IOD type tables the choice that keeps *any* IOD
-  conformant is taken: X/Z empties; X/D, Z/D and X/Z/D give a dummy to a non-empty value and
-  leave an empty one empty (an absent one stays absent); on sequences X/D removes and X/Z/D,
-  Z/D empty; X/Z/U* keeps the sequence and replaces the instance UIDs inside it.
+- Conditional actions (X/Z, X/D, Z/D, X/Z/D, X/Z/U*) depend on the attribute's Type in the IOD:
+  at the top level of a file of a SOP class that PS3.3's tables know, it is looked up (Type 3
+  removed, Type 2 emptied, Type 1 a dummy); inside sequences and for unknown SOP classes the
+  choice that keeps any IOD conformant is taken (``profile.conditional_action``).
 - D on a sequence keeps its structure (codes, numbers, mapped UIDs) and replaces every free
   text, name, date and time inside it with a dummy; C on a sequence cleans that text instead.
 - Patient ID, Patient's Name and Accession Number get keyed pseudonyms instead of dummies, so
@@ -38,7 +37,7 @@ from .. import IMPLEMENTATION_CLASS_UID, __version__
 from .dates import shift_da, shift_dt
 from .mapping import KeyedMapper
 from .options import DatePolicy, DeidOptions
-from .profile import ActionTable, safe_private_attributes
+from .profile import CONDITIONAL_ACTIONS, ActionTable, conditional_action, iod_attribute_types, safe_private_attributes
 from .scrub import TextScrubber, date_spellings
 from .values import DUMMY_TEXT, FREE_TEXT_VRS, dummy_value, empty_value
 
@@ -69,6 +68,7 @@ IDENTIFYING_KEYWORDS = (
 METHOD_CODES = {
     "basic": ("113100", "Basic Application Confidentiality Profile"),
     "clean_pixel_data": ("113101", "Clean Pixel Data Option"),
+    "clean_recognizable_visual_features": ("113102", "Clean Recognizable Visual Features Option"),
     "clean_graphics": ("113103", "Clean Graphics Option"),
     "clean_structured_content": ("113104", "Clean Structured Content Option"),
     "clean_descriptors": ("113105", "Clean Descriptors Option"),
@@ -95,6 +95,8 @@ class _Context:
     patient_key: str
     date_offset: int | None
     identifiers: list[str]
+    #: The top-level attributes with combined actions that the file's IOD requires (None: unknown SOP class).
+    required: dict[int, str] | None = None
     scrubber: TextScrubber | None = None
     counts: Counter = field(default_factory=Counter)
 
@@ -130,7 +132,8 @@ class Deidentifier:
         """De-identify ``ds`` in place (file meta replaced too); returns counts of what was done."""
         key = patient_key(ds)
         offset = self.mapper.date_offset_days(key) if self.options.dates is DatePolicy.SHIFT else None
-        ctx = _Context(key, offset, _identifying_values(ds) if self._cleans_text else [])
+        ctx = _Context(key, offset, _identifying_values(ds) if self._cleans_text else [],
+                       iod_attribute_types().get(peek(ds, "SOPClassUID")))
         self._walk(ds, _Mode.NORMAL, ctx, top=True)
         self._mark(ds)
         ds.file_meta = self._file_meta(ds)
@@ -184,15 +187,9 @@ class Deidentifier:
         raw = ds.get_item(tag)
         vr = raw.VR if raw.VR not in (None, "UN") else _VR.get(tag, "UN")
         empty = raw.length == 0 if raw.is_raw else raw.is_empty
-        if action == "X/Z/U*":
-            action = "K" if vr == "SQ" else "Z"
-        elif action == "X/Z":
-            action = "Z"
-        elif action in ("X/D", "Z/D", "X/Z/D"):
-            if vr == "SQ":
-                action = "X" if action == "X/D" else "Z"
-            else:
-                action = "Z" if empty else "D"
+        if action in CONDITIONAL_ACTIONS:
+            required = ctx.required.get(tag, "3") if top and ctx.required is not None else None
+            action = conditional_action(action, required, sequence=vr == "SQ", empty=empty)
         if action == "X":
             del ds[tag]
             ctx.counts["removed"] += 1

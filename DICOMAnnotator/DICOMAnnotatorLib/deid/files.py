@@ -24,6 +24,7 @@ from .mapping import KeyedMapper
 from .ocr import tesseract_version
 from .options import DeidOptions, PixelPolicy
 from .pixels import PixelResult, clean_overlays, clean_pixels, configured_boxes, overlay_groups
+from .visual_features import already_cleaned, has_pixels, recognizable_features
 
 WRITTEN, FAILED, NOT_WRITTEN, SKIPPED = "written", "failed", "not_written", "skipped"
 
@@ -97,6 +98,12 @@ class FileDeidentifier:
         if missing:
             result.reason = f"lacks {', '.join(missing)}, so it is not a composite instance that can be stored"
             return
+        if self.options.clean_recognizable_visual_features:
+            reason = recognizable_features(ds)
+            if reason is not None:
+                result.status = NOT_WRITTEN
+                result.reason = f"Clean Recognizable Visual Features asked for, and it is {reason}"
+                return
         policy = self.options.pixels
         risks = burned_in_risks(ds) if policy is not PixelPolicy.KEEP else []
         if self.options.ocr_all_images and policy is PixelPolicy.REDACT and "PixelData" in ds and not risks:
@@ -109,8 +116,13 @@ class FileDeidentifier:
                              "(install Debian tesseract-ocr and pytesseract), so its pixels were not checked")
             result.pixels = PixelResult(risks=risks)
             return
+        # Judged before de-identification, which removes the descriptions the judgement reads.
+        claim_visual = self.options.clean_recognizable_visual_features and has_pixels(ds) and not already_cleaned(ds)
         counts = self.deidentifier.deidentify(ds)
         result.removed, result.replaced = counts["removed"], counts["replaced"]
+        if claim_visual:  # judged free of recognizable features: nothing to remove (E.3.2)
+            ds.RecognizableVisualFeatures = "NO"
+            self.deidentifier.add_method_code(ds, "clean_recognizable_visual_features")
         if risks or boxes or (self.options.clean_graphics and overlay_groups(ds)):
             result.pixels = self._clean_pixels(ds, risks, boxes)
         result.output = str(self._write(ds))

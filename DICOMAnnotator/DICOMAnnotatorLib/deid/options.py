@@ -65,6 +65,8 @@ class DeidOptions:
     clean_descriptors: bool = False
     clean_structured_content: bool = False
     clean_graphics: bool = False
+    #: Clean Recognizable Visual Features (E.3.2): images that would need it are refused, see ``visual_features``.
+    clean_recognizable_visual_features: bool = False
     pixels: PixelPolicy = PixelPolicy.REDACT
     ocr_all_images: bool = False
     regions: tuple[RedactionRegion, ...] = field(default_factory=tuple)
@@ -84,6 +86,11 @@ class DeidOptions:
             "clean_graphics": self.clean_graphics,
         }
         return {name for name, on in flags.items() if on}
+
+    def enabled_options(self) -> set[str]:
+        """Every option switched on, for reports: the table's columns and Clean Recognizable Visual Features."""
+        return self.enabled_columns() | ({"clean_recognizable_visual_features"}
+                                         if self.clean_recognizable_visual_features else set())
 
 
 def load_regions(path) -> tuple[RedactionRegion, ...]:

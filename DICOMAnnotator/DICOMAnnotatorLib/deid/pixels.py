@@ -3,12 +3,16 @@
 Pixels are decoded whatever the transfer syntax (RLE natively, JPEG and JPEG 2000 through
 pylibjpeg), blanked on every frame (RGB and multi-frame included) and written back
 uncompressed as Explicit VR Little Endian; images where nothing was blanked keep their original
-encoding. On multi-frame images OCR reads a few frames (first, middle, last) and the union of
-their boxes is blanked on all frames: burned-in annotations sit at fixed places in a cine.
+encoding. On multi-frame images OCR reads every frame, except frames identical to one already
+read (found by hash: a frozen cine repeats its frames), since a frame in between can carry text
+the others do not (a name shown for a moment). The union of the boxes found on any frame is
+blanked on every frame: burned-in annotations sit at fixed places in a cine, so text seen on one
+frame marks a place where text may be on the others too, perhaps too faint to read.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -19,8 +23,6 @@ from ..errors import InputError
 from .ocr import Box, find_text
 from .options import RedactionRegion
 
-MAX_OCR_FRAMES = 3
-
 
 @dataclass
 class PixelResult:
@@ -29,6 +31,7 @@ class PixelResult:
     risks: list[str] = field(default_factory=list)
     checked_by: str | None = None
     frames_checked: int = 0
+    frames_read: int = 0
     text_regions: int = 0
     configured_regions: int = 0
     overlays_cleaned: int = 0
@@ -40,6 +43,7 @@ class PixelResult:
 
     def to_json(self) -> dict:
         return {"risks": self.risks, "checked_by": self.checked_by, "frames_checked": self.frames_checked,
+                "frames_read": self.frames_read,
                 "text_regions": self.text_regions, "configured_regions": self.configured_regions,
                 "overlays_cleaned": self.overlays_cleaned, "overlays_removed": self.overlays_removed}
 
@@ -74,11 +78,15 @@ def clean_pixels(ds: Dataset, result: PixelResult, boxes: list[Box], *, ocr: str
     stack = pixels if frames > 1 else pixels[np.newaxis]
     text_boxes: list[Box] = []
     if ocr is not None:
-        sampled = sorted({0, len(stack) // 2, len(stack) - 1})[:MAX_OCR_FRAMES]
-        for index in sampled:
-            text_boxes.extend(find_text(to_gray8(stack[index])))
+        read: set[bytes] = set()
+        for frame in stack:
+            digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
+            if digest not in read:
+                read.add(digest)
+                text_boxes.extend(find_text(to_gray8(frame)))
         result.checked_by = ocr
-        result.frames_checked = len(sampled)
+        result.frames_checked, result.frames_read = len(stack), len(read)
+    text_boxes = list(dict.fromkeys(text_boxes))  # static text gives the same box on many frames
     result.text_regions = len(text_boxes)
     result.configured_regions = len(boxes)
     if not result.redacted:

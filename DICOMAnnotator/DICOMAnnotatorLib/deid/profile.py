@@ -6,6 +6,8 @@ supplements (``supplements.json``: a few textual attributes and rules by VR for 
 person names that the table does not list), and the Retain Safe Private list
 (``safe-private-attributes.json``). When several enabled options give an attribute an action,
 K wins over C: an option that retains an attribute overrides one that only cleans it.
+Combined actions (X/Z, X/D, ...) are settled per IOD with ``iod-attribute-types.json``, the
+attributes' Types from the PS3.3 module tables (see ``conditional_action``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from .options import DeidOptions
 
 #: The actions that conditionally keep a conformant placeholder (PS3.15 E.1.1).
 CONDITIONAL_ACTIONS = frozenset({"Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"})
-SIMPLE_ACTIONS = frozenset({"D", "Z", "X", "K", "C", "U"})
+#: For each Type, the parts of a combined action in order of preference: the weakest that keeps the
+#: IOD conformant first (X for Type 3, Z for Type 2, D for Type 1), then the next safe one for
+#: combinations the table does not foresee (Z/D on a Type 3 attribute is Z, X/D on a Type 2 one D).
+_PREFERENCE = {"3": ("X", "Z", "D", "U*"), "2": ("Z", "D", "U*"), "1": ("D", "U*", "Z")}
+#: Without the Type (unknown SOP class, or inside a sequence): what keeps *any* IOD conformant.
+_UNKNOWN_TYPE = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D", "X/Z/U*": "Z"}
+_UNKNOWN_TYPE_SEQUENCE = {"X/Z": "Z", "X/D": "X", "Z/D": "Z", "X/Z/D": "Z", "X/Z/U*": "K"}
 
 
 def _resource(name: str) -> dict[str, Any]:
@@ -43,6 +51,41 @@ def safe_private_attributes() -> frozenset[tuple[int, str, int]]:
     """(group, private creator, element byte) of the private attributes known to be safe."""
     rows = _resource("safe-private-attributes.json")["attributes"]
     return frozenset((int(r["group"], 16), r["creator"], int(r["element"], 16)) for r in rows)
+
+
+@cache
+def iod_attribute_types() -> dict[str, dict[int, str]]:
+    """For each SOP class UID of PS3.3, the attributes with a combined action that its IOD requires at
+    the top level of the dataset: tag -> "1" (Type 1 or 1C) or "2" (Type 2 or 2C)."""
+    table = _resource("iod-attribute-types.json")
+    by_iod: dict[str, dict[int, str]] = {}
+    for tag, types in table["attributes"].items():
+        for required in ("2", "1"):
+            for iod in types[required]:
+                by_iod.setdefault(iod, {})[int(tag, 16)] = required
+    return {uid: by_iod.get(iod, {}) for uid, iod in table["sop_classes"].items()}
+
+
+def conditional_action(action: str, required: str | None, *, sequence: bool, empty: bool) -> str:
+    """The simple action that a combined one (``CONDITIONAL_ACTIONS``) comes to, per PS3.15 E.1.1:
+    X unless Z or D is required to keep the IOD conformant.
+
+    ``required`` is the attribute's Type in the file's IOD: "1", "2", "3" (optional, or not part of
+    the IOD), or None when it is not known: a SOP class missing from the PS3.3 table, or an attribute
+    inside a sequence (the table lists the top level only). Without the Type the conservative choice
+    is taken, one that keeps any IOD conformant: X/Z empties; X/D, Z/D and X/Z/D give a dummy; on
+    sequences X/D removes, X/Z/D and Z/D empty and X/Z/U* keeps the items with their instance UIDs
+    replaced. The D of X/Z/U* on a required sequence is that same replacement (returned as K: the
+    UIDs inside get their own U). D on an empty value leaves it empty: there is nothing to replace.
+    """
+    if required is None:
+        chosen = (_UNKNOWN_TYPE_SEQUENCE if sequence else _UNKNOWN_TYPE)[action]
+    else:
+        parts = action.split("/")
+        chosen = next(part for part in _PREFERENCE[required] if part in parts)
+    if chosen == "U*":
+        return "K"
+    return "Z" if chosen == "D" and empty else chosen
 
 
 def _resolve(row: dict[str, Any], enabled: set[str]) -> str:
