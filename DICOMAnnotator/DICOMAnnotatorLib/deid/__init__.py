@@ -4,7 +4,7 @@ Modules, from the inside out: ``profile`` (actions from the shipped Table E.1-1 
 ``options``, ``mapping`` (keyed pseudonyms and date offsets), ``values``, ``dates`` and ``scrub``
 (replacement values), ``dataset`` (the profile applied to one dataset, any depth), ``burned_in``,
 ``ocr`` and ``pixels`` (images at risk, Tesseract, redaction), ``visual_features`` (Clean
-Recognizable Visual Features: what is refused), ``writer`` (fast Part 10 output),
+Recognizable Visual Features: what is refused), ``..part10`` (fast Part 10 output),
 ``files`` (one file in, one file out) and ``batch`` (folders, worker processes, report).
 The command is ``dicom-annotator deidentify`` (``cli/deidentify.py``).
 """
