@@ -21,7 +21,7 @@ in each annotator's TID 1500 SR, and is compared here:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -313,12 +313,14 @@ def _rounded(value: float | None) -> float | None:
     return round(value, 4) if value is not None else None
 
 
-def consensus_content(agreement: AnnotationAgreement, protocol: Protocol | None = None
-                      ) -> tuple[list[Mark], list[ClassificationLabel]]:
+def consensus_content(agreement: AnnotationAgreement, protocol: Protocol | None = None, *,
+                      segments: Mapping[str, int] | None = None) -> tuple[list[Mark], list[ClassificationLabel]]:
     """The consensus marks and answers, as the SR writer takes them (codes from ``protocol`` where it has the label).
 
-    Answers about segments are left out: a SEG case's consensus is its consensus SEG.
+    ``segments`` maps the tracking identifiers of the consensus SEG's segments to their numbers:
+    answers about those segments are kept for them; answers about other segments are left out.
     """
+    segments = segments or {}
     marks: list[Mark] = []
     index_of: dict[str, int] = {}
     for number, group in enumerate(agreement.marks):
@@ -333,6 +335,8 @@ def consensus_content(agreement: AnnotationAgreement, protocol: Protocol | None 
             labels.append(ClassificationLabel(name=question, value=answer))
         elif target in index_of:
             labels.append(ClassificationLabel(name=question, value=answer, mark=index_of[target]))
+        elif target in segments:
+            labels.append(ClassificationLabel(name=question, value=answer, segment=segments[target]))
     return marks, labels
 
 

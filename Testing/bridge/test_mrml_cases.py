@@ -84,6 +84,12 @@ def test_annotate_review_sign_and_export(project, tmp_path):
         recorded = review.show_case(store, rev.case.id, "rev")["consensus"][0]["agreement"]
     assert [(label["target"], label["answers"]) for label in recorded["annotations"]["labels"]] == \
         [("Liver lesion", [cyst.as_list(), None])], "the SRs' answers are compared with the segments"
+    with review.ReviewStore(url) as store:
+        consensus_sr = review.show_case(store, rev.case.id, "rev")["consensus"][0]["sr"]
+    assert dciodvfy_errors(consensus_sr) == []
+    merged_report = sr_summary(consensus_sr)
+    assert [(label["segment"], label["value"]) for label in merged_report["labels"]] == [(2, cyst.as_list())]
+    assert {m["segment"] for m in merged_report["measurements"]} == {1, 2}, "the consensus SEG's segments measured"
     assert rev.approve().tier == 2
 
     # rad sees the recorded consensus, approves and signs; the signed file is the one rev recorded.

@@ -29,7 +29,7 @@ from DICOMAnnotatorLib.sr_labels import read_labels
 from DICOMAnnotatorLib.sr_marks import read_marks
 from DICOMAnnotatorLib.sr_reader import sr_summary
 from DICOMAnnotatorLib.sr_writer import build_sr, write_sr
-from review_support import dump_tables, write_header, write_series
+from review_support import dump_tables, write_header, write_seg, write_series
 
 pytest_plugins = ["review_fixtures"]
 
@@ -197,9 +197,10 @@ def test_a_version_1_store_is_upgraded_keeping_its_rows(cli, store_url, monkeypa
                  ("case", "add", "liver", str(folder), "--user", "lead")):
         assert cli(*args, "--store", store_url)[0] == 0
     engine = sqlalchemy.create_engine(resolve_store_url(store_url))
-    with engine.begin() as conn:  # back to version 1's tables: SEG required, no output kind
+    with engine.begin() as conn:  # back to version 1's tables: SEG required, no output kind nor consensus SR
         conn.execute(sqlalchemy.text("DROP TABLE submissions"))
-        conn.execute(sqlalchemy.text("ALTER TABLE consensus DROP COLUMN output_kind"))
+        for column in ("output_kind", "sr_path", "sr_sha256"):
+            conn.execute(sqlalchemy.text(f"ALTER TABLE consensus DROP COLUMN {column}"))
         conn.execute(sqlalchemy.text(
             "CREATE TABLE submissions (id INTEGER PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases (id), "
             "user_id INTEGER NOT NULL REFERENCES users (id), "
@@ -215,9 +216,30 @@ def test_a_version_1_store_is_upgraded_keeping_its_rows(cli, store_url, monkeypa
         assert [tuple(row) for row in conn.execute(sqlalchemy.text("SELECT id, seg_path FROM submissions"))] == \
             [(7, "/a/seg.dcm")]
         columns = {c["name"]: c for c in sqlalchemy.inspect(conn).get_columns("submissions")}
-        assert columns["seg_path"]["nullable"] and "output_kind" in {
+        assert columns["seg_path"]["nullable"] and {"output_kind", "sr_path", "sr_sha256"} <= {
             c["name"] for c in sqlalchemy.inspect(conn).get_columns("consensus")}
     with engine.begin() as conn, pytest.raises(sqlalchemy.exc.IntegrityError):
         conn.execute(sqlalchemy.text(
             "INSERT INTO submissions (case_id, user_id, round, submitted_at) VALUES (1, 1, 2, 'now')"))
     engine.dispose()
+
+
+def test_srs_that_are_no_measurement_report_do_not_stop_a_seg_consensus(cli, store_url, tmp_path, caplog):
+    folder, datasets, labels = write_series(tmp_path / "liver")
+    uid = datasets[0].SeriesInstanceUID
+    for args in (("user", "add", "lead", "--role", "lead"),
+                 ("user", "add", "rev", "--role", "reviewer", "--user", "lead"),
+                 ("user", "add", "ann", "--role", "annotator", "--user", "lead"),
+                 ("user", "add", "ben", "--role", "annotator", "--user", "lead"),
+                 ("project", "create", "liver", "--protocol", "liver-lesions-ct", "--user", "lead"),
+                 ("case", "add", "liver", str(folder), "--user", "lead"),
+                 ("case", "assign", "liver", "--user", "lead")):
+        assert cli(*args, "--store", store_url)[0] == 0
+    for who in ("ann", "ben"):
+        seg = write_seg(datasets, labels == 1, tmp_path / f"{who}.dcm", f"{who}^test")
+        sr = write_header(tmp_path / f"{who}-sr.dcm", uid, modality="SR")  # an SR, but no TID 1500 report
+        assert cli("case", "submit", "1", str(seg), str(sr), "--user", who, "--store", store_url)[0] == 0
+    assert cli("case", "consensus", "1", "--user", "rev", "--store", store_url)[0] == 0
+    assert "SRs are not compared" in caplog.text and "ann-sr.dcm" in caplog.text
+    recorded = json.loads(cli("case", "show", "1", "--user", "rev", "--json", "--store", store_url)[1])["consensus"][0]
+    assert recorded["seg"] and recorded["sr"] is None and "annotations" not in recorded["agreement"]

@@ -6,8 +6,9 @@ recorded as is; otherwise :func:`compute_consensus_seg` makes it from the submit
 alone (their grid and source references), with the project's method and threshold, and
 measures the annotators' agreement on the way (what ``project status`` reports). The
 annotators' SRs are compared too (:func:`compare_srs`: landmarks, boxes, classification
-answers); for protocols without volume structures the submissions are SRs alone and
-:func:`compute_consensus_sr` writes the consensus SR.
+answers) and :func:`write_consensus_sr` writes the consensus SR: beside the consensus SEG (its
+segments measured, with the answers most annotators gave), or alone for protocols without
+volume structures, whose submissions are SRs alone.
 """
 
 from __future__ import annotations
@@ -45,16 +46,24 @@ def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold:
     return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)
 
 
-def compute_consensus_sr(inputs: Sequence[Path], annotators: Sequence[str], output: Path, *, series_location: str,
-                         series_uid: str, protocol: Protocol, threshold: float, creator: str) -> tuple[Path, dict]:
-    """Merge the SR files ``inputs`` into the SR ``output``: ``output`` and the agreement report."""
+def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None, series_location: str,
+                       series_uid: str, protocol: Protocol, creator: str) -> Path:
+    """The consensus SR: marks and answers merged from the annotators' SRs and, with the consensus
+    ``seg``, each of its segments measured on the series with the answers about it."""
+    import pydicom
+
     from ..annotation_agreement import consensus_content
+    from ..measurements import measure_segmentation
     from ..reference_series import ReferenceSeries
+    from ..seg_reader import read_seg
     from ..sr_writer import build_sr, write_sr
 
-    agreement = compare_srs(inputs, annotators, threshold=threshold)
-    marks, labels = consensus_content(agreement, protocol)
     reference = ReferenceSeries.from_paths(series_location, series_uid=series_uid)
-    sr = build_sr(None, None, [], labels=labels, marks=marks, creator=creator, protocol_id=protocol.id,
-                  reference=reference, series_description=f"SR consensus of {len(inputs)}")
-    return write_sr(sr, output), {"annotations": agreement.to_json()}
+    segmentation = read_seg(seg, reference) if seg is not None else None
+    segments = {d.tracking_id or d.label: d.number for d in segmentation.segments} if segmentation else {}
+    marks, labels = consensus_content(annotations, protocol, segments=segments)
+    measured = measure_segmentation(segmentation, reference.read_voxels()) if segmentation else []
+    sr = build_sr(segmentation, pydicom.dcmread(seg, stop_before_pixels=True) if seg is not None else None, measured,
+                  labels=labels, marks=marks, creator=creator, protocol_id=protocol.id, reference=reference,
+                  series_description=f"SR consensus of {len(annotations.annotators)}")
+    return write_sr(sr, output)

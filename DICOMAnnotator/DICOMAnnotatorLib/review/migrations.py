@@ -38,8 +38,11 @@ class Upgrade:
 
 
 def _sr_only_submissions(conn: Connection) -> None:
-    """Version 2: a submission may be an SR alone, and a consensus an SR (protocols of landmarks, boxes, labels)."""
+    """Version 2: a submission may be an SR alone, a consensus an SR (protocols of landmarks, boxes, labels),
+    and a consensus SEG has its consensus SR beside it."""
     conn.execute(text("ALTER TABLE consensus ADD COLUMN output_kind VARCHAR(8) DEFAULT 'seg' NOT NULL"))
+    conn.execute(text("ALTER TABLE consensus ADD COLUMN sr_path TEXT"))
+    conn.execute(text("ALTER TABLE consensus ADD COLUMN sr_sha256 VARCHAR(64)"))
     if conn.dialect.name == "postgresql":
         for column in ("seg_path", "seg_sha256"):
             conn.execute(text(f"ALTER TABLE submissions ALTER COLUMN {column} DROP NOT NULL"))

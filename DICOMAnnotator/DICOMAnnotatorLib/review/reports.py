@@ -89,11 +89,14 @@ def _reviews(conn: Connection, case_id: int) -> list[dict[str, Any]]:
 def _consensus(conn: Connection, case_id: int) -> list[dict[str, Any]]:
     query = select(consensus, users.c.name).join(users, users.c.id == consensus.c.user_id).where(
         consensus.c.case_id == case_id).order_by(consensus.c.round)
-    return [{"user": r.name, "round": r.round, "method": r.method, "threshold": float(r.threshold),
-             **{f"{kind}{suffix}": (value if r.output_kind == kind else None) for kind in ("seg", "sr")
-                for suffix, value in (("", r.output_path), ("_sha256", r.output_sha256))},
-             "created_at": r.created_at,
-             "agreement": json.loads(r.agreement_json) if r.agreement_json else None} for r in conn.execute(query)]
+    rows = []
+    for r in conn.execute(query):
+        seg = (r.output_path, r.output_sha256) if r.output_kind == "seg" else (None, None)
+        sr = (r.output_path, r.output_sha256) if r.output_kind == "sr" else (r.sr_path, r.sr_sha256)
+        rows.append({"user": r.name, "round": r.round, "method": r.method, "threshold": float(r.threshold),
+                     "seg": seg[0], "seg_sha256": seg[1], "sr": sr[0], "sr_sha256": sr[1], "created_at": r.created_at,
+                     "agreement": json.loads(r.agreement_json) if r.agreement_json else None})
+    return rows
 
 
 def _signature(conn: Connection, case_id: int) -> dict[str, Any] | None:

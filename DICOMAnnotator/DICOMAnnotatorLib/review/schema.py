@@ -148,6 +148,8 @@ consensus = Table(
     Column("output_path", Text, nullable=False),
     Column("output_sha256", _HASH, nullable=False),
     Column("output_kind", String(8), nullable=False, server_default="seg"),  # seg or sr (schema version 2)
+    Column("sr_path", Text),  # beside a consensus SEG: the consensus SR (schema version 2)
+    Column("sr_sha256", _HASH),
     Column("agreement_json", Text),  # the `agreement --json` report of the round's submissions
     Column("created_at", _TIME, nullable=False),
     UniqueConstraint("case_id", "round", name="uq_consensus_round"),

@@ -9,16 +9,18 @@ before the transaction, so no lock is held while a large SEG is read.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from ..errors import InputError
 from .audit import FileRecord, canonical_json
 from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
-from .consensus_step import compare_srs, compute_consensus_seg, compute_consensus_sr
+from .consensus_step import compare_srs, compute_consensus_seg, write_consensus_sr
 from .errors import IllegalTransitionError, PermissionDeniedError, ReviewError, SelfReviewError, SubmissionFileError
 from .files import check_unchanged, seg_record, sr_record
 from .projects import Project, project_protocol
@@ -26,6 +28,11 @@ from .schema import assignments, consensus, reviews, signatures, submissions, us
 from .states import Action, CaseState, Rule, check_target, require_role, rule_for
 from .store import ReviewStore, Transaction
 from .users import User, get_user
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..annotation_agreement import AnnotationAgreement
+
+log = logging.getLogger(__name__)
 
 CONSENSUS_METHODS = ("staple", "majority")
 
@@ -117,37 +124,62 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
     names = [name for name, _, _ in inputs]
     segs = [Path(seg.path) for _, seg, _ in inputs if seg is not None]
     srs = [Path(sr.path) for _, _, sr in inputs if sr is not None]
-    kind = "seg" if segs else "sr"
-    if consensus_seg is None:
-        target = Path(output) if output else (segs or srs)[0].with_name(
-            f"case-{case.id}-round-{case.round}-{method if segs else 'sr'}-consensus.dcm")
-        if segs:
-            consensus_seg, measured = compute_consensus_seg(segs, target, method=method,
-                                                            threshold=project.consensus_threshold)
-        else:
-            method = "majority"  # of the answers; positions are averaged
-            consensus_seg, measured = compute_consensus_sr(
-                srs, names, target, series_location=case.image_location, series_uid=case.series_uid,
-                protocol=protocol, threshold=project.consensus_threshold, creator=user_name)
-        agreement = agreement if agreement is not None else measured
-    elif not segs:
+    threshold = project.consensus_threshold
+    annotations = None
+    if srs and len(srs) == len(inputs):
+        # SR-only cases need their SRs; beside SEGs, an SR that is no Measurement Report is passed over
+        annotations = compare_srs(srs, names, threshold=threshold) if not segs else _compared_srs(
+            case, srs, names, threshold)
+    if not segs and consensus_seg is not None:
         raise ReviewError(f"Case {case.id} has SR submissions only; its consensus is computed from them, not given")
-    if segs and len(srs) == len(inputs) > 1 and "annotations" not in (agreement or {}):
-        compared = compare_srs(srs, names, threshold=project.consensus_threshold).to_json()
-        agreement = {**(agreement or {}), "annotations": compared}
-    merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id) if kind == "seg"
+    if consensus_seg is None and segs:
+        name = f"case-{case.id}-round-{case.round}-{method}-consensus.dcm"
+        target = Path(output) if output else segs[0].with_name(name)
+        consensus_seg, measured = compute_consensus_seg(segs, target, method=method, threshold=threshold)
+        agreement = agreement if agreement is not None else measured
+    report = None
+    if annotations is not None:
+        report = write_consensus_sr(
+            annotations, _consensus_sr_path(case, consensus_seg, srs[0], output),
+            seg=Path(consensus_seg) if segs else None, series_location=case.image_location,
+            series_uid=case.series_uid, protocol=protocol, creator=user_name)
+        if len(inputs) > 1 and "annotations" not in (agreement or {}):
+            agreement = {**(agreement or {}), "annotations": annotations.to_json()}
+    if not segs:
+        method, consensus_seg, report = "majority", report, None  # of the answers; positions are averaged
+    merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id) if segs
               else sr_record(consensus_seg, case.series_uid, case_id=case.id, role="consensus"))
+    merged_sr = sr_record(report, case.series_uid, case_id=case.id, role="consensus_sr") if report else None
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
         _authorize(tx.conn, case, project, user, Action.CONSENSUS)
         tx.conn.execute(insert(consensus).values(
             case_id=case.id, round=case.round, user_id=user.id, method=method,
             threshold=f"{project.consensus_threshold:g}", output_path=merged.path, output_sha256=merged.sha256,
-            output_kind=kind, agreement_json=canonical_json(agreement) if agreement is not None else None,
-            created_at=tx.now))
+            output_kind="seg" if segs else "sr", sr_path=merged_sr.path if merged_sr else None,
+            sr_sha256=merged_sr.sha256 if merged_sr else None,
+            agreement_json=canonical_json(agreement) if agreement is not None else None, created_at=tx.now))
         return _move(tx, case, project, Action.CONSENSUS, _after_merge(project), reason=method,
-                     files=[merged, *_round_submissions(tx.conn, case)],
+                     files=[merged, *([merged_sr] if merged_sr else []), *_round_submissions(tx.conn, case)],
                      details={"method": method, "threshold": project.consensus_threshold})
+
+
+def _compared_srs(case: Case, srs: list[Path], names: list[str], threshold: float) -> AnnotationAgreement | None:
+    """The annotators' SRs compared; None (and a warning) when one is not a TID 1500 Measurement Report,
+    which then does not stop the consensus of the SEGs."""
+    try:
+        return compare_srs(srs, names, threshold=threshold)
+    except InputError as error:
+        log.warning("Case %s: the annotators' SRs are not compared: %s", case.id, error)
+        return None
+
+
+def _consensus_sr_path(case: Case, consensus_seg, first_sr: Path, output) -> Path:
+    """Beside the consensus SEG (``...-sr.dcm``), or for SR-only cases ``output`` or beside the first SR."""
+    if consensus_seg is not None:
+        seg = Path(consensus_seg)
+        return seg.with_name(f"{seg.stem}-sr.dcm")
+    return Path(output) if output else first_sr.with_name(f"case-{case.id}-round-{case.round}-sr-consensus.dcm")
 
 
 def review_case(store: ReviewStore, case_id: int, user_name: str, decision: str, comment: str | None = None) -> Case:
