@@ -421,8 +421,9 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         self._session()
         files, srPath, case = self.desk.submit()
         self.desk = None
-        addToDICOMDatabase([str(files.seg), str(srPath)])
-        return f"Submitted case {case.id} ({case.state.value}): {files.seg}, {srPath}"
+        written = [str(path) for path in (files.seg, srPath) if path.exists()]  # landmark protocols: the SR only
+        addToDICOMDatabase(written)
+        return f"Submitted case {case.id} ({case.state.value}): {', '.join(written)}"
 
 
 #
