@@ -128,6 +128,45 @@ def test_real_burned_in_names_and_dates_are_removed_from_an_rle_cr(tmp_path):
     assert np.array_equal(cr.pixel_array[400:], original[400:]), "anatomy below the text is untouched"
 
 
+def test_a_real_ct_with_its_patients_name_burned_in_is_read_and_cleaned(tmp_path):
+    """TCIA Pseudo-PHI CT: no Burned In Annotation, a CT SOP class, and the patient's name and birth
+    date written into the top rows at 32767 (tissue stays below 1000): the pixels give it away."""
+    require_tool("tesseract")
+    source = shared_file("presidio/presidio-image-redactor/tests/test_data/dicom_dir_1/dicom_dir_2/2_ORIGINAL.dicom")
+    original = pydicom.dcmread(source).pixel_array
+    assert {"KAUFMAN", "SCOTT", "1943"} <= set(re.findall(r"\w+", read_text(to_gray8(original)).upper()))
+    (tmp_path / "in").mkdir()
+    shutil.copy(source, tmp_path / "in" / "ct.dcm")
+    status, report = run_deidentify(tmp_path / "in", tmp_path / "out")
+    assert status == 0, report["problems"]
+    assert report["flagged"][0]["pixels"]["risks"] == ["pixels drawn at the end of the stored range, as burned-in "
+                                                       "text is"]
+    [ct] = outputs_by_modality(tmp_path / "out")["CT"]
+    assert not set(re.findall(r"\w+", read_text(to_gray8(ct.pixel_array)).upper())) & {"KAUFMAN", "SCOTT", "1943"}
+    assert int((ct.pixel_array == 32767).sum()) == 0, "every stroke of the text is blanked"
+    assert np.array_equal(ct.pixel_array[40:], original[40:]), "the anatomy below the text is untouched"
+    assert "113101" in [item.CodeValue for item in ct.DeidentificationMethodCodeSequence]
+
+
+def test_a_ct_whose_metal_reaches_the_top_of_its_range_is_read_but_left_as_it_is(tmp_path):
+    """12-bit CT: metal saturates at 4095, which flags the image for OCR; no text found, no pixel changed."""
+    require_tool("tesseract")
+    geometry = sample_data.phantom_geometry(size=(64, 64, 2))
+    hu, _ = sample_data.phantom_volume(geometry)
+    datasets = sample_data.ct_datasets(geometry, hu)
+    for ds in datasets:
+        stored = np.clip(ds.pixel_array.astype(np.int32) + 1024, 0, 4095).astype(np.uint16)
+        stored[30:34, 30:40] = 4095  # a screw
+        ds.PixelRepresentation, ds.BitsStored, ds.HighBit, ds.RescaleIntercept = 0, 12, 11, -1024
+        ds.PixelData = stored.tobytes()
+    sample_data.write_datasets(datasets, tmp_path / "in")
+    status, report = run_deidentify(tmp_path / "in", tmp_path / "out")
+    assert status == 0, report["problems"]
+    assert [f["pixels"]["text_regions"] for f in report["flagged"]] == [0, 0]
+    for ds in outputs_by_modality(tmp_path / "out")["CT"]:
+        assert int(ds.pixel_array.max()) == 4095 and np.count_nonzero(ds.pixel_array == 4095) == 40
+
+
 def test_a_name_on_one_frame_of_a_real_cine_is_found_and_blanked_on_every_frame(tmp_path):
     """A real SonoSite echo cine (pydicom's examples_ybr_color.dcm, 30 frames) with a name burned into
     frame 9 only (neither first, middle nor last) and frames 12 to 29 frozen (copies of frame 11)."""

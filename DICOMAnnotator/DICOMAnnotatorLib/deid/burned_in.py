@@ -4,13 +4,18 @@ Reasons, any of which flags an image: Burned In Annotation (0028,0301) is YES; a
 capturing screens, documents or video (secondary capture, ultrasound, visible light, video);
 a modality whose devices commonly write patient data into the image (US, XA, RF, CR, DX, MG, ES,
 XC, GM, SM, OT, DOC, IO, PX). Burned In Annotation NO does not clear such an image: devices
-of these kinds are known to set it wrongly. CT, MR, PET, NM and the like are not flagged unless
-they say YES (their text, if any, lives in overlays, which are handled separately).
+of these kinds are known to set it wrongly. CT, MR, PET, NM and the like are flagged when they say
+YES, or when their pixels show how text is burned into them: strokes drawn at the very top of
+the stored range (the bottom for MONOCHROME1), a value the scanner never gives tissue: a real
+TCIA pseudo-PHI CT carries its patient's name at 32767 among values below 1000. Metal in a 12-bit
+CT can reach the top too; such an image is read by OCR needlessly, never written unread.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import UID
 
 from .dataset import peek
 
@@ -45,4 +50,41 @@ def burned_in_risks(ds: Dataset) -> list[str]:
     modality = peek(ds, "Modality").upper()
     if modality in RISK_MODALITIES:
         reasons.append(f"modality {modality}")
+    if not reasons and _drawn_at_the_range_end(ds):
+        reasons.append("pixels drawn at the end of the stored range, as burned-in text is")
     return reasons
+
+
+#: Pixels at the end of the stored range that make an image suspect (a short word is a few hundred).
+STROKE_PIXELS = 20
+
+
+def _drawn_at_the_range_end(ds: Dataset) -> bool:
+    """Whether :data:`STROKE_PIXELS` or more grey pixels sit at the top of the stored range (MONOCHROME1: bottom)."""
+    if str(ds.get("SamplesPerPixel", 1)) != "1" or "PixelData" not in ds:
+        return False
+    bits, allocated = int(ds.get("BitsStored") or 0), int(ds.get("BitsAllocated") or 0)
+    signed = str(ds.get("PixelRepresentation", 0)) == "1"
+    if not 1 < bits <= allocated <= 16:
+        return False
+    pixels = _stored_values(ds, bits, allocated, signed)
+    if pixels is None:
+        return False
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    end = low if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1" else high
+    return int(np.count_nonzero(pixels == end)) >= STROKE_PIXELS
+
+
+def _stored_values(ds: Dataset, bits: int, allocated: int, signed: bool) -> np.ndarray | None:
+    """The stored values, read from the raw bytes when uncompressed (no decoding cost), else decoded."""
+    syntax = UID(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2.1")) if hasattr(ds, "file_meta") else None
+    element = ds.get_item("PixelData")
+    if syntax is not None and not syntax.is_compressed and syntax.is_little_endian and allocated in (8, 16) \
+            and element.is_raw and element.value:
+        raw = np.frombuffer(element.value, dtype=np.uint8 if allocated == 8 else np.dtype("<u2"))
+        values = (raw & ((1 << bits) - 1)).astype(np.int32)
+        return np.where(values >= 1 << (bits - 1), values - (1 << bits), values) if signed else values
+    try:
+        return ds.pixel_array
+    except Exception:  # undecodable: no claim is made about it, and the writer reports a pixel problem if it must
+        return None
