@@ -60,31 +60,29 @@ STROKE_PIXELS = 20
 
 
 def _drawn_at_the_range_end(ds: Dataset) -> bool:
-    """Whether :data:`STROKE_PIXELS` or more grey pixels sit at the top of the stored range (MONOCHROME1: bottom)."""
+    """Whether :data:`STROKE_PIXELS` or more grey pixels sit at the top of the stored range (MONOCHROME1: bottom).
+
+    Uncompressed pixels are compared as stored bits, straight from the file's bytes (two passes
+    over the data, a tenth of a millisecond for a CT slice); compressed ones are decoded.
+    """
     if str(ds.get("SamplesPerPixel", 1)) != "1" or "PixelData" not in ds:
         return False
     bits, allocated = int(ds.get("BitsStored") or 0), int(ds.get("BitsAllocated") or 0)
     signed = str(ds.get("PixelRepresentation", 0)) == "1"
     if not 1 < bits <= allocated <= 16:
         return False
-    pixels = _stored_values(ds, bits, allocated, signed)
-    if pixels is None:
-        return False
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     end = low if str(ds.get("PhotometricInterpretation", "")).strip() == "MONOCHROME1" else high
-    return int(np.count_nonzero(pixels == end)) >= STROKE_PIXELS
-
-
-def _stored_values(ds: Dataset, bits: int, allocated: int, signed: bool) -> np.ndarray | None:
-    """The stored values, read from the raw bytes when uncompressed (no decoding cost), else decoded."""
-    syntax = UID(ds.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2.1")) if hasattr(ds, "file_meta") else None
+    syntax = UID(ds.file_meta.get("TransferSyntaxUID", "")) if hasattr(ds, "file_meta") else UID("")
     element = ds.get_item("PixelData")
-    if syntax is not None and not syntax.is_compressed and syntax.is_little_endian and allocated in (8, 16) \
-            and element.is_raw and element.value:
-        raw = np.frombuffer(element.value, dtype=np.uint8 if allocated == 8 else np.dtype("<u2"))
-        values = (raw & ((1 << bits) - 1)).astype(np.int32)
-        return np.where(values >= 1 << (bits - 1), values - (1 << bits), values) if signed else values
+    if syntax.is_transfer_syntax and not syntax.is_compressed and syntax.is_little_endian and element.is_raw \
+            and allocated in (8, 16) and element.value:
+        stored = np.frombuffer(element.value, dtype=np.uint8 if allocated == 8 else np.dtype("<u2"))
+        if bits < allocated:
+            stored = stored & ((1 << bits) - 1)
+        return int(np.count_nonzero(stored == end & ((1 << bits) - 1))) >= STROKE_PIXELS
     try:
-        return ds.pixel_array
+        pixels = ds.pixel_array
     except Exception:  # undecodable: no claim is made about it, and the writer reports a pixel problem if it must
-        return None
+        return False
+    return int(np.count_nonzero(pixels == end)) >= STROKE_PIXELS
