@@ -3,8 +3,9 @@
 Each step yields a line for the user: de-identify a CT series that carries identifiers, load
 it, build a segmentation, write each reader's DICOM SEG, read the SEGs back, merge them with
 STAPLE into a consensus SEG with its TID 1500 measurement report, report agreement, export the
-consensus for training (NIfTI) and planning (surface models), and run the case through the
-review store (submissions, consensus, two review tiers, signature, audit check).
+consensus for training (NIfTI) and planning (surface models), compare and merge three readers'
+landmarks and grades (SRs), and run the case through the review store (submissions, consensus,
+two review tiers, signature, audit check).
 """
 
 from __future__ import annotations
@@ -94,8 +95,48 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         yield f"6. Consensus exported as NIfTI for training: {output / 'nifti'}"
         yield f"   and as {len(models)} STL surface models for planning: {output / 'models'}"
         agreement_json = report.to_json()
+        yield from _vertebrae(work, output, series)
     yield from _review(output, agreement_json)
     yield f"Done: all outputs are in {output}"
+
+
+def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[str]:
+    """Landmarks and grades (the vertebral fracture protocol): three readers' SRs compared and merged."""
+    from .annotation_agreement import compare_annotations, consensus_content, read_annotations
+    from .protocols.loading import load_protocol
+    from .sr_labels import ClassificationLabel
+    from .sr_marks import Mark
+    from .sr_writer import build_sr, write_sr
+
+    protocol = load_protocol("vertebral-fractures-ct")
+    genant = protocol.structure("Genant fracture grade")
+    grade = {value.meaning: value for value in genant.values}
+    centre = np.array(series.geometry.size, dtype=float) / 2
+    readings = {"Reader^One": ("None", "Mild", "Moderate"), "Reader^Two": ("None", "Moderate", "Moderate"),
+                "Reader^Three": ("None", "Mild", "Severe")}
+    paths = []
+    for n, (reader, grades) in enumerate(readings.items()):
+        marks = [Mark(index=k, kind="point", label=level, structure=level, finding=protocol.structure(level).type,
+                      finding_category=protocol.structure(level).category,
+                      points_mm=series.geometry.index_to_lps(np.array([centre + [n, 0, 8 * k - 8]])))
+                 for k, level in enumerate(("T12", "L1", "L2"))]
+        labels = [ClassificationLabel(genant.type, grade[g], mark=k) for k, g in enumerate(grades)]
+        sr = build_sr(None, None, [], marks=marks, labels=labels, creator=reader, protocol_id=protocol.id,
+                      reference=series)
+        paths.append(write_sr(sr, work / "vertebrae" / f"reader{n + 1}-sr.dcm"))
+    compared = compare_annotations([read_annotations(p) for p in paths], list(readings))
+    marks, labels = consensus_content(compared, protocol)
+    merged = build_sr(None, None, [], marks=marks, labels=labels, creator="Demo^Lead", protocol_id=protocol.id,
+                      reference=series, series_description="SR consensus of 3")
+    write_sr(merged, work / "vertebrae" / "consensus-sr.dcm")
+    report = compared.to_json()
+    distances = [pair["distance_mm"] for mark in report["marks"] for pair in mark["pairs"]]
+    [row] = report["label_agreement"]
+    yield (f"8. Vertebral fracture grading (landmarks T12-L2, Genant grades) by the three readers as TID 1500 SRs, "
+           f"merged into {output / 'vertebrae' / 'consensus-sr.dcm'}:")
+    yield (f"   landmarks {min(distances):.1f}-{max(distances):.1f} mm apart; grades agree on "
+           f"{row['percent_agreement']:.0f}% of vertebrae, Fleiss' kappa {row['fleiss_kappa']:.2f}; consensus: "
+           + ", ".join(f"{marks[label.mark].label} {label.value.meaning}" for label in labels))
 
 
 def _review(output: Path, agreement: dict) -> Iterator[str]:
@@ -118,7 +159,7 @@ def _review(output: Path, agreement: dict) -> Iterator[str]:
         signature = review.finalize_case(store, case, "radiologist", "Approved as reference standard")
         with store.read() as conn:
             intact = review.verify_chain(conn).intact
-    yield (f"7. Review store {output / 'review.db'}: 3 submissions, STAPLE consensus, approved by the reviewer "
+    yield (f"8. Review store {output / 'review.db'}: 3 submissions, STAPLE consensus, approved by the reviewer "
            f"and the radiologist, signed by {signature.user} ({signature.meaning}); audit chain "
            f"{'intact' if intact else 'BROKEN'}")
     yield (f"   (try: dicom-annotator project status demo --store sqlite:///{output / 'review.db'} --json; "
