@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from ..protocols.model import Protocol, ReviewRole, ReviewTier
+from ..protocols.model import AnnotationKind, Protocol, ReviewRole, ReviewTier
 from .audit import canonical_json
 from .errors import AlreadyExistsError, NotFoundError, ReviewError
 from .schema import projects
@@ -61,6 +61,16 @@ def project_protocol(conn: Connection, name: str) -> Protocol:
     if row is None:
         get_project(conn, name)  # raises the NotFoundError that says how to create it
     return Protocol.from_dict(json.loads(row.protocol_json), source=f"project {name}")
+
+
+def protocol_has_volume_structures(conn: Connection, name: str) -> bool:
+    """Whether project ``name``'s protocol has volume (or contour) structures, so that its submissions are SEGs.
+
+    Read from the frozen copy without building the protocol: ``case submit`` asks on every call
+    and the queue's latency budget has no room for a full protocol parse (2 ms).
+    """
+    row = conn.execute(select(projects.c.protocol_json).where(projects.c.name == name)).one()
+    return any(AnnotationKind(s["kind"]).is_segment for s in json.loads(row.protocol_json)["structures"])
 
 
 def project_by_id(conn: Connection, project_id: int) -> Project:

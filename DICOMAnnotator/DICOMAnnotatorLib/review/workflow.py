@@ -23,7 +23,7 @@ from .cases import Case, annotator_ids, case_project, get_case, round_result, se
 from .consensus_step import compare_srs, compute_consensus_seg, write_consensus_sr
 from .errors import IllegalTransitionError, PermissionDeniedError, ReviewError, SelfReviewError, SubmissionFileError
 from .files import check_unchanged, seg_record, sr_record
-from .projects import Project, project_protocol
+from .projects import Project, project_protocol, protocol_has_volume_structures
 from .schema import assignments, consensus, reviews, signatures, submissions, users
 from .states import Action, CaseState, Rule, check_target, require_role, rule_for
 from .store import ReviewStore, Transaction
@@ -61,13 +61,14 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
     """
     with store.read() as conn:
         case = get_case(conn, case_id)
-        protocol = project_protocol(conn, case_project(conn, case).name)
-    if protocol.segment_structures and seg is None:
-        raise SubmissionFileError(f"Case {case_id} (protocol '{protocol.id}') takes a DICOM SEG of its volume "
+        project = case_project(conn, case)
+        takes_seg = protocol_has_volume_structures(conn, project.name)
+    if takes_seg and seg is None:
+        raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') takes a DICOM SEG of its volume "
                                   "structures, and the SR as the second file")
-    if not protocol.segment_structures and (seg is not None or sr is None):
-        raise SubmissionFileError(f"Case {case_id} (protocol '{protocol.id}') has landmarks, boxes and labels only: "
-                                  "submit the DICOM SR that holds them, without a SEG")
+    if not takes_seg and (seg is not None or sr is None):
+        raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') has landmarks, boxes and labels "
+                                  "only: submit the DICOM SR that holds them, without a SEG")
     files = [seg_record(seg, case.series_uid, role="seg", case_id=case_id)] if seg is not None else []
     if sr is not None:
         files.append(sr_record(sr, case.series_uid, case_id=case_id))
