@@ -243,3 +243,16 @@ def test_srs_that_are_no_measurement_report_do_not_stop_a_seg_consensus(cli, sto
     assert "SRs are not compared" in caplog.text and "ann-sr.dcm" in caplog.text
     recorded = json.loads(cli("case", "show", "1", "--user", "rev", "--json", "--store", store_url)[1])["consensus"][0]
     assert recorded["seg"] and recorded["sr"] is None and "annotations" not in recorded["agreement"]
+
+
+def test_the_agreement_command_compares_srs_too(cli, vertebrae):
+    *_, srs = vertebrae
+    status, out, err = cli("agreement", *(str(srs[w]) for w in "abc"), "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["inputs"] == [str(srs[w]) for w in "abc"]
+    by_label = {mark["label"]: mark for mark in report["annotations"]["marks"]}
+    assert [p["distance_mm"] for p in by_label["T12"]["pairs"]] == pytest.approx([2.0, 4.0, 2.0], abs=1e-3)
+    assert report["annotations"]["label_agreement"][0]["subjects"] == 3
+    status, _, err = cli("agreement", str(srs["a"]))
+    assert status == 1 and err.startswith("error: Give at least 2 SR files")

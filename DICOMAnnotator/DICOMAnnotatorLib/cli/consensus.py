@@ -26,8 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_argument(consensus)
     consensus.set_defaults(func=_consensus)
 
-    agreement = subparsers.add_parser("agreement", help="inter-annotator agreement of SEGs (Dice, HD95, ...)")
-    agreement.add_argument("segs", nargs="+", metavar="SEG", help="DICOM SEG files of the same series")
+    agreement = subparsers.add_parser("agreement", help="inter-annotator agreement of SEGs (Dice, HD95, ...), or of "
+                                      "SRs (landmark distances, box IoU, kappa of classification answers)")
+    agreement.add_argument("segs", nargs="+", metavar="SEG", help="DICOM SEG files of the same series, or the "
+                           "annotators' TID 1500 SRs")
     agreement.add_argument("--html", type=Path, help="write the report as an HTML page")
     agreement.add_argument("--title", default="Inter-annotator agreement", help="title of the HTML report")
     agreement.add_argument("--force", action="store_true", help="replace an existing report")
@@ -96,6 +98,8 @@ def _agreement(args: argparse.Namespace) -> int:
 
     if args.html:
         check_output(args.html, force=args.force)
+    if _all_srs(args.segs):
+        return _sr_agreement(args)
     segmentations, names = _read_inputs(args)
     report = segmentation_agreement(segmentations, names)
     if args.html:
@@ -109,4 +113,34 @@ def _agreement(args: argparse.Namespace) -> int:
             hd95 = "undefined" if m.hd95_mm is None else f"{m.hd95_mm:.2f} mm"
             lines.append(f"  [{pair.a}] vs [{pair.b}]: Dice {m.dice:.3f}, HD95 {hd95}")
     emit(args.json, report.to_json(), "\n".join(lines))
+    return 0
+
+
+def _all_srs(paths: list[str]) -> bool:
+    from ..review.files import submitted_files
+
+    return all(submitted_files(path, None)[0] is None for path in paths)
+
+
+def _sr_agreement(args: argparse.Namespace) -> int:
+    """``agreement SR...``: the annotators' marks and answers compared (``{"inputs", "annotations"}``)."""
+    from ..annotation_agreement import compare_annotations, read_annotations
+    from ..errors import InputError
+    from .output import emit
+
+    if len(args.segs) < 2 or args.html:
+        raise InputError("Give at least 2 SR files to compare" if len(args.segs) < 2
+                         else "--html reports segment agreement; for SRs use --json")
+    names = [str(path) for path in args.segs]
+    report = compare_annotations([read_annotations(path) for path in args.segs], names).to_json()
+    lines = [f"{len(names)} inputs: " + ", ".join(f"[{n}] {name}" for n, name in enumerate(names))]
+    for mark in report["marks"]:
+        figures = ", ".join(f"[{p['a']}] vs [{p['b']}]: " + (f"IoU {p['iou']:.2f}" if "iou" in p
+                                                             else f"{p['distance_mm']:.1f} mm") for p in mark["pairs"])
+        lines.append(f"{mark['label']} ({mark['kind']}): {figures or 'marked by one annotator'}")
+    for row in report["label_agreement"]:
+        kappa = "undefined" if row["fleiss_kappa"] is None else f"{row['fleiss_kappa']:.2f}"
+        lines.append(f"{row['question'][2]}: {row['subjects']} subjects, {row['percent_agreement']}% unanimous, "
+                     f"Fleiss' kappa {kappa}")
+    emit(args.json, {"inputs": names, "annotations": report}, "\n".join(lines))
     return 0
