@@ -104,6 +104,7 @@ def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[st
     """Landmarks and grades (the vertebral fracture protocol): three readers' SRs compared and merged."""
     from .annotation_agreement import compare_annotations, consensus_content, read_annotations
     from .protocols.loading import load_protocol
+    from .review.consensus_step import write_consensus_sr
     from .sr_labels import ClassificationLabel
     from .sr_marks import Mark
     from .sr_writer import build_sr, write_sr
@@ -125,10 +126,9 @@ def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[st
                       reference=series)
         paths.append(write_sr(sr, work / "vertebrae" / f"reader{n + 1}-sr.dcm"))
     compared = compare_annotations([read_annotations(p) for p in paths], list(readings))
+    write_consensus_sr(compared, work / "vertebrae" / "consensus-sr.dcm", seg=None, reference=series,
+                       protocol=protocol, creator="Demo^Lead")
     marks, labels = consensus_content(compared, protocol)
-    merged = build_sr(None, None, [], marks=marks, labels=labels, creator="Demo^Lead", protocol_id=protocol.id,
-                      reference=series, series_description="SR consensus of 3")
-    write_sr(merged, work / "vertebrae" / "consensus-sr.dcm")
     report = compared.to_json()
     distances = [pair["distance_mm"] for mark in report["marks"] for pair in mark["pairs"]]
     [row] = report["label_agreement"]

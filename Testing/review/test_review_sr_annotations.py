@@ -256,3 +256,17 @@ def test_the_agreement_command_compares_srs_too(cli, vertebrae):
     assert report["annotations"]["label_agreement"][0]["subjects"] == 3
     status, _, err = cli("agreement", str(srs["a"]))
     assert status == 1 and err.startswith("error: Give at least 2 SR files")
+
+
+def test_the_consensus_command_merges_srs_on_their_series(cli, vertebrae, tmp_path):
+    folder, _, series, protocol, srs = vertebrae
+    inputs = [str(srs[w]) for w in "abc"]
+    status, _, err = cli("consensus", *inputs, "-o", str(tmp_path / "merged.dcm"))
+    assert status == 1 and "give --series" in err
+    status, out, err = cli("consensus", *inputs, "--series", str(folder), "-o", str(tmp_path / "merged.dcm"), "--json")
+    assert status == 0, err
+    assert json.loads(out)["inputs"] == inputs and dciodvfy_errors(tmp_path / "merged.dcm") == []
+    merged = sr_summary(tmp_path / "merged.dcm")
+    assert sorted(r["tracking_id"] for r in merged["regions"]) == sorted(VERTEBRAE)
+    l1 = next(r for r in merged["regions"] if r["tracking_id"] == "L1")
+    assert np.allclose(l1["points_mm"][0], _centre(series, 3) + [2.0, 0, 0], atol=1e-3)

@@ -67,6 +67,8 @@ def _consensus(args: argparse.Namespace) -> int:
     check_output(args.output, force=args.force)
     if args.html:
         check_output(args.html, force=args.force)
+    if _all_srs(args.segs):
+        return _sr_consensus(args)
     segmentations, names = _read_inputs(args)
     result = build_consensus(segmentations, names, method=args.method, threshold=args.threshold, kind=args.type.upper(),
                              missing_as_empty=args.missing_as_empty, author=args.creator)
@@ -120,6 +122,30 @@ def _all_srs(paths: list[str]) -> bool:
     from ..review.files import submitted_files
 
     return all(submitted_files(path, None)[0] is None for path in paths)
+
+
+def _sr_consensus(args: argparse.Namespace) -> int:
+    """``consensus SR... --series SERIES -o OUT.dcm``: marks at the annotators' mean position, answers by majority."""
+    from ..annotation_agreement import compare_annotations, read_annotations
+    from ..errors import InputError
+    from ..reference_series import ReferenceSeries
+    from ..review.consensus_step import write_consensus_sr
+    from .output import emit
+
+    if len(args.segs) < 2 or not args.series or args.html:
+        raise InputError("Give at least 2 SR files" if len(args.segs) < 2 else
+                         "--html reports segment agreement; for SRs use --json" if args.html else
+                         "A consensus of SRs needs the image series they report on: give --series")
+    names = [str(path) for path in args.segs]
+    compared = compare_annotations([read_annotations(path) for path in args.segs], names, threshold=args.threshold)
+    reference = ReferenceSeries.from_paths(args.series, series_uid=args.series_uid)
+    write_consensus_sr(compared, Path(args.output), seg=None, reference=reference, protocol=None,
+                       creator=args.creator, force=args.force)
+    report = compared.to_json()
+    kept = [mark["label"] for mark in report["marks"] if mark["in_consensus"]]
+    emit(args.json, {"method": "mean positions, majority answers", "inputs": names, "annotations": report},
+         f"Wrote {args.output}: consensus of {len(names)} SRs, marks {', '.join(kept) or 'none'}")
+    return 0
 
 
 def _sr_agreement(args: argparse.Namespace) -> int:

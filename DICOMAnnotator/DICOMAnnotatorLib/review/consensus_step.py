@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from ..annotation_agreement import AnnotationAgreement
     from ..protocols.model import Protocol
+    from ..reference_series import ReferenceSeries
 
 
 def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
@@ -46,24 +47,23 @@ def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold:
     return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)
 
 
-def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None, series_location: str,
-                       series_uid: str, protocol: Protocol, creator: str) -> Path:
+def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None, reference: ReferenceSeries,
+                       protocol: Protocol | None, creator: str | None, force: bool = False) -> Path:
     """The consensus SR: marks and answers merged from the annotators' SRs and, with the consensus
-    ``seg``, each of its segments measured on the series with the answers about it."""
+    ``seg``, each of its segments measured on the series with the answers about it (codes from
+    ``protocol`` where it has the structure, else from the annotators' SRs)."""
     import pydicom
 
     from ..annotation_agreement import consensus_content
     from ..measurements import measure_segmentation
-    from ..reference_series import ReferenceSeries
     from ..seg_reader import read_seg
     from ..sr_writer import build_sr, write_sr
 
-    reference = ReferenceSeries.from_paths(series_location, series_uid=series_uid)
     segmentation = read_seg(seg, reference) if seg is not None else None
     segments = {d.tracking_id or d.label: d.number for d in segmentation.segments} if segmentation else {}
     marks, labels = consensus_content(annotations, protocol, segments=segments)
     measured = measure_segmentation(segmentation, reference.read_voxels()) if segmentation else []
     sr = build_sr(segmentation, pydicom.dcmread(seg, stop_before_pixels=True) if seg is not None else None, measured,
-                  labels=labels, marks=marks, creator=creator, protocol_id=protocol.id, reference=reference,
-                  series_description=f"SR consensus of {len(annotations.annotators)}")
-    return write_sr(sr, output)
+                  labels=labels, marks=marks, creator=creator, protocol_id=protocol.id if protocol else None,
+                  reference=reference, series_description=f"SR consensus of {len(annotations.annotators)}")
+    return write_sr(sr, output, force=force)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from ..errors import InputError
+from ..reference_series import ReferenceSeries
 from .audit import FileRecord, canonical_json
 from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
 from .consensus_step import compare_srs, compute_consensus_seg, write_consensus_sr
@@ -142,8 +143,8 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
     if annotations is not None:
         report = write_consensus_sr(
             annotations, _consensus_sr_path(case, consensus_seg, srs[0], output),
-            seg=Path(consensus_seg) if segs else None, series_location=case.image_location,
-            series_uid=case.series_uid, protocol=protocol, creator=user_name)
+            seg=Path(consensus_seg) if segs else None, protocol=protocol, creator=user_name,
+            reference=ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid))
         if len(inputs) > 1 and "annotations" not in (agreement or {}):
             agreement = {**(agreement or {}), "annotations": annotations.to_json()}
     if not segs:
