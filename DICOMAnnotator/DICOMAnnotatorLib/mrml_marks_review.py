@@ -26,7 +26,7 @@ from .annotation_agreement import (
 )
 from .errors import InputError
 from .reference_series import ReferenceSeries
-from .sr_writer import build_sr, write_sr
+from .review.consensus_step import write_consensus_sr
 
 
 class MarksReviewSession:
@@ -111,10 +111,9 @@ class MarksReviewSession:
         if unknown:
             raise InputError(f"Protocol '{self.protocol.id}' has landmarks, boxes and labels only: its consensus is "
                              f"an SR; {', '.join(unknown)} cannot be exported")
-        marks, labels = consensus_content(self.agreement(), self.protocol)
-        sr = build_sr(None, None, [], marks=marks, labels=labels, creator=self.reviewer, protocol_id=self.protocol.id,
-                      reference=self.series, series_description=f"SR consensus reviewed by {self.reviewer}")
-        return {"sr": write_sr(sr, Path(folder) / "consensus-sr.dcm", force=force)}
+        return {"sr": write_consensus_sr(self.agreement(), Path(folder) / "consensus-sr.dcm", seg=None,
+                                         reference=self.series, protocol=self.protocol, creator=self.reviewer,
+                                         force=force)}
 
     # ----------------------------------------------------------------- nodes
     def _marks_nodes(self, name: str, marks: Sequence[ReportedMark]) -> list:
