@@ -146,6 +146,7 @@ def test_a_real_ct_with_its_patients_name_burned_in_is_read_and_cleaned(tmp_path
     assert int((ct.pixel_array == 32767).sum()) == 0, "every stroke of the text is blanked"
     assert np.array_equal(ct.pixel_array[40:], original[40:]), "the anatomy below the text is untouched"
     assert "113101" in [item.CodeValue for item in ct.DeidentificationMethodCodeSequence]
+    assert "Clean Pixel Data Option" in ct.DeidentificationMethod, "the text names what the codes say"
 
 
 def test_a_ct_whose_metal_reaches_the_top_of_its_range_is_read_but_left_as_it_is(tmp_path):

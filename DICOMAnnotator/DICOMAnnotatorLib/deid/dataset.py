@@ -141,11 +141,13 @@ class Deidentifier:
         return ctx.counts
 
     def add_method_code(self, ds: Dataset, option: str) -> None:
-        """Add one option's code to De-identification Method Code Sequence (e.g. after pixels were cleaned)."""
+        """Add one option to De-identification Method Code Sequence and to the De-identification Method
+        text (e.g. after this file's pixels were cleaned), as the run's options are there."""
         value, meaning = METHOD_CODES[option]
         if any(item.CodeValue == value for item in ds.DeidentificationMethodCodeSequence):
             return
         ds.DeidentificationMethodCodeSequence.append(_code(value, meaning))
+        ds.DeidentificationMethod = [*ds.DeidentificationMethod, meaning]
 
     # ------------------------------------------------------------------ walking
     def _walk(self, ds: Dataset, mode: _Mode, ctx: _Context, *, top: bool = False) -> None:
