@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import mrml_bridge
 from .atomic import atomic_path
 from .codes import Code
@@ -173,7 +175,8 @@ class AnnotationSession:
                     marks.append({"kind": "point", "label": structure.label,
                                   "points_mm": [mrml_bridge.lps_point(position)]})
             else:
-                marks.append({"kind": "box", "label": structure.label, "points_mm": _box_corners_lps(node)})
+                marks.append({"kind": "box", "label": structure.label,
+                              "points_mm": _box_corners_lps(node, self.series.geometry)})
         return marks
 
     # ----------------------------------------------------------------- drafts and submission
@@ -242,12 +245,20 @@ class AnnotationSession:
         return {"mark": index, **entry}
 
 
-def _box_corners_lps(roi_node) -> list[list[float]]:
-    """Two opposite corners of an ROI's axis-aligned bounds, in LPS mm."""
+def _box_corners_lps(roi_node, geometry) -> list[list[float]]:
+    """Two opposite corners of an ROI's bounds, in LPS mm, on the image plane through its centre.
+
+    A box mark is drawn on one image (SCOORD3D polygons are planar), while an ROI drawn in a
+    slice view has a thickness: its rectangle is taken on the series' slice nearest its centre.
+    """
     bounds = [0.0] * 6
     roi_node.GetRASBounds(bounds)
-    return [mrml_bridge.lps_point([bounds[0], bounds[2], bounds[4]]),
-            mrml_bridge.lps_point([bounds[1], bounds[3], bounds[5]])]
+    corners = np.array([mrml_bridge.lps_point([bounds[0], bounds[2], bounds[4]]),
+                        mrml_bridge.lps_point([bounds[1], bounds[3], bounds[5]])])
+    to_index = np.linalg.inv(geometry.affine)
+    indices = corners @ to_index[:3, :3].T + to_index[:3, 3]
+    indices[:, 2] = np.clip(np.rint(indices[:, 2].mean()), 0, geometry.size[2] - 1)
+    return [[float(v) for v in point] for point in geometry.index_to_lps(indices)]
 
 
 def _safe(name: str) -> str:

@@ -178,3 +178,29 @@ def test_landmark_protocol_submits_srs_and_reviews_their_marks(write_phantom, tm
         "L2, marked by one annotator of two, reaches the protocol's threshold of 0.5"
     with review.ReviewStore(url) as store, store.read() as conn:
         assert review.verify_chain(conn).intact
+
+
+def test_box_protocol_submits_roi_boxes_on_their_image_plane_and_compares_them(write_phantom, tmp_path):
+    """Mammography boxes: an ROI drawn in a slice view has a thickness; its rectangle goes on the nearest slice."""
+    folder, geometry, *_ = write_phantom()
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    create_sample_project(url, "mg", load_protocol("breast-lesions-mg"), folder)
+    birads = load_protocol("breast-lesions-mg").structure("BI-RADS assessment").values[1]
+    centre = mrml_bridge.ras_point(geometry.index_to_lps([[10, 12, 3.3]])[0])
+    for name, shift in (("ann", 0.0), ("ben", 5.0)):
+        desk = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, name, tmp_path / name)
+        session = desk.open_next_case("mg")
+        roi = session.markups_node("Mass")
+        roi.SetXYZ(centre[0] + shift, centre[1], centre[2])
+        roi.SetRadiusXYZ(10.0, 10.0, 2.5)  # 5 mm thick
+        session.set_label("Mass", "BI-RADS assessment", birads)
+        files, sr_path, _ = desk.submit()
+        assert not files.seg.exists() and dciodvfy_errors(sr_path) == []
+        [region] = sr_summary(sr_path)["regions"]
+        corners = np.array(region["points_mm"])
+        assert region["graphic_type"] == "POLYGON" and len(corners) == 5
+        assert np.allclose(corners[:, 2], geometry.index_to_lps([[0, 0, 3]])[0][2]), "on slice 3, the nearest"
+    rad = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
+    compare = rad.open_next_case("mg")
+    assert ["Mass", "ann", "ben", "IoU 0.60"] in compare.agreement_table()  # 20x20 mm boxes 5 mm apart: 300/500
+    assert compare.nodes["ann"][0].GetClassName() == "vtkMRMLMarkupsClosedCurveNode"
