@@ -130,12 +130,18 @@ def landmark_distance_mm(a: Sequence[float], b: Sequence[float]) -> float:
 def box_iou(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> float:
     """Intersection over union of two axis-aligned boxes, each given by two opposite corners.
 
-    Works in 2D (pixel coordinates) and 3D (mm); two empty boxes count as identical.
+    Works in 2D (pixel coordinates) and 3D (mm). An axis along which both boxes are flat (two
+    rectangles in one axial plane, say) is left out of the measure when they lie at the same place
+    on it, and makes the IoU 0 when they do not; two identical points count as identical boxes.
     """
     a_lo, a_hi = np.minimum(*np.asarray(a, dtype=float)), np.maximum(*np.asarray(a, dtype=float))
     b_lo, b_hi = np.minimum(*np.asarray(b, dtype=float)), np.maximum(*np.asarray(b, dtype=float))
     if a_lo.shape != b_lo.shape:
         raise ValueError(f"Boxes of {a_lo.size} and {b_lo.size} dimensions cannot be compared")
+    flat = (a_hi == a_lo) & (b_hi == b_lo)
+    if np.any(flat & (a_lo != b_lo)):
+        return 0.0
+    a_lo, a_hi, b_lo, b_hi = (v[~flat] for v in (a_lo, a_hi, b_lo, b_hi))
     intersection = float(np.prod(np.clip(np.minimum(a_hi, b_hi) - np.maximum(a_lo, b_lo), 0, None)))
     union = float(np.prod(a_hi - a_lo) + np.prod(b_hi - b_lo)) - intersection
     return 1.0 if union == 0 else intersection / union

@@ -64,5 +64,7 @@ def test_landmarks_and_boxes():
     assert box_iou([[0, 0], [10, 10]], [[5, 5], [15, 15]]) == pytest.approx(25 / 175)
     assert box_iou([[10, 10], [0, 0]], [[0, 0], [10, 10]]) == 1.0  # corner order does not matter
     assert box_iou([[0, 0, 0], [2, 2, 2]], [[3, 3, 3], [4, 4, 4]]) == 0.0
+    assert box_iou([[0, 0, 5], [10, 10, 5]], [[5, 5, 5], [15, 15, 5]]) == pytest.approx(25 / 175), "one axial plane"
+    assert box_iou([[0, 0, 5], [10, 10, 5]], [[0, 0, 6], [10, 10, 6]]) == 0.0, "parallel planes 1 mm apart"
     with pytest.raises(ValueError, match="dimensions"):
         box_iou([[0, 0], [1, 1]], [[0, 0, 0], [1, 1, 1]])
