@@ -149,6 +149,14 @@ def test_a_real_ct_with_its_patients_name_burned_in_is_read_and_cleaned(tmp_path
     assert "Clean Pixel Data Option" in ct.DeidentificationMethod, "the text names what the codes say"
 
 
+def test_segmentations_at_full_probability_are_not_screened_for_text():
+    """A FRACTIONAL SEG's certain voxels sit at 255, the end of its range: they are values, not burned-in text."""
+    from DICOMAnnotatorLib.deid.burned_in import burned_in_risks
+
+    seg = pydicom.dcmread(shared_file("highdicom/seg_image_ct_binary_fractional.dcm"))
+    assert int((seg.pixel_array == 255).sum()) >= 20 and burned_in_risks(seg) == []
+
+
 def test_a_ct_whose_metal_reaches_the_top_of_its_range_is_read_but_left_as_it_is(tmp_path):
     """12-bit CT: metal saturates at 4095, which flags the image for OCR; no text found, no pixel changed."""
     require_tool("tesseract")

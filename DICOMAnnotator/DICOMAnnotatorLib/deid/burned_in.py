@@ -50,11 +50,14 @@ def burned_in_risks(ds: Dataset) -> list[str]:
     modality = peek(ds, "Modality").upper()
     if modality in RISK_MODALITIES:
         reasons.append(f"modality {modality}")
-    if not reasons and _drawn_at_the_range_end(ds):
+    if not reasons and modality not in NOT_PICTURES and _drawn_at_the_range_end(ds):
         reasons.append("pixels drawn at the end of the stored range, as burned-in text is")
     return reasons
 
 
+#: Modalities whose pixels are not pictures but values (masks, probabilities, dose): a full-probability SEG or
+#: a dose maximum sits at the end of the range, and OCR "redaction" would corrupt the data, so they are not screened.
+NOT_PICTURES = frozenset({"SEG", "RTDOSE"})
 #: Pixels at the end of the stored range that make an image suspect (a short word is a few hundred).
 STROKE_PIXELS = 20
 
