@@ -96,6 +96,7 @@ class AnnotationAgreement:
         """The report recorded with the case's consensus (the ``annotations`` part of its agreement)."""
         return {
             "annotators": self.annotators,
+            "threshold": self.threshold,  # share of the annotators a mark needs to be in the consensus
             "marks": [_mark_json(mark) for mark in self.marks],
             "labels": [{"target": target, "question": question.as_list(),
                         "answers": [a.as_list() if a is not None else None for a in answers],
