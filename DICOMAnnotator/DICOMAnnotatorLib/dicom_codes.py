@@ -1,9 +1,10 @@
-"""Conversions between the core's codes and segment descriptions and highdicom/pydicom objects.
+"""Conversions between the core's codes and segment descriptions and pydicom/highdicom objects.
 
 The core keeps its own small types (:class:`~DICOMAnnotatorLib.codes.Code`,
 :class:`~DICOMAnnotatorLib.segmentation.SegmentDescription`) so that protocols and JSON
-outputs do not depend on highdicom; this module is the one boundary where they become
-DICOM content. highdicom is imported when a function is called, not on import.
+outputs do not depend on DICOM libraries; this module is the one boundary where they become
+DICOM content. The SEG writer uses the pydicom items; highdicom is imported only by the
+functions that return its types (the SR writer's), when they are called.
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
 from .codes import Code
-from .display_colors import dicom_lab_to_rgb
+from .display_colors import dicom_lab_to_rgb, rgb_to_dicom_lab
 from .segmentation import AlgorithmType, SegmentDescription
+
+#: PS3.16 CID 7162 (Surface Processing Algorithm Families): the family of a non-MANUAL segment's algorithm.
+ARTIFICIAL_INTELLIGENCE = Code("123110", "DCM", "Artificial Intelligence")
+MANUAL_PROCESSING = Code("123109", "DCM", "Manual Processing")
 
 if TYPE_CHECKING:  # pragma: no cover
     import highdicom as hd
@@ -35,56 +43,71 @@ def from_dicom_code(code: Any) -> Code:
     return Code.from_dataset(code)
 
 
-def to_highdicom_segment_description(
+def code_item(code: Code) -> Dataset:
+    """One Code Sequence item; values longer than 16 characters go to LongCodeValue, or to
+    URNCodeValue for URNs and URLs (PS3.3 Table 8.8-1a)."""
+    item = Dataset()
+    if len(code.value) <= 16:
+        item.CodeValue = code.value
+    elif code.value.startswith("urn") or "://" in code.value:
+        item.URNCodeValue = code.value
+    else:
+        item.LongCodeValue = code.value
+    item.CodingSchemeDesignator = code.scheme
+    item.CodeMeaning = code.meaning
+    return item
+
+
+def segment_item(
     description: SegmentDescription,
     *,
     algorithm_version: str = "unknown",
     algorithm_family: Code | None = None,
-) -> hd.seg.SegmentDescription:
-    """One segment description for highdicom's Segmentation constructor.
+) -> Dataset:
+    """One Segment Sequence item (PS3.3 Segment Description Macro, C.8.20-4).
 
-    Carries number, label, category, type (with its modifier inside the type item, as in the
-    DICOM Segment Description Macro), anatomic region (with modifier), tracking ids and the
-    display colour as CIELab. A non-MANUAL segment gets an Algorithm Identification: its
-    name, ``algorithm_family`` (default: CID 7162 "Artificial Intelligence" for AUTOMATIC,
-    "Manual Processing" otherwise) and ``algorithm_version``.
+    Carries number, label, category, type (with its modifier inside the type item), anatomic
+    region (with modifier), tracking ids and the display colour as CIELab. A non-MANUAL segment
+    gets an Algorithm Identification: its name, ``algorithm_family`` (default: CID 7162
+    "Artificial Intelligence" for AUTOMATIC, "Manual Processing" otherwise) and
+    ``algorithm_version``. Tracking ID and UID go together (the macro requires both or none):
+    a missing one is made up from the label or a new UID.
     """
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
-    identification = None
-    if description.algorithm_type is not AlgorithmType.MANUAL:
-        if algorithm_family is not None:
-            family = to_highdicom_code(algorithm_family)
-        elif description.algorithm_type is AlgorithmType.AUTOMATIC:
-            family = codes.cid7162.ArtificialIntelligence
-        else:
-            family = codes.cid7162.ManualProcessing
-        identification = hd.AlgorithmIdentificationSequence(
-            name=description.algorithm_name or "unnamed", family=family, version=algorithm_version)
-    tracking_id, tracking_uid = description.tracking_id, description.tracking_uid
-    if (tracking_id is None) != (tracking_uid is None):  # highdicom needs both or none
-        tracking_uid = tracking_uid or hd.UID()
-        tracking_id = tracking_id or description.label
-    result = hd.seg.SegmentDescription(
-        segment_number=description.number,
-        segment_label=description.label,
-        segmented_property_category=to_highdicom_code(description.category),
-        segmented_property_type=to_highdicom_code(description.type),
-        algorithm_type=description.algorithm_type.value,
-        algorithm_identification=identification,
-        tracking_id=tracking_id,
-        tracking_uid=tracking_uid,
-        anatomic_regions=[to_highdicom_code(description.anatomic_region)] if description.anatomic_region else None,
-        display_color=hd.color.CIELabColor.from_rgb(*description.color),
-    )
+    item = Dataset()
+    item.SegmentNumber = description.number
+    item.SegmentLabel = description.label
+    item.SegmentedPropertyCategoryCodeSequence = [code_item(description.category)]
+    type_item = code_item(description.type)
     if description.type_modifier is not None:
-        result.SegmentedPropertyTypeCodeSequence[0].SegmentedPropertyTypeModifierCodeSequence = [
-            to_highdicom_code(description.type_modifier)]
-    if description.anatomic_region is not None and description.anatomic_region_modifier is not None:
-        result.AnatomicRegionSequence[0].AnatomicRegionModifierSequence = [
-            to_highdicom_code(description.anatomic_region_modifier)]
-    return result
+        type_item.SegmentedPropertyTypeModifierCodeSequence = [code_item(description.type_modifier)]
+    item.SegmentedPropertyTypeCodeSequence = [type_item]
+    item.SegmentAlgorithmType = description.algorithm_type.value
+    if description.algorithm_type is not AlgorithmType.MANUAL:
+        item.SegmentAlgorithmName = description.algorithm_name or "unnamed"
+        family = algorithm_family or (ARTIFICIAL_INTELLIGENCE if description.algorithm_type is AlgorithmType.AUTOMATIC
+                                      else MANUAL_PROCESSING)
+        identification = Dataset()
+        identification.AlgorithmFamilyCodeSequence = [code_item(family)]
+        identification.AlgorithmName = item.SegmentAlgorithmName
+        identification.AlgorithmVersion = algorithm_version
+        item.SegmentationAlgorithmIdentificationSequence = [identification]
+    if description.tracking_id is not None or description.tracking_uid is not None:
+        item.TrackingID = description.tracking_id or description.label
+        item.TrackingUID = description.tracking_uid or generate_uid()
+    if description.anatomic_region is not None:
+        region = code_item(description.anatomic_region)
+        if description.anatomic_region_modifier is not None:
+            region.AnatomicRegionModifierSequence = [code_item(description.anatomic_region_modifier)]
+        item.AnatomicRegionSequence = [region]
+    item.RecommendedDisplayCIELabValue = list(rgb_to_dicom_lab(description.color))
+    return item
+
+
+def to_highdicom_segment_description(description: SegmentDescription, **kwargs: Any) -> hd.seg.SegmentDescription:
+    """:func:`segment_item` as highdicom's type, for highdicom's Segmentation constructor."""
+    import highdicom as hd
+
+    return hd.seg.SegmentDescription.from_dataset(segment_item(description, **kwargs))
 
 
 def to_highdicom_segment_descriptions(

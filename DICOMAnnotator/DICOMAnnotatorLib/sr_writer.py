@@ -42,7 +42,7 @@ from .errors import InputError, SegmentationError
 from .measurements import SegmentMeasurements, measure_segmentation
 from .person_names import to_person_name
 from .reference_series import ReferenceSeries
-from .seg_writer import MANUFACTURER
+from .seg_header import MANUFACTURER
 from .segmentation import Segmentation, SegmentDescription
 from .sr_labels import ClassificationLabel, read_labels
 from .sr_marks import Mark, read_marks
