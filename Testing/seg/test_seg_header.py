@@ -1,0 +1,112 @@
+"""The SEG header we build is the one highdicom builds for the same segmentation, attribute by attribute.
+
+``seg_header`` replaced highdicom's Segmentation constructor in the writer (for speed); highdicom
+stays the reference for what the modules hold. Left out of the comparison, on purpose: new UIDs
+and creation times, the frames (their order and which empty ones are kept differ; the readers'
+tests check their content), highdicom naming itself as contributing equipment, and the Dimension
+Organization Type highdicom adds to LABELMAP SEGs (Type 3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from DICOMAnnotatorLib import __version__, sample_data
+from DICOMAnnotatorLib.codes import Code
+from DICOMAnnotatorLib.dicom_codes import to_highdicom_segment_description
+from DICOMAnnotatorLib.person_names import to_person_name
+from DICOMAnnotatorLib.reference_series import ReferenceSeries
+from DICOMAnnotatorLib.seg_writer import build_seg
+from DICOMAnnotatorLib.segmentation import AlgorithmType, Segmentation
+from pydicom.uid import ExplicitVRLittleEndian, RLELossless
+
+#: Different in every instance, or describing frames: not compared.
+NOT_COMPARED = {"SOPInstanceUID", "SeriesInstanceUID", "InstanceCreationDate", "InstanceCreationTime", "ContentDate",
+                "ContentTime", "DimensionOrganizationUID", "TrackingUID", "NumberOfFrames",
+                "PerFrameFunctionalGroupsSequence", "PixelData", "DimensionOrganizationType"}
+
+#: A segment using every part of the Segment Description macro.
+AUTOMATIC_LESION = dataclasses.replace(
+    sample_data.PHANTOM_SEGMENTS[1], algorithm_type=AlgorithmType.AUTOMATIC, algorithm_name="lesion-net",
+    type_modifier=Code("255503000", "SCT", "Entire"), anatomic_region=Code("10200004", "SCT", "Liver"),
+    anatomic_region_modifier=Code("24028007", "SCT", "Right"), tracking_id="lesion 1",
+    tracking_uid=pydicom.uid.generate_uid())
+
+
+def _case(write_phantom, orientation: str, enhanced: bool, segments):
+    folder, _, _, labels = write_phantom(orientation, enhanced=enhanced)
+    series = ReferenceSeries.from_paths(folder)
+    labels[labels > len(segments)] = 0
+    return Segmentation.from_labelmap(series.geometry, labels, segments, reference=series, author="Doe^Jane")
+
+
+def _highdicoms(segmentation: Segmentation, seg_type: str, ours: pydicom.Dataset) -> pydicom.Dataset:
+    """highdicom's SEG of the same segmentation, given every source image and the whole array."""
+    series = segmentation.reference
+    if seg_type == "labelmap":
+        pixels = segmentation.to_labelmap()
+    else:
+        pixels = np.stack([segmentation.mask(s.number) for s in segmentation.segments], axis=-1)
+        pixels = pixels.astype(np.float32) if seg_type == "fractional" else pixels
+    return hd.seg.Segmentation(
+        source_images=series.datasets, pixel_array=pixels, segmentation_type=seg_type.upper(),
+        segment_descriptions=[to_highdicom_segment_description(s, algorithm_version=__version__)
+                              for s in segmentation.segments],
+        series_instance_uid=hd.UID(), series_number=int(ours.SeriesNumber), sop_instance_uid=hd.UID(),
+        series_description=str(ours.SeriesDescription), instance_number=1, manufacturer="DICOMAnnotator", manufacturer_model_name="DICOMAnnotatorLib",
+        software_versions=__version__, device_serial_number="none",
+        fractional_type="PROBABILITY" if seg_type == "fractional" else None, max_fractional_value=255,
+        content_label="ANNOTATION", content_description=str(ours.ContentDescription),
+        content_creator_name=to_person_name("Doe^Jane"),
+        transfer_syntax_uid=RLELossless if seg_type == "labelmap" else ExplicitVRLittleEndian)
+
+
+def _differences(ours: pydicom.Dataset, theirs: pydicom.Dataset, where: str = "") -> list[str]:
+    found = []
+    keywords = {e.keyword for e in ours} | {e.keyword for e in theirs}
+    for keyword in sorted(keywords - NOT_COMPARED):
+        if keyword not in ours or keyword not in theirs:
+            found.append(f"{where}{keyword}: only in {'ours' if keyword in ours else 'highdicom'}")
+            continue
+        a, b = ours[keyword], theirs[keyword]
+        if a.VR == "SQ":
+            if len(a.value) != len(b.value):
+                found.append(f"{where}{keyword}: {len(a.value)} items, highdicom {len(b.value)}")
+            for n, (x, y) in enumerate(zip(a.value, b.value, strict=False)):
+                found.extend(_differences(x, y, f"{where}{keyword}[{n}]."))
+        elif a.VR == "DS":
+            if not np.allclose(np.atleast_1d(np.asarray(a.value, dtype=float)),
+                               np.atleast_1d(np.asarray(b.value, dtype=float)), atol=1e-6):
+                found.append(f"{where}{keyword}: {a.value} != {b.value}")
+        elif a.value != b.value:
+            found.append(f"{where}{keyword}: {a.value!r} != {b.value!r}")
+    return found
+
+
+@pytest.mark.parametrize(("orientation", "enhanced", "seg_type", "segments"), [
+    ("axial", False, "binary", sample_data.PHANTOM_SEGMENTS),
+    ("oblique", False, "fractional", sample_data.PHANTOM_SEGMENTS),
+    ("axial", True, "binary", [AUTOMATIC_LESION]),
+    ("oblique", True, "labelmap", sample_data.PHANTOM_SEGMENTS),
+    ("coronal", False, "labelmap", [sample_data.PHANTOM_SEGMENTS[0], AUTOMATIC_LESION]),
+])
+def test_header_is_highdicoms(write_phantom, orientation, enhanced, seg_type, segments):
+    segmentation = _case(write_phantom, orientation, enhanced, [dataclasses.replace(s, number=n)
+                                                                for n, s in enumerate(segments, start=1)])
+    if seg_type == "fractional":
+        segmentation = Segmentation(segmentation.geometry, segmentation.segments,
+                                    {s.number: segmentation.mask(s.number) * np.float32(0.6)
+                                     for s in segmentation.segments},
+                                    kind="FRACTIONAL", reference=segmentation.reference, author="Doe^Jane")
+    ours = build_seg(segmentation, segmentation_type=seg_type)
+    theirs = _highdicoms(segmentation, seg_type, ours)
+    contributing = theirs.ContributingEquipmentSequence
+    assert contributing[-1].ManufacturerModelName == "highdicom"
+    theirs.ContributingEquipmentSequence = contributing[:-1]  # highdicom names itself; we are the Manufacturer
+    assert _differences(ours, theirs) == []
+    for keyword in ("MediaStorageSOPClassUID", "TransferSyntaxUID"):
+        assert ours.file_meta[keyword].value == theirs.file_meta[keyword].value
