@@ -176,8 +176,8 @@ class _PixelWriter:
         else:
             self._bands.append((rows.start, np.packbits(band, axis=None, bitorder="little").tobytes()))
 
-    def data(self) -> bytes:
-        """The Pixel Data value, padded to even length."""
+    def data(self) -> bytes | bytearray:
+        """The Pixel Data value, padded to even length (not copied into a ``bytes``: 70 MB for a large SEG)."""
         if not self._by_band:
             data = np.packbits(np.stack(self._frames), axis=None, bitorder="little").tobytes()
             return data + b"\0" * (len(data) % 2)
@@ -186,7 +186,7 @@ class _PixelWriter:
         for n, (first_row, encoded) in enumerate(self._bands):
             start = n * frame_bytes + first_row * self._row_bytes
             buffer[start:start + len(encoded)] = encoded
-        return bytes(buffer)
+        return buffer
 
 
 def _code_item(value: str, scheme: str, meaning: str) -> bytes:

@@ -32,6 +32,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless, generate_uid
 from . import IMPLEMENTATION_CLASS_UID, __version__
 from .codes import Code
 from .dicom_codes import segment_item
+from .part10 import encode_element, encode_items, encode_sequence, raw_element
 from .person_names import to_person_name
 from .segmentation import SegmentDescription
 
@@ -122,7 +123,7 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
         segment_item(s, algorithm_version=__version__) for s in segments]
     ds.SharedFunctionalGroupsSequence = [_shared_groups(reference.geometry, source, segments, labelmap)]
     _dimensions(ds, labelmap)
-    _reference_sources(ds, datasets)
+    _reference_sources(ds, datasets, reference.series_instance_uid)
     return ds
 
 
@@ -243,35 +244,14 @@ def _dimensions(ds: Dataset, labelmap: bool) -> None:
     ds.DimensionIndexSequence = items
 
 
-def _reference_sources(ds: Dataset, datasets: Sequence[Dataset]) -> None:
-    """Every source instance: Source Image Sequence and the Common Instance Reference module (one
-    Referenced Series item per series; instances of another study in Studies Containing Other
-    Referenced Instances)."""
-    by_study: dict[str, dict[str, list[Dataset]]] = {}
-    for source in datasets:
-        reference = Dataset()
-        reference.ReferencedSOPClassUID = source.SOPClassUID
-        reference.ReferencedSOPInstanceUID = source.SOPInstanceUID
-        study = str(source.get("StudyInstanceUID", ds.StudyInstanceUID))
-        by_study.setdefault(study, {}).setdefault(str(source.SeriesInstanceUID), []).append(reference)
-    ds.SourceImageSequence = [reference for series in by_study.values()
-                              for references in series.values() for reference in references]
-    ds.ReferencedSeriesSequence = _series_items(by_study.pop(str(ds.StudyInstanceUID), {}))
-    if by_study:
-        other = []
-        for study, series in by_study.items():
-            item = Dataset()
-            item.StudyInstanceUID = study
-            item.ReferencedSeriesSequence = _series_items(series)
-            other.append(item)
-        ds.StudiesContainingOtherReferencedInstancesSequence = other
-
-
-def _series_items(series: dict[str, list[Dataset]]) -> list[Dataset]:
-    items = []
-    for series_uid, references in series.items():
-        item = Dataset()
-        item.SeriesInstanceUID = series_uid
-        item.ReferencedInstanceSequence = references
-        items.append(item)
-    return items
+def _reference_sources(ds: Dataset, datasets: Sequence[Dataset], series_uid: str) -> None:
+    """Every source instance, in Source Image Sequence and in the Common Instance Reference module
+    (one series: a reference series is one series of the SEG's study). Encoded to bytes here: a
+    300-slice series makes 600 items, which cost pydicom 40 ms to build as datasets."""
+    references = [encode_element(0x00081150, "UI", str(source.SOPClassUID).encode())  # ReferencedSOPClassUID
+                  + encode_element(0x00081155, "UI", str(source.SOPInstanceUID).encode())  # ReferencedSOPInstanceUID
+                  for source in datasets]
+    series_item = (encode_sequence(0x0008114A, references)  # ReferencedInstanceSequence
+                   + encode_element(0x0020000E, "UI", series_uid.encode()))  # SeriesInstanceUID
+    ds[0x00082112] = raw_element(0x00082112, "SQ", encode_items(references))  # SourceImageSequence
+    ds[0x00081115] = raw_element(0x00081115, "SQ", encode_items([series_item]))  # ReferencedSeriesSequence

@@ -17,6 +17,7 @@ import numpy as np
 from .codes import TISSUE, Code
 from .errors import SegmentationError
 from .geometry import VolumeGeometry
+from .label_boxes import label_boxes
 from .reference_series import ReferenceSeries
 
 #: Slicer's default colour for a segment without one (a light green).
@@ -161,10 +162,8 @@ class Segmentation:
         if labelmap.size and labelmap.min() < 0:
             raise SegmentationError(f"The label map holds negative label {int(labelmap.min())}")
         described = {s.number for s in segments}
-        from scipy import ndimage  # imported here: reading a SEG does not need it (0.2 s)
-
         # One pass gives each label's box, and so which labels are present (no sort of the voxels).
-        boxes = ndimage.find_objects(labelmap) if labelmap.size and labelmap.max() > 0 else []
+        boxes = label_boxes(labelmap)
         present = [value for value, box in enumerate(boxes, start=1) if box is not None]
         missing = [v for v in present if v not in described]
         if missing and not allow_unknown_labels:

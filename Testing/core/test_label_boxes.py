@@ -1,0 +1,34 @@
+"""label_boxes: the boxes scipy.ndimage.find_objects gives, for any integer label map."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from DICOMAnnotatorLib import label_boxes as module
+from DICOMAnnotatorLib.label_boxes import label_boxes
+from scipy import ndimage
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint32])
+@pytest.mark.parametrize("shape", [(7, 13, 11), (5, 9, 16), (1, 1, 1), (30, 17, 24), (12, 40)])
+def test_boxes_are_find_objects(dtype, shape):
+    rng = np.random.default_rng(sum(shape))
+    labels = (rng.integers(1, 9, size=shape) * (rng.random(shape) < 0.3)).astype(dtype)
+    assert label_boxes(labels) == ndimage.find_objects(labels)
+
+
+def test_runs_along_rows_across_chunks_and_absent_labels(monkeypatch):
+    """Runs that reach a row's end and the next row's start, chunk edges inside runs, labels never used."""
+    monkeypatch.setattr(module, "CHUNK_VOXELS", 64)  # many chunks, edges inside runs
+    labels = np.zeros((4, 6, 16), dtype=np.uint8)
+    labels[1, 2, 10:] = 3  # to the end of row 2 ...
+    labels[1, 3, :4] = 3  # ... and on from the start of row 3: not one run from column 10 to 3
+    labels[2, :, 5:9] = 7
+    labels[3, 5, 15] = 2
+    boxes = label_boxes(labels)
+    assert boxes == ndimage.find_objects(labels)
+    assert boxes[2] == (slice(1, 2), slice(2, 4), slice(0, 16)) and boxes[0] is None and len(boxes) == 7
+
+
+def test_an_unlabelled_map_has_no_boxes():
+    assert label_boxes(np.zeros((3, 4, 5), dtype=np.uint8)) == [] == label_boxes(np.zeros((0, 4, 5), dtype=np.int32))
