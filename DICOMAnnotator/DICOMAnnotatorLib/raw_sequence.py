@@ -50,7 +50,7 @@ class RawItem:
 
     def get(self, keyword: str, default=None):
         element = self._elements.get(_tag(keyword))
-        return default if element is None else _decode(*element)
+        return default if element is None else decode_value(*element)
 
 
 def parse_sequence(value: bytes, *, implicit: bool) -> list[RawItem]:
@@ -80,20 +80,20 @@ def split_file(data: bytes, tag: int) -> SplitFile | None:
     if bytes(buffer[132:136]) != b"\x02\x00\x00\x00":  # File Meta Information Group Length first
         return None
     start = 144 + struct.unpack_from("<I", buffer, 140)[0]
-    syntax = UID(_file_meta_syntax(buffer[132:start]) or "")
+    syntax = UID(file_meta_syntax(buffer[132:start]) or "")
     if not syntax.is_transfer_syntax or not syntax.is_little_endian or syntax.is_deflated:
         return None
     implicit = syntax.is_implicit_VR
     position = start
     while position < len(buffer):
-        element_tag, vr, length, value_start = _element_header(buffer, position, implicit)
+        element_tag, vr, length, value_start = element_header(buffer, position, implicit)
         if element_tag > tag:
             return None
         if element_tag == tag:
             end = len(buffer) if length == _UNDEFINED else value_start + length
             items, after = _items(buffer, value_start, end, implicit)
             return SplitFile(bytes(buffer[:position]), items, _tail(buffer, after, implicit))
-        position = _skip_value(buffer, element_tag, vr, length, value_start, implicit)
+        position = skip_value(buffer, element_tag, vr, length, value_start, implicit)
     return None
 
 
@@ -101,8 +101,8 @@ def _tail(buffer: memoryview, position: int, implicit: bool) -> list[RawDataElem
     """The top-level elements after the cut, raw as pydicom's reader leaves them (Pixel Data, mostly)."""
     elements = []
     while position < len(buffer):
-        tag, vr, length, value_start = _element_header(buffer, position, implicit)
-        end = _skip_value(buffer, tag, vr, length, value_start, implicit)
+        tag, vr, length, value_start = element_header(buffer, position, implicit)
+        end = skip_value(buffer, tag, vr, length, value_start, implicit)
         value_end = end - 8 if length == _UNDEFINED else end  # an undefined length value excludes its delimiter
         elements.append(RawDataElement(tag, None if implicit else vr, length, bytes(buffer[value_start:value_end]),
                                        value_start, implicit, True))
@@ -110,7 +110,7 @@ def _tail(buffer: memoryview, position: int, implicit: bool) -> list[RawDataElem
     return elements
 
 
-def _skip_value(buffer: memoryview, tag: int, vr: str, length: int, value_start: int, implicit: bool) -> int:
+def skip_value(buffer: memoryview, tag: int, vr: str, length: int, value_start: int, implicit: bool) -> int:
     """The position after an element's value (past its Sequence Delimitation Item when of undefined length)."""
     if length != _UNDEFINED:
         if value_start + length > len(buffer):
@@ -129,11 +129,11 @@ def _skip_value(buffer: memoryview, tag: int, vr: str, length: int, value_start:
         position += fragment_length
 
 
-def _element_header(buffer: memoryview, position: int, implicit: bool) -> tuple[int, str, int, int]:
+def element_header(buffer: memoryview, position: int, implicit: bool) -> tuple[int, str, int, int]:
     """Tag, VR (from the dictionary in implicit VR), length and value position of the element at ``position``."""
     tag, length = _tag_and_length(buffer, position)
     if implicit:
-        return tag, _dictionary_vr(tag), length, position + 8
+        return tag, dictionary_vr(tag), length, position + 8
     vr = bytes(buffer[position + 4:position + 6]).decode("ascii", "replace")
     if vr in _LONG_VRS:
         if position + 12 > len(buffer):
@@ -142,11 +142,11 @@ def _element_header(buffer: memoryview, position: int, implicit: bool) -> tuple[
     return tag, vr, struct.unpack_from("<H", buffer, position + 6)[0], position + 8
 
 
-def _file_meta_syntax(meta: memoryview) -> str | None:
+def file_meta_syntax(meta: memoryview) -> str | None:
     """The Transfer Syntax UID in the file meta elements (group 2, always explicit VR little endian)."""
     position = 0
     while position + 8 <= len(meta):
-        tag, vr, length, value_start = _element_header(meta, position, False)
+        tag, vr, length, value_start = element_header(meta, position, False)
         if tag == 0x00020010:
             return bytes(meta[value_start:value_start + length]).decode("ascii", "replace").rstrip("\0 ")
         position = value_start + length
@@ -175,7 +175,7 @@ def _elements(buffer: memoryview, position: int, end: int, implicit: bool) -> tu
     while position < end:
         if _tag_and_length(buffer, position)[0] == _ITEM_END:
             return elements, position + 8
-        tag, vr, length, position = _element_header(buffer, position, implicit)
+        tag, vr, length, position = element_header(buffer, position, implicit)
         if vr == "SQ" or length == _UNDEFINED:
             if vr not in ("SQ", "UN"):
                 raise RawSequenceError(f"element {tag:08X} ({vr}) has an undefined length")
@@ -197,7 +197,9 @@ def _tag_and_length(buffer: memoryview, position: int) -> tuple[int, int]:
     return group << 16 | element, length
 
 
-def _decode(vr: str, value):
+def decode_value(vr: str, value):
+    """An element's value from its bytes, as pydicom decodes it: numbers and strings (a list when
+    there are several), sequences as they are, other binary values as bytes."""
     if vr == "SQ":
         return value
     if vr in _NUMBERS:
@@ -225,7 +227,8 @@ def _tag(keyword: str) -> int:
 
 
 @cache
-def _dictionary_vr(tag: int) -> str:
+def dictionary_vr(tag: int) -> str:
+    """The VR of a tag in the data dictionary (the first of 'US or SS'-style choices; UN when unknown)."""
     try:
         vr = dictionary_VR(tag)
     except KeyError:

@@ -22,6 +22,7 @@ from pydicom.errors import InvalidDicomError
 
 from .errors import InputError, SeriesError
 from .geometry import VolumeGeometry
+from .raw_header import header_value, read_header
 
 #: Slice positions may differ from a regular grid by this much (mm) plus the relative part.
 SLICE_POSITION_TOLERANCE_MM = 0.01
@@ -75,7 +76,7 @@ class ReferenceSeries:
         self._name = name
         self._datasets: dict[str, Dataset] = {}
         frames: list[_FrameGeometry] = []
-        series_uids = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets}
+        series_uids = {str(header_value(ds, "SeriesInstanceUID", "")) for ds in datasets}
         if len(series_uids) != 1:
             raise SeriesError(
                 f"{self.description} mixes {len(series_uids)} series ({', '.join(sorted(series_uids))}); "
@@ -86,7 +87,7 @@ class ReferenceSeries:
                 # Present but empty means the default repertoire, as when absent; writers that copy it
                 # into derived objects (highdicom) refuse the empty value.
                 del ds.SpecificCharacterSet
-            uid = str(ds.SOPInstanceUID)
+            uid = str(header_value(ds, "SOPInstanceUID"))
             if uid in self._datasets:
                 raise SeriesError(
                     f"{self.description} contains instance {uid} twice ({_path_of(ds)}); remove the copy"
@@ -133,7 +134,7 @@ class ReferenceSeries:
         name = str(paths[0]) if len(paths) == 1 else f"the {len(paths)} inputs starting with {paths[0]}"
         by_series: dict[str, list[Dataset]] = {}
         for ds in headers:
-            by_series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(ds)
+            by_series.setdefault(str(header_value(ds, "SeriesInstanceUID", "")), []).append(ds)
         if series_uid is not None:
             if series_uid not in by_series:
                 raise SeriesError(
@@ -267,7 +268,7 @@ class ReferenceSeries:
                     f"{self.description} mixes pixel spacings: {where} has {list(frame.pixel_spacing)}, "
                     f"{_where(first.source)} has {list(first.pixel_spacing)}; split the series"
                 )
-        frames_of_reference = {str(ds.get("FrameOfReferenceUID", "")) for ds in self._datasets.values()}
+        frames_of_reference = {str(header_value(ds, "FrameOfReferenceUID", "")) for ds in self._datasets.values()}
         if len(frames_of_reference) > 1:
             raise SeriesError(
                 f"{self.description} mixes {len(frames_of_reference)} frames of reference; "
@@ -286,7 +287,7 @@ def _read_header(path: Path) -> Dataset | None:
 
 def _read_file(path: Path, *, stop_before_pixels: bool) -> Dataset:
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=stop_before_pixels)
+        ds = read_header(path) if stop_before_pixels else pydicom.dcmread(path)
     except InvalidDicomError:
         raise
     except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError) as exc:
@@ -308,7 +309,7 @@ def _read_folder(folder: Path) -> list[Dataset]:
 
 
 def _is_image(ds: Dataset) -> bool:
-    return "Rows" in ds and "Columns" in ds and str(ds.get("Modality", "")) not in NON_IMAGE_MODALITIES
+    return "Rows" in ds and "Columns" in ds and str(header_value(ds, "Modality", "")) not in NON_IMAGE_MODALITIES
 
 
 def _path_of(ds: Dataset) -> Path | None:
@@ -331,8 +332,8 @@ def _where(source: SliceSource) -> str:
 def _frames_of(ds: Dataset) -> list[_FrameGeometry]:
     """The plane of every frame of one instance (one entry for single-frame images)."""
     path = _path_of(ds)
-    where = str(path) if path else f"instance {ds.SOPInstanceUID}"
-    frame_count = int(ds.get("NumberOfFrames", 1) or 1)
+    where = str(path) if path else f"instance {header_value(ds, 'SOPInstanceUID')}"
+    frame_count = int(header_value(ds, "NumberOfFrames", 1) or 1)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if frame_count > 1 or per_frame is not None:
         if per_frame is None or len(per_frame) != frame_count:
@@ -364,8 +365,8 @@ def _frame_geometry(ds: Dataset, path: Path | None, where: str, frame_number: in
                     groups: Dataset | dict[str, Any]) -> _FrameGeometry:
     if frame_number is None:
         position, orientation, spacing, thickness = (
-            ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient"), ds.get("PixelSpacing"),
-            ds.get("SliceThickness"))
+            header_value(ds, "ImagePositionPatient"), header_value(ds, "ImageOrientationPatient"),
+            header_value(ds, "PixelSpacing"), header_value(ds, "SliceThickness"))
         rescale_source: Any = ds
         where_frame = where
     else:
@@ -403,21 +404,21 @@ def _frame_geometry(ds: Dataset, path: Path | None, where: str, frame_number: in
         raise SeriesError(f"{where_frame} has a non-positive PixelSpacing {list(pixel_spacing)}")
     source = SliceSource(
         path=path,
-        sop_class_uid=str(ds.SOPClassUID),
-        sop_instance_uid=str(ds.SOPInstanceUID),
+        sop_class_uid=str(header_value(ds, "SOPClassUID")),
+        sop_instance_uid=str(header_value(ds, "SOPInstanceUID")),
         frame_number=frame_number,
         position=tuple(float(v) for v in position),
     )
     return _FrameGeometry(
         source=source,
-        rows=int(ds.Rows),
-        columns=int(ds.Columns),
+        rows=int(header_value(ds, "Rows")),
+        columns=int(header_value(ds, "Columns")),
         row_direction=row_direction / np.linalg.norm(row_direction),
         column_direction=column_direction / np.linalg.norm(column_direction),
         pixel_spacing=pixel_spacing,
         slice_thickness=float(thickness) if thickness not in (None, "") else None,
-        rescale=(float(rescale_source.get("RescaleSlope", 1) or 1),
-                 float(rescale_source.get("RescaleIntercept", 0) or 0)),
+        rescale=(float(header_value(rescale_source, "RescaleSlope", 1) or 1),
+                 float(header_value(rescale_source, "RescaleIntercept", 0) or 0)),
     )
 
 

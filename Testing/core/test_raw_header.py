@@ -1,0 +1,84 @@
+"""raw_header.read_header returns what pydicom.dcmread(stop_before_pixels=True) returns, for any file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydicom
+import pytest
+from conftest import SHARED_DATA, shared_file
+from DICOMAnnotatorLib import raw_header, sample_data
+from DICOMAnnotatorLib.raw_header import read_header
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
+
+
+def _differences(ours: pydicom.Dataset, theirs: pydicom.Dataset, where: str = "") -> list[str]:
+    found = [f"{where}tags {sorted(set(ours.keys()) ^ set(theirs.keys()))}"] if ours.keys() != theirs.keys() else []
+    for tag in set(ours.keys()) & set(theirs.keys()):
+        a, b = ours[tag], theirs[tag]
+        if a.VR != b.VR:
+            found.append(f"{where}{tag} VR {a.VR} != {b.VR}")
+        elif a.VR == "SQ":
+            if len(a.value) != len(b.value):
+                found.append(f"{where}{tag} has {len(a.value)} items, not {len(b.value)}")
+            for n, (x, y) in enumerate(zip(a.value, b.value, strict=False)):
+                found += _differences(x, y, f"{where}{tag}[{n}].")
+        elif a.value != b.value:
+            found.append(f"{where}{tag} {a.value!r:.80} != {b.value!r:.80}")
+    return found
+
+
+def _assert_same_as_pydicom(path: Path) -> None:
+    ours, theirs = read_header(path), pydicom.dcmread(path, stop_before_pixels=True)
+    assert _differences(ours, theirs) == [] and _differences(ours.file_meta, theirs.file_meta) == []
+    assert (ours.original_encoding, ours.original_character_set, ours.preamble, ours.filename) == \
+        (theirs.original_encoding, theirs.original_character_set, theirs.preamble, theirs.filename)
+
+
+def _dicom_files_in_shared_data() -> list[Path]:
+    files = []
+    for path in sorted(p for p in shared_file(".").rglob("*") if p.is_file()):
+        try:
+            pydicom.dcmread(path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, EOFError):
+            continue
+        files.append(path)
+    return files
+
+
+def test_every_dicom_file_of_the_shared_data_reads_as_pydicom_reads_it():
+    files = _dicom_files_in_shared_data()
+    assert len(files) >= 50, f"expected the DICOM files of {SHARED_DATA}"
+    plain = 0
+    for path in files:
+        _assert_same_as_pydicom(path)
+        plain += raw_header._read_plain_header(path) is not None
+    assert plain >= 40, "most files are plain little-endian Part 10 files, read without pydicom's reader"
+
+
+@pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRBigEndian, None])
+def test_long_headers_other_encodings_and_damaged_files(tmp_path, syntax):
+    """A header far beyond the bytes read first, implicit VR and big endian (pydicom's), a file cut short."""
+    geometry = sample_data.phantom_geometry()
+    hu, _ = sample_data.phantom_volume(geometry)
+    ds = sample_data.ct_datasets(geometry, hu)[0]
+    ds.add_new(0x00291010, "OB", bytes(range(256)) * 400)  # a private blob of 100 KB before the pixel data
+    ds.ImageComments = "Très long" * 10
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    path = tmp_path / "slice.dcm"
+    if syntax is not None:
+        ds.file_meta.TransferSyntaxUID = syntax
+    ds.save_as(path, enforce_file_format=True)
+    _assert_same_as_pydicom(path)
+    assert (raw_header._read_plain_header(path) is not None) == (syntax != ExplicitVRBigEndian)
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(path.read_bytes()[:raw_header.HEAD_BYTES + 5000])  # ends inside the private blob
+    assert raw_header._read_plain_header(cut) is None  # left to pydicom, which decides what a cut file is
+
+
+def test_a_file_that_is_not_dicom_raises_pydicoms_error(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not DICOM " * 100)
+    with pytest.raises(InvalidDicomError):
+        read_header(path)
