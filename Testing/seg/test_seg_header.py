@@ -57,7 +57,8 @@ def _highdicoms(segmentation: Segmentation, seg_type: str, ours: pydicom.Dataset
         segment_descriptions=[to_highdicom_segment_description(s, algorithm_version=__version__)
                               for s in segmentation.segments],
         series_instance_uid=hd.UID(), series_number=int(ours.SeriesNumber), sop_instance_uid=hd.UID(),
-        series_description=str(ours.SeriesDescription), instance_number=1, manufacturer="DICOMAnnotator", manufacturer_model_name="DICOMAnnotatorLib",
+        series_description=str(ours.SeriesDescription), instance_number=1, manufacturer="DICOMAnnotator",
+        manufacturer_model_name="DICOMAnnotatorLib",
         software_versions=__version__, device_serial_number="none",
         fractional_type="PROBABILITY" if seg_type == "fractional" else None, max_fractional_value=255,
         content_label="ANNOTATION", content_description=str(ours.ContentDescription),
