@@ -95,6 +95,7 @@ def export_sr(
     """``sr export``: measure every segment of a SEG on its series and write the report to ``output``."""
     from .atomic import check_output
     from .protocols.loading import load_protocol
+    from .raw_header import read_header
     from .reference_series import ReferenceSeries
     from .seg_reader import read_seg
 
@@ -102,7 +103,7 @@ def export_sr(
     loaded = load_protocol(protocol) if protocol is not None else None
     reference = ReferenceSeries.from_paths(series, series_uid=series_uid)
     segmentation = read_seg(seg_path, reference)
-    seg_header = pydicom.dcmread(seg_path, stop_before_pixels=True)
+    seg_header = read_header(seg_path)  # its per-frame groups stay unparsed: the SR names the SEG instance
     marks = read_marks(marks_path, reference, loaded) if marks_path is not None else []
     labels = read_labels(labels_path, segmentation.segments, marks, loaded) if labels_path is not None else []
     measured = measure_segmentation(segmentation, reference.read_voxels())
