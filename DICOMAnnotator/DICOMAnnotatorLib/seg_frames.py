@@ -3,12 +3,12 @@
 :mod:`seg_header` builds every other module. Here BINARY and FRACTIONAL SEGs get one frame per
 segment and labelled slice (segment-major, slices ascending) and a LABELMAP SEG one frame per
 labelled slice, walking each segment's bounding box only; empty frames are left out (a SEG
-without any labelled voxel keeps empty frames on its first slice, as the IOD needs a frame). The per-frame items are
-encoded to bytes here (explicit VR little endian, as :func:`part10.save_part10` copies them), from
-pieces encoded once per slice (plane position, source image) and once per segment; BINARY and
-FRACTIONAL pixel data are filled row band by row band, so memory follows the labelled region
-plus the packed pixel data. LABELMAP frames are compressed with RLE Lossless, which every DICOM
-toolkit decodes.
+without any labelled voxel keeps empty frames on its first slice, as the IOD needs a frame).
+The per-frame items are encoded to bytes here (explicit VR little endian, as
+:func:`part10.save_part10` copies them), from pieces encoded once per slice (plane position,
+source image) and once per segment; BINARY and FRACTIONAL pixel data are filled row band by row
+band, so memory follows the labelled region plus the packed pixel data. LABELMAP frames are
+compressed with RLE Lossless, which every DICOM toolkit decodes.
 """
 
 from __future__ import annotations
@@ -22,15 +22,12 @@ from pydicom.encaps import encapsulate
 
 from .part10 import encode_element, encode_items, encode_sequence, raw_element
 from .reference_series import SliceSource
-from .seg_header import decimal_string
+from .seg_header import MAX_FRACTIONAL_VALUE, decimal_string
 from .segmentation import Segmentation
 
 #: Purpose of Reference of a frame's source image, and the Derivation Code of a SEG frame (PS3.16 CID 7202, 7203).
 SOURCE_PURPOSE = ("121322", "DCM", "Source image for image processing operation")
 SEGMENTATION_DERIVATION = ("113076", "DCM", "Segmentation")
-#: Stored value of a fraction of 1 in FRACTIONAL SEGs (one byte per pixel).
-MAX_FRACTIONAL_VALUE = 255
-
 PER_FRAME_FUNCTIONAL_GROUPS = 0x52009230
 PIXEL_DATA = 0x7FE00010
 

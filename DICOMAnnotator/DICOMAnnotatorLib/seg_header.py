@@ -42,6 +42,8 @@ MANUFACTURER = "DICOMAnnotator"
 MODEL_NAME = "DICOMAnnotatorLib"
 ACQUISITION_EQUIPMENT = ("109101", "DCM", "Acquisition Equipment")
 BACKGROUND = Code("125040", "DCM", "Background")
+#: Stored value of a fraction of 1 in FRACTIONAL SEGs (one byte per pixel).
+MAX_FRACTIONAL_VALUE = 255
 #: Modules copied from the source image, by their PS3.3 names.
 COPIED_MODULES = ("patient", "clinical-trial-subject", "general-study", "patient-study", "clinical-trial-study",
                   "specimen")
@@ -113,7 +115,7 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     ds.SegmentationType = seg_type.upper()
     if seg_type == "fractional":
         ds.SegmentationFractionalType = "PROBABILITY"
-        ds.MaximumFractionalValue = 255
+        ds.MaximumFractionalValue = MAX_FRACTIONAL_VALUE
     ds.SegmentsOverlap = "UNDEFINED" if seg_type == "fractional" else "YES" if overlapping else "NO"
     ds.ContentLabel = series.content_label
     ds.ContentDescription = (series.content_description or series.series_description)[:64]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 from pathlib import Path
 
 import pydicom
@@ -63,6 +64,9 @@ def build_seg(
                                 "threshold it first or write --type fractional")
     if not segmentation.segments:
         raise SegmentationError("The segmentation has no segments; a SEG needs at least one")
+    if not re.fullmatch(r"[A-Z0-9_ ]{1,16}", content_label):
+        raise SegmentationError(f"Content label '{content_label}' is not a DICOM code string; use up to 16 capital "
+                                "letters, digits, spaces or underscores, e.g. ANNOTATION")
     renumbered = _renumbered(segmentation)
     overlapping = seg_type != "fractional" and renumbered.has_overlaps()
     if seg_type == "labelmap" and overlapping:

@@ -18,6 +18,7 @@ import pytest
 from DICOMAnnotatorLib import __version__, sample_data
 from DICOMAnnotatorLib.codes import Code
 from DICOMAnnotatorLib.dicom_codes import to_highdicom_segment_description
+from DICOMAnnotatorLib.errors import SegmentationError
 from DICOMAnnotatorLib.person_names import to_person_name
 from DICOMAnnotatorLib.reference_series import ReferenceSeries
 from DICOMAnnotatorLib.seg_writer import build_seg
@@ -42,6 +43,19 @@ def _case(write_phantom, orientation: str, enhanced: bool, segments):
     series = ReferenceSeries.from_paths(folder)
     labels[labels > len(segments)] = 0
     return Segmentation.from_labelmap(series.geometry, labels, segments, reference=series, author="Doe^Jane")
+
+
+def _plant_patient_and_study_attributes(source: pydicom.Dataset) -> None:
+    """Attributes of the Patient, Clinical Trial Subject and Patient Study modules (the SEG copies them)
+    and one of the series (it must not)."""
+    source.PatientAge = "054Y"
+    source.ClinicalTrialSubjectID = "S-7"
+    source.ClinicalTrialSponsorName = "Sponsor"
+    source.PatientIdentityRemoved = "NO"
+    other = pydicom.Dataset()
+    other.PatientID, other.TypeOfPatientID = "MRN-2", "TEXT"
+    source.OtherPatientIDsSequence = [other]
+    source.BodyPartExamined = "ABDOMEN"
 
 
 def _highdicoms(segmentation: Segmentation, seg_type: str, ours: pydicom.Dataset) -> pydicom.Dataset:
@@ -103,11 +117,20 @@ def test_header_is_highdicoms(write_phantom, orientation, enhanced, seg_type, se
                                     {s.number: segmentation.mask(s.number) * np.float32(0.6)
                                      for s in segmentation.segments},
                                     kind="FRACTIONAL", reference=segmentation.reference, author="Doe^Jane")
+    _plant_patient_and_study_attributes(segmentation.reference.datasets[0])
     ours = build_seg(segmentation, segmentation_type=seg_type)
     theirs = _highdicoms(segmentation, seg_type, ours)
+    assert (ours.PatientAge, ours.ClinicalTrialSubjectID, ours.OtherPatientIDsSequence[0].PatientID) == \
+        ("054Y", "S-7", "MRN-2") and "BodyPartExamined" not in ours
     contributing = theirs.ContributingEquipmentSequence
     assert contributing[-1].ManufacturerModelName == "highdicom"
     theirs.ContributingEquipmentSequence = contributing[:-1]  # highdicom names itself; we are the Manufacturer
     assert _differences(ours, theirs) == []
     for keyword in ("MediaStorageSOPClassUID", "TransferSyntaxUID"):
         assert ours.file_meta[keyword].value == theirs.file_meta[keyword].value
+
+
+def test_content_label_must_be_a_code_string(write_phantom):
+    segmentation = _case(write_phantom, "axial", False, sample_data.PHANTOM_SEGMENTS)
+    with pytest.raises(SegmentationError, match="Content label 'my annotation'"):
+        build_seg(segmentation, content_label="my annotation")
