@@ -60,7 +60,7 @@ def header_value(ds: Dataset, keyword: str, default: Any = None) -> Any:
         if vr in _PLAIN_VRS:
             try:
                 return decode_value(vr, element.value)
-            except ValueError:  # not a number: pydicom's conversion decides (warning or error)
+            except (ValueError, struct.error):  # not a number, a cut value: pydicom's conversion decides
                 pass
     return ds.get(keyword, default)
 
