@@ -17,6 +17,7 @@ from pydicom.uid import generate_uid
 
 from .codes import Code
 from .display_colors import dicom_lab_to_rgb, rgb_to_dicom_lab
+from .errors import SegmentationError
 from .segmentation import AlgorithmType, SegmentDescription
 
 #: PS3.16 CID 7162 (Surface Processing Algorithm Families): the family of a non-MANUAL segment's algorithm.
@@ -73,6 +74,7 @@ def segment_item(
     ``algorithm_version``. Tracking ID and UID go together (the macro requires both or none):
     a missing one is made up from the label or a new UID.
     """
+    _check_long_strings(description)
     item = Dataset()
     item.SegmentNumber = description.number
     item.SegmentLabel = description.label
@@ -101,6 +103,23 @@ def segment_item(
         item.AnatomicRegionSequence = [region]
     item.RecommendedDisplayCIELabValue = list(rgb_to_dicom_lab(description.color))
     return item
+
+
+def _check_long_strings(description: SegmentDescription) -> None:
+    """Label, algorithm name and code meanings are LO values: at most 64 characters and no backslash
+    (it separates values). Slicer segment names are not limited, so say which segment to rename."""
+    codes = (description.category, description.type, description.type_modifier, description.anatomic_region,
+             description.anatomic_region_modifier)
+    texts = [("label", description.label), ("algorithm name", description.algorithm_name or ""),
+             *(("code meaning", code.meaning) for code in codes if code is not None)]
+    for what, text in texts:
+        problems = [f"{len(text)} characters"] if len(text) > 64 else []
+        if "\\" in text:
+            problems.append("a backslash")
+        if problems:
+            raise SegmentationError(
+                f"Segment {description.number} ('{description.label[:40]}'): its {what} has {' and '.join(problems)}; "
+                "DICOM allows at most 64 characters and no backslash here, so shorten or rename it")
 
 
 def to_highdicom_segment_description(description: SegmentDescription, **kwargs: Any) -> hd.seg.SegmentDescription:

@@ -134,3 +134,16 @@ def test_content_label_must_be_a_code_string(write_phantom):
     segmentation = _case(write_phantom, "axial", False, sample_data.PHANTOM_SEGMENTS)
     with pytest.raises(SegmentationError, match="Content label 'my annotation'"):
         build_seg(segmentation, content_label="my annotation")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"label": "Lesion " * 10}, "its label has 70 characters"),
+    ({"label": "Liver\\left"}, "its label has a backslash"),
+    ({"type": Code("10200004", "SCT", "Liver " * 11)}, "its code meaning has 66 characters"),
+])
+def test_segment_texts_dicom_cannot_hold_are_refused_naming_the_segment(write_phantom, change, message):
+    """Slicer segment names have no length limit; a SEG's Segment Label (LO) has 64 characters."""
+    segments = [sample_data.PHANTOM_SEGMENTS[0], dataclasses.replace(sample_data.PHANTOM_SEGMENTS[1], **change)]
+    segmentation = _case(write_phantom, "axial", False, segments)
+    with pytest.raises(SegmentationError, match=rf"Segment 2 \(.*{message}"):
+        build_seg(segmentation)
