@@ -64,6 +64,8 @@ def build_seg(
                                 "threshold it first or write --type fractional")
     if not segmentation.segments:
         raise SegmentationError("The segmentation has no segments; a SEG needs at least one")
+    if series_number is not None and not 1 <= series_number < 2**31:
+        raise SegmentationError(f"Series number {series_number} is out of range; give a number from 1 to {2**31 - 1}")
     if not re.fullmatch(r"[A-Z0-9_ ]{1,16}", content_label):
         raise SegmentationError(f"Content label '{content_label}' is not a DICOM code string; use up to 16 capital "
                                 "letters, digits, spaces or underscores, e.g. ANNOTATION")

@@ -130,10 +130,12 @@ def test_header_is_highdicoms(write_phantom, orientation, enhanced, seg_type, se
         assert ours.file_meta[keyword].value == theirs.file_meta[keyword].value
 
 
-def test_content_label_must_be_a_code_string(write_phantom):
+def test_content_label_and_series_number_must_be_dicom_values(write_phantom):
     segmentation = _case(write_phantom, "axial", False, sample_data.PHANTOM_SEGMENTS)
     with pytest.raises(SegmentationError, match="Content label 'my annotation'"):
         build_seg(segmentation, content_label="my annotation")
+    with pytest.raises(SegmentationError, match="Series number 0 is out of range"):
+        build_seg(segmentation, series_number=0)
 
 
 @pytest.mark.parametrize(("change", "message"), [
