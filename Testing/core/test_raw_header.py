@@ -88,11 +88,13 @@ def test_header_values_are_pydicoms_and_malformed_ones_go_to_pydicom(tmp_path):
     geometry = sample_data.phantom_geometry(orientation="oblique")
     hu, _ = sample_data.phantom_volume(geometry)
     ds = sample_data.ct_datasets(geometry, hu)[0]
-    ds.add_new(0x00200012, "IS", "1.0")  # AcquisitionNumber, not an integer string: pydicom's reading decides
     path = tmp_path / "slice.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    ours, theirs = read_header(path), pydicom.dcmread(path, stop_before_pixels=True)
-    for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "SOPInstanceUID",
-                    "Modality", "RescaleSlope", "AcquisitionNumber", "NumberOfFrames"):
-        value, expected = raw_header.header_value(ours, keyword, "absent"), theirs.get(keyword, "absent")
-        assert value == expected, keyword
+    with pytest.warns(UserWarning, match="Invalid value for VR IS") as warned:
+        ds.add_new(0x00200012, "IS", "1.0")  # AcquisitionNumber, not an integer string: pydicom's reading decides
+        ds.save_as(path, enforce_file_format=True)
+        ours, theirs = read_header(path), pydicom.dcmread(path, stop_before_pixels=True)
+        for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "SOPInstanceUID",
+                        "Modality", "RescaleSlope", "AcquisitionNumber", "NumberOfFrames"):
+            value, expected = raw_header.header_value(ours, keyword, "absent"), theirs.get(keyword, "absent")
+            assert value == expected, keyword
+    assert len(warned) >= 3  # set, and read by pydicom for both datasets: header_value handed it to pydicom
