@@ -10,6 +10,8 @@ checked by dciodvfy and read back by highdicom, dcmqi, pydicom-seg and dcmjs in 
   Specimen: copied from the first source image (the SEG belongs to the same patient and
   study); the list of their attributes is PS3.3's (``resources/dicom/copied-modules.json``).
 - Frame of Reference, image size, pixel measures and plane orientation: from the series' grid.
+  Source images without a Frame of Reference UID (some anonymisers remove it) give a SEG without
+  the Frame of Reference module, which the IOD allows because every frame names its source image.
 - Common Instance Reference and Source Image Sequence: every source instance.
 - Multi-frame Dimension: segment number and plane position (BINARY, FRACTIONAL) or plane
   position alone (LABELMAP), pointing into the functional groups :mod:`seg_frames` writes.
@@ -19,15 +21,20 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+from pydicom import config
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless, generate_uid
+from pydicom.valuerep import validate_value
 
 from . import IMPLEMENTATION_CLASS_UID, __version__
 from .codes import Code
@@ -35,6 +42,8 @@ from .dicom_codes import segment_item
 from .part10 import encode_element, encode_items, encode_sequence, raw_element
 from .person_names import to_person_name
 from .segmentation import SegmentDescription
+
+log = logging.getLogger(__name__)
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -50,6 +59,9 @@ COPIED_MODULES = ("patient", "clinical-trial-subject", "general-study", "patient
 #: Type 2 attributes of the Patient and General Study modules: present, empty when the source lacks them.
 REQUIRED_EMPTY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
                   "ReferringPhysicianName", "StudyID", "AccessionNumber")
+#: VRs whose values are text that pydicom can check against the VR's rules.
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
+                       "UT"})
 _RESOURCE = Path(__file__).with_name("resources") / "dicom" / "copied-modules.json"
 
 
@@ -96,8 +108,9 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     ds.SeriesNumber = series.series_number
     ds.SeriesDescription = series.series_description[:64]
     ds.InstanceNumber = 1
-    ds.FrameOfReferenceUID = reference.frame_of_reference_uid
-    ds.PositionReferenceIndicator = source.get("PositionReferenceIndicator", "")
+    if reference.frame_of_reference_uid:  # the module is optional where frames name their source images
+        ds.FrameOfReferenceUID = reference.frame_of_reference_uid
+        ds.PositionReferenceIndicator = source.get("PositionReferenceIndicator", "")
     ds.Manufacturer = MANUFACTURER
     ds.ManufacturerModelName = MODEL_NAME
     ds.DeviceSerialNumber = "none"
@@ -146,10 +159,37 @@ def _copied_tags() -> tuple[int, ...]:
 
 
 def _copy_modules(source: Dataset, ds: Dataset) -> None:
-    """The source's Patient, Study and Specimen attributes (top level; sequences whole)."""
+    """The source's Patient, Study and Specimen attributes (top level; sequences whole).
+
+    A value the source holds against its VR (an anonymiser's Patient's Age "0Y") is left out, or
+    left empty where the attribute is Type 2, so that the SEG stays valid; the log names the
+    attribute, never its value.
+    """
     for tag in _copied_tags():
-        if tag in source:
-            ds.add(source[tag])
+        if tag not in source:
+            continue
+        element = source[tag]
+        if element.VR != "SQ" and not _valid(element):
+            required = element.keyword in REQUIRED_EMPTY
+            log.info("The source's %s is not a valid %s value: left %s in the SEG", element.keyword, element.VR,
+                     "empty" if required else "out")
+            if required:
+                ds.add_new(tag, element.VR, "")
+            continue
+        ds.add(element)
+
+
+def _valid(element: DataElement) -> bool:
+    """Whether every value of a text element is valid for its VR (other VRs: always)."""
+    if element.VR not in _TEXT_VRS or element.value in (None, ""):
+        return True
+    values = element.value if isinstance(element.value, (list, MultiValue)) else [element.value]
+    try:
+        for value in values:
+            validate_value(element.VR, str(value), config.RAISE)
+    except ValueError:
+        return False
+    return True
 
 
 def _acquisition_equipment(source: Dataset) -> Dataset | None:

@@ -15,13 +15,15 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+from conftest import dciodvfy_errors
 from DICOMAnnotatorLib import __version__, sample_data
 from DICOMAnnotatorLib.codes import Code
 from DICOMAnnotatorLib.dicom_codes import to_highdicom_segment_description
 from DICOMAnnotatorLib.errors import SegmentationError
 from DICOMAnnotatorLib.person_names import to_person_name
 from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_writer import build_seg
+from DICOMAnnotatorLib.seg_reader import read_seg
+from DICOMAnnotatorLib.seg_writer import build_seg, write_seg
 from DICOMAnnotatorLib.segmentation import AlgorithmType, Segmentation
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
@@ -149,3 +151,29 @@ def test_segment_texts_dicom_cannot_hold_are_refused_naming_the_segment(write_ph
     segmentation = _case(write_phantom, "axial", False, segments)
     with pytest.raises(SegmentationError, match=rf"Segment 2 \(.*{message}"):
         build_seg(segmentation)
+
+
+def test_sources_without_frame_of_reference_or_with_invalid_values_give_a_valid_seg(write_phantom, tmp_path):
+    """Anonymisers remove the Frame of Reference UID, blank the sex, leave ages like "0Y": the SEG
+    leaves the Frame of Reference module out (its frames name their source images), keeps Type 2
+    attributes empty and drops invalid optional values, and still round-trips voxel for voxel."""
+    folder, _, _, labels = write_phantom()
+    for path in folder.iterdir():
+        ds = pydicom.dcmread(path)
+        del ds.FrameOfReferenceUID, ds.PatientSex
+        with pytest.warns(UserWarning, match="Invalid value for VR"):  # pydicom warns and writes them
+            ds.PatientAge, ds.StudyDate = "0Y", "2026-11-25"
+        ds.save_as(path)
+    series = ReferenceSeries.from_paths(folder)
+    segmentation = Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS,
+                                              reference=series, author="Doe^Jane")
+    for seg_type in ("binary", "labelmap"):
+        path = write_seg(segmentation, tmp_path / f"{seg_type}.dcm", segmentation_type=seg_type)
+        seg = pydicom.dcmread(path)
+        assert "FrameOfReferenceUID" not in seg and "PatientAge" not in seg
+        assert (seg.PatientSex, seg.StudyDate) == ("", "")
+        if seg_type == "binary":  # the installed dciodvfy predates the Label Map SEG IOD
+            assert dciodvfy_errors(path) == []
+        back = read_seg(path, series)
+        for segment in segmentation.segments:
+            assert np.array_equal(back.mask(segment.number), segmentation.mask(segment.number))
