@@ -132,7 +132,7 @@ def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[st
     report = compared.to_json()
     distances = [pair["distance_mm"] for mark in report["marks"] for pair in mark["pairs"]]
     [row] = report["label_agreement"]
-    yield (f"8. Vertebral fracture grading (landmarks T12-L2, Genant grades) by the three readers as TID 1500 SRs, "
+    yield (f"7. Vertebral fracture grading (landmarks T12-L2, Genant grades) by the three readers as TID 1500 SRs, "
            f"merged into {output / 'vertebrae' / 'consensus-sr.dcm'}:")
     yield (f"   landmarks {min(distances):.1f}-{max(distances):.1f} mm apart; grades agree on "
            f"{row['percent_agreement']:.0f}% of vertebrae, Fleiss' kappa {row['fleiss_kappa']:.2f}; consensus: "

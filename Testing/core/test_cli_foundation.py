@@ -55,6 +55,8 @@ def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
     result = run("demo", "-o", tmp_path / "demo")
     assert result.returncode == 0, result.stderr
     assert "Liver lesion" in result.stdout and "mL" in result.stdout
+    steps = [line.split(".")[0] for line in result.stdout.splitlines() if line[:1].isdigit()]
+    assert steps == [str(n) for n in range(1, 9)], "the demo's steps are numbered 1..8 in order"
     assert (tmp_path / "demo" / "labels.nii.gz").is_file()
     assert "STAPLE" in result.stdout and "Dice" in result.stdout
     assert (tmp_path / "demo" / "agreement.html").is_file()
