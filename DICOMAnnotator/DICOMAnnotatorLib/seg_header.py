@@ -7,8 +7,8 @@ for the same input (a test compares the two attribute by attribute), and every f
 checked by dciodvfy and read back by highdicom, dcmqi, pydicom-seg and dcmjs in the tests.
 
 - Patient, Clinical Trial Subject, General Study, Patient Study, Clinical Trial Study and
-  Specimen: copied from the first source image (the SEG belongs to the same patient and
-  study); the list of their attributes is PS3.3's (``resources/dicom/copied-modules.json``).
+  Specimen: copied from the first source image by :mod:`source_attributes` (the SEG belongs
+  to the same patient and study).
 - Frame of Reference, image size, pixel measures and plane orientation: from the series' grid.
   Source images without a Frame of Reference UID (some anonymisers remove it) give a SEG without
   the Frame of Reference module, which the IOD allows because every frame names its source image.
@@ -20,21 +20,13 @@ checked by dciodvfy and read back by highdicom, dcmqi, pydicom-seg and dcmjs in 
 from __future__ import annotations
 
 import datetime
-import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import numpy as np
-from pydicom import config
-from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless, generate_uid
-from pydicom.valuerep import validate_value
 
 from . import IMPLEMENTATION_CLASS_UID, __version__
 from .codes import Code
@@ -42,8 +34,7 @@ from .dicom_codes import segment_item
 from .part10 import encode_element, encode_items, encode_sequence, raw_element
 from .person_names import to_person_name
 from .segmentation import SegmentDescription
-
-log = logging.getLogger(__name__)
+from .source_attributes import copy_patient_and_study
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -53,16 +44,6 @@ ACQUISITION_EQUIPMENT = ("109101", "DCM", "Acquisition Equipment")
 BACKGROUND = Code("125040", "DCM", "Background")
 #: Stored value of a fraction of 1 in FRACTIONAL SEGs (one byte per pixel).
 MAX_FRACTIONAL_VALUE = 255
-#: Modules copied from the source image, by their PS3.3 names.
-COPIED_MODULES = ("patient", "clinical-trial-subject", "general-study", "patient-study", "clinical-trial-study",
-                  "specimen")
-#: Type 2 attributes of the Patient and General Study modules: present, empty when the source lacks them.
-REQUIRED_EMPTY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                  "ReferringPhysicianName", "StudyID", "AccessionNumber")
-#: VRs whose values are text that pydicom can check against the VR's rules.
-_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
-                       "UT"})
-_RESOURCE = Path(__file__).with_name("resources") / "dicom" / "copied-modules.json"
 
 
 @dataclass(frozen=True)
@@ -99,10 +80,7 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.InstanceCreationDate = ds.ContentDate = now.strftime("%Y%m%d")
     ds.InstanceCreationTime = ds.ContentTime = now.strftime("%H%M%S.%f")
-    _copy_modules(source, ds)
-    for keyword in REQUIRED_EMPTY:
-        if keyword not in ds:
-            setattr(ds, keyword, "")
+    copy_patient_and_study(source, ds)
     ds.Modality = "SEG"
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = series.series_number
@@ -150,46 +128,6 @@ def _file_meta(sop_class: str, sop_instance: str, syntax: str) -> FileMetaDatase
     meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     meta.ImplementationVersionName = f"DICOMANNOT_{__version__}"[:16]
     return meta
-
-
-@cache
-def _copied_tags() -> tuple[int, ...]:
-    table = json.loads(_RESOURCE.read_text(encoding="utf-8"))["modules"]
-    return tuple(sorted({int(tag, 16) for module in COPIED_MODULES for tag in table[module]}))
-
-
-def _copy_modules(source: Dataset, ds: Dataset) -> None:
-    """The source's Patient, Study and Specimen attributes (top level; sequences whole).
-
-    A value the source holds against its VR (an anonymiser's Patient's Age "0Y") is left out, or
-    left empty where the attribute is Type 2, so that the SEG stays valid; the log names the
-    attribute, never its value.
-    """
-    for tag in _copied_tags():
-        if tag not in source:
-            continue
-        element = source[tag]
-        if element.VR != "SQ" and not _valid(element):
-            required = element.keyword in REQUIRED_EMPTY
-            log.info("The source's %s is not a valid %s value: left %s in the SEG", element.keyword, element.VR,
-                     "empty" if required else "out")
-            if required:
-                ds.add_new(tag, element.VR, "")
-            continue
-        ds.add(element)
-
-
-def _valid(element: DataElement) -> bool:
-    """Whether every value of a text element is valid for its VR (other VRs: always)."""
-    if element.VR not in _TEXT_VRS or element.value in (None, ""):
-        return True
-    values = element.value if isinstance(element.value, (list, MultiValue)) else [element.value]
-    try:
-        for value in values:
-            validate_value(element.VR, str(value), config.RAISE)
-    except ValueError:
-        return False
-    return True
 
 
 def _acquisition_equipment(source: Dataset) -> Dataset | None:

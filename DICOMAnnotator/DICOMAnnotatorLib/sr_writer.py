@@ -44,6 +44,7 @@ from .person_names import to_person_name
 from .reference_series import ReferenceSeries
 from .seg_header import MANUFACTURER
 from .segmentation import Segmentation, SegmentDescription
+from .source_attributes import copy_patient_and_study
 from .sr_labels import ClassificationLabel, read_labels
 from .sr_marks import Mark, read_marks
 
@@ -173,7 +174,8 @@ def build_sr(
     _insert_image_library(report, reference)
     description = series_description or " ".join(part for part in ("SR", protocol_id, author) if part)
     return hd.sr.Comprehensive3DSR(
-        evidence=[*reference.datasets, *([seg] if seg is not None else [])],
+        evidence=[_first_evidence(reference.datasets[0]), *reference.datasets[1:],
+                  *([seg] if seg is not None else [])],
         content=report,
         series_instance_uid=hd.UID(),
         series_number=series_number if series_number is not None
@@ -186,6 +188,19 @@ def build_sr(
         manufacturer_model_name="DICOMAnnotatorLib",
         software_versions=__version__,
     )
+
+
+def _first_evidence(source: pydicom.Dataset) -> pydicom.Dataset:
+    """The first source as highdicom's SR constructor reads it: highdicom copies the patient and study
+    from the first evidence item and requires their Type 2 attributes, which anonymised series lack
+    or hold invalid values for. So it gets the instance's identity and the attributes that
+    :func:`source_attributes.copy_patient_and_study` keeps (the series' own header stays as read)."""
+    first = pydicom.Dataset()
+    for keyword in ("SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality"):
+        if keyword in source:
+            first[keyword] = source[keyword]
+    copy_patient_and_study(source, first)
+    return first
 
 
 def _insert_image_library(report, reference) -> None:
