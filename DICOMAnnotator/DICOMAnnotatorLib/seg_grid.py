@@ -18,6 +18,7 @@ from .errors import GeometryMismatchError, InputError
 from .geometry import VolumeGeometry
 from .reference_series import SliceSource
 from .seg_file import SegFile
+from .source_attributes import copy_patient_and_study
 
 #: How far (mm) frame planes may stray from the rebuilt grid; DS values carry 16 characters.
 PLANE_TOLERANCE_MM = 1e-2
@@ -29,13 +30,6 @@ MODALITY_OF_SOP_CLASS = {
 }
 
 #: Patient and study attributes a derived object copies from its source (PS3.3 C.7.1.1, C.7.2.1, C.7.2.2).
-PATIENT_AND_STUDY = (
-    "SpecificCharacterSet", "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientSex",
-    "PatientAge", "PatientWeight", "PatientSize", "StudyInstanceUID", "StudyDate", "StudyTime", "StudyID",
-    "AccessionNumber", "ReferringPhysicianName", "StudyDescription",
-)
-
-
 class SeriesFromSegs:
     """The grid and referenced instances of one series, rebuilt from SEG files of it.
 
@@ -94,9 +88,9 @@ class SeriesFromSegs:
 
     def _stand_in(self, sop_instance_uid: str, k: int) -> pydicom.Dataset:
         ds = pydicom.Dataset()
-        for keyword in PATIENT_AND_STUDY:
-            if keyword in self._template:
-                setattr(ds, keyword, self._template[keyword].value)
+        if "SpecificCharacterSet" in self._template:
+            ds.SpecificCharacterSet = self._template.SpecificCharacterSet
+        copy_patient_and_study(self._template, ds)
         g = self.geometry
         ds.SOPClassUID = self._source_classes[sop_instance_uid]
         ds.SOPInstanceUID = sop_instance_uid
