@@ -30,7 +30,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless, generate_uid
 
 from . import IMPLEMENTATION_CLASS_UID, __version__
 from .codes import Code
-from .dicom_codes import segment_item
+from .dicom_codes import code_item, segment_item
 from .part10 import encode_element, encode_items, encode_sequence, raw_element
 from .person_names import to_person_name
 from .segmentation import SegmentDescription
@@ -40,7 +40,7 @@ SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABEL_MAP_SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 MANUFACTURER = "DICOMAnnotator"
 MODEL_NAME = "DICOMAnnotatorLib"
-ACQUISITION_EQUIPMENT = ("109101", "DCM", "Acquisition Equipment")
+ACQUISITION_EQUIPMENT = Code("109101", "DCM", "Acquisition Equipment")
 BACKGROUND = Code("125040", "DCM", "Background")
 #: Stored value of a fraction of 1 in FRACTIONAL SEGs (one byte per pixel).
 MAX_FRACTIONAL_VALUE = 255
@@ -142,9 +142,7 @@ def _acquisition_equipment(source: Dataset) -> Dataset | None:
     if source.get("AcquisitionDateTime"):
         item.ContributionDateTime = source.AcquisitionDateTime
     item.ContributionDescription = "Acquisition equipment of the source image(s)"
-    purpose = Dataset()
-    purpose.CodeValue, purpose.CodingSchemeDesignator, purpose.CodeMeaning = ACQUISITION_EQUIPMENT
-    item.PurposeOfReferenceCodeSequence = [purpose]
+    item.PurposeOfReferenceCodeSequence = [code_item(ACQUISITION_EQUIPMENT)]
     return item
 
 
