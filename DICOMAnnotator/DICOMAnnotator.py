@@ -1,7 +1,7 @@
 """DICOMAnnotator: annotate DICOM studies for medical AI (the annotator's Slicer module).
 
 The module is thin on purpose. The Widget binds a parameter node to the GUI and calls the
-Logic; the Logic hands every step to ``DICOMAnnotatorLib.mrml_cases.AnnotatorDesk`` (the core's
+Logic; the Logic hands every step to ``DICOMAnnotatorLib.mrml.AnnotatorDesk`` (the core's
 MRML layer, tested headless on slicer-core with a real review store). The core is imported only
 inside Logic methods, after its dependencies were ensured, so the module loads even when a
 dependency of the core is missing.
@@ -303,7 +303,7 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
 
     def openNextCase(self, parameterNode) -> str:
         """Open the user's next case of the project; returns a line describing it."""
-        from DICOMAnnotatorLib.mrml_cases import AnnotatorDesk
+        from DICOMAnnotatorLib.mrml import AnnotatorDesk
 
         if not parameterNode.userName.strip() or not parameterNode.projectName.strip():
             raise ValueError("Give your user name and the project")
@@ -337,10 +337,10 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         return self.desk.session
 
     def segmentEditorNode(self):
-        from DICOMAnnotatorLib import mrml_bridge
+        from DICOMAnnotatorLib import mrml
 
         session = self._session()
-        return mrml_bridge.segment_editor_node(slicer.mrmlScene, session.segmentation_node, session.volume_node)
+        return mrml.segment_editor_node(slicer.mrmlScene, session.segmentation_node, session.volume_node)
 
     def instructionsHtml(self) -> str:
         """The protocol's instructions and edge cases as HTML for the text browser."""
@@ -361,13 +361,13 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         self._session().apply_window(name)
 
     def classifications(self) -> list:
-        from DICOMAnnotatorLib.protocols.model import AnnotationKind
+        from DICOMAnnotatorLib.protocols import AnnotationKind
 
         return [s.label for s in self._session().protocol.structures if s.kind is AnnotationKind.CLASSIFICATION]
 
     def labelChoices(self, classification: str) -> tuple:
         """The targets a classification applies to (or the case) and its allowed values, by meaning."""
-        from DICOMAnnotatorLib.mrml_annotation import CASE_TARGET
+        from DICOMAnnotatorLib.mrml import CASE_TARGET
 
         if not classification or not self.hasOpenCase():
             return [], []
@@ -391,7 +391,7 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
 
     def measurementRows(self) -> list:
         """Header row, then the calibrated measurements of every segment drawn so far."""
-        from DICOMAnnotatorLib.measurements import measure_segmentation
+        from DICOMAnnotatorLib.sr import measure_segmentation
 
         session = self._session()
         segmentation = session.segmentation()
@@ -446,17 +446,23 @@ class DICOMAnnotatorTest(ScriptedLoadableModuleTest):
         import tempfile
 
         import numpy as np
-        from DICOMAnnotatorLib import mrml_bridge, sample_data
+        from DICOMAnnotatorLib import mrml
+        from DICOMAnnotatorLib.imaging import (
+            ReferenceSeries,
+            Segmentation,
+            ct_datasets,
+            phantom_geometry,
+            phantom_volume,
+            write_datasets,
+        )
         from DICOMAnnotatorLib.protocols import load_protocol
-        from DICOMAnnotatorLib.reference_series import ReferenceSeries
-        from DICOMAnnotatorLib.review.sample_project import create_sample_project
-        from DICOMAnnotatorLib.segmentation import Segmentation
+        from DICOMAnnotatorLib.review import create_sample_project
 
         self.delayDisplay("Making a phantom CT case in a temporary review store")
         with tempfile.TemporaryDirectory() as folder:
-            geometry = sample_data.phantom_geometry()
-            hu, labels = sample_data.phantom_volume(geometry)
-            sample_data.write_datasets(sample_data.ct_datasets(geometry, hu), os.path.join(folder, "series"))
+            geometry = phantom_geometry()
+            hu, labels = phantom_volume(geometry)
+            write_datasets(ct_datasets(geometry, hu), os.path.join(folder, "series"))
             series = ReferenceSeries.from_paths(os.path.join(folder, "series"))
             url = "sqlite:///" + os.path.join(folder, "store.db")
             create_sample_project(url, "liver", load_protocol("liver-lesions-ct"), os.path.join(folder, "series"),
@@ -477,7 +483,7 @@ class DICOMAnnotatorTest(ScriptedLoadableModuleTest):
             session = logic.desk.session
             drawn = Segmentation.from_labelmap(geometry, np.where(labels == 3, 0, labels),
                                                session.protocol.segment_descriptions(), reference=series)
-            mrml_bridge.segmentation_to_node(drawn, slicer.mrmlScene, session.volume_node,
+            mrml.segmentation_to_node(drawn, slicer.mrmlScene, session.volume_node,
                                              node=session.segmentation_node)
             logic.setLabel("Liver lesion", "Liver lesion type", "Cyst")
             self.assertEqual(logic.measurementRows()[1][0], "Liver")

@@ -1,7 +1,7 @@
 """DICOMAnnotatorReview: review queue, comparison, consensus and sign-off (the reviewer's Slicer module).
 
 The module is thin on purpose. The Widget binds a parameter node to the GUI and calls the
-Logic; the Logic hands every step to ``DICOMAnnotatorLib.mrml_cases.ReviewerDesk`` (the core's
+Logic; the Logic hands every step to ``DICOMAnnotatorLib.mrml.ReviewerDesk`` (the core's
 MRML layer, tested headless on slicer-core with a real review store), installed by
 ../DICOMAnnotator/CMakeLists.txt into the same folder as this module.
 """
@@ -232,7 +232,7 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
                                     requester="DICOM Annotator Review")
 
     def openNextCase(self, parameterNode) -> str:
-        from DICOMAnnotatorLib.mrml_cases import ReviewerDesk
+        from DICOMAnnotatorLib.mrml import ReviewerDesk
 
         if not parameterNode.userName.strip() or not parameterNode.projectName.strip():
             raise ValueError("Give your user name and the project")
@@ -269,7 +269,7 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
 
     def prepareConsensusEditing(self) -> None:
         """Point the Segment Editor module at the consensus node, on the case's volume."""
-        from DICOMAnnotatorLib import mrml_bridge
+        from DICOMAnnotatorLib import mrml
 
         session = self._session()
         if not session.editable_consensus:
@@ -277,7 +277,7 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
                              "recorded as it is; review it, or request changes from the annotators")
         if session.consensus_node is None:
             raise ValueError("Build the consensus first")
-        mrml_bridge.segment_editor_node(slicer.mrmlScene, session.consensus_node, session.volume_node)
+        mrml.segment_editor_node(slicer.mrmlScene, session.consensus_node, session.volume_node)
 
     def recordConsensus(self, method: str) -> str:
         self._session()
@@ -328,19 +328,25 @@ class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
         import tempfile
 
         import numpy as np
-        from DICOMAnnotatorLib import review, sample_data
+        from DICOMAnnotatorLib import review
+        from DICOMAnnotatorLib.imaging import (
+            ReferenceSeries,
+            Segmentation,
+            ct_datasets,
+            phantom_geometry,
+            phantom_volume,
+            write_datasets,
+        )
         from DICOMAnnotatorLib.protocols import load_protocol
-        from DICOMAnnotatorLib.reference_series import ReferenceSeries
-        from DICOMAnnotatorLib.review.sample_project import create_sample_project
-        from DICOMAnnotatorLib.seg_writer import write_seg
-        from DICOMAnnotatorLib.segmentation import Segmentation
+        from DICOMAnnotatorLib.review import create_sample_project
+        from DICOMAnnotatorLib.seg import write_seg
 
         self.delayDisplay("Making a phantom case with two submissions in a temporary review store")
         with tempfile.TemporaryDirectory() as folder:
-            geometry = sample_data.phantom_geometry()
-            hu, labels = sample_data.phantom_volume(geometry)
+            geometry = phantom_geometry()
+            hu, labels = phantom_volume(geometry)
             seriesFolder = os.path.join(folder, "series")
-            sample_data.write_datasets(sample_data.ct_datasets(geometry, hu), seriesFolder)
+            write_datasets(ct_datasets(geometry, hu), seriesFolder)
             series = ReferenceSeries.from_paths(seriesFolder)
             protocol = load_protocol("liver-lesions-ct")
             url = "sqlite:///" + os.path.join(folder, "store.db")

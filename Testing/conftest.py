@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from DICOMAnnotatorLib import sample_data
+from DICOMAnnotatorLib.imaging import phantoms
 
 REPO = Path(__file__).resolve().parents[1]
 #: The installed ``dicom-annotator`` command of the environment running the tests.
@@ -95,10 +95,10 @@ def write_phantom(tmp_path):
     """Write a phantom CT series; returns (folder, geometry, hu, labels)."""
 
     def write(orientation: str = "axial", *, enhanced: bool = False, name: str = "series", **geometry_args):
-        geometry = sample_data.phantom_geometry(orientation=orientation, **geometry_args)
-        hu, labels = sample_data.phantom_volume(geometry)
+        geometry = phantoms.phantom_geometry(orientation=orientation, **geometry_args)
+        hu, labels = phantoms.phantom_volume(geometry)
         folder = tmp_path / name
-        sample_data.write_datasets(sample_data.ct_datasets(geometry, hu, enhanced=enhanced), folder)
+        phantoms.write_datasets(phantoms.ct_datasets(geometry, hu, enhanced=enhanced), folder)
         return folder, geometry, hu, labels
 
     return write

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from DICOMAnnotatorLib.codes import Code
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.segmentation import Segmentation, SegmentDescription
+from DICOMAnnotatorLib.dicom.codes import Code
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
 from scipy import ndimage
 
 GRID = VolumeGeometry.from_axes((48, 40, 32), (0, 0, 0), (0.8, 0.9, 2.0), np.eye(3))

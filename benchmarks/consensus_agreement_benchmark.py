@@ -65,9 +65,9 @@ def full_mask(shape, entry) -> np.ndarray:
 
 # --------------------------------------------------------------------- contenders
 def as_segmentations(shape, annotations):
-    from DICOMAnnotatorLib.codes import Code
-    from DICOMAnnotatorLib.geometry import VolumeGeometry
-    from DICOMAnnotatorLib.segmentation import Segmentation, SegmentDescription
+    from DICOMAnnotatorLib.dicom.codes import Code
+    from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+    from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
 
     geometry = VolumeGeometry.from_axes(shape[::-1], (0, 0, 0), SPACING_KJI[::-1], np.eye(3))
     return [
@@ -81,7 +81,7 @@ def as_segmentations(shape, annotations):
 
 
 def ours_agreement(shape, annotations):
-    from DICOMAnnotatorLib.agreement import segmentation_agreement
+    from DICOMAnnotatorLib.agreement.segmentations import segmentation_agreement
 
     segmentations = as_segmentations(shape, annotations)
     report = segmentation_agreement(segmentations, [f"a{n}" for n in range(len(segmentations))])
@@ -90,7 +90,7 @@ def ours_agreement(shape, annotations):
 
 
 def ours_consensus(shape, annotations, method):
-    from DICOMAnnotatorLib.consensus import build_consensus
+    from DICOMAnnotatorLib.agreement.consensus import build_consensus
 
     segmentations = as_segmentations(shape, annotations)
     result = build_consensus(segmentations, [f"a{n}" for n in range(len(segmentations))], method=method)

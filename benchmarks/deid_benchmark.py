@@ -65,14 +65,14 @@ def contenders(python: str) -> dict[str, list[str]]:
 def make_series(folder: Path, slices: int, size: int) -> int:
     """A CT series with realistic identifying headers; returns the number of files."""
     sys.path.insert(0, str(REPO / "DICOMAnnotator"))
-    from DICOMAnnotatorLib import sample_data
+    from DICOMAnnotatorLib.imaging import phantoms
     from pydicom.dataset import Dataset
 
-    geometry = sample_data.phantom_geometry(size=(size, size, slices), spacing=(0.7, 0.7, 1.0))
-    block = sample_data.phantom_geometry(size=(size, size, 16), spacing=(0.7, 0.7, 1.0))
-    hu_block, _ = sample_data.phantom_volume(block)
+    geometry = phantoms.phantom_geometry(size=(size, size, slices), spacing=(0.7, 0.7, 1.0))
+    block = phantoms.phantom_geometry(size=(size, size, 16), spacing=(0.7, 0.7, 1.0))
+    hu_block, _ = phantoms.phantom_volume(block)
     hu = np.concatenate([hu_block] * (slices // 16 + 1))[:slices]
-    datasets = sample_data.ct_datasets(geometry, hu, patient_name="Benchmark^Patient^M", patient_id="BM-000123")
+    datasets = phantoms.ct_datasets(geometry, hu, patient_name="Benchmark^Patient^M", patient_id="BM-000123")
     for ds in datasets:
         ds.PatientBirthDate, ds.PatientSex, ds.PatientAge = "19600101", "M", "063Y"
         ds.AccessionNumber, ds.StudyID = "ACC0001234", "77"
@@ -89,7 +89,7 @@ def make_series(folder: Path, slices: int, size: int) -> int:
         block = ds.private_block(0x0019, "GEMS_ACQU_01", create=True)
         block.add_new(0x23, "DS", "39.375")
         block.add_new(0x9E, "LO", "internal")
-    return len(sample_data.write_datasets(datasets, folder))
+    return len(phantoms.write_datasets(datasets, folder))
 
 
 def run(command: list[str], source: Path, output: Path) -> tuple[float, float]:

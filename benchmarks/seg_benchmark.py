@@ -50,7 +50,7 @@ TYPE = ("85756007", "SCT", "Tissue")
 def make_data(folder: Path, shape_kji: tuple[int, int, int], segment_counts: list[int]) -> None:
     """The CT series (folder/ct) and per segment count a label map (.npy and .nrrd) with dcmqi meta JSON."""
     import SimpleITK as sitk
-    from DICOMAnnotatorLib import sample_data
+    from DICOMAnnotatorLib.imaging import phantoms
 
     geometry = _geometry(shape_kji)
     for segments in segment_counts:
@@ -63,11 +63,11 @@ def make_data(folder: Path, shape_kji: tuple[int, int, int], segment_counts: lis
         sitk.WriteImage(image, str(folder / f"labels-{segments}.nrrd"), useCompression=True)
         (folder / f"meta-{segments}.json").write_text(json.dumps(dcmqi_meta(segments), indent=1))
     hu = np.full(shape_kji, 40, dtype=np.int16)  # the SEG contenders never look at the CT numbers
-    sample_data.write_datasets(sample_data.ct_datasets(geometry, hu), folder / "ct")
+    phantoms.write_datasets(phantoms.ct_datasets(geometry, hu), folder / "ct")
 
 
 def _geometry(shape_kji):
-    from DICOMAnnotatorLib.geometry import VolumeGeometry
+    from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
 
     return VolumeGeometry.from_axes(shape_kji[::-1], ORIGIN, SPACING_IJK, np.eye(3))
 
@@ -92,8 +92,8 @@ def dcmqi_meta(segments: int) -> dict:
 
 
 def _segment_descriptions(segments: int):
-    from DICOMAnnotatorLib.codes import Code
-    from DICOMAnnotatorLib.segmentation import SegmentDescription
+    from DICOMAnnotatorLib.dicom.codes import Code
+    from DICOMAnnotatorLib.imaging.segmentation import SegmentDescription
 
     return [SegmentDescription(n, f"S{n}", category=Code(*CATEGORY), type=Code(*TYPE),
                                color=((37 * n) % 256, (91 * n) % 256, (151 * n) % 256))
@@ -106,9 +106,9 @@ def _source_files(folder: Path) -> list[Path]:
 
 # --------------------------------------------------------------------- write contenders
 def write_ours(folder: Path, segments: int, labels: np.ndarray, output: Path) -> dict:
-    from DICOMAnnotatorLib.reference_series import ReferenceSeries
-    from DICOMAnnotatorLib.seg_writer import write_seg
-    from DICOMAnnotatorLib.segmentation import Segmentation
+    from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+    from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+    from DICOMAnnotatorLib.seg.writer import write_seg
 
     series = ReferenceSeries.from_paths(folder / "ct")
     segmentation = Segmentation.from_labelmap(series.geometry, labels, _segment_descriptions(segments),
@@ -161,8 +161,8 @@ def write_pydicom_seg(folder: Path, segments: int, labels: np.ndarray, output: P
 
 # --------------------------------------------------------------------- read contenders
 def read_ours(folder: Path, seg: Path, scratch: Path) -> dict:
-    from DICOMAnnotatorLib.reference_series import ReferenceSeries
-    from DICOMAnnotatorLib.seg_reader import read_seg
+    from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+    from DICOMAnnotatorLib.seg.reader import read_seg
 
     segmentation = read_seg(seg, ReferenceSeries.from_paths(folder / "ct"))
     return {"voxels": sum(segmentation.voxel_count(s.number) for s in segmentation.segments)}

@@ -52,15 +52,15 @@ def make_case(shape, segments: int, seed: int = 0) -> tuple[np.ndarray, np.ndarr
 
 
 def geometry(shape):
-    from DICOMAnnotatorLib.geometry import VolumeGeometry
+    from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
 
     return VolumeGeometry.from_axes(shape[::-1], (0, 0, 0), SPACING, np.eye(3))
 
 
 def run_ours(shape, segments, queue):
     hu, labels = make_case(shape, segments)
-    from DICOMAnnotatorLib.measurements import measure_segmentation
-    from DICOMAnnotatorLib.segmentation import Segmentation, SegmentDescription
+    from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
+    from DICOMAnnotatorLib.sr.measurements import measure_segmentation
 
     start = time.perf_counter()
     descriptions = [SegmentDescription(n, f"Segment {n}") for n in range(1, segments + 1)]
@@ -103,13 +103,13 @@ def measure(target, shape, segments):
 
 def write_case(shape, segments, folder: Path) -> None:
     """The case as a DICOM CT series (one file per slice) and a BINARY SEG."""
-    from DICOMAnnotatorLib import sample_data
-    from DICOMAnnotatorLib.reference_series import ReferenceSeries
-    from DICOMAnnotatorLib.seg_writer import write_seg
-    from DICOMAnnotatorLib.segmentation import Segmentation, SegmentDescription
+    from DICOMAnnotatorLib.imaging import phantoms
+    from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
+    from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+    from DICOMAnnotatorLib.seg.writer import write_seg
 
     hu, labels = make_case(shape, segments)
-    sample_data.write_datasets(sample_data.ct_datasets(geometry(shape), hu), folder / "ct")
+    phantoms.write_datasets(phantoms.ct_datasets(geometry(shape), hu), folder / "ct")
     series = ReferenceSeries.from_paths(folder / "ct")
     descriptions = [SegmentDescription(n, f"Segment {n}") for n in range(1, segments + 1)]
     write_seg(Segmentation.from_labelmap(series.geometry, labels, descriptions, reference=series), folder / "seg.dcm")
@@ -125,10 +125,10 @@ def timed_command(command: list[str]) -> tuple[float, float]:
 def run_our_writer(folder, queue):
     """build_sr + write_sr from measurements already made (what dcmqi's tid1500writer does)."""
     import pydicom
-    from DICOMAnnotatorLib.measurements import measure_segmentation
-    from DICOMAnnotatorLib.reference_series import ReferenceSeries
-    from DICOMAnnotatorLib.seg_reader import read_seg
-    from DICOMAnnotatorLib.sr_writer import build_sr, write_sr
+    from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+    from DICOMAnnotatorLib.seg.reader import read_seg
+    from DICOMAnnotatorLib.sr.measurements import measure_segmentation
+    from DICOMAnnotatorLib.sr.writer import build_sr, write_sr
 
     series = ReferenceSeries.from_paths(folder / "ct")
     segmentation = read_seg(folder / "seg.dcm", series)
@@ -142,7 +142,7 @@ def run_our_writer(folder, queue):
 def dcmqi_writer_input(folder: Path) -> Path:
     """dcmqi's metadata JSON for the measurements in our SR (so both write the same figures)."""
     import pydicom
-    from DICOMAnnotatorLib.sr_reader import sr_summary
+    from DICOMAnnotatorLib.sr.reader import sr_summary
 
     def code(triple):
         return {"CodeValue": triple[0], "CodingSchemeDesignator": triple[1], "CodeMeaning": triple[2]}

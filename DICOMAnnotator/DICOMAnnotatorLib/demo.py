@@ -18,21 +18,22 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .agreement import segmentation_agreement
-from .agreement_html import render_case_report
+from .agreement import build_consensus, render_case_report, segmentation_agreement
 from .atomic import atomic_path
-from .consensus import build_consensus
-from .deid.batch import deidentify_tree
-from .deid.options import DeidOptions
-from .labelmap_io import write_image
-from .nifti_export import export_nifti
-from .reference_series import ReferenceSeries
-from .sample_data import PHANTOM_SEGMENTS, ct_datasets, phantom_geometry, phantom_volume, write_datasets
-from .seg_reader import read_segs
-from .seg_writer import write_seg
-from .segmentation import Segmentation
-from .sr_writer import export_sr
-from .surface_models import export_models
+from .deid import DeidOptions, deidentify_tree
+from .export import export_models, export_nifti
+from .imaging import (
+    PHANTOM_SEGMENTS,
+    ReferenceSeries,
+    Segmentation,
+    ct_datasets,
+    phantom_geometry,
+    phantom_volume,
+    write_datasets,
+    write_image,
+)
+from .seg import read_segs, write_seg
+from .sr import export_sr
 
 #: The demo's de-identification key (a real project keeps its own secret: same key, same UIDs).
 DEMO_KEY = b"dicom-annotator demo key - not a secret"
@@ -102,12 +103,10 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
 
 def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[str]:
     """Landmarks and grades (the vertebral fracture protocol): three readers' SRs compared and merged."""
-    from .annotation_agreement import compare_annotations, consensus_content, read_annotations
-    from .protocols.loading import load_protocol
-    from .review.consensus_step import write_consensus_sr
-    from .sr_labels import ClassificationLabel
-    from .sr_marks import Mark
-    from .sr_writer import build_sr, write_sr
+    from .agreement import compare_annotations, consensus_content, read_annotations
+    from .protocols import load_protocol
+    from .review import write_consensus_sr
+    from .sr import ClassificationLabel, Mark, build_sr, write_sr
 
     protocol = load_protocol("vertebral-fractures-ct")
     genant = protocol.structure("Genant fracture grade")
@@ -142,8 +141,8 @@ def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[st
 def _review(output: Path, agreement: dict) -> Iterator[str]:
     """The case through the review store, on the final paths (the store records them)."""
     from . import review
-    from .protocols.loading import load_protocol
-    from .review.sample_project import create_sample_project
+    from .protocols import load_protocol
+    from .review import create_sample_project
 
     url = f"sqlite:///{output / 'review.db'}"
     case = create_sample_project(url, "demo", load_protocol("liver-lesions-ct"), output / "series",

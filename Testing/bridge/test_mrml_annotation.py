@@ -6,14 +6,14 @@ import json
 
 import numpy as np
 import pytest
-from DICOMAnnotatorLib import mrml_bridge
-from DICOMAnnotatorLib.codes import Code
+from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.errors import InputError
-from DICOMAnnotatorLib.mrml_annotation import AnnotationSession
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.mrml import bridge
+from DICOMAnnotatorLib.mrml.annotation import AnnotationSession
 from DICOMAnnotatorLib.protocols import load_protocol
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.segmentation import Segmentation
+from DICOMAnnotatorLib.seg.reader import read_seg
 
 pytestmark = pytest.mark.bridge
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.bridge
 def _session(write_phantom, protocol_id="liver-lesions-ct"):
     folder, geometry, _, labels = write_phantom()
     series = ReferenceSeries.from_paths(folder)
-    scene = mrml_bridge.create_headless_scene()
+    scene = bridge.create_headless_scene()
     return AnnotationSession(scene, series, load_protocol(protocol_id), user="Doe^Jane"), labels
 
 
@@ -30,7 +30,7 @@ def _paint(session, labels, *numbers):
     descriptions = [d for d in session.protocol.segment_descriptions() if d.number in numbers]
     drawn = Segmentation.from_labelmap(session.series.geometry, np.where(np.isin(labels, numbers), labels, 0),
                                        descriptions, reference=session.series)
-    mrml_bridge.segmentation_to_node(drawn, session.scene, session.volume_node, node=session.segmentation_node)
+    bridge.segmentation_to_node(drawn, session.scene, session.volume_node, node=session.segmentation_node)
 
 
 def test_protocol_gives_coded_segments_and_its_window_once(write_phantom):
@@ -100,7 +100,7 @@ def test_a_draft_resumes_in_a_new_scene(write_phantom, tmp_path):
     draft = session.save_draft(tmp_path)
     session.save_draft(tmp_path)  # a later draft replaces the earlier one
 
-    resumed = AnnotationSession(mrml_bridge.create_headless_scene(), session.series, session.protocol,
+    resumed = AnnotationSession(bridge.create_headless_scene(), session.series, session.protocol,
                                 user="Doe^Jane")
     resumed.apply_protocol()
     resumed.resume_draft(draft)

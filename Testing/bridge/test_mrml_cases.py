@@ -10,14 +10,15 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import dciodvfy_errors
-from DICOMAnnotatorLib import mrml_bridge, review
+from DICOMAnnotatorLib import review
 from DICOMAnnotatorLib.errors import InputError
-from DICOMAnnotatorLib.mrml_cases import AnnotatorDesk, ReviewerDesk
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+from DICOMAnnotatorLib.mrml import bridge
+from DICOMAnnotatorLib.mrml.cases import AnnotatorDesk, ReviewerDesk
 from DICOMAnnotatorLib.protocols import load_protocol
 from DICOMAnnotatorLib.review.sample_project import create_sample_project
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.segmentation import Segmentation
-from DICOMAnnotatorLib.sr_reader import sr_summary
+from DICOMAnnotatorLib.seg.reader import read_seg
+from DICOMAnnotatorLib.sr.reader import sr_summary
 from scipy import ndimage
 
 pytestmark = pytest.mark.bridge
@@ -37,7 +38,7 @@ def _draw(session, masks):
     descriptions = [d for d in session.protocol.segment_descriptions() if d.label in masks]
     drawn = Segmentation(session.series.geometry, descriptions,
                          {d.number: masks[d.label] for d in descriptions}, reference=session.series)
-    mrml_bridge.segmentation_to_node(drawn, session.scene, session.volume_node, node=session.segmentation_node)
+    bridge.segmentation_to_node(drawn, session.scene, session.volume_node, node=session.segmentation_node)
 
 
 def test_annotate_review_sign_and_export(project, tmp_path):
@@ -46,13 +47,13 @@ def test_annotate_review_sign_and_export(project, tmp_path):
     cyst = load_protocol("liver-lesions-ct").structure("Liver lesion type").values[0]
 
     # ann draws, keeps a draft, closes the scene, and resumes it in a new scene.
-    ann = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    ann = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
     session = ann.open_next_case("liver")
     assert [d.label for d in session.segmentation().segments] == ["Liver", "Liver lesion"]
     _draw(session, {"Liver": liver, "Liver lesion": lesion})
     session.set_label("Liver lesion", "Liver lesion type", cyst)
     ann.save_draft()
-    ann = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    ann = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
     session = ann.open_next_case("liver")
     assert np.array_equal(session.segmentation().mask(1), liver) and session.labels
     files, sr_path, case = ann.submit()
@@ -64,14 +65,14 @@ def test_annotate_review_sign_and_export(project, tmp_path):
     assert report["labels"][0]["value"] == cyst.as_list()
 
     # ben draws a slightly larger liver and no lesion label.
-    ben = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
+    ben = AnnotatorDesk(bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
     _draw(ben.open_next_case("liver"), {"Liver": ndimage.binary_dilation(liver), "Liver lesion": lesion})
     assert ben.submit()[2].state is review.CaseState.SUBMITTED
     with pytest.raises(review.EmptyQueueError):
-        AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ben", tmp_path / "ben").open_next_case("liver")
+        AnnotatorDesk(bridge.create_headless_scene(), url, "ben", tmp_path / "ben").open_next_case("liver")
 
     # rev compares, merges with STAPLE, trims the consensus, records it and approves tier 1.
-    rev = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rev", tmp_path / "rev")
+    rev = ReviewerDesk(bridge.create_headless_scene(), url, "rev", tmp_path / "rev")
     compare = rev.open_next_case("liver")
     assert rev.action == "consensus" and sorted(compare.names) == ["ann", "ben"]
     assert {row.segment for row in compare.agreement_rows()} == {"Liver", "Liver lesion"}
@@ -93,7 +94,7 @@ def test_annotate_review_sign_and_export(project, tmp_path):
     assert rev.approve().tier == 2
 
     # rad sees the recorded consensus, approves and signs; the signed file is the one rev recorded.
-    rad = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
+    rad = ReviewerDesk(bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
     final_review = rad.open_next_case("liver")
     assert rad.action == "review" and np.array_equal(final_review.consensus().mask(1), trimmed)
     with pytest.raises(review.IllegalTransitionError, match="possible only when a case is approved"):
@@ -109,14 +110,14 @@ def test_annotate_review_sign_and_export(project, tmp_path):
 
 def _draw_consensus(session, liver_mask):
     descriptions = [d for d in session.consensus().segments if d.label == "Liver"]
-    mrml_bridge.segmentation_to_node(
+    bridge.segmentation_to_node(
         Segmentation(session.series.geometry, descriptions, {descriptions[0].number: liver_mask},
                      reference=session.series), session.scene, session.volume_node, node=session.consensus_node)
 
 
 def test_annotator_cannot_open_review_work_or_submit_without_a_case(project, tmp_path):
     url, _ = project
-    desk = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    desk = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
     with pytest.raises(InputError, match="Open a case first"):
         desk.submit()
     session = desk.open_next_case("liver")
@@ -133,14 +134,14 @@ def test_landmark_protocol_submits_srs_and_reviews_their_marks(write_phantom, tm
     grades = {v.meaning: v for v in load_protocol("vertebral-fractures-ct").structure("Genant fracture grade").values}
 
     # ann places L1 and L2 and grades them, keeps a draft, resumes it and submits; ben places L1 3 mm away
-    ann = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    ann = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
     session = ann.open_next_case("spine")
     session.markups_node("L1").AddControlPointWorld(1.0, 2.0, 3.0)  # RAS
     session.markups_node("L2").AddControlPointWorld(1.0, 2.0, 13.0)
     session.set_label("L1", "Genant fracture grade", grades["Mild"])
     session.set_label("L2", "Genant fracture grade", grades["None"])
     ann.save_draft()
-    resumed = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    resumed = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
     session = resumed.open_next_case("spine")
     assert session.marks()[0] == {"kind": "point", "label": "L1", "points_mm": [[-1.0, -2.0, 3.0]]}
     assert session.labels[("L1", "Genant fracture grade")] == grades["Mild"]
@@ -148,14 +149,14 @@ def test_landmark_protocol_submits_srs_and_reviews_their_marks(write_phantom, tm
     assert not files.seg.exists() and case.state is review.CaseState.IN_PROGRESS
     assert dciodvfy_errors(ann_sr) == []
     assert sorted(r["tracking_id"] for r in sr_summary(ann_sr)["regions"]) == ["L1", "L2"]
-    ben = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
+    ben = AnnotatorDesk(bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
     session = ben.open_next_case("spine")
     session.markups_node("L1").AddControlPointWorld(4.0, 2.0, 3.0)
     session.set_label("L1", "Genant fracture grade", grades["Moderate"])
     assert ben.submit()[2].state is review.CaseState.SUBMITTED
 
     # rad compares the two annotators' marks and answers, records the consensus SR, approves and signs
-    rad = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
+    rad = ReviewerDesk(bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
     compare = rad.open_next_case("spine")
     assert compare.names == ["ann", "ben"] and not compare.editable_consensus
     points = compare.nodes["ann"][0]
@@ -186,9 +187,9 @@ def test_box_protocol_submits_roi_boxes_on_their_image_plane_and_compares_them(w
     url = f"sqlite:///{tmp_path / 'review.db'}"
     create_sample_project(url, "mg", load_protocol("breast-lesions-mg"), folder)
     birads = load_protocol("breast-lesions-mg").structure("BI-RADS assessment").values[1]
-    centre = mrml_bridge.ras_point(geometry.index_to_lps([[10, 12, 3.3]])[0])
+    centre = bridge.ras_point(geometry.index_to_lps([[10, 12, 3.3]])[0])
     for name, shift in (("ann", 0.0), ("ben", 5.0)):
-        desk = AnnotatorDesk(mrml_bridge.create_headless_scene(), url, name, tmp_path / name)
+        desk = AnnotatorDesk(bridge.create_headless_scene(), url, name, tmp_path / name)
         session = desk.open_next_case("mg")
         roi = session.markups_node("Mass")
         roi.SetXYZ(centre[0] + shift, centre[1], centre[2])
@@ -200,7 +201,7 @@ def test_box_protocol_submits_roi_boxes_on_their_image_plane_and_compares_them(w
         corners = np.array(region["points_mm"])
         assert region["graphic_type"] == "POLYGON" and len(corners) == 5
         assert np.allclose(corners[:, 2], geometry.index_to_lps([[0, 0, 3]])[0][2]), "on slice 3, the nearest"
-    rad = ReviewerDesk(mrml_bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
+    rad = ReviewerDesk(bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
     compare = rad.open_next_case("mg")
     assert ["Mass", "ann", "ben", "IoU 0.60"] in compare.agreement_table()  # 20x20 mm boxes 5 mm apart: 300/500
     assert compare.nodes["ann"][0].GetClassName() == "vtkMRMLMarkupsClosedCurveNode"

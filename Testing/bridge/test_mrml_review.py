@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import dciodvfy_errors
-from DICOMAnnotatorLib import mrml_bridge
 from DICOMAnnotatorLib.errors import InputError
-from DICOMAnnotatorLib.mrml_review import ReviewSession
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.mrml import bridge
+from DICOMAnnotatorLib.mrml.review import ReviewSession
+from DICOMAnnotatorLib.seg.reader import read_seg
+from DICOMAnnotatorLib.seg.writer import write_seg
 from scipy import ndimage
 from synthetic_annotators import LIVER
 
@@ -34,7 +34,7 @@ def case(write_phantom, tmp_path):
 
 def test_submissions_become_nodes_with_agreement(case):
     series, submissions, truth = case
-    session = ReviewSession(mrml_bridge.create_headless_scene(), series, submissions, reviewer="Rev^Iewer")
+    session = ReviewSession(bridge.create_headless_scene(), series, submissions, reviewer="Rev^Iewer")
     assert sorted(node.GetName() for node in session.nodes.values()) == [
         "Submission: Ann^One", "Submission: Ann^Three", "Submission: Ann^Two"]
     session.show_only("Ann^Two")
@@ -50,7 +50,7 @@ def test_submissions_become_nodes_with_agreement(case):
 
 def test_consensus_is_edited_in_its_node_then_exported(case, tmp_path):
     series, submissions, truth = case
-    session = ReviewSession(mrml_bridge.create_headless_scene(), series, submissions, reviewer="Rev^Iewer")
+    session = ReviewSession(bridge.create_headless_scene(), series, submissions, reviewer="Rev^Iewer")
     with pytest.raises(InputError, match="Build the consensus first"):
         session.consensus()
     result = session.build_consensus("majority")
@@ -60,7 +60,7 @@ def test_consensus_is_edited_in_its_node_then_exported(case, tmp_path):
 
     edited = truth.copy()
     edited[np.nonzero(truth)[0].min()] = False  # the reviewer erases the top slice of the liver
-    mrml_bridge.segmentation_to_node(Segmentation(series.geometry, [LIVER], {1: edited}, reference=series),
+    bridge.segmentation_to_node(Segmentation(series.geometry, [LIVER], {1: edited}, reference=series),
                                      session.scene, session.volume_node, node=session.consensus_node)
     written = session.export(tmp_path / "out", ("seg", "nifti", "models"))
     assert dciodvfy_errors(written["seg"]) == []

@@ -5,9 +5,9 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 from conftest import dump_dom_in_chromium
-from DICOMAnnotatorLib.agreement import segmentation_agreement
-from DICOMAnnotatorLib.agreement_html import render_case_report, render_dataset_report
-from DICOMAnnotatorLib.consensus import build_consensus
+from DICOMAnnotatorLib.agreement.consensus import build_consensus
+from DICOMAnnotatorLib.agreement.report import render_case_report, render_dataset_report
+from DICOMAnnotatorLib.agreement.segmentations import segmentation_agreement
 from synthetic_annotators import LESION, LIVER, annotator, ellipsoid
 
 

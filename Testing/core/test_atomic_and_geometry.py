@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from DICOMAnnotatorLib.atomic import atomic_path
 from DICOMAnnotatorLib.errors import GeometryMismatchError, InputError, OutputExistsError
-from DICOMAnnotatorLib.geometry import LPS_TO_RAS, VolumeGeometry
-from DICOMAnnotatorLib.labelmap_io import read_image, read_on_grid, write_image
+from DICOMAnnotatorLib.imaging.geometry import LPS_TO_RAS, VolumeGeometry
+from DICOMAnnotatorLib.imaging.image_files import read_image, read_on_grid, write_image
 
 
 def test_failed_write_leaves_nothing_and_keeps_the_old_file(tmp_path):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from DICOMAnnotatorLib.agreement import segmentation_agreement
-from DICOMAnnotatorLib.codes import Code
-from DICOMAnnotatorLib.consensus import build_consensus
+from DICOMAnnotatorLib.agreement.consensus import build_consensus
+from DICOMAnnotatorLib.agreement.overlap import compare_masks
+from DICOMAnnotatorLib.agreement.segmentations import segmentation_agreement
+from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.errors import GeometryMismatchError, SegmentationError
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.overlap_metrics import compare_masks
-from DICOMAnnotatorLib.segmentation import AlgorithmType, MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.segmentation import AlgorithmType, MaskKind, Segmentation, SegmentDescription
 from synthetic_annotators import GRID, LESION, LIVER, TRUTH, annotator, ellipsoid
 
 

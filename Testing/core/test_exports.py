@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import trimesh
-from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.errors import OutputExistsError, SegmentationError
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.nifti_export import export_nifti
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.segmentation import Segmentation, SegmentDescription
-from DICOMAnnotatorLib.surface_models import export_models, segment_mesh
+from DICOMAnnotatorLib.export.models import export_models, segment_mesh
+from DICOMAnnotatorLib.export.nifti import export_nifti
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 
 
 def phantom_segmentation(orientation="oblique", size=(40, 36, 20)):
-    geometry = sample_data.phantom_geometry(orientation=orientation, size=size, spacing=(1.0, 0.8, 2.0))
-    hu, labels = sample_data.phantom_volume(geometry)
-    series = ReferenceSeries.from_datasets(sample_data.ct_datasets(geometry, hu))
-    return Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS, reference=series), hu
+    geometry = phantoms.phantom_geometry(orientation=orientation, size=size, spacing=(1.0, 0.8, 2.0))
+    hu, labels = phantoms.phantom_volume(geometry)
+    series = ReferenceSeries.from_datasets(phantoms.ct_datasets(geometry, hu))
+    return Segmentation.from_labelmap(series.geometry, labels, phantoms.PHANTOM_SEGMENTS, reference=series), hu
 
 
 @pytest.mark.parametrize("orientation", ["axial", "sagittal", "oblique"])

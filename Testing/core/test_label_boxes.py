@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from DICOMAnnotatorLib import label_boxes as module
-from DICOMAnnotatorLib.label_boxes import label_boxes
+from DICOMAnnotatorLib.imaging import masks as module
+from DICOMAnnotatorLib.imaging.masks import label_boxes
 from scipy import ndimage
 
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from DICOMAnnotatorLib.overlap_metrics import compare_masks, surface_of
+from DICOMAnnotatorLib.agreement.overlap import compare_masks
+from DICOMAnnotatorLib.imaging.masks import surface_of
 from scipy.spatial import cKDTree
 
 SPACING = (2.0, 1.0, 0.5)  # (k, j, i) mm: anisotropic on purpose

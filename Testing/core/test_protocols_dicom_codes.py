@@ -6,16 +6,14 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from DICOMAnnotatorLib.codes import Code
-from DICOMAnnotatorLib.dicom_codes import (
-    from_dicom_code,
+from DICOMAnnotatorLib.dicom.codes import Code, from_dicom_code, to_highdicom_code
+from DICOMAnnotatorLib.imaging.segmentation import AlgorithmType, SegmentDescription
+from DICOMAnnotatorLib.protocols import load_protocol
+from DICOMAnnotatorLib.seg.descriptions import (
     segment_description_from_dataset,
-    to_highdicom_code,
     to_highdicom_segment_description,
     to_highdicom_segment_descriptions,
 )
-from DICOMAnnotatorLib.protocols import load_protocol
-from DICOMAnnotatorLib.segmentation import AlgorithmType, SegmentDescription
 from pydicom.data import get_testdata_file
 from pydicom.sr.codedict import codes
 

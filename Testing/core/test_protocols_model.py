@@ -7,8 +7,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from DICOMAnnotatorLib.codes import Code
+from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.errors import InputError, ProtocolError
+from DICOMAnnotatorLib.imaging.segmentation import DEFAULT_COLOR
 from DICOMAnnotatorLib.protocols import (
     CT_WINDOW_PRESETS,
     SHIPPED_PROTOCOLS_DIR,
@@ -25,7 +26,6 @@ from DICOMAnnotatorLib.protocols import (
     shipped_protocol_ids,
     shipped_protocols,
 )
-from DICOMAnnotatorLib.segmentation import DEFAULT_COLOR
 
 SHIPPED = ["breast-lesions-mg", "cardiac-chambers-mr", "intracranial-hemorrhage-ct", "liver-lesions-ct",
            "lung-nodules-ct", "vertebral-fractures-ct"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from DICOMAnnotatorLib.codes import Code
+from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.errors import InputError, OutputExistsError
 from DICOMAnnotatorLib.protocols import (
     AnnotationKind,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from DICOMAnnotatorLib.rater_agreement import (
+from DICOMAnnotatorLib.agreement.raters import (
     box_iou,
     cohen_kappa,
     fleiss_kappa,

@@ -1,4 +1,4 @@
-"""raw_header.read_header returns what pydicom.dcmread(stop_before_pixels=True) returns, for any file."""
+"""headers.read_header returns what pydicom.dcmread(stop_before_pixels=True) returns, for any file."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 import pydicom
 import pytest
 from conftest import SHARED_DATA, shared_file
-from DICOMAnnotatorLib import raw_header, sample_data
-from DICOMAnnotatorLib.raw_header import read_header
+from DICOMAnnotatorLib.dicom import headers
+from DICOMAnnotatorLib.dicom.headers import read_header
+from DICOMAnnotatorLib.imaging import phantoms
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
@@ -53,16 +54,16 @@ def test_every_dicom_file_of_the_shared_data_reads_as_pydicom_reads_it():
     plain = 0
     for path in files:
         _assert_same_as_pydicom(path)
-        plain += raw_header._read_plain_header(path) is not None
+        plain += headers._read_plain_header(path) is not None
     assert plain >= 40, "most files are plain little-endian Part 10 files, read without pydicom's reader"
 
 
 @pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRBigEndian, None])
 def test_long_headers_other_encodings_and_damaged_files(tmp_path, syntax):
     """A header far beyond the bytes read first, implicit VR and big endian (pydicom's), a file cut short."""
-    geometry = sample_data.phantom_geometry()
-    hu, _ = sample_data.phantom_volume(geometry)
-    ds = sample_data.ct_datasets(geometry, hu)[0]
+    geometry = phantoms.phantom_geometry()
+    hu, _ = phantoms.phantom_volume(geometry)
+    ds = phantoms.ct_datasets(geometry, hu)[0]
     ds.add_new(0x00291010, "OB", bytes(range(256)) * 400)  # a private blob of 100 KB before the pixel data
     ds.ImageComments = "Très long" * 10
     ds.SpecificCharacterSet = "ISO_IR 100"
@@ -71,10 +72,10 @@ def test_long_headers_other_encodings_and_damaged_files(tmp_path, syntax):
         ds.file_meta.TransferSyntaxUID = syntax
     ds.save_as(path, enforce_file_format=True)
     _assert_same_as_pydicom(path)
-    assert (raw_header._read_plain_header(path) is not None) == (syntax != ExplicitVRBigEndian)
+    assert (headers._read_plain_header(path) is not None) == (syntax != ExplicitVRBigEndian)
     cut = tmp_path / "cut.dcm"
-    cut.write_bytes(path.read_bytes()[:raw_header.HEAD_BYTES + 5000])  # ends inside the private blob
-    assert raw_header._read_plain_header(cut) is None  # left to pydicom, which decides what a cut file is
+    cut.write_bytes(path.read_bytes()[:headers.HEAD_BYTES + 5000])  # ends inside the private blob
+    assert headers._read_plain_header(cut) is None  # left to pydicom, which decides what a cut file is
 
 
 def test_a_file_that_is_not_dicom_raises_pydicoms_error(tmp_path):
@@ -85,9 +86,9 @@ def test_a_file_that_is_not_dicom_raises_pydicoms_error(tmp_path):
 
 
 def test_header_values_are_pydicoms_and_malformed_ones_go_to_pydicom(tmp_path):
-    geometry = sample_data.phantom_geometry(orientation="oblique")
-    hu, _ = sample_data.phantom_volume(geometry)
-    ds = sample_data.ct_datasets(geometry, hu)[0]
+    geometry = phantoms.phantom_geometry(orientation="oblique")
+    hu, _ = phantoms.phantom_volume(geometry)
+    ds = phantoms.ct_datasets(geometry, hu)[0]
     path = tmp_path / "slice.dcm"
     with pytest.warns(UserWarning, match="Invalid value for VR IS") as warned:
         ds.add_new(0x00200012, "IS", "1.0")  # AcquisitionNumber, not an integer string: pydicom's reading decides
@@ -95,6 +96,6 @@ def test_header_values_are_pydicoms_and_malformed_ones_go_to_pydicom(tmp_path):
         ours, theirs = read_header(path), pydicom.dcmread(path, stop_before_pixels=True)
         for keyword in ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "SOPInstanceUID",
                         "Modality", "RescaleSlope", "AcquisitionNumber", "NumberOfFrames"):
-            value, expected = raw_header.header_value(ours, keyword, "absent"), theirs.get(keyword, "absent")
+            value, expected = headers.header_value(ours, keyword, "absent"), theirs.get(keyword, "absent")
             assert value == expected, keyword
     assert len(warned) >= 3  # set, and read by pydicom for both datasets: header_value handed it to pydicom

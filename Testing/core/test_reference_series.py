@@ -10,10 +10,10 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from conftest import shared_file
-from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.errors import InputError, SeriesError
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 from pydicom.uid import generate_uid
 
 ORIENTATIONS = ["axial", "coronal", "sagittal", "oblique"]
@@ -43,9 +43,9 @@ def test_file_order_does_not_matter(write_phantom):
 
 
 def test_from_datasets_in_memory_with_pixels():
-    geometry = sample_data.phantom_geometry(orientation="coronal", size=(20, 10, 6))
-    hu, _ = sample_data.phantom_volume(geometry)
-    datasets = sample_data.ct_datasets(geometry, hu)
+    geometry = phantoms.phantom_geometry(orientation="coronal", size=(20, 10, 6))
+    hu, _ = phantoms.phantom_volume(geometry)
+    datasets = phantoms.ct_datasets(geometry, hu)
     series = ReferenceSeries.from_datasets(reversed(datasets))
     np.testing.assert_allclose(series.geometry.affine, geometry.affine, atol=1e-6)
     np.testing.assert_array_equal(series.read_voxels(), hu)
@@ -53,9 +53,9 @@ def test_from_datasets_in_memory_with_pixels():
 
 
 def test_rescale_is_applied_and_float_when_fractional(write_phantom):
-    geometry = sample_data.phantom_geometry(size=(8, 6, 3))
-    hu, _ = sample_data.phantom_volume(geometry)
-    datasets = sample_data.ct_datasets(geometry, hu)
+    geometry = phantoms.phantom_geometry(size=(8, 6, 3))
+    hu, _ = phantoms.phantom_volume(geometry)
+    datasets = phantoms.ct_datasets(geometry, hu)
     for ds in datasets:
         ds.RescaleSlope = "0.5"
         ds.RescaleIntercept = "-1024"
@@ -65,9 +65,9 @@ def test_rescale_is_applied_and_float_when_fractional(write_phantom):
 
 
 def test_single_slice_uses_slice_thickness():
-    geometry = sample_data.phantom_geometry(size=(8, 6, 1), spacing=(1, 1, 3.0))
-    hu, _ = sample_data.phantom_volume(geometry)
-    series = ReferenceSeries.from_datasets(sample_data.ct_datasets(geometry, hu))
+    geometry = phantoms.phantom_geometry(size=(8, 6, 1), spacing=(1, 1, 3.0))
+    hu, _ = phantoms.phantom_volume(geometry)
+    series = ReferenceSeries.from_datasets(phantoms.ct_datasets(geometry, hu))
     assert series.geometry.spacing == pytest.approx((1, 1, 3.0))
 
 

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.codes import Code
+from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.errors import GeometryMismatchError, SegmentationError
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.segmentation import (
-    AlgorithmType,
-    MaskKind,
-    Segmentation,
-    SegmentDescription,
-)
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.segmentation import AlgorithmType, MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 
 GRID = VolumeGeometry.from_axes((10, 8, 6), (0, 0, 0), (0.5, 0.5, 2.0), np.eye(3))
 
@@ -102,10 +97,10 @@ def test_mask_validation_names_the_segment():
 
 
 def test_reference_series_grid_must_match():
-    geometry = sample_data.phantom_geometry(size=(10, 8, 6))
-    hu, labels = sample_data.phantom_volume(geometry)
-    series = ReferenceSeries.from_datasets(sample_data.ct_datasets(geometry, hu))
-    seg = Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS, reference=series)
+    geometry = phantoms.phantom_geometry(size=(10, 8, 6))
+    hu, labels = phantoms.phantom_volume(geometry)
+    series = ReferenceSeries.from_datasets(phantoms.ct_datasets(geometry, hu))
+    seg = Segmentation.from_labelmap(series.geometry, labels, phantoms.PHANTOM_SEGMENTS, reference=series)
     assert seg.reference is series
     with pytest.raises(GeometryMismatchError, match="corners differ by up to"):
         Segmentation(GRID, [], {}, reference=series)

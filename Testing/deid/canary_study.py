@@ -17,7 +17,7 @@ from pathlib import Path
 
 import highdicom as hd
 import numpy as np
-from DICOMAnnotatorLib import sample_data
+from DICOMAnnotatorLib.imaging import phantoms
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
@@ -185,7 +185,7 @@ def _image_instance(sop_class: str, study: Dataset, modality: str) -> Dataset:
     ds.SOPInstanceUID = generate_uid()
     ds.file_meta.MediaStorageSOPClassUID = sop_class
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.ImplementationClassUID = sample_data.IMPLEMENTATION_CLASS_UID
+    ds.file_meta.ImplementationClassUID = phantoms.IMPLEMENTATION_CLASS_UID
     ds.SpecificCharacterSet = "ISO_IR 100"
     _plant_patient(ds)
     ds.StudyInstanceUID = study.StudyInstanceUID
@@ -234,7 +234,7 @@ def structured_report(study: Dataset, image: Dataset) -> Dataset:
     ds.SOPInstanceUID = generate_uid()
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.ImplementationClassUID = sample_data.IMPLEMENTATION_CLASS_UID
+    ds.file_meta.ImplementationClassUID = phantoms.IMPLEMENTATION_CLASS_UID
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.SpecificCharacterSet = "ISO_IR 100"
     _plant_patient(ds)
@@ -327,15 +327,15 @@ def all_uids(ds: Dataset) -> set[str]:
     walk(ds)
     if hasattr(ds, "file_meta"):
         walk(ds.file_meta)
-    found.discard(sample_data.IMPLEMENTATION_CLASS_UID)
+    found.discard(phantoms.IMPLEMENTATION_CLASS_UID)
     return found
 
 
 def write_canary_study(folder: Path, *, slices: int = 4) -> CanaryStudy:
     """Write the study (CT series, SEG, SR, US, SC) under ``folder`` with names that are themselves PHI."""
-    geometry = sample_data.phantom_geometry(size=(32, 32, slices))
-    hu, _ = sample_data.phantom_volume(geometry)
-    cts = sample_data.ct_datasets(geometry, hu, patient_name=f"{FAMILY}^{GIVEN}", patient_id=PATIENT_ID)
+    geometry = phantoms.phantom_geometry(size=(32, 32, slices))
+    hu, _ = phantoms.phantom_volume(geometry)
+    cts = phantoms.ct_datasets(geometry, hu, patient_name=f"{FAMILY}^{GIVEN}", patient_id=PATIENT_ID)
     for ds in cts:
         _plant_patient(ds)
         _nested(ds)
@@ -350,7 +350,7 @@ def write_canary_study(folder: Path, *, slices: int = 4) -> CanaryStudy:
     for ds in (seg, sr, us, sc):
         _file_meta(ds)
     case = folder / f"{FAMILY}_{GIVEN}_{PATIENT_ID}"
-    ct_files = sample_data.write_datasets(cts, case / "ct")
+    ct_files = phantoms.write_datasets(cts, case / "ct")
     paths = {}
     for name, ds in (("seg", seg), ("sr", sr), ("us", us), ("sc", sc)):
         paths[name] = case / f"{name}_{FAMILY}.dcm"

@@ -15,19 +15,19 @@ import pytest
 from canary_study import ultrasound, write_canary_study
 from conftest import REPO, require_tool, shared_file
 from deid_support import KEY, outputs_by_modality, run_deidentify
-from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.cli.main import main
 from DICOMAnnotatorLib.deid.ocr import read_text
 from DICOMAnnotatorLib.deid.pixels import to_gray8
+from DICOMAnnotatorLib.imaging import phantoms
 
 
 @pytest.fixture
 def small_study(tmp_path):
     """A CT series plus one ultrasound image with burned-in text."""
-    geometry = sample_data.phantom_geometry(size=(16, 16, 3))
-    hu, _ = sample_data.phantom_volume(geometry)
-    cts = sample_data.ct_datasets(geometry, hu)
-    sample_data.write_datasets(cts, tmp_path / "in" / "ct")
+    geometry = phantoms.phantom_geometry(size=(16, 16, 3))
+    hu, _ = phantoms.phantom_volume(geometry)
+    cts = phantoms.ct_datasets(geometry, hu)
+    phantoms.write_datasets(cts, tmp_path / "in" / "ct")
     ultrasound(cts[0]).save_as(tmp_path / "in" / "us.dcm", enforce_file_format=True)
     return tmp_path / "in"
 
@@ -160,15 +160,15 @@ def test_segmentations_at_full_probability_are_not_screened_for_text():
 def test_a_ct_whose_metal_reaches_the_top_of_its_range_is_read_but_left_as_it_is(tmp_path):
     """12-bit CT: metal saturates at 4095, which flags the image for OCR; no text found, no pixel changed."""
     require_tool("tesseract")
-    geometry = sample_data.phantom_geometry(size=(64, 64, 2))
-    hu, _ = sample_data.phantom_volume(geometry)
-    datasets = sample_data.ct_datasets(geometry, hu)
+    geometry = phantoms.phantom_geometry(size=(64, 64, 2))
+    hu, _ = phantoms.phantom_volume(geometry)
+    datasets = phantoms.ct_datasets(geometry, hu)
     for ds in datasets:
         stored = np.clip(ds.pixel_array.astype(np.int32) + 1024, 0, 4095).astype(np.uint16)
         stored[30:34, 30:40] = 4095  # a screw
         ds.PixelRepresentation, ds.BitsStored, ds.HighBit, ds.RescaleIntercept = 0, 12, 11, -1024
         ds.PixelData = stored.tobytes()
-    sample_data.write_datasets(datasets, tmp_path / "in")
+    phantoms.write_datasets(datasets, tmp_path / "in")
     status, report = run_deidentify(tmp_path / "in", tmp_path / "out")
     assert status == 0, report["problems"]
     assert [f["pixels"]["text_regions"] for f in report["flagged"]] == [0, 0]

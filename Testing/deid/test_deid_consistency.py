@@ -9,18 +9,18 @@ import pydicom
 import pytest
 from canary_study import segmentation
 from deid_support import KEY, outputs_by_modality, run_deidentify
-from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.cli.main import main
+from DICOMAnnotatorLib.imaging import phantoms
 
 
 def _write_patient(folder, patient_id: str, study_date: str, slices: int = 3) -> list[pydicom.Dataset]:
-    geometry = sample_data.phantom_geometry(size=(16, 16, slices))
-    hu, _ = sample_data.phantom_volume(geometry)
-    datasets = sample_data.ct_datasets(geometry, hu, patient_name=f"Doe^{patient_id}", patient_id=patient_id)
+    geometry = phantoms.phantom_geometry(size=(16, 16, slices))
+    hu, _ = phantoms.phantom_volume(geometry)
+    datasets = phantoms.ct_datasets(geometry, hu, patient_name=f"Doe^{patient_id}", patient_id=patient_id)
     for ds in datasets:
         ds.StudyDate = ds.ContentDate = study_date
         ds.PatientBirthDate = "19600101"
-    sample_data.write_datasets(datasets, folder)
+    phantoms.write_datasets(datasets, folder)
     return datasets
 
 

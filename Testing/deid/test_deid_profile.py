@@ -8,15 +8,15 @@ import uuid
 import pydicom
 import pytest
 from deid_support import KEY
-from DICOMAnnotatorLib import sample_data
 from DICOMAnnotatorLib.deid.dataset import Deidentifier
 from DICOMAnnotatorLib.deid.dates import shift_da, shift_dt
 from DICOMAnnotatorLib.deid.mapping import KeyedMapper
 from DICOMAnnotatorLib.deid.options import DatePolicy, DeidOptions
 from DICOMAnnotatorLib.deid.profile import ActionTable, standard_table
 from DICOMAnnotatorLib.deid.scrub import TextScrubber
+from DICOMAnnotatorLib.dicom.part10 import save_part10
 from DICOMAnnotatorLib.errors import InputError
-from DICOMAnnotatorLib.part10 import save_part10
+from DICOMAnnotatorLib.imaging import phantoms
 from pydicom.dataset import Dataset
 
 
@@ -44,9 +44,9 @@ def test_options_override_the_basic_profile_and_keep_beats_clean():
 
 
 def _ct() -> Dataset:
-    geometry = sample_data.phantom_geometry(size=(8, 8, 1))
-    hu, _ = sample_data.phantom_volume(geometry)
-    ds = sample_data.ct_datasets(geometry, hu, patient_name="Kettleby^Rose", patient_id="PID42")[0]
+    geometry = phantoms.phantom_geometry(size=(8, 8, 1))
+    hu, _ = phantoms.phantom_volume(geometry)
+    ds = phantoms.ct_datasets(geometry, hu, patient_name="Kettleby^Rose", patient_id="PID42")[0]
     ds.StudyDate = ds.ContentDate = "20230517"
     ds.StudyTime = "101112"
     ds.PatientAge, ds.PatientSex, ds.PatientWeight = "052Y", "F", "61"
@@ -76,8 +76,8 @@ def test_combined_actions_follow_the_type_in_the_files_iod():
     ct = _deidentify(_ct())  # CT Image: General Equipment (Type 3), General Image Content Date (Type 2C)
     assert not {"DeviceSerialNumber", "StationName", "InstitutionName"} & set(ct.dir()), "Type 3: removed"
     assert "ContentDate" in ct and not ct.ContentDate, "Z/D on Type 2: zero length"
-    geometry = sample_data.phantom_geometry(size=(8, 8, 2))
-    [enhanced] = sample_data.ct_datasets(geometry, sample_data.phantom_volume(geometry)[0], enhanced=True)
+    geometry = phantoms.phantom_geometry(size=(8, 8, 2))
+    [enhanced] = phantoms.ct_datasets(geometry, phantoms.phantom_volume(geometry)[0], enhanced=True)
     enhanced.DeviceSerialNumber, enhanced.StationName, enhanced.ContentDate = "SN1234", "CTROOM7", "20230517"
     enhanced = _deidentify(enhanced)  # Enhanced CT: Enhanced General Equipment, Multi-frame Functional Groups
     assert enhanced.DeviceSerialNumber == "ANONYMIZED" and enhanced.ContentDate == "19000101", "Type 1: a dummy"

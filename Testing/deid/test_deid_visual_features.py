@@ -6,21 +6,21 @@ import numpy as np
 import pydicom
 from canary_study import _image_instance
 from deid_support import run_deidentify
-from DICOMAnnotatorLib import sample_data
+from DICOMAnnotatorLib.imaging import phantoms
 
 OPTION = "--clean-recognizable-visual-features"
 
 
 def _ct_series(folder, **attributes) -> None:
-    geometry = sample_data.phantom_geometry(size=(8, 8, 2))
-    datasets = sample_data.ct_datasets(geometry, sample_data.phantom_volume(geometry)[0])
+    geometry = phantoms.phantom_geometry(size=(8, 8, 2))
+    datasets = phantoms.ct_datasets(geometry, phantoms.phantom_volume(geometry)[0])
     for ds in datasets:
         for keyword, value in attributes.items():
             if value is None:
                 delattr(ds, keyword)
             else:
                 setattr(ds, keyword, value)
-    sample_data.write_datasets(datasets, folder)
+    phantoms.write_datasets(datasets, folder)
 
 
 def _photograph(path) -> None:

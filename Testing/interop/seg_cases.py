@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.codes import Code
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.dicom.codes import Code
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.segmentation import MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.writer import write_seg
 from pydicom import Dataset
 from scipy import ndimage
 
@@ -84,9 +84,9 @@ def write_cases(folder: Path) -> dict[str, SegCase]:
     series = {}
     for source in SOURCES:
         orientation = "axial" if source == "enhanced" else source
-        geometry = sample_data.phantom_geometry(orientation=orientation)
-        hu, labels = sample_data.phantom_volume(geometry)
-        sample_data.write_datasets(sample_data.ct_datasets(geometry, hu, enhanced=source == "enhanced"),
+        geometry = phantoms.phantom_geometry(orientation=orientation)
+        hu, labels = phantoms.phantom_volume(geometry)
+        phantoms.write_datasets(phantoms.ct_datasets(geometry, hu, enhanced=source == "enhanced"),
                                    folder / source)
         series[source] = (ReferenceSeries.from_paths(folder / source), labels)
     cases = {}
@@ -103,7 +103,7 @@ def write_cases(folder: Path) -> dict[str, SegCase]:
 
 def _segmentation(variant: str, series: ReferenceSeries, labels: np.ndarray) -> Segmentation:
     geometry = series.geometry
-    segments = list(sample_data.PHANTOM_SEGMENTS)
+    segments = list(phantoms.PHANTOM_SEGMENTS)
     masks = {s.number: labels == s.number for s in segments}
     if variant == "overlap":
         region = np.zeros_like(masks[1])

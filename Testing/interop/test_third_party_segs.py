@@ -16,9 +16,9 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from conftest import shared_file
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.segmentation import MaskKind, Segmentation
+from DICOMAnnotatorLib.imaging.segmentation import MaskKind, Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.reader import read_seg
 from seg_cases import dataset_codes, description_codes, on_grid, sitk_affine
 
 pytestmark = pytest.mark.shared_data

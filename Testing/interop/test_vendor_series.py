@@ -12,12 +12,12 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import dciodvfy_errors, shared_file
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import Segmentation, SegmentDescription
-from DICOMAnnotatorLib.sr_reader import sr_summary
-from DICOMAnnotatorLib.sr_writer import export_sr
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.reader import read_seg
+from DICOMAnnotatorLib.seg.writer import write_seg
+from DICOMAnnotatorLib.sr.reader import sr_summary
+from DICOMAnnotatorLib.sr.writer import export_sr
 
 VENDORS = ("ge", "philips", "siemens", "hitachi", "generic")
 

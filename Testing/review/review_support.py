@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import sqlalchemy
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.dicom_codes import to_highdicom_segment_description
+from DICOMAnnotatorLib.imaging import phantoms
 from DICOMAnnotatorLib.review import schema
 from DICOMAnnotatorLib.review.url import resolve_store_url
+from DICOMAnnotatorLib.seg.descriptions import to_highdicom_segment_description
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -20,10 +20,10 @@ COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 
 def write_series(folder: Path) -> tuple[Path, list[Dataset], np.ndarray]:
     """A small phantom CT series (new UIDs each call); returns (folder, datasets, label map)."""
-    geometry = sample_data.phantom_geometry(size=(32, 24, 8))
-    hu, labels = sample_data.phantom_volume(geometry)
-    datasets = sample_data.ct_datasets(geometry, hu)
-    sample_data.write_datasets(datasets, folder)
+    geometry = phantoms.phantom_geometry(size=(32, 24, 8))
+    hu, labels = phantoms.phantom_volume(geometry)
+    datasets = phantoms.ct_datasets(geometry, hu)
+    phantoms.write_datasets(datasets, folder)
     return folder, datasets, labels
 
 
@@ -31,7 +31,7 @@ def write_seg(datasets: list[Dataset], mask: np.ndarray, path: Path, creator: st
     """A real BINARY DICOM SEG (highdicom) of segment "Liver" on the series."""
     import highdicom as hd
 
-    description = to_highdicom_segment_description(sample_data.PHANTOM_SEGMENTS[0])
+    description = to_highdicom_segment_description(phantoms.PHANTOM_SEGMENTS[0])
     seg = hd.seg.Segmentation(
         source_images=datasets, pixel_array=mask.astype(np.uint8), segmentation_type="BINARY",
         segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=100,

@@ -14,21 +14,21 @@ import numpy as np
 import pytest
 import sqlalchemy
 from conftest import dciodvfy_errors
-from DICOMAnnotatorLib.annotation_agreement import (
+from DICOMAnnotatorLib.agreement.annotations import (
     box_iou_in_plane,
     compare_annotations,
     consensus_content,
     read_annotations,
 )
+from DICOMAnnotatorLib.agreement.raters import fleiss_kappa, krippendorff_alpha
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 from DICOMAnnotatorLib.protocols.loading import load_protocol
-from DICOMAnnotatorLib.rater_agreement import fleiss_kappa, krippendorff_alpha
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
 from DICOMAnnotatorLib.review import ReviewStore, migrations
 from DICOMAnnotatorLib.review.url import resolve_store_url
-from DICOMAnnotatorLib.sr_labels import read_labels
-from DICOMAnnotatorLib.sr_marks import read_marks
-from DICOMAnnotatorLib.sr_reader import sr_summary
-from DICOMAnnotatorLib.sr_writer import build_sr, write_sr
+from DICOMAnnotatorLib.sr.labels import read_labels
+from DICOMAnnotatorLib.sr.marks import read_marks
+from DICOMAnnotatorLib.sr.reader import sr_summary
+from DICOMAnnotatorLib.sr.writer import build_sr, write_sr
 from review_support import dump_tables, write_header, write_seg, write_series
 
 pytest_plugins = ["review_fixtures"]

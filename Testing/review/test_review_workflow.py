@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from DICOMAnnotatorLib.seg_info import seg_summary
+from DICOMAnnotatorLib.seg.info import seg_summary
 from review_support import dump_tables, write_header, write_seg, write_series
 
 pytest_plugins = ["review_fixtures"]

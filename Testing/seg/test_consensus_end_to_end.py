@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, dciodvfy_errors, dump_dom_in_chromium, run
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.overlap_metrics import compare_masks
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_info import seg_summary
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import Segmentation
+from DICOMAnnotatorLib.agreement.overlap import compare_masks
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.info import seg_summary
+from DICOMAnnotatorLib.seg.reader import read_seg
+from DICOMAnnotatorLib.seg.writer import write_seg
 from synthetic_annotators import GRID, LESION, LIVER, TRUTH, annotator, ellipsoid
 
 #: Boundary flip probabilities of the three annotators: the first is the best, the second the worst.
@@ -26,7 +26,7 @@ def annotated_case(tmp_path_factory):
     """A CT series on the annotators' grid and one SEG per annotator (liver; lesion for two of them)."""
     folder = tmp_path_factory.mktemp("case")
     hu = np.where(TRUTH, 60, -100).astype(np.int16)
-    sample_data.write_datasets(sample_data.ct_datasets(GRID, hu), folder / "series")
+    phantoms.write_datasets(phantoms.ct_datasets(GRID, hu), folder / "series")
     series = ReferenceSeries.from_paths(folder / "series")
     lesion = ellipsoid((16, 20, 20), (3, 3, 3))
     paths = []
@@ -88,7 +88,7 @@ def test_mismatched_inputs_are_refused(annotated_case, tmp_path, write_phantom):
     folder, series, paths = annotated_case
     other_folder, geometry, _, labels = write_phantom(name="other")
     other_series = ReferenceSeries.from_paths(other_folder)
-    other = write_seg(Segmentation.from_labelmap(geometry, labels, sample_data.PHANTOM_SEGMENTS,
+    other = write_seg(Segmentation.from_labelmap(geometry, labels, phantoms.PHANTOM_SEGMENTS,
                                                  reference=other_series), tmp_path / "other.dcm")
     assert_one_line_error(run("consensus", paths[0], other, "-o", tmp_path / "c.dcm"), "other.dcm")
     assert_one_line_error(run("agreement", paths[0]), "at least 2")

@@ -7,17 +7,17 @@ import json
 import numpy as np
 import trimesh
 from conftest import assert_one_line_error, run
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.labelmap_io import read_image
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.image_files import read_image
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.writer import write_seg
 
 
 def _seg(write_phantom, tmp_path):
     folder, geometry, hu, labels = write_phantom("oblique")
     series = ReferenceSeries.from_paths(folder)
-    segmentation = Segmentation.from_labelmap(geometry, labels, sample_data.PHANTOM_SEGMENTS, reference=series)
+    segmentation = Segmentation.from_labelmap(geometry, labels, phantoms.PHANTOM_SEGMENTS, reference=series)
     return folder, geometry, hu, labels, write_seg(segmentation, tmp_path / "seg.dcm")
 
 
@@ -30,7 +30,7 @@ def test_nifti_export_keeps_image_labels_and_grid(write_phantom, tmp_path):
     assert image_geometry.same_grid(geometry) and label_geometry.same_grid(geometry)
     assert np.array_equal(image, hu) and np.array_equal(back, labels)
     table = json.loads((tmp_path / "nifti" / "labels.json").read_text())
-    assert [entry["label"] for entry in table["labels"]] == [s.label for s in sample_data.PHANTOM_SEGMENTS]
+    assert [entry["label"] for entry in table["labels"]] == [s.label for s in phantoms.PHANTOM_SEGMENTS]
 
 
 def test_models_export_one_watertight_surface_per_segment(write_phantom, tmp_path):

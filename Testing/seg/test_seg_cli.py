@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 from conftest import assert_one_line_error, run
-from DICOMAnnotatorLib.labelmap_io import read_image, write_image
+from DICOMAnnotatorLib.imaging.image_files import read_image, write_image
 from DICOMAnnotatorLib.protocols.loading import load_protocol
-from DICOMAnnotatorLib.seg_info import seg_summary
+from DICOMAnnotatorLib.seg.info import seg_summary
 
 
 @pytest.fixture

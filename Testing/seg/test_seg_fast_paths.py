@@ -15,14 +15,15 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import shared_file
-from DICOMAnnotatorLib import sample_data, seg_file
-from DICOMAnnotatorLib.display_colors import dicom_lab_to_rgb
-from DICOMAnnotatorLib.raw_sequence import RawItem, RawSequenceError, split_file
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_file import SegFile
-from DICOMAnnotatorLib.seg_info import seg_summary
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import Segmentation
+from DICOMAnnotatorLib.dicom.colors import dicom_lab_to_rgb
+from DICOMAnnotatorLib.dicom.sequences import RawItem, RawSequenceError, split_file
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg import file as seg_file
+from DICOMAnnotatorLib.seg.file import SegFile
+from DICOMAnnotatorLib.seg.info import seg_summary
+from DICOMAnnotatorLib.seg.writer import write_seg
 
 PATHS = [("SegmentIdentificationSequence", "ReferencedSegmentNumber"),
          ("PlanePositionSequence", "ImagePositionPatient"),
@@ -43,7 +44,7 @@ def _value(item, path):
 def segmentation(write_phantom):
     folder, _, _, labels = write_phantom("oblique")
     series = ReferenceSeries.from_paths(folder)
-    return Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS, reference=series)
+    return Segmentation.from_labelmap(series.geometry, labels, phantoms.PHANTOM_SEGMENTS, reference=series)
 
 
 @pytest.fixture

@@ -16,15 +16,16 @@ import numpy as np
 import pydicom
 import pytest
 from conftest import dciodvfy_errors
-from DICOMAnnotatorLib import __version__, sample_data
-from DICOMAnnotatorLib.codes import Code
-from DICOMAnnotatorLib.dicom_codes import to_highdicom_segment_description
+from DICOMAnnotatorLib import __version__
+from DICOMAnnotatorLib.dicom.codes import Code
+from DICOMAnnotatorLib.dicom.person_names import to_person_name
 from DICOMAnnotatorLib.errors import SegmentationError
-from DICOMAnnotatorLib.person_names import to_person_name
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.seg_writer import build_seg, write_seg
-from DICOMAnnotatorLib.segmentation import AlgorithmType, Segmentation
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.segmentation import AlgorithmType, Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.descriptions import to_highdicom_segment_description
+from DICOMAnnotatorLib.seg.reader import read_seg
+from DICOMAnnotatorLib.seg.writer import build_seg, write_seg
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
 #: Different in every instance, or describing frames: not compared.
@@ -34,7 +35,7 @@ NOT_COMPARED = {"SOPInstanceUID", "SeriesInstanceUID", "InstanceCreationDate", "
 
 #: A segment using every part of the Segment Description macro.
 AUTOMATIC_LESION = dataclasses.replace(
-    sample_data.PHANTOM_SEGMENTS[1], algorithm_type=AlgorithmType.AUTOMATIC, algorithm_name="lesion-net",
+    phantoms.PHANTOM_SEGMENTS[1], algorithm_type=AlgorithmType.AUTOMATIC, algorithm_name="lesion-net",
     type_modifier=Code("255503000", "SCT", "Entire"), anatomic_region=Code("10200004", "SCT", "Liver"),
     anatomic_region_modifier=Code("24028007", "SCT", "Right"), tracking_id="lesion 1",
     tracking_uid=pydicom.uid.generate_uid())
@@ -105,11 +106,11 @@ def _differences(ours: pydicom.Dataset, theirs: pydicom.Dataset, where: str = ""
 
 
 @pytest.mark.parametrize(("orientation", "enhanced", "seg_type", "segments"), [
-    ("axial", False, "binary", sample_data.PHANTOM_SEGMENTS),
-    ("oblique", False, "fractional", sample_data.PHANTOM_SEGMENTS),
+    ("axial", False, "binary", phantoms.PHANTOM_SEGMENTS),
+    ("oblique", False, "fractional", phantoms.PHANTOM_SEGMENTS),
     ("axial", True, "binary", [AUTOMATIC_LESION]),
-    ("oblique", True, "labelmap", sample_data.PHANTOM_SEGMENTS),
-    ("coronal", False, "labelmap", [sample_data.PHANTOM_SEGMENTS[0], AUTOMATIC_LESION]),
+    ("oblique", True, "labelmap", phantoms.PHANTOM_SEGMENTS),
+    ("coronal", False, "labelmap", [phantoms.PHANTOM_SEGMENTS[0], AUTOMATIC_LESION]),
 ])
 def test_header_is_highdicoms(write_phantom, orientation, enhanced, seg_type, segments):
     segmentation = _case(write_phantom, orientation, enhanced, [dataclasses.replace(s, number=n)
@@ -133,7 +134,7 @@ def test_header_is_highdicoms(write_phantom, orientation, enhanced, seg_type, se
 
 
 def test_content_label_and_series_number_must_be_dicom_values(write_phantom):
-    segmentation = _case(write_phantom, "axial", False, sample_data.PHANTOM_SEGMENTS)
+    segmentation = _case(write_phantom, "axial", False, phantoms.PHANTOM_SEGMENTS)
     with pytest.raises(SegmentationError, match="Content label 'my annotation'"):
         build_seg(segmentation, content_label="my annotation")
     with pytest.raises(SegmentationError, match="Series number 0 is out of range"):
@@ -147,7 +148,7 @@ def test_content_label_and_series_number_must_be_dicom_values(write_phantom):
 ])
 def test_segment_texts_dicom_cannot_hold_are_refused_naming_the_segment(write_phantom, change, message):
     """Slicer segment names have no length limit; a SEG's Segment Label (LO) has 64 characters."""
-    segments = [sample_data.PHANTOM_SEGMENTS[0], dataclasses.replace(sample_data.PHANTOM_SEGMENTS[1], **change)]
+    segments = [phantoms.PHANTOM_SEGMENTS[0], dataclasses.replace(phantoms.PHANTOM_SEGMENTS[1], **change)]
     segmentation = _case(write_phantom, "axial", False, segments)
     with pytest.raises(SegmentationError, match=rf"Segment 2 \(.*{message}"):
         build_seg(segmentation)
@@ -165,7 +166,7 @@ def test_sources_without_frame_of_reference_or_with_invalid_values_give_a_valid_
             ds.PatientAge, ds.StudyDate = "0Y", "2026-11-25"
         ds.save_as(path)
     series = ReferenceSeries.from_paths(folder)
-    segmentation = Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS,
+    segmentation = Segmentation.from_labelmap(series.geometry, labels, phantoms.PHANTOM_SEGMENTS,
                                               reference=series, author="Doe^Jane")
     for seg_type in ("binary", "labelmap"):
         path = write_seg(segmentation, tmp_path / f"{seg_type}.dcm", segmentation_type=seg_type)

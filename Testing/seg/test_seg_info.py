@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 from conftest import COMMAND, shared_file
 from DICOMAnnotatorLib.errors import InputError
-from DICOMAnnotatorLib.seg_info import seg_summary
+from DICOMAnnotatorLib.seg.info import seg_summary
 
 
 def label_counts(relative: str) -> dict[int, int]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_file import SegFile
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.file import SegFile
+from DICOMAnnotatorLib.seg.reader import read_seg
+from DICOMAnnotatorLib.seg.writer import write_seg
 
 SEGMENTS = 12
 
@@ -32,7 +32,7 @@ def traced_peak(function) -> tuple[object, int]:
 def test_reading_many_thin_segments_needs_no_full_plane_per_frame(tmp_path):
     # 12 thin tubes through all 40 slices of a 256x256 grid: 480 frames, 48,000 labelled voxels
     geometry = VolumeGeometry.from_axes((256, 256, 40), (0, 0, 0), (0.8, 0.8, 2.0), np.eye(3))
-    sample_data.write_datasets(sample_data.ct_datasets(geometry, np.zeros(geometry.array_shape, np.int16)),
+    phantoms.write_datasets(phantoms.ct_datasets(geometry, np.zeros(geometry.array_shape, np.int16)),
                                tmp_path / "ct")
     series = ReferenceSeries.from_paths(tmp_path / "ct")
     labels = np.zeros(geometry.array_shape, np.uint8)

@@ -9,20 +9,20 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from conftest import shared_file
-from DICOMAnnotatorLib import sample_data
+from DICOMAnnotatorLib.dicom.part10 import save_part10
 from DICOMAnnotatorLib.errors import GeometryMismatchError, SegmentationError
-from DICOMAnnotatorLib.part10 import save_part10
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_info import seg_summary
-from DICOMAnnotatorLib.seg_reader import read_seg, read_segs
-from DICOMAnnotatorLib.seg_writer import build_seg, write_seg
-from DICOMAnnotatorLib.segmentation import MaskKind, Segmentation
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.segmentation import MaskKind, Segmentation
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.info import seg_summary
+from DICOMAnnotatorLib.seg.reader import read_seg, read_segs
+from DICOMAnnotatorLib.seg.writer import build_seg, write_seg
 
 
 def _phantom_segmentation(write_phantom, orientation="axial", enhanced=False, name="series"):
     folder, _, _, labels = write_phantom(orientation, enhanced=enhanced, name=name)
     series = ReferenceSeries.from_paths(folder)
-    return series, Segmentation.from_labelmap(series.geometry, labels, sample_data.PHANTOM_SEGMENTS,
+    return series, Segmentation.from_labelmap(series.geometry, labels, phantoms.PHANTOM_SEGMENTS,
                                               reference=series, author="Doe^Jane")
 
 

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from conftest import require_tool
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.codes import Code
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_writer import write_seg
-from DICOMAnnotatorLib.segmentation import MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.dicom.codes import Code
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.segmentation import MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.writer import write_seg
 
 EMPTY_SEGMENT = SegmentDescription(4, "Metastasis", type=Code("14799000", "SCT", "Neoplasm, Secondary"))
 
@@ -23,12 +23,12 @@ def phantom_case(folder: Path, *, enhanced: bool = False, fractional: bool = Fal
 
     ``empty_segment`` adds segment 4, described but without voxels (nothing found).
     """
-    geometry = sample_data.phantom_geometry()
-    hu, labels = sample_data.phantom_volume(geometry)
+    geometry = phantoms.phantom_geometry()
+    hu, labels = phantoms.phantom_volume(geometry)
     series_folder = folder / "ct"
-    sample_data.write_datasets(sample_data.ct_datasets(geometry, hu, enhanced=enhanced), series_folder)
+    phantoms.write_datasets(phantoms.ct_datasets(geometry, hu, enhanced=enhanced), series_folder)
     series = ReferenceSeries.from_paths(series_folder)
-    descriptions = [*sample_data.PHANTOM_SEGMENTS, *([EMPTY_SEGMENT] if empty_segment else [])]
+    descriptions = [*phantoms.PHANTOM_SEGMENTS, *([EMPTY_SEGMENT] if empty_segment else [])]
     segmentation = Segmentation.from_labelmap(series.geometry, labels, descriptions,
                                               reference=series, author="Reader^Anna")
     if fractional:

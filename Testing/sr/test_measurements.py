@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from DICOMAnnotatorLib import sample_data
-from DICOMAnnotatorLib.codes import Code
-from DICOMAnnotatorLib.geometry import VolumeGeometry
-from DICOMAnnotatorLib.measurements import measure_segment, measure_segmentation
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.segmentation import MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.dicom.codes import Code
+from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
+from DICOMAnnotatorLib.imaging.segmentation import MaskKind, Segmentation, SegmentDescription
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.sr.measurements import measure_segment, measure_segmentation
 
 TUMOUR = SegmentDescription(1, "Tumour", type=Code("108369006", "SCT", "Neoplasm"))
-OBLIQUE = sample_data.phantom_geometry(size=(40, 36, 30), spacing=(0.5, 0.75, 2.0), orientation="oblique")
+OBLIQUE = phantoms.phantom_geometry(size=(40, 36, 30), spacing=(0.5, 0.75, 2.0), orientation="oblique")
 
 
 def segmentation_of(mask: np.ndarray, geometry: VolumeGeometry, kind=MaskKind.BINARY) -> Segmentation:
@@ -83,12 +83,12 @@ def test_fractional_volume_is_weighted_and_shape_and_intensity_use_half_or_more(
 
 def test_hu_statistics_on_a_known_phantom_read_from_dicom(tmp_path):
     """A checkerboard of -100 and 300 HU written as CT files: mean 100, std 200, min -100, max 300."""
-    geometry = sample_data.phantom_geometry(size=(20, 16, 8))
+    geometry = phantoms.phantom_geometry(size=(20, 16, 8))
     hu = np.full(geometry.array_shape, -1000, np.int16)
     k, j, i = np.indices(geometry.array_shape)
     inside = (k >= 2) & (k < 6) & (j >= 4) & (j < 12) & (i >= 5) & (i < 15)
     hu[inside] = np.where((i + j + k) % 2 == 0, -100, 300)[inside]
-    sample_data.write_datasets(sample_data.ct_datasets(geometry, hu), tmp_path / "ct")
+    phantoms.write_datasets(phantoms.ct_datasets(geometry, hu), tmp_path / "ct")
     series = ReferenceSeries.from_paths(tmp_path / "ct")
     segmentation = Segmentation(series.geometry, [TUMOUR], {1: inside}, reference=series)
     (measured,) = measure_segmentation(segmentation, series.read_voxels())
@@ -99,8 +99,8 @@ def test_hu_statistics_on_a_known_phantom_read_from_dicom(tmp_path):
 
 def test_agrees_with_simpleitk_label_statistics():
     """SimpleITK's Feret diameter is also the largest distance between voxel centres: the same number."""
-    hu, labels = sample_data.phantom_volume(OBLIQUE)
-    segmentation = Segmentation.from_labelmap(OBLIQUE, labels, sample_data.PHANTOM_SEGMENTS)
+    hu, labels = phantoms.phantom_volume(OBLIQUE)
+    segmentation = Segmentation.from_labelmap(OBLIQUE, labels, phantoms.PHANTOM_SEGMENTS)
     ours = {m.number: m for m in measure_segmentation(segmentation, hu)}
     label_image = OBLIQUE.apply_to_sitk(sitk.GetImageFromArray(labels))
     image = OBLIQUE.apply_to_sitk(sitk.GetImageFromArray(hu.astype(np.float64)))

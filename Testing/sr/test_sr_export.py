@@ -8,11 +8,11 @@ import pydicom
 import pytest
 from conftest import shared_file
 from DICOMAnnotatorLib.errors import InputError, OutputExistsError
-from DICOMAnnotatorLib.measurements import measure_segmentation
-from DICOMAnnotatorLib.reference_series import ReferenceSeries
-from DICOMAnnotatorLib.seg_reader import read_seg
-from DICOMAnnotatorLib.sr_reader import sr_summary
-from DICOMAnnotatorLib.sr_writer import export_sr
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.seg.reader import read_seg
+from DICOMAnnotatorLib.sr.measurements import measure_segmentation
+from DICOMAnnotatorLib.sr.reader import sr_summary
+from DICOMAnnotatorLib.sr.writer import export_sr
 from pydicom.sr.codedict import codes
 from sr_cases import dciodvfy_errors, dcmqi_read_sr, phantom_case, write_json
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import shared_file
 from DICOMAnnotatorLib.errors import InputError
-from DICOMAnnotatorLib.sr_reader import sr_summary
+from DICOMAnnotatorLib.sr.reader import sr_summary
 from sr_cases import dciodvfy_errors, phantom_case, write_json
 
 COMMAND = str(Path(sys.executable).with_name("dicom-annotator"))

@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _add(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..reference_series import ReferenceSeries
+    from ..imaging import ReferenceSeries
     from ..review import SeriesRef, add_cases
     from .output import emit
 
@@ -116,8 +116,7 @@ def _next(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from ..review import submit
-    from ..review.files import submitted_files
+    from ..review import submit, submitted_files
     from .output import emit
 
     seg, sr = submitted_files(args.seg, args.sr)

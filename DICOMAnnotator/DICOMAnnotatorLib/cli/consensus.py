@@ -47,8 +47,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def _read_inputs(args: argparse.Namespace):
     from ..errors import InputError
-    from ..reference_series import ReferenceSeries
-    from ..seg_reader import read_segs
+    from ..imaging import ReferenceSeries
+    from ..seg import read_segs
 
     if len(args.segs) < 2:
         raise InputError(f"Give at least 2 SEG files to compare, got {len(args.segs)}")
@@ -57,11 +57,9 @@ def _read_inputs(args: argparse.Namespace):
 
 
 def _consensus(args: argparse.Namespace) -> int:
-    from ..agreement import segmentation_agreement
-    from ..agreement_html import render_case_report
+    from ..agreement import build_consensus, render_case_report, segmentation_agreement
     from ..atomic import atomic_path, check_output
-    from ..consensus import build_consensus
-    from ..seg_writer import write_seg
+    from ..seg import write_seg
     from .output import emit
 
     check_output(args.output, force=args.force)
@@ -93,8 +91,7 @@ def _consensus(args: argparse.Namespace) -> int:
 
 
 def _agreement(args: argparse.Namespace) -> int:
-    from ..agreement import segmentation_agreement
-    from ..agreement_html import render_case_report
+    from ..agreement import render_case_report, segmentation_agreement
     from ..atomic import atomic_path, check_output
     from .output import emit
 
@@ -119,17 +116,17 @@ def _agreement(args: argparse.Namespace) -> int:
 
 
 def _all_srs(paths: list[str]) -> bool:
-    from ..review.files import submitted_files
+    from ..review import submitted_files
 
     return all(submitted_files(path, None)[0] is None for path in paths)
 
 
 def _sr_consensus(args: argparse.Namespace) -> int:
     """``consensus SR... --series SERIES -o OUT.dcm``: marks at the annotators' mean position, answers by majority."""
-    from ..annotation_agreement import compare_annotations, read_annotations
+    from ..agreement import compare_annotations, read_annotations
     from ..errors import InputError
-    from ..reference_series import ReferenceSeries
-    from ..review.consensus_step import write_consensus_sr
+    from ..imaging import ReferenceSeries
+    from ..review import write_consensus_sr
     from .output import emit
 
     if len(args.segs) < 2 or not args.series or args.html:
@@ -150,7 +147,7 @@ def _sr_consensus(args: argparse.Namespace) -> int:
 
 def _sr_agreement(args: argparse.Namespace) -> int:
     """``agreement SR...``: the annotators' marks and answers compared (``{"inputs", "annotations"}``)."""
-    from ..annotation_agreement import compare_annotations, read_annotations
+    from ..agreement import compare_annotations, read_annotations
     from ..errors import InputError
     from .output import emit
 

@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace):
-    from ..deid.options import DatePolicy, DeidOptions, PixelPolicy, load_regions
+    from ..deid import DatePolicy, DeidOptions, PixelPolicy, load_regions
 
     return DeidOptions(
         retain_safe_private=args.retain_safe_private,
@@ -83,7 +83,7 @@ def _options(args: argparse.Namespace):
 def _key(args: argparse.Namespace) -> bytes:
     import secrets
 
-    from ..deid.mapping import load_key
+    from ..deid import load_key
     from .output import warn
 
     key = load_key(secret=args.key, key_file=args.key_file)
@@ -99,7 +99,7 @@ def _key(args: argparse.Namespace) -> bytes:
 def _deidentify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..deid.batch import ProgressBar, check_outputs_free, deidentify_tree, write_mapping, write_report
+    from ..deid import ProgressBar, check_outputs_free, deidentify_tree, write_mapping, write_report
     from ..errors import InputError
     from .output import emit, warn
 

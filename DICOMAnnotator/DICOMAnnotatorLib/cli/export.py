@@ -27,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _read(args: argparse.Namespace):
-    from ..reference_series import ReferenceSeries
-    from ..seg_reader import read_seg
+    from ..imaging import ReferenceSeries
+    from ..seg import read_seg
 
     series = ReferenceSeries.from_paths(args.series, series_uid=args.series_uid)
     return read_seg(args.seg, series)
@@ -36,7 +36,7 @@ def _read(args: argparse.Namespace):
 
 def _nifti(args: argparse.Namespace) -> int:
     from ..atomic import check_output
-    from ..nifti_export import export_nifti, label_table
+    from ..export import export_nifti, label_table
     from .output import emit
 
     check_output(args.output, force=args.force)
@@ -50,7 +50,7 @@ def _nifti(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     from ..atomic import check_output
-    from ..surface_models import export_models
+    from ..export import export_models
     from .output import emit, warn
 
     check_output(args.output, force=args.force)

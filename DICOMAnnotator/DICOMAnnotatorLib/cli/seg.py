@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _protocol(source: str | None):
     if source is None:
         return None
-    from ..protocols.loading import load_protocol
+    from ..protocols import load_protocol
 
     return load_protocol(source)
 
@@ -63,9 +63,8 @@ def _protocol(source: str | None):
 def _export(args: argparse.Namespace) -> int:
     from ..atomic import check_output
     from ..errors import InputError
-    from ..labelmap_conversion import from_labelmap_file, from_probability_files
-    from ..reference_series import ReferenceSeries
-    from ..seg_writer import write_seg
+    from ..imaging import ReferenceSeries, from_labelmap_file, from_probability_files
+    from ..seg import write_seg
     from .output import emit, warn
 
     check_output(args.output, force=args.force)
@@ -102,9 +101,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from ..atomic import check_output
-    from ..labelmap_conversion import label_values, write_labelmap_files
-    from ..reference_series import ReferenceSeries
-    from ..seg_reader import read_seg
+    from ..imaging import ReferenceSeries, label_values, write_labelmap_files
+    from ..seg import read_seg
     from .output import emit
 
     check_output(args.output, force=args.force)
@@ -120,7 +118,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..seg_info import seg_summary
+    from ..seg import seg_summary
     from .output import emit
 
     summary = seg_summary(args.seg)

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..reference_series import ReferenceSeries
+    from ..imaging import ReferenceSeries
     from .output import emit
 
     series = ReferenceSeries.from_paths(args.series, series_uid=args.series_uid)

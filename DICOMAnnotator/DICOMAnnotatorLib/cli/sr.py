@@ -37,8 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..sr_reader import sr_summary
-    from ..sr_writer import export_sr
+    from ..sr import export_sr, sr_summary
     from .output import emit
 
     export_sr(args.seg, args.series, args.output, series_uid=args.series_uid, protocol=args.protocol,
@@ -51,7 +50,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ..sr_reader import sr_summary
+    from ..sr import sr_summary
     from .output import emit
 
     summary = sr_summary(args.sr)

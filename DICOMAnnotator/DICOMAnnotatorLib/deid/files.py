@@ -16,8 +16,8 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import MediaStorageDirectoryStorage
 
 from ..atomic import atomic_path
+from ..dicom import save_part10
 from ..errors import DICOMAnnotatorError, OutputExistsError
-from ..part10 import save_part10
 from .burned_in import burned_in_risks
 from .dataset import Deidentifier, peek
 from .mapping import KeyedMapper

@@ -12,11 +12,12 @@ import os
 import re
 from pathlib import Path
 
+from .. import RESOURCES
 from ..errors import InputError, ProtocolError
 from .model import Protocol
 
 #: Where the shipped protocols are (one ``<id>.json`` per protocol).
-SHIPPED_PROTOCOLS_DIR = Path(__file__).resolve().parent.parent / "resources" / "protocols"
+SHIPPED_PROTOCOLS_DIR = RESOURCES / "protocols"
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 

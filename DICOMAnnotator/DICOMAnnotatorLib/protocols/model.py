@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..codes import Code
+from ..dicom import Code
 from ..errors import ProtocolError
-from ..segmentation import DEFAULT_COLOR, SegmentDescription
+from ..imaging import DEFAULT_COLOR, SegmentDescription
 
 Color = tuple[int, int, int]
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_path
-from ..codes import Code
+from ..dicom import Code
 from ..errors import InputError
 from .model import Color, Protocol, StructureTemplate
 

@@ -19,9 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import RESOURCES
 from .coding_schemes import scheme_problem, sctid_problem
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "resources" / "protocol.schema.json"
+SCHEMA_PATH = RESOURCES / "protocol.schema.json"
 
 #: Fields of a structure that hold one code.
 CODE_FIELDS = ("category", "type", "type_modifier", "anatomic_region", "anatomic_region_modifier")

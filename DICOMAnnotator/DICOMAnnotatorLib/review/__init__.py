@@ -10,68 +10,36 @@ Public API::
         review.submit(store, case_id, "alice", "alice.seg.dcm")
         with store.read() as conn:
             review.verify_chain(conn).intact
+
 """
 
-from .assignment import Assignment, assign_cases
-from .audit import ChainReport, FileRecord, export_log, verify_chain
-from .cases import Case, SeriesRef, add_cases
-from .errors import (
-    AlreadyExistsError,
-    EmptyQueueError,
-    IllegalTransitionError,
-    NotFoundError,
-    PermissionDeniedError,
-    QuotaError,
-    ReviewError,
-    SelfReviewError,
-    StoreError,
-    SubmissionFileError,
-)
-from .projects import Project, create_project
-from .queues import NextCase, next_case
-from .reports import project_status, show_case
-from .states import TRANSITIONS, Action, CaseState
-from .store import ReviewStore
-from .url import resolve_store_url
-from .users import User, add_user
-from .workflow import Signature, finalize_case, record_consensus, review_case, submit
+from ..lazy import public_api
 
-__all__ = [
-    "TRANSITIONS",
-    "Action",
-    "AlreadyExistsError",
-    "Assignment",
-    "Case",
-    "CaseState",
-    "ChainReport",
-    "EmptyQueueError",
-    "FileRecord",
-    "IllegalTransitionError",
-    "NextCase",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "Project",
-    "QuotaError",
-    "ReviewError",
-    "ReviewStore",
-    "SelfReviewError",
-    "SeriesRef",
-    "Signature",
-    "StoreError",
-    "SubmissionFileError",
-    "User",
-    "add_cases",
-    "add_user",
-    "assign_cases",
-    "create_project",
-    "export_log",
-    "finalize_case",
-    "next_case",
-    "project_status",
-    "record_consensus",
-    "resolve_store_url",
-    "review_case",
-    "show_case",
-    "submit",
-    "verify_chain",
-]
+__getattr__, __dir__, __all__ = public_api(__name__, {
+    "assignment": ["Assignment", "assign_cases"],
+    "audit": ["ChainReport", "FileRecord", "export_log", "verify_chain"],
+    "cases": ["Case", "SeriesRef", "add_cases"],
+    "consensus_step": ["write_consensus_sr"],
+    "errors": [
+        "AlreadyExistsError",
+        "EmptyQueueError",
+        "IllegalTransitionError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "QuotaError",
+        "ReviewError",
+        "SelfReviewError",
+        "StoreError",
+        "SubmissionFileError",
+    ],
+    "files": ["submitted_files"],
+    "projects": ["Project", "create_project", "project_protocol"],
+    "queues": ["NextCase", "next_case"],
+    "reports": ["project_status", "show_case"],
+    "sample_project": ["create_sample_project"],
+    "states": ["Action", "CaseState", "TRANSITIONS"],
+    "store": ["ReviewStore"],
+    "url": ["resolve_store_url"],
+    "users": ["User", "add_user"],
+    "workflow": ["Signature", "finalize_case", "record_consensus", "review_case", "submit"],
+})

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, exists, func, insert, select
 
-from ..protocols.model import ReviewRole
+from ..protocols import ReviewRole
 from .cases import Case, case_from_row, get_case, set_state
 from .errors import NotFoundError, QuotaError, ReviewError
 from .projects import Project, get_project

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from ..protocols.model import ReviewRole
+from ..protocols import ReviewRole
 from .audit import FileRecord
 from .errors import AlreadyExistsError, NotFoundError, ReviewError
 from .projects import Project, get_project, project_by_id

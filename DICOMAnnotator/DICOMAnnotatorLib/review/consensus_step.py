@@ -18,18 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..annotation_agreement import AnnotationAgreement
-    from ..protocols.model import Protocol
-    from ..reference_series import ReferenceSeries
+    from ..agreement import AnnotationAgreement
+    from ..imaging import ReferenceSeries
+    from ..protocols import Protocol
 
 
 def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
                           threshold: float) -> tuple[Path, dict[str, Any]]:
     """Merge the SEG files ``inputs`` into the SEG ``output`` with ``method``: ``output`` and the agreement report."""
-    from ..agreement import segmentation_agreement
-    from ..consensus import build_consensus
-    from ..seg_reader import read_segs
-    from ..seg_writer import write_seg
+    from ..agreement import build_consensus, segmentation_agreement
+    from ..seg import read_segs, write_seg
 
     segmentations = read_segs(inputs)
     names = [segmentation.author or Path(path).name for segmentation, path in zip(segmentations, inputs, strict=True)]
@@ -42,7 +40,7 @@ def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
 
 def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold: float) -> AnnotationAgreement:
     """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`annotation_agreement`)."""
-    from ..annotation_agreement import compare_annotations, read_annotations
+    from ..agreement import compare_annotations, read_annotations
 
     return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)
 
@@ -54,10 +52,9 @@ def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: P
     ``protocol`` where it has the structure, else from the annotators' SRs)."""
     import pydicom
 
-    from ..annotation_agreement import consensus_content
-    from ..measurements import measure_segmentation
-    from ..seg_reader import read_seg
-    from ..sr_writer import build_sr, write_sr
+    from ..agreement import consensus_content
+    from ..seg import read_seg
+    from ..sr import build_sr, measure_segmentation, write_sr
 
     segmentation = read_seg(seg, reference) if seg is not None else None
     segments = {d.tracking_id or d.label: d.number for d in segmentation.segments} if segmentation else {}

@@ -11,19 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, insert, inspect, select, text
 
 from .audit import initialise_head
-from .errors import StoreError
 from .schema import metadata, schema_version, submissions
 
-if TYPE_CHECKING:
-    from .store import ReviewStore
-
-#: Actor of the records the program writes by itself (schema creation and upgrades).
-SYSTEM_ACTOR = "dicom-annotator"
 #: Serialises schema creation and upgrades of one PostgreSQL database across processes.
 _PG_LOCK_KEY = 0x44434D5256  # "DCMRV"
 
@@ -74,37 +67,23 @@ def stored_version(conn: Connection) -> int | None:
     return conn.execute(select(func.max(schema_version.c.version))).scalar()
 
 
-def ensure_schema(store: ReviewStore, *, create: bool = True) -> None:
-    """Create (with ``create``) or upgrade ``store``'s schema (no-op, one query, when it is current)."""
-    with store.read() as conn:
-        version = stored_version(conn)
-    if version == current_version():
-        return
-    _refuse_newer(store, version)
-    if version is None and not create:
-        raise StoreError(f"No review store in {store.display_url}; check --store (or $DICOM_ANNOTATOR_STORE), or "
-                         "create one: user add NAME --role lead")
-    with store.write(SYSTEM_ACTOR) as tx:
-        if not store.is_sqlite:
-            tx.conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-        version = stored_version(tx.conn)  # again, now that no other process can be doing this
-        _refuse_newer(store, version)
-        if version is None:
-            metadata.create_all(tx.conn)
-            initialise_head(tx.conn)
-            tx.conn.execute(insert(schema_version).values(version=current_version(), applied_at=tx.now,
-                                                          description="new store"))
-            tx.record("store.create", details={"schema_version": current_version()})
-            return
-        for step in UPGRADES[version - 1:]:
-            step.apply(tx.conn)
-            tx.conn.execute(insert(schema_version).values(version=step.to_version, applied_at=tx.now,
-                                                          description=step.description))
-            tx.record("store.upgrade", reason=step.description,
-                      details={"from_version": step.to_version - 1, "to_version": step.to_version})
+def create_schema(conn: Connection, now: str) -> None:
+    """The current schema in an empty database, stamped with its version and an audit head."""
+    metadata.create_all(conn)
+    initialise_head(conn)
+    conn.execute(insert(schema_version).values(version=current_version(), applied_at=now, description="new store"))
 
 
-def _refuse_newer(store: ReviewStore, version: int | None) -> None:
-    if version is not None and version > current_version():
-        raise StoreError(f"Store {store.display_url} has schema version {version}, newer than the {current_version()} "
-                         "this dicom-annotator knows; upgrade dicom-annotator to use it")
+def upgrade_schema(conn: Connection, version: int, now: str) -> list[Upgrade]:
+    """Run the steps from ``version`` to the current one, each stamped with its version; returns them."""
+    steps = UPGRADES[version - 1:]
+    for step in steps:
+        step.apply(conn)
+        conn.execute(insert(schema_version).values(version=step.to_version, applied_at=now,
+                                                   description=step.description))
+    return steps
+
+
+def lock_schema(conn: Connection) -> None:
+    """On PostgreSQL, hold the schema lock until the transaction ends (no two processes upgrade at once)."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from ..protocols.model import AnnotationKind, Protocol, ReviewRole, ReviewTier
+from ..protocols import AnnotationKind, Protocol, ReviewRole, ReviewTier
 from .audit import canonical_json
 from .errors import AlreadyExistsError, NotFoundError, ReviewError
 from .schema import projects

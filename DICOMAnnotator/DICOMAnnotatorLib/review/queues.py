@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, or_, select
 
-from ..protocols.model import ReviewRole
+from ..protocols import ReviewRole
 from .assignment import claim_case
 from .cases import Case, case_from_row, get_case
 from .errors import EmptyQueueError

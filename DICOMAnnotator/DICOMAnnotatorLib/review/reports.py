@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Integer, cast, func, select
 
-from ..protocols.model import ReviewRole
+from ..protocols import ReviewRole
 from .cases import annotator_ids, case_project, get_case
 from .errors import PermissionDeniedError
 from .projects import get_project
@@ -149,7 +149,7 @@ def _agreement(conn: Connection, project_id: int) -> dict[str, Any]:
         for segment in report.get("segments", []):
             name = segment.get("label") or "/".join(map(str, segment.get("type") or ["segment"]))
             dice.setdefault(name, []).extend(float(pair["dice"]) for pair in segment["pairs"])
-    from ..annotation_agreement import pooled_label_agreement  # numpy and pydicom, only for this report
+    from ..agreement import pooled_label_agreement
 
     annotations = [report["annotations"] for report in reports if "annotations" in report]
     return {"cases": len(reports), "segments": [

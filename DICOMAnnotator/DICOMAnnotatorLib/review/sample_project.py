@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ..protocols.model import Protocol
-from ..reference_series import ReferenceSeries
+from ..imaging import ReferenceSeries
+from ..protocols import Protocol
 from .assignment import assign_cases
 from .cases import SeriesRef, add_cases
 from .projects import create_project

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..protocols.model import ReviewRole
+from ..protocols import ReviewRole
 from .errors import IllegalTransitionError, PermissionDeniedError
 
 

@@ -25,10 +25,13 @@ from sqlalchemy import Connection, create_engine, event, exc
 from sqlalchemy.engine import Engine, make_url
 
 from ..errors import MissingDependencyError
+from . import migrations
 from .audit import AuditEntry, FileRecord, append_records
 from .errors import ReviewError, StoreError
 from .url import is_sqlite, resolve_store_url
 
+#: Actor of the records the program writes by itself (schema creation and upgrades).
+SYSTEM_ACTOR = "dicom-annotator"
 #: How long a SQLite writer waits for another one before giving up.
 BUSY_TIMEOUT_S = 30.0
 
@@ -74,12 +77,39 @@ class ReviewStore:
                              "create one: user add NAME --role lead")
         self.engine = _create_engine(self.url)
         try:
-            from .migrations import ensure_schema
-
-            ensure_schema(self, create=create)
+            self._ensure_schema(create=create)
         except BaseException:
             self.engine.dispose()
             raise
+
+    def _ensure_schema(self, *, create: bool) -> None:
+        """Create (with ``create``) or upgrade the schema (see :mod:`.migrations`); one query when it is current."""
+        with self.read() as conn:
+            version = migrations.stored_version(conn)
+        if version == migrations.current_version():
+            return
+        self._refuse_newer(version)
+        if version is None and not create:
+            raise StoreError(f"No review store in {self.display_url}; check --store (or $DICOM_ANNOTATOR_STORE), or "
+                             "create one: user add NAME --role lead")
+        with self.write(SYSTEM_ACTOR) as tx:
+            if not self.is_sqlite:
+                migrations.lock_schema(tx.conn)
+            version = migrations.stored_version(tx.conn)  # again, now that no other process can be doing this
+            self._refuse_newer(version)
+            if version is None:
+                migrations.create_schema(tx.conn, tx.now)
+                tx.record("store.create", details={"schema_version": migrations.current_version()})
+                return
+            for step in migrations.upgrade_schema(tx.conn, version, tx.now):
+                tx.record("store.upgrade", reason=step.description,
+                          details={"from_version": step.to_version - 1, "to_version": step.to_version})
+
+    def _refuse_newer(self, version: int | None) -> None:
+        if version is not None and version > migrations.current_version():
+            raise StoreError(f"Store {self.display_url} has schema version {version}, newer than the "
+                             f"{migrations.current_version()} this dicom-annotator knows; "
+                             "upgrade dicom-annotator to use it")
 
     @property
     def display_url(self) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select
 
-from ..protocols.model import ReviewRole
+from ..protocols import ReviewRole
 from .errors import AlreadyExistsError, NotFoundError, PermissionDeniedError, ReviewError
 from .schema import user_roles, users
 from .states import require_role

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from ..errors import InputError
-from ..reference_series import ReferenceSeries
+from ..imaging import ReferenceSeries
 from .audit import FileRecord, canonical_json
 from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
 from .consensus_step import compare_srs, compute_consensus_seg, write_consensus_sr
@@ -31,7 +31,7 @@ from .store import ReviewStore, Transaction
 from .users import User, get_user
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..annotation_agreement import AnnotationAgreement
+    from ..agreement import AnnotationAgreement
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,75 @@
+"""The attributes a derived object (SEG, SR) takes from its source image: patient, study, specimen.
+
+A segmentation or a report describes the same patient and study as the images it was made on
+(PS3.3 A.51, A.35: the Patient and Study IEs are the source's), so it carries every top-level
+attribute of the Patient, Clinical Trial Subject, General Study, Patient Study, Clinical Trial
+Study and Specimen modules that the source has; the list is PS3.3's
+(``resources/dicom/copied-modules.json``, made by ``scripts/generate_copied_modules.py``).
+Anonymised and converted series break the rules here more than anywhere: a value against its
+VR (Patient's Age "0Y") is left out, or left empty where the attribute is Type 2, and a missing
+Type 2 attribute is added empty, so that the derived object stays valid. The log names the
+attribute, never its value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cache
+
+from pydicom import config
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.valuerep import validate_value
+
+from .. import RESOURCES
+
+log = logging.getLogger(__name__)
+
+#: Modules copied from the source image, by their PS3.3 names.
+COPIED_MODULES = ("patient", "clinical-trial-subject", "general-study", "patient-study", "clinical-trial-study",
+                  "specimen")
+#: Type 2 attributes of the Patient and General Study modules: present, empty when the source lacks them.
+REQUIRED_EMPTY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                  "ReferringPhysicianName", "StudyID", "AccessionNumber")
+#: VRs whose values are text that pydicom can check against the VR's rules.
+_TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
+                       "UT"})
+_RESOURCE = RESOURCES / "dicom" / "copied-modules.json"
+
+
+def copy_patient_and_study(source: Dataset, target: Dataset) -> None:
+    """Copy the source's valid Patient, Study and Specimen attributes into ``target`` (top level;
+    sequences whole), with every Type 2 Patient and General Study attribute present."""
+    for tag in _copied_tags():
+        if tag not in source:
+            continue
+        element = source[tag]
+        if element.VR != "SQ" and not _valid(element):
+            log.info("The source's %s is not a valid %s value: left %s", element.keyword, element.VR,
+                     "empty" if element.keyword in REQUIRED_EMPTY else "out")
+            continue
+        target.add(element)
+    for keyword in REQUIRED_EMPTY:
+        if keyword not in target:
+            setattr(target, keyword, "")
+
+
+@cache
+def _copied_tags() -> tuple[int, ...]:
+    table = json.loads(_RESOURCE.read_text(encoding="utf-8"))["modules"]
+    return tuple(sorted({int(tag, 16) for module in COPIED_MODULES for tag in table[module]}))
+
+
+def _valid(element: DataElement) -> bool:
+    """Whether every value of a text element is valid for its VR (other VRs: always)."""
+    if element.VR not in _TEXT_VRS or element.value in (None, ""):
+        return True
+    values = element.value if isinstance(element.value, (list, MultiValue)) else [element.value]
+    try:
+        for value in values:
+            validate_value(element.VR, str(value), config.RAISE)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,271 @@
+"""Synthetic but standard-conformant CT series for the demo and the tests.
+
+The product cannot depend on third-party test data, so the demo makes its own: a
+phantom (body, liver, lesion, vertebra) in any orientation, written as real DICOM CT
+files (one file per slice) or as one Enhanced CT multi-frame instance. No real patient is
+involved; the patient attributes are obviously fictitious.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from .. import IMPLEMENTATION_CLASS_UID, __version__
+from ..dicom import Code
+from .geometry import VolumeGeometry
+from .segmentation import SegmentDescription
+
+PHANTOM_SEGMENTS = (
+    SegmentDescription(1, "Liver", Code("123037004", "SCT", "Anatomical Structure"),
+                       Code("10200004", "SCT", "Liver"), color=(221, 130, 101)),
+    SegmentDescription(2, "Liver lesion", Code("49755003", "SCT", "Morphologically Altered Structure"),
+                       Code("52988006", "SCT", "Lesion"),
+                       anatomic_region=Code("10200004", "SCT", "Liver"), color=(255, 255, 0)),
+    SegmentDescription(3, "Vertebra", Code("123037004", "SCT", "Anatomical Structure"),
+                       Code("51282000", "SCT", "Vertebra"), color=(241, 214, 145)),
+)
+
+_ORIENTATIONS = {
+    # directions of the i (column), j (row) and k (slice) axes in LPS; k = i x j as in DICOM
+    "axial": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "coronal": ((1, 0, 0), (0, 0, -1), (0, 1, 0)),
+    "sagittal": ((0, 1, 0), (0, 0, -1), (-1, 0, 0)),
+}
+
+
+def phantom_geometry(
+    size: Sequence[int] = (64, 48, 24),
+    spacing: Sequence[float] = (0.9, 0.7, 2.5),
+    orientation: str = "axial",
+    origin: Sequence[float] = (-28.0, -16.0, -30.0),
+) -> VolumeGeometry:
+    """A grid for the phantom; ``orientation`` is axial, coronal, sagittal or oblique.
+
+    Spacings differ on every axis on purpose, so that any swap of axes shows in tests.
+    """
+    if orientation == "oblique":
+        directions = _rotation(axis=(1.0, 0.4, 0.2), degrees=25.0) @ np.eye(3)
+        axes = tuple(directions[:, n] for n in range(3))
+    elif orientation in _ORIENTATIONS:
+        axes = _ORIENTATIONS[orientation]
+    else:
+        raise ValueError(f"Unknown orientation {orientation!r}; use axial, coronal, sagittal or oblique")
+    return VolumeGeometry.from_axes(size, origin, spacing, axes)
+
+
+def phantom_volume(geometry: VolumeGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """CT numbers (int16 HU, ``[k, j, i]``) and the matching label map of PHANTOM_SEGMENTS.
+
+    Shapes are defined in patient millimetres around the grid centre, so they are the same
+    anatomy whatever the orientation of the grid.
+    """
+    k, j, i = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in geometry.array_shape), indexing="ij")
+    index = np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1)
+    centre = geometry.index_to_lps(np.array([(n - 1) / 2 for n in geometry.size]))[0]
+    extent = np.asarray(geometry.spacing) * np.asarray(geometry.size)
+    # Local coordinates (mm) along the grid axes, centred: anatomy follows the grid.
+    local = (geometry.index_to_lps(index) - centre) @ geometry.directions
+    x, y, z = (local[:, n].reshape(geometry.array_shape) / (extent[n] / 2) for n in range(3))
+    hu = np.full(geometry.array_shape, -1000, dtype=np.int16)
+    labels = np.zeros(geometry.array_shape, dtype=np.uint8)
+    body = (x / 0.95) ** 2 + (y / 0.9) ** 2 <= 1
+    hu[body] = 30
+    liver = ((x + 0.3) / 0.45) ** 2 + ((y + 0.1) / 0.4) ** 2 + (z / 0.6) ** 2 <= 1
+    hu[liver] = 60
+    labels[liver] = 1
+    lesion = ((x + 0.35) / 0.15) ** 2 + ((y + 0.05) / 0.15) ** 2 + (z / 0.25) ** 2 <= 1
+    hu[lesion] = 110
+    labels[lesion] = 2
+    vertebra = ((x - 0.05) / 0.15) ** 2 + ((y - 0.55) / 0.15) ** 2 <= 1
+    vertebra &= np.abs(z) <= 0.8
+    hu[vertebra] = 700
+    labels[vertebra] = 3
+    rng = np.random.default_rng(7)
+    hu = (hu + rng.normal(0, 8, hu.shape)).round().astype(np.int16)
+    return hu, labels
+
+
+def ct_datasets(
+    geometry: VolumeGeometry,
+    voxels: np.ndarray,
+    *,
+    enhanced: bool = False,
+    patient_name: str = "Phantom^Demo",
+    patient_id: str = "PHANTOM-001",
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+) -> list[Dataset]:
+    """The volume as CT Image instances (one per slice) or one Enhanced CT instance."""
+    if voxels.shape != geometry.array_shape:
+        raise ValueError(f"Voxels of shape {voxels.shape} do not fit the grid {geometry.array_shape}")
+    common = _common_attributes(geometry, patient_name, patient_id, study_uid, series_uid)
+    if enhanced:
+        return [_enhanced_ct(common, geometry, voxels)]
+    datasets = []
+    for k in range(geometry.size[2]):
+        ds = _new_instance(CTImageStorage, common)
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = _ds_numbers(geometry.index_to_lps([0, 0, k])[0])
+        ds.ImageOrientationPatient = _ds_numbers(np.concatenate([geometry.directions[:, 0],
+                                                                 geometry.directions[:, 1]]))
+        ds.SliceLocation = _ds_number(float(np.dot(geometry.index_to_lps([0, 0, k])[0], geometry.directions[:, 2])))
+        ds.PixelSpacing = _ds_numbers([geometry.spacing[1], geometry.spacing[0]])
+        ds.SliceThickness = _ds_number(geometry.spacing[2])
+        ds.KVP = "120"
+        ds.AcquisitionNumber = 1
+        ds.RescaleIntercept = "0"
+        ds.RescaleSlope = "1"
+        ds.RescaleType = "HU"
+        ds.WindowCenter = "40"
+        ds.WindowWidth = "400"
+        _set_pixels(ds, voxels[k])
+        datasets.append(ds)
+    return datasets
+
+
+def write_datasets(datasets: Sequence[Dataset], folder: str | os.PathLike[str]) -> list[Path]:
+    """Write each dataset as ``<folder>/<InstanceNumber>.dcm`` (Part 10, explicit VR little endian)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ds in datasets:
+        path = folder / f"{int(ds.InstanceNumber):04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+# --------------------------------------------------------------------- internals
+def _common_attributes(geometry: VolumeGeometry, patient_name: str, patient_id: str,
+                       study_uid: str | None, series_uid: str | None) -> Dataset:
+    now = datetime.now()
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.PatientName = patient_name
+    ds.PatientID = patient_id
+    ds.PatientBirthDate = ""
+    ds.PatientSex = "O"
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.StudyDate = now.strftime("%Y%m%d")
+    ds.StudyTime = now.strftime("%H%M%S")
+    ds.ReferringPhysicianName = ""
+    ds.StudyID = "1"
+    ds.AccessionNumber = ""
+    ds.StudyDescription = "Synthetic phantom"
+    ds.Modality = "CT"
+    ds.SeriesInstanceUID = series_uid or generate_uid()
+    ds.SeriesNumber = 1
+    ds.SeriesDescription = "Phantom CT"
+    ds.FrameOfReferenceUID = generate_uid()
+    ds.PositionReferenceIndicator = ""
+    ds.Manufacturer = "DICOMAnnotator"
+    ds.ManufacturerModelName = "Synthetic phantom"
+    ds.SoftwareVersions = __version__
+    ds.ContentDate = ds.StudyDate
+    ds.ContentTime = ds.StudyTime
+    ds.BodyPartExamined = "ABDOMEN"
+    ds.PatientPosition = "HFS"
+    return ds
+
+
+def _new_instance(sop_class_uid: str, common: Dataset) -> Dataset:
+    ds = Dataset()
+    ds.update(common)
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.MediaStorageSOPClassUID = sop_class_uid
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    return ds
+
+
+def _set_pixels(ds: Dataset, pixels: np.ndarray) -> None:
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = int(pixels.shape[-2]), int(pixels.shape[-1])
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    ds.PixelData = np.ascontiguousarray(pixels, dtype="<i2").tobytes()
+
+
+def _enhanced_ct(common: Dataset, geometry: VolumeGeometry, voxels: np.ndarray) -> Dataset:
+    ds = _new_instance(EnhancedCTImageStorage, common)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"]
+    ds.InstanceNumber = 1
+    ds.NumberOfFrames = geometry.size[2]
+    ds.ContentQualification = "RESEARCH"
+    ds.AcquisitionNumber = 1
+    ds.BurnedInAnnotation = "NO"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.LossyImageCompression = "00"
+    ds.VolumetricProperties = "VOLUME"
+    ds.VolumeBasedCalculationTechnique = "NONE"
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = _ds_numbers([geometry.spacing[1], geometry.spacing[0]])
+    measures.SliceThickness = _ds_number(geometry.spacing[2])
+    shared.PixelMeasuresSequence = [measures]
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = _ds_numbers(np.concatenate([geometry.directions[:, 0],
+                                                                      geometry.directions[:, 1]]))
+    shared.PlaneOrientationSequence = [orientation]
+    transformation = Dataset()
+    transformation.RescaleIntercept = "0"
+    transformation.RescaleSlope = "1"
+    transformation.RescaleType = "HU"
+    shared.PixelValueTransformationSequence = [transformation]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    dimension_uid = generate_uid()
+    index = Dataset()
+    index.DimensionOrganizationUID = dimension_uid
+    index.DimensionIndexPointer = 0x00200032
+    index.FunctionalGroupPointer = 0x00209113
+    organization = Dataset()
+    organization.DimensionOrganizationUID = dimension_uid
+    ds.DimensionOrganizationSequence = [organization]
+    ds.DimensionIndexSequence = [index]
+    frames = []
+    for k in range(geometry.size[2]):
+        frame = Dataset()
+        position = Dataset()
+        position.ImagePositionPatient = _ds_numbers(geometry.index_to_lps([0, 0, k])[0])
+        frame.PlanePositionSequence = [position]
+        content = Dataset()
+        content.DimensionIndexValues = [k + 1]
+        frame.FrameContentSequence = [content]
+        frames.append(frame)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    _set_pixels(ds, voxels)
+    return ds
+
+
+def _ds_number(value: float) -> str:
+    """A decimal string of at most 16 characters (the DS limit) that keeps sub-micron precision."""
+    text = f"{float(value):.10g}"
+    while len(text) > 16:
+        text = f"{float(value):.{len(text) - 8}g}"
+    return "0" if text == "-0" else text
+
+
+def _ds_numbers(values: Sequence[float]) -> list[str]:
+    return [_ds_number(v) for v in values]
+
+
+def _rotation(axis: Sequence[float], degrees: float) -> np.ndarray:
+    """Rotation matrix about ``axis`` (Rodrigues' formula)."""
+    axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
+    angle = np.radians(degrees)
+    cross = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * cross + (1 - np.cos(angle)) * cross @ cross

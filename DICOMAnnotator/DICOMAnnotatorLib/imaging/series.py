@@ -1,0 +1,478 @@
+"""One DICOM image series as a regular 3D volume: sorted slices, geometry, voxels.
+
+Annotations are only as good as the geometry they sit on. ``ReferenceSeries`` therefore
+refuses, with an error that says why and where, every series it cannot represent exactly
+as one regular grid: mixed series, orientations or sizes, missing or duplicated slices,
+gantry tilt, and multi-frame images without per-frame plane positions. Headers are read
+without pixel data; voxels are read on demand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from ..dicom import header_value, read_header
+from ..errors import InputError, SeriesError
+from .geometry import VolumeGeometry
+
+#: Slice positions may differ from a regular grid by this much (mm) plus the relative part.
+SLICE_POSITION_TOLERANCE_MM = 0.01
+SLICE_POSITION_TOLERANCE_RELATIVE = 0.005
+#: Direction cosines of two slices are the same orientation within this tolerance.
+ORIENTATION_TOLERANCE = 1e-4
+
+#: Modalities whose instances describe other images rather than being images themselves.
+NON_IMAGE_MODALITIES = frozenset({"SEG", "SR", "RTSTRUCT", "RTPLAN", "PR", "KO", "REG", "DOC", "RWV"})
+
+
+@dataclass(frozen=True)
+class SliceSource:
+    """Where one slice of the volume comes from: an instance, and a frame for multi-frame images."""
+
+    path: Path | None
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_number: int | None  # 1-based; None for single-frame instances
+    position: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class _FrameGeometry:
+    """The plane of one frame as read from its header, before the series is checked."""
+
+    source: SliceSource
+    rows: int
+    columns: int
+    row_direction: np.ndarray  # direction of increasing column index (i)
+    column_direction: np.ndarray  # direction of increasing row index (j)
+    pixel_spacing: tuple[float, float]  # (between rows, between columns) as in DICOM
+    slice_thickness: float | None
+    rescale: tuple[float, float]  # slope, intercept
+
+    @property
+    def normal(self) -> np.ndarray:
+        return np.cross(self.row_direction, self.column_direction)
+
+
+class ReferenceSeries:
+    """The sorted source instances of one image series, with their exact geometry.
+
+    Build it with :meth:`from_paths` (files and folders) or :meth:`from_datasets`
+    (datasets already read). ``slices[k]`` is the instance (and frame) of slice ``k``.
+    """
+
+    def __init__(self, datasets: Sequence[Dataset], *, name: str | None = None) -> None:
+        if not datasets:
+            raise SeriesError(f"{name or 'The series'} holds no DICOM image; give a folder or files of one series")
+        self._name = name
+        self._datasets: dict[str, Dataset] = {}
+        frames: list[_FrameGeometry] = []
+        series_uids = {str(header_value(ds, "SeriesInstanceUID", "")) for ds in datasets}
+        if len(series_uids) != 1:
+            raise SeriesError(
+                f"{self.description} mixes {len(series_uids)} series ({', '.join(sorted(series_uids))}); "
+                "pick one with --series-uid"
+            )
+        for ds in datasets:
+            if "SpecificCharacterSet" in ds and not ds.SpecificCharacterSet:
+                # Present but empty means the default repertoire, as when absent; writers that copy it
+                # into derived objects (highdicom) refuse the empty value.
+                del ds.SpecificCharacterSet
+            uid = str(header_value(ds, "SOPInstanceUID"))
+            if uid in self._datasets:
+                raise SeriesError(
+                    f"{self.description} contains instance {uid} twice ({_path_of(ds)}); remove the copy"
+                )
+            self._datasets[uid] = ds
+            frames.extend(_frames_of(ds))
+        self.series_instance_uid = series_uids.pop()
+        first = datasets[0]
+        self.study_instance_uid = str(first.get("StudyInstanceUID", ""))
+        self.frame_of_reference_uid = str(first.get("FrameOfReferenceUID", ""))
+        self.modality = str(first.get("Modality", ""))
+        self._check_uniform(frames)
+        self.geometry, sorted_frames = _regular_grid(frames, self.description)
+        self.slices: tuple[SliceSource, ...] = tuple(f.source for f in sorted_frames)
+        self._rescale = [f.rescale for f in sorted_frames]
+
+    # ----------------------------------------------------------------- construction
+    @classmethod
+    def from_paths(cls, paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], *,
+                   series_uid: str | None = None) -> ReferenceSeries:
+        """Read one series from a folder (searched recursively) or a list of files.
+
+        In folders, files that are not DICOM and non-image instances (SEG, SR, ...) are
+        passed over; a file named explicitly must be a DICOM image.
+        """
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        headers: list[Dataset] = []
+        for path in (Path(p) for p in paths):
+            if path.is_dir():
+                headers.extend(_read_folder(path))
+            elif path.is_file():
+                ds = _read_header(path)
+                if ds is None:
+                    raise InputError(f"{path} is not a DICOM file; give DICOM image files or a folder of them")
+                if not _is_image(ds):
+                    raise InputError(
+                        f"{path} is a {ds.get('Modality', 'non-image')} object, not an image; "
+                        "give the image series it refers to"
+                    )
+                headers.append(ds)
+            else:
+                raise InputError(f"{path} does not exist; give a DICOM folder or files")
+        name = str(paths[0]) if len(paths) == 1 else f"the {len(paths)} inputs starting with {paths[0]}"
+        by_series: dict[str, list[Dataset]] = {}
+        for ds in headers:
+            by_series.setdefault(str(header_value(ds, "SeriesInstanceUID", "")), []).append(ds)
+        if series_uid is not None:
+            if series_uid not in by_series:
+                raise SeriesError(
+                    f"{name} holds no image series {series_uid}; it has {_list_series(by_series)}"
+                )
+            return cls(by_series[series_uid], name=name)
+        if not by_series:
+            raise SeriesError(f"{name} holds no DICOM image; give a folder or files of one image series")
+        if len(by_series) > 1:
+            raise SeriesError(
+                f"{name} holds {len(by_series)} image series ({_list_series(by_series)}); "
+                "pick one with --series-uid"
+            )
+        return cls(next(iter(by_series.values())), name=name)
+
+    @classmethod
+    def from_datasets(cls, datasets: Iterable[Dataset], *, name: str | None = None) -> ReferenceSeries:
+        """From datasets already in memory (with or without pixel data)."""
+        return cls(list(datasets), name=name)
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def description(self) -> str:
+        uid = getattr(self, "series_instance_uid", None)
+        if self._name and uid:
+            return f"series {uid} ({self._name})"
+        if uid:
+            return f"series {uid}"
+        return self._name or "the series"
+
+    @property
+    def datasets(self) -> list[Dataset]:
+        """The instances' headers, in slice order (each multi-frame instance once)."""
+        seen: dict[str, Dataset] = {}
+        for source in self.slices:
+            seen.setdefault(source.sop_instance_uid, self._datasets[source.sop_instance_uid])
+        return list(seen.values())
+
+    @property
+    def instance_count(self) -> int:
+        return len(self._datasets)
+
+    @property
+    def is_multiframe(self) -> bool:
+        return any(s.frame_number is not None for s in self.slices)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``series info`` object of the CLI contract."""
+        return {
+            "series_instance_uid": self.series_instance_uid,
+            "modality": self.modality,
+            **self.geometry.to_json(),
+            "instances": self.instance_count,
+        }
+
+    # ----------------------------------------------------------------- voxels
+    def read_voxels(self) -> np.ndarray:
+        """The volume as an array ``[k, j, i]`` in modality units (e.g. HU for CT).
+
+        Integer data stays integer when every slope is 1 and every intercept whole;
+        otherwise the result is float32.
+        """
+        integral = all(s == 1 and float(b).is_integer() for s, b in self._rescale)
+        # int16 straight away when the stored range plus the intercept fits it (CT), else int32, narrowed after
+        dtype = (np.int16 if integral and self._fits_int16() else np.int32) if integral else np.float32
+        volume = np.empty(self.geometry.array_shape, dtype=dtype)
+        cache: dict[str, np.ndarray] = {}
+        for k, source in enumerate(self.slices):
+            pixels = cache.get(source.sop_instance_uid)
+            if pixels is None:
+                pixels = self._pixel_array(source)
+                if source.frame_number is not None:
+                    cache = {source.sop_instance_uid: pixels}  # keep one multi-frame instance at a time
+            frame = pixels if source.frame_number is None else pixels[source.frame_number - 1]
+            slope, intercept = self._rescale[k]
+            volume[k] = frame * slope + intercept if not integral else frame.astype(np.int32) + int(intercept)
+        if dtype == np.int32 and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
+            return volume.astype(np.int16)
+        return volume
+
+    def _fits_int16(self) -> bool:
+        """Whether every stored value of every slice (Bits Stored, Pixel Representation) plus intercept fits int16."""
+        for ds, (_, intercept) in zip((self._datasets[s.sop_instance_uid] for s in self.slices), self._rescale,
+                                      strict=True):
+            bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
+            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if int(ds.get("PixelRepresentation") or 0) \
+                else (0, (1 << bits) - 1)
+            if low + int(intercept) < -32768 or high + int(intercept) > 32767:
+                return False
+        return True
+
+    def _pixel_array(self, source: SliceSource) -> np.ndarray:
+        ds = self._datasets[source.sop_instance_uid]
+        if "PixelData" not in ds:
+            if source.path is None:
+                raise InputError(f"Instance {source.sop_instance_uid} of {self.description} has no pixel data")
+            ds = _read_file(source.path, stop_before_pixels=False)
+        try:
+            pixels = ds.pixel_array
+        except Exception as exc:  # pydicom raises many types for undecodable pixel data
+            where = source.path or f"instance {source.sop_instance_uid}"
+            raise InputError(
+                f"Cannot decode the pixel data of {where} ({ds.file_meta.get('TransferSyntaxUID', '?')}): "
+                f"{exc}; install the pydicom pixel handler for this transfer syntax or decompress the file"
+            ) from exc
+        if pixels.ndim == 3 and source.frame_number is None:
+            raise SeriesError(f"{source.path or source.sop_instance_uid} has colour or multi-sample pixels; "
+                              "only greyscale series can be annotated as volumes")
+        return pixels
+
+    def __repr__(self) -> str:
+        return f"ReferenceSeries({self.series_instance_uid}, {self.modality}, size={list(self.geometry.size)})"
+
+    def _check_uniform(self, frames: list[_FrameGeometry]) -> None:
+        first = frames[0]
+        for frame in frames[1:]:
+            where = _where(frame.source)
+            if (frame.rows, frame.columns) != (first.rows, first.columns):
+                raise SeriesError(
+                    f"{self.description} mixes image sizes: {where} is {frame.columns}x{frame.rows}, "
+                    f"{_where(first.source)} is {first.columns}x{first.rows}; split the series"
+                )
+            if (np.abs(frame.row_direction - first.row_direction).max() > ORIENTATION_TOLERANCE
+                    or np.abs(frame.column_direction - first.column_direction).max() > ORIENTATION_TOLERANCE):
+                raise SeriesError(
+                    f"{self.description} mixes image orientations ({where} differs from "
+                    f"{_where(first.source)}), as in a localizer or a multi-stack series; split the series"
+                )
+            if not np.allclose(frame.pixel_spacing, first.pixel_spacing, atol=1e-4, rtol=1e-4):
+                raise SeriesError(
+                    f"{self.description} mixes pixel spacings: {where} has {list(frame.pixel_spacing)}, "
+                    f"{_where(first.source)} has {list(first.pixel_spacing)}; split the series"
+                )
+        frames_of_reference = {str(header_value(ds, "FrameOfReferenceUID", "")) for ds in self._datasets.values()}
+        if len(frames_of_reference) > 1:
+            raise SeriesError(
+                f"{self.description} mixes {len(frames_of_reference)} frames of reference; "
+                "its instances do not share one patient coordinate system"
+            )
+
+
+# --------------------------------------------------------------------- reading files
+def _read_header(path: Path) -> Dataset | None:
+    """The header of a DICOM file without pixel data, or None when it is not DICOM."""
+    try:
+        return _read_file(path, stop_before_pixels=True)
+    except InvalidDicomError:
+        return None
+
+
+def _read_file(path: Path, *, stop_before_pixels: bool) -> Dataset:
+    try:
+        ds = read_header(path) if stop_before_pixels else pydicom.dcmread(path)
+    except InvalidDicomError:
+        raise
+    except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise InputError(f"{path} could not be read as DICOM ({exc}); the file may be truncated") from exc
+    ds.filename = str(path)
+    return ds
+
+
+def _read_folder(folder: Path) -> list[Dataset]:
+    headers = []
+    for root, _dirs, files in os.walk(folder):
+        for file_name in sorted(files):
+            if file_name.upper() == "DICOMDIR":
+                continue
+            ds = _read_header(Path(root) / file_name)
+            if ds is not None and _is_image(ds):
+                headers.append(ds)
+    return headers
+
+
+def _is_image(ds: Dataset) -> bool:
+    return "Rows" in ds and "Columns" in ds and str(header_value(ds, "Modality", "")) not in NON_IMAGE_MODALITIES
+
+
+def _path_of(ds: Dataset) -> Path | None:
+    filename = getattr(ds, "filename", None)
+    return Path(filename) if isinstance(filename, (str, os.PathLike)) and filename else None
+
+
+def _list_series(by_series: dict[str, list[Dataset]]) -> str:
+    return "; ".join(
+        f"{uid} ({items[0].get('Modality', '?')}, {len(items)} files)" for uid, items in sorted(by_series.items())
+    )
+
+
+def _where(source: SliceSource) -> str:
+    name = str(source.path) if source.path else f"instance {source.sop_instance_uid}"
+    return name if source.frame_number is None else f"{name} frame {source.frame_number}"
+
+
+# --------------------------------------------------------------------- frame geometry
+def _frames_of(ds: Dataset) -> list[_FrameGeometry]:
+    """The plane of every frame of one instance (one entry for single-frame images)."""
+    path = _path_of(ds)
+    where = str(path) if path else f"instance {header_value(ds, 'SOPInstanceUID')}"
+    frame_count = int(header_value(ds, "NumberOfFrames", 1) or 1)
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if frame_count > 1 or per_frame is not None:
+        if per_frame is None or len(per_frame) != frame_count:
+            raise SeriesError(
+                f"{where} is a multi-frame image without per-frame plane positions "
+                "(no Per-frame Functional Groups Sequence); only enhanced multi-frame images "
+                "with per-frame geometry can be annotated as volumes"
+            )
+        shared = ds.get("SharedFunctionalGroupsSequence", [Dataset()])[0]
+        return [
+            _frame_geometry(ds, path, where, number, _merged_groups(shared, per_frame[number - 1]))
+            for number in range(1, frame_count + 1)
+        ]
+    return [_frame_geometry(ds, path, where, None, ds)]
+
+
+def _merged_groups(shared: Dataset, frame: Dataset) -> dict[str, Any]:
+    """Functional group macros of one frame: its own, else the shared ones."""
+    groups: dict[str, Any] = {}
+    for keyword in ("PlanePositionSequence", "PlaneOrientationSequence", "PixelMeasuresSequence",
+                    "PixelValueTransformationSequence"):
+        item = frame.get(keyword) or shared.get(keyword)
+        if item:
+            groups[keyword] = item[0]
+    return groups
+
+
+def _frame_geometry(ds: Dataset, path: Path | None, where: str, frame_number: int | None,
+                    groups: Dataset | dict[str, Any]) -> _FrameGeometry:
+    if frame_number is None:
+        position, orientation, spacing, thickness = (
+            header_value(ds, "ImagePositionPatient"), header_value(ds, "ImageOrientationPatient"),
+            header_value(ds, "PixelSpacing"), header_value(ds, "SliceThickness"))
+        rescale_source: Any = ds
+        where_frame = where
+    else:
+        plane = groups.get("PlanePositionSequence")
+        orient = groups.get("PlaneOrientationSequence")
+        measures = groups.get("PixelMeasuresSequence")
+        position = plane.get("ImagePositionPatient") if plane else None
+        orientation = orient.get("ImageOrientationPatient") if orient else None
+        spacing = measures.get("PixelSpacing") if measures else None
+        thickness = measures.get("SliceThickness") if measures else None
+        rescale_source = groups.get("PixelValueTransformationSequence") or ds
+        where_frame = f"{where} frame {frame_number}"
+    if position is None or orientation is None:
+        raise SeriesError(
+            f"{where_frame} has no patient position or orientation (ImagePositionPatient / "
+            "ImageOrientationPatient), so its place in 3D is unknown; a projection or secondary "
+            "capture image cannot be annotated as a volume"
+        )
+    if spacing is None:
+        raise SeriesError(
+            f"{where_frame} has no PixelSpacing, so distances and volumes in mm cannot be measured; "
+            "fix the header or use a calibrated series"
+        )
+    orientation = np.array([float(v) for v in orientation])
+    if orientation.shape != (6,):
+        raise SeriesError(f"{where_frame} has an ImageOrientationPatient of {orientation.size} values, not 6")
+    row_direction, column_direction = orientation[:3], orientation[3:]
+    for vector in (row_direction, column_direction):
+        if abs(np.linalg.norm(vector) - 1) > 1e-3:
+            raise SeriesError(f"{where_frame} has non-unit direction cosines {list(orientation)}")
+    if abs(float(np.dot(row_direction, column_direction))) > 1e-3:
+        raise SeriesError(f"{where_frame} has non-orthogonal direction cosines {list(orientation)}")
+    pixel_spacing = (float(spacing[0]), float(spacing[1]))
+    if min(pixel_spacing) <= 0:
+        raise SeriesError(f"{where_frame} has a non-positive PixelSpacing {list(pixel_spacing)}")
+    source = SliceSource(
+        path=path,
+        sop_class_uid=str(header_value(ds, "SOPClassUID")),
+        sop_instance_uid=str(header_value(ds, "SOPInstanceUID")),
+        frame_number=frame_number,
+        position=tuple(float(v) for v in position),
+    )
+    return _FrameGeometry(
+        source=source,
+        rows=int(header_value(ds, "Rows")),
+        columns=int(header_value(ds, "Columns")),
+        row_direction=row_direction / np.linalg.norm(row_direction),
+        column_direction=column_direction / np.linalg.norm(column_direction),
+        pixel_spacing=pixel_spacing,
+        slice_thickness=float(thickness) if thickness not in (None, "") else None,
+        rescale=(float(header_value(rescale_source, "RescaleSlope", 1) or 1),
+                 float(header_value(rescale_source, "RescaleIntercept", 0) or 0)),
+    )
+
+
+def _regular_grid(frames: list[_FrameGeometry], description: str) -> tuple[VolumeGeometry, list[_FrameGeometry]]:
+    """Sort frames along the slice normal and check they form one regular grid."""
+    first = frames[0]
+    normal = first.normal
+    distances = np.array([float(np.dot(normal, f.source.position)) for f in frames])
+    order = np.argsort(distances, kind="stable")
+    frames = [frames[i] for i in order]
+    distances = distances[order]
+    if len(frames) == 1:
+        spacing_k = first.slice_thickness or 1.0
+    else:
+        steps = np.diff(distances)
+        duplicate = int(np.argmin(steps))
+        if steps[duplicate] < SLICE_POSITION_TOLERANCE_MM:
+            raise SeriesError(
+                f"{description} has two slices at the same position {distances[duplicate]:.3f} mm along the "
+                f"slice normal ({_where(frames[duplicate].source)} and {_where(frames[duplicate + 1].source)}): "
+                "duplicated instances, several acquisitions or time points in one series; split or clean it"
+            )
+        spacing_k = float(np.median(steps))
+        tolerance = SLICE_POSITION_TOLERANCE_MM + SLICE_POSITION_TOLERANCE_RELATIVE * spacing_k
+        worst = int(np.argmax(np.abs(steps - spacing_k)))
+        if abs(steps[worst] - spacing_k) > tolerance:
+            gap = steps[worst] / spacing_k
+            kind = "missing slices" if gap > 1.5 else "non-uniform slice spacing"
+            raise SeriesError(
+                f"{description} has {kind}: slices are {steps[worst]:.4g} mm apart between "
+                f"{_where(frames[worst].source)} and {_where(frames[worst + 1].source)}, "
+                f"where the series spacing is {spacing_k:.4g} mm; complete the series or resample it"
+            )
+        # Slices must stack along the normal: any in-plane drift is gantry tilt or shear.
+        offsets = np.array([f.source.position for f in frames]) - np.asarray(frames[0].source.position)
+        in_plane = offsets - np.outer(distances - distances[0], normal)
+        drift = float(np.max(np.linalg.norm(in_plane, axis=1)))
+        if drift > tolerance:
+            raise SeriesError(
+                f"{description} is tilted or sheared: slice positions drift {drift:.3g} mm off the slice "
+                f"normal (gantry tilt {_tilt_degrees(frames):.2f} degrees); resample it to an orthogonal "
+                "grid before annotating"
+            )
+    geometry = VolumeGeometry.from_axes(
+        size=(first.columns, first.rows, len(frames)),
+        origin=frames[0].source.position,
+        spacing=(first.pixel_spacing[1], first.pixel_spacing[0], spacing_k),
+        directions=(first.row_direction, first.column_direction, normal),
+    )
+    return geometry, frames
+
+
+def _tilt_degrees(frames: list[_FrameGeometry]) -> float:
+    """Angle between the stacking direction and the slice normal, for messages."""
+    step = np.asarray(frames[-1].source.position) - np.asarray(frames[0].source.position)
+    cosine = abs(float(np.dot(step, frames[0].normal))) / float(np.linalg.norm(step))
+    return float(np.degrees(np.arccos(min(1.0, cosine))))

@@ -1,0 +1,13 @@
+"""The MRML layer: the only package that imports ``slicer`` and ``vtk``. Converts MRML
+segmentation and volume nodes to and from the core's types (``bridge``), runs the annotator's
+session (``annotation``) and the reviewer's (``review``, ``marks_review``), and the two desks the
+Slicer modules' Logic calls (``cases``). Tested headless on the ``slicer-core`` wheel.
+"""
+
+from ..lazy import public_api
+
+__getattr__, __dir__, __all__ = public_api(__name__, {
+    "annotation": ["CASE_TARGET"],
+    "bridge": ["segment_editor_node", "segmentation_to_node"],
+    "cases": ["AnnotatorDesk", "ReviewerDesk"],
+})

@@ -1,0 +1,262 @@
+"""One annotator's case in a MRML scene: the protocol applied, the checklist, labels, marks, drafts and submission.
+
+This is the Logic of the DICOMAnnotator Slicer module, without Qt, so that it runs (and is
+tested) in the Slicer application and headless on the ``slicer-core`` wheel alike. Like
+:mod:`mrml_bridge`, and unlike the rest of the core, it works on MRML nodes; it reaches MRML
+only through the bridge and the nodes it is given.
+
+- Volume structures of the protocol become coded segments (never duplicated, never cleared);
+  landmark and box structures become markups nodes (point lists and ROIs) named after them.
+- Classification labels are validated against the protocol's coded values.
+- A draft is the work so far as a SEG plus a JSON of labels and marks, written whole; a
+  submission is the final SEG (and the JSON beside it), named by case and user.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..dicom import Code
+from ..errors import InputError
+from ..imaging import ReferenceSeries, Segmentation, segment_key
+from ..protocols import AnnotationKind, Protocol, StructureTemplate, WindowPreset
+from ..seg import read_seg, write_seg
+from . import bridge
+
+#: The target of a label about the whole case rather than one structure.
+CASE_TARGET = "case"
+#: Attribute naming the protocol structure a markups node holds.
+STRUCTURE_ATTRIBUTE = "DICOMAnnotator.Structure"
+MARKUPS_CLASS = {AnnotationKind.LANDMARK: "vtkMRMLMarkupsFiducialNode", AnnotationKind.BOX: "vtkMRMLMarkupsROINode"}
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """How far one structure of the protocol is: found ``count`` times (segments with voxels, points, boxes)."""
+
+    label: str
+    kind: AnnotationKind
+    required: bool
+    expected: str
+    count: int
+
+    @property
+    def done(self) -> bool:
+        return self.count > 0 or not self.required
+
+
+@dataclass(frozen=True)
+class SubmissionFiles:
+    """What a submission or draft wrote: the SEG and the JSON of labels and marks beside it."""
+
+    seg: Path
+    annotations: Path
+
+
+class AnnotationSession:
+    """The annotator's work on one series with one protocol, held in MRML nodes of ``scene``."""
+
+    def __init__(self, scene, series: ReferenceSeries, protocol: Protocol, *, user: str,
+                 volume_node=None, segmentation_node=None) -> None:
+        self.scene, self.series, self.protocol, self.user = scene, series, protocol, user
+        self.volume_node = volume_node or bridge.volume_node_from_series(scene, series)
+        bridge.geometry_from_volume_node(self.volume_node).require_same_grid(
+            series.geometry, f"Volume node '{self.volume_node.GetName()}'")
+        if segmentation_node is None:
+            segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{protocol.title} - {user}")
+            segmentation_node.CreateDefaultDisplayNodes()
+            segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(self.volume_node)
+        self.segmentation_node = segmentation_node
+        self.labels: dict[tuple[str, str], Code] = {}
+
+    # ----------------------------------------------------------------- protocol
+    def apply_protocol(self) -> list[str]:
+        """Create the protocol's coded segments and markups, apply its first window; returns the segment IDs."""
+        segment_ids = bridge.ensure_segments(self.segmentation_node, self.protocol.segment_descriptions())
+        for structure in self.protocol.structures:
+            if structure.kind in MARKUPS_CLASS and self.markups_node(structure.label) is None:
+                node = self.scene.AddNewNodeByClass(MARKUPS_CLASS[structure.kind], structure.label)
+                node.SetAttribute(STRUCTURE_ATTRIBUTE, structure.label)
+                node.CreateDefaultDisplayNodes()
+        if self.protocol.default_window is not None:
+            self.apply_window(self.protocol.default_window)
+        return segment_ids
+
+    def apply_window(self, preset: WindowPreset | str) -> WindowPreset:
+        """Set the volume's window/level to a preset of the protocol (by name or object)."""
+        if isinstance(preset, str):
+            found = [p for p in self.protocol.window_presets if p.name == preset]
+            if not found:
+                raise InputError(f"Protocol '{self.protocol.id}' has no window '{preset}'; it has "
+                                 + ", ".join(repr(p.name) for p in self.protocol.window_presets))
+            preset = found[0]
+        display = self.volume_node.GetScalarVolumeDisplayNode()
+        display.SetAutoWindowLevel(0)
+        display.SetWindowLevel(preset.width, preset.center)
+        return preset
+
+    def markups_node(self, label: str):
+        """The markups node holding the landmarks or boxes of structure ``label``, or None."""
+        for class_name in MARKUPS_CLASS.values():
+            for n in range(self.scene.GetNumberOfNodesByClass(class_name)):
+                node = self.scene.GetNthNodeByClass(n, class_name)
+                if node.GetAttribute(STRUCTURE_ATTRIBUTE) == label:
+                    return node
+        return None
+
+    # ----------------------------------------------------------------- progress
+    def segmentation(self) -> Segmentation:
+        """The segments as drawn, on the series grid, authored by the user under the protocol."""
+        return bridge.segmentation_from_nodes(self.segmentation_node, self.volume_node, reference=self.series,
+                                                   author=self.user, protocol_id=self.protocol.id)
+
+    def checklist(self) -> list[ChecklistItem]:
+        """Each structure with how often it is annotated; a required one with count 0 is not done."""
+        segmentation = self.segmentation()
+        drawn = {segment_key(d): segmentation.voxel_count(d.number) > 0 for d in segmentation.segments}
+        items = []
+        for structure in self.protocol.structures:
+            if structure.kind.is_segment:
+                count = int(drawn.get(segment_key(structure.segment_description()), False))
+            elif structure.kind in MARKUPS_CLASS:
+                count = self._markups_count(structure)
+            else:
+                count = sum(1 for (_, name) in self.labels if name == structure.label)
+            expected = str(structure.expected_count) if structure.expected_count else ""
+            items.append(ChecklistItem(structure.label, structure.kind, structure.required, expected, count))
+        return items
+
+    def _markups_count(self, structure: StructureTemplate) -> int:
+        node = self.markups_node(structure.label)
+        if node is None:
+            return 0
+        if structure.kind is AnnotationKind.BOX:
+            return 1 if node.GetNumberOfControlPoints() > 0 else 0
+        return node.GetNumberOfControlPoints()
+
+    # ----------------------------------------------------------------- labels and marks
+    def set_label(self, target: str, classification: str, value: Code) -> None:
+        """Give ``target`` (a structure label, or :data:`CASE_TARGET`) a coded value of a classification."""
+        try:
+            structure = self.protocol.structure(classification)
+        except KeyError as exc:
+            raise InputError(exc.args[0]) from None
+        if structure.kind is not AnnotationKind.CLASSIFICATION:
+            raise InputError(f"'{classification}' is a {structure.kind.value} structure, not a classification")
+        targets = structure.applies_to or (CASE_TARGET,)  # without applies_to it is about the whole case
+        if target not in targets:
+            raise InputError(f"'{classification}' applies to {', '.join(targets)}, not '{target}'")
+        if not any((v.value, v.scheme) == (value.value, value.scheme) for v in structure.values):
+            raise InputError(f"{value.as_list()} is not a value of '{classification}'; its values are "
+                             + "; ".join(v.meaning for v in structure.values))
+        self.labels[(target, classification)] = value
+
+    def marks(self) -> list[dict[str, Any]]:
+        """Landmarks and boxes in the CLI's marks form, in patient LPS millimetres."""
+        marks = []
+        for structure in self.protocol.structures:
+            node = self.markups_node(structure.label) if structure.kind in MARKUPS_CLASS else None
+            if node is None or node.GetNumberOfControlPoints() == 0:
+                continue
+            if structure.kind is AnnotationKind.LANDMARK:
+                for n in range(node.GetNumberOfControlPoints()):
+                    position = [0.0, 0.0, 0.0]
+                    node.GetNthControlPointPositionWorld(n, position)
+                    marks.append({"kind": "point", "label": structure.label,
+                                  "points_mm": [bridge.lps_point(position)]})
+            else:
+                marks.append({"kind": "box", "label": structure.label,
+                              "points_mm": _box_corners_lps(node, self.series.geometry)})
+        return marks
+
+    # ----------------------------------------------------------------- drafts and submission
+    def save_draft(self, folder: str | os.PathLike[str]) -> SubmissionFiles:
+        """The work so far, to be resumed later (replaces the previous draft of this case and user)."""
+        return self._write(Path(folder), "draft", force=True)
+
+    def submit(self, folder: str | os.PathLike[str]) -> SubmissionFiles:
+        """The final SEG and its labels and marks, refused while a required structure is missing."""
+        missing = [item.label for item in self.checklist() if not item.done]
+        if missing:
+            raise InputError(f"Required structure(s) not annotated yet: {', '.join(missing)}; annotate them, or ask "
+                             "the project lead whether the protocol should make them optional")
+        return self._write(Path(folder), "submission", force=False)
+
+    def resume_draft(self, files: SubmissionFiles) -> None:
+        """Load a draft's segments into the segmentation node and its labels and marks into the session."""
+        if files.seg.exists():  # a protocol of landmarks or boxes only has no SEG
+            bridge.segmentation_to_node(read_seg(files.seg, self.series), self.scene, self.volume_node,
+                                             node=self.segmentation_node)
+        content = json.loads(files.annotations.read_text(encoding="utf-8"))
+        marks = content.get("marks", [])
+        for mark in marks:
+            node = self.markups_node(mark["label"])
+            if node is not None and mark["kind"] == "point":
+                node.AddControlPointWorld(*bridge.ras_point(mark["points_mm"][0]))
+        self.labels = {}
+        for entry in content.get("labels", []):
+            target = entry.get("segment") or (marks[entry["mark"]]["label"] if "mark" in entry else CASE_TARGET)
+            self.labels[(target, entry["name"])] = Code(*entry["value"])
+
+    def files_in(self, folder: str | os.PathLike[str], kind: str) -> SubmissionFiles:
+        """Where this user's ``kind`` ("draft" or "submission") of this series goes in ``folder``."""
+        stem = f"{self.series.series_instance_uid}-{_safe(self.user)}-{kind}"
+        return SubmissionFiles(Path(folder) / f"{stem}.dcm", Path(folder) / f"{stem}.json")
+
+    def _write(self, folder: Path, kind: str, *, force: bool) -> SubmissionFiles:
+        files = self.files_in(folder, kind)
+        seg_path, json_path = files.seg, files.annotations
+        marks = self.marks()
+        content = {
+            "protocol": {"id": self.protocol.id, "version": self.protocol.version},
+            "user": self.user,
+            "labels": [self._sr_label(target, classification, value, marks)
+                       for (target, classification), value in self.labels.items()],
+            "marks": marks,
+        }
+        segmentation = self.segmentation()
+        with atomic_path(json_path, force=force) as temporary:
+            if segmentation.segments:  # a protocol of landmarks or boxes only has nothing for a SEG
+                write_seg(segmentation, seg_path, force=force, content_label=kind.upper()[:16])
+            temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+        return files
+
+    def _sr_label(self, target: str, classification: str, value: Code, marks: list[dict]) -> dict[str, Any]:
+        """A label in the form of ``sr export --labels``: about a segment, a mark, or the case."""
+        entry: dict[str, Any] = {"name": classification, "value": value.as_list()}
+        if target == CASE_TARGET:
+            return entry
+        structure = self.protocol.structure(target)
+        if structure.kind.is_segment:
+            return {"segment": target, **entry}
+        index = next((n for n, mark in enumerate(marks) if mark["label"] == target), None)
+        if index is None:
+            raise InputError(f"'{classification}' is given for {target}, which has no mark yet; place it first")
+        return {"mark": index, **entry}
+
+
+def _box_corners_lps(roi_node, geometry) -> list[list[float]]:
+    """Two opposite corners of an ROI's bounds, in LPS mm, on the image plane through its centre.
+
+    A box mark is drawn on one image (SCOORD3D polygons are planar), while an ROI drawn in a
+    slice view has a thickness: its rectangle is taken on the series' slice nearest its centre.
+    """
+    bounds = [0.0] * 6
+    roi_node.GetRASBounds(bounds)
+    corners = np.array([bridge.lps_point([bounds[0], bounds[2], bounds[4]]),
+                        bridge.lps_point([bounds[1], bounds[3], bounds[5]])])
+    to_index = np.linalg.inv(geometry.affine)
+    indices = corners @ to_index[:3, :3].T + to_index[:3, 3]
+    indices[:, 2] = np.clip(np.rint(indices[:, 2].mean()), 0, geometry.size[2] - 1)
+    return [[float(v) for v in point] for point in geometry.index_to_lps(indices)]
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)

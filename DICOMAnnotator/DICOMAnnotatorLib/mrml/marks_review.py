@@ -1,0 +1,138 @@
+"""A reviewer's case of landmarks, boxes and labels in a MRML scene: each annotator's SR as locked markups.
+
+The counterpart of :mod:`mrml_review` for protocols without volume structures (vertebral
+fracture grading, mammography boxes), whose submissions are SRs alone. Each annotator's marks
+become locked markups nodes (points in one point list, each box a closed curve), the agreement
+table lists every pair of annotators per marked structure (distance or IoU) and every disputed
+answer, and the consensus (marks at the annotators' mean position, answers by majority) is
+what the core records from the submitted SR files (:func:`review.record_consensus`); it is
+shown here, not edited.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..agreement import (
+    AnnotationAgreement,
+    ReportedMark,
+    compare_annotations,
+    consensus_content,
+    polygon_vertices,
+    read_annotations,
+)
+from ..errors import InputError
+from ..imaging import ReferenceSeries
+from ..review import write_consensus_sr
+from . import bridge
+
+
+class MarksReviewSession:
+    """The SR submissions of one case, loaded for comparison; the same interface as :class:`ReviewSession`."""
+
+    #: The consensus is computed from the submitted SRs and recorded as it is.
+    editable_consensus = False
+
+    def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
+                 reviewer: str, protocol, threshold: float = 0.5, volume_node=None) -> None:
+        if not submissions:
+            raise InputError(f"No submission to review for {series.description}")
+        self.scene, self.series, self.reviewer, self.protocol = scene, series, reviewer, protocol
+        self.names = [name for name, _ in submissions]
+        self.paths = [Path(path) for _, path in submissions]
+        self.reports = [read_annotations(path) for path in self.paths]
+        self.threshold = threshold
+        self.volume_node = volume_node or bridge.volume_node_from_series(scene, series)
+        self.nodes = {name: self._marks_nodes(f"Submission: {name}", report.marks)
+                      for name, report in zip(self.names, self.reports, strict=True)}
+        self.consensus_node = None
+        self.consensus_method: str | None = None
+
+    # ----------------------------------------------------------------- compare
+    def show_only(self, name: str | None) -> None:
+        """Show one annotator's marks (or, with None, everybody's) and hide the others."""
+        if name is not None and name not in self.nodes:
+            raise InputError(f"No submission by '{name}'; the case has {', '.join(self.names)}")
+        for other, nodes in self.nodes.items():
+            for node in nodes:
+                node.GetDisplayNode().SetVisibility(name is None or other == name)
+
+    def agreement(self) -> AnnotationAgreement:
+        return compare_annotations(self.reports, self.names, threshold=self.threshold)
+
+    def agreement_table(self) -> list[list[str]]:
+        """Header, then one row per marked structure and pair (mm apart, or box IoU), then each answer given."""
+        report = self.agreement().to_json()
+        rows = [["Structure / question", "Annotator A", "Annotator B", "Agreement"]]
+        for mark in report["marks"]:
+            for pair in mark["pairs"]:
+                figure = f"IoU {pair['iou']:.2f}" if "iou" in pair else f"{pair['distance_mm']:.1f} mm apart"
+                rows.append([mark["label"], self.names[pair["a"]], self.names[pair["b"]], figure])
+            missing = [name for name, marked in zip(self.names, mark["marked_by"], strict=True) if not marked]
+            if missing:
+                rows.append([mark["label"], ", ".join(missing), "", "not marked"])
+        for label in report["labels"]:
+            answers = [a[2] if a else "-" for a in label["answers"]]
+            verdict = "agree" if len(set(answers)) == 1 else "disagree"
+            rows.append([f"{label['target']}: {label['question'][2]}", " / ".join(self.names), " / ".join(answers),
+                         verdict])
+        return rows
+
+    # ----------------------------------------------------------------- consensus
+    def build_consensus(self, method: str = "majority", threshold: float | None = None) -> AnnotationAgreement:
+        """Show the consensus marks (mean positions of the marks made by enough annotators)."""
+        if threshold is not None:
+            self.threshold = threshold
+        agreement = self.agreement()
+        marks, _ = consensus_content(agreement, self.protocol)
+        if self.consensus_node is not None:
+            for node in self.consensus_node:
+                self.scene.RemoveNode(node)
+        self.consensus_node = self._marks_nodes("Consensus", [
+            ReportedMark(mark.label, mark.graphic_type, mark.points_mm, mark.finding, None) for mark in marks])
+        self.consensus_method = "majority"
+        return agreement
+
+    def load_consensus(self, path: str | os.PathLike[str]) -> None:
+        """Show a consensus SR recorded earlier (e.g. before the previous review tier)."""
+        if self.consensus_node is not None:
+            for node in self.consensus_node:
+                self.scene.RemoveNode(node)
+        self.consensus_node = self._marks_nodes("Consensus (recorded)", read_annotations(path).marks)
+        self.consensus_method = "recorded"
+
+    def export(self, folder: str | os.PathLike[str], formats: Sequence[str] = ("sr",), *,
+               force: bool = False) -> dict[str, Path]:
+        """Write the consensus SR as ``consensus-sr.dcm`` in ``folder``: the case's DICOM result (asked for as
+        ``seg`` or ``sr``); these cases have nothing for NIfTI or surface models."""
+        unknown = sorted(set(formats) - {"seg", "sr"})
+        if unknown:
+            raise InputError(f"Protocol '{self.protocol.id}' has landmarks, boxes and labels only: its consensus is "
+                             f"an SR; {', '.join(unknown)} cannot be exported")
+        return {"sr": write_consensus_sr(self.agreement(), Path(folder) / "consensus-sr.dcm", seg=None,
+                                         reference=self.series, protocol=self.protocol, creator=self.reviewer,
+                                         force=force)}
+
+    # ----------------------------------------------------------------- nodes
+    def _marks_nodes(self, name: str, marks: Sequence[ReportedMark]) -> list:
+        """Locked markups of ``marks``: one point list for the points, a closed curve for each box or polygon."""
+        nodes = []
+        points = [mark for mark in marks if mark.graphic_type == "POINT"]
+        if points:
+            node = self.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", name)
+            for mark in points:
+                node.AddControlPointWorld(*bridge.ras_point(mark.points_mm[0]), mark.label)
+            nodes.append(node)
+        for mark in marks:
+            if mark.graphic_type == "POINT":
+                continue
+            node = self.scene.AddNewNodeByClass("vtkMRMLMarkupsClosedCurveNode", f"{name}: {mark.label}")
+            for corner in polygon_vertices(mark.points_mm):
+                node.AddControlPointWorld(*bridge.ras_point(corner), mark.label)
+            nodes.append(node)
+        for node in nodes:
+            node.CreateDefaultDisplayNodes()
+            node.SetLocked(1)
+        return nodes

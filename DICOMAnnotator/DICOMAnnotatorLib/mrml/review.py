@@ -1,0 +1,135 @@
+"""A reviewer's case in a MRML scene: every submission as its own node, agreement, an editable consensus, exports.
+
+This is the Logic of the DICOMAnnotatorReview Slicer module without Qt (see
+:mod:`mrml_annotation`). Agreement is computed from the submitted SEG files, which are what was
+signed off, not from nodes a reviewer may have touched; the consensus becomes a new segmentation
+node that the reviewer edits in the Segment Editor before it is written as the case's result.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..agreement import AgreementReport, ConsensusResult, build_consensus, segmentation_agreement
+from ..errors import InputError
+from ..export import export_models, export_nifti
+from ..imaging import Provenance, ReferenceSeries, Segmentation
+from ..seg import read_segs, write_seg
+from . import bridge
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    """One line of the reviewer's agreement table: a segment and a pair of annotators."""
+
+    segment: str
+    annotator_a: str
+    annotator_b: str
+    dice: float
+    hd95_mm: float | None
+
+
+class ReviewSession:
+    """The submissions of one case, loaded for comparison, consensus and sign-off."""
+
+    #: The consensus is a segmentation node the reviewer edits in the Segment Editor before recording it.
+    editable_consensus = True
+
+    def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
+                 reviewer: str, volume_node=None) -> None:
+        if not submissions:
+            raise InputError(f"No submission to review for {series.description}")
+        self.scene, self.series, self.reviewer = scene, series, reviewer
+        self.names = [name for name, _ in submissions]
+        self.paths = [Path(path) for _, path in submissions]
+        self.segmentations = read_segs(self.paths, series)
+        self.volume_node = volume_node or bridge.volume_node_from_series(scene, series)
+        self.nodes = {name: bridge.segmentation_to_node(segmentation, scene, self.volume_node,
+                                                             name=f"Submission: {name}")
+                      for name, segmentation in zip(self.names, self.segmentations, strict=True)}
+        self.consensus_node = None
+        self.consensus_result: ConsensusResult | None = None  # when built in this session
+        self.consensus_method: str | None = None
+
+    # ----------------------------------------------------------------- compare
+    def show_only(self, name: str | None) -> None:
+        """Show one submission (or, with None, all of them) and hide the others."""
+        if name is not None and name not in self.nodes:
+            raise InputError(f"No submission by '{name}'; the case has {', '.join(self.names)}")
+        for other, node in self.nodes.items():
+            node.GetDisplayNode().SetVisibility(name is None or other == name)
+
+    def agreement(self) -> AgreementReport:
+        """Pairwise agreement of the submissions (and against the consensus once there is one)."""
+        reference = self.consensus() if self.consensus_node is not None else None
+        return segmentation_agreement(self.segmentations, self.names, reference=reference)
+
+    def agreement_rows(self) -> list[AgreementRow]:
+        """The agreement report flattened for a table widget."""
+        rows = []
+        for segment in self.agreement().segments:
+            for pair in segment.pairs:
+                rows.append(AgreementRow(segment.matched.description.label, self.names[pair.a], self.names[pair.b],
+                                         pair.metrics.dice, pair.metrics.hd95_mm))
+        return rows
+
+    def agreement_table(self) -> list[list[str]]:
+        """Header, then one row per segment and pair of annotators (what the module's table shows)."""
+        rows = [["Segment", "Annotator A", "Annotator B", "Dice", "HD95 (mm)"]]
+        for row in self.agreement_rows():
+            rows.append([row.segment, row.annotator_a, row.annotator_b, f"{row.dice:.3f}",
+                         "" if row.hd95_mm is None else f"{row.hd95_mm:.2f}"])
+        return rows
+
+    # ----------------------------------------------------------------- consensus
+    def build_consensus(self, method: str = "staple", threshold: float = 0.5) -> ConsensusResult:
+        """Merge the submissions into a new, editable segmentation node (replacing an earlier consensus)."""
+        result = build_consensus(self.segmentations, self.names, method=method, threshold=threshold,
+                                 missing_as_empty=True, author=self.reviewer)
+        self._show_consensus(result.segmentation, method)
+        self.consensus_result = result
+        return result
+
+    def load_consensus(self, path: str | os.PathLike[str]) -> None:
+        """Show a consensus recorded earlier (e.g. by the previous review tier) as the editable consensus node."""
+        recorded = read_segs([path], self.series)[0]
+        self._show_consensus(recorded, "recorded")
+
+    def _show_consensus(self, segmentation: Segmentation, method: str) -> None:
+        if self.consensus_node is not None:
+            self.scene.RemoveNode(self.consensus_node)
+        self.consensus_node = bridge.segmentation_to_node(segmentation, self.scene, self.volume_node,
+                                                               name=f"Consensus ({method})")
+        self.consensus_method = method
+
+    def consensus(self) -> Segmentation:
+        """The consensus as the reviewer left it in its node, with the submissions as provenance."""
+        if self.consensus_node is None:
+            raise InputError("Build the consensus first")
+        edited = bridge.segmentation_from_nodes(self.consensus_node, self.volume_node, reference=self.series,
+                                                     author=self.reviewer)
+        return edited.with_provenance(Provenance(derived_from=tuple(str(p) for p in self.paths),
+                                                 method=f"{self.consensus_method} consensus, reviewed by "
+                                                        f"{self.reviewer}"))
+
+    # ----------------------------------------------------------------- results
+    def export(self, folder: str | os.PathLike[str], formats: Sequence[str] = ("seg",), *,
+               force: bool = False) -> dict[str, Path]:
+        """Write the reviewed consensus as ``consensus.dcm`` (SEG), ``nifti/`` and ``models/`` in ``folder``."""
+        unknown = sorted(set(formats) - {"seg", "nifti", "models"})
+        if unknown:
+            raise InputError(f"Unknown export format(s) {unknown}; use seg, nifti, models")
+        segmentation, folder = self.consensus(), Path(folder)
+        written: dict[str, Path] = {}
+        if "seg" in formats:
+            written["seg"] = write_seg(segmentation, folder / "consensus.dcm", force=force, content_label="CONSENSUS",
+                                       series_description=f"SEG consensus reviewed by {self.reviewer}")
+        if "nifti" in formats:
+            written["nifti"] = export_nifti(segmentation, folder / "nifti", force=force, source="reviewed consensus")
+        if "models" in formats:
+            export_models(segmentation, folder / "models", force=force)
+            written["models"] = folder / "models"
+        return written

@@ -1,0 +1,135 @@
+"""Segment descriptions as DICOM: the Segment Description macro (PS3.3 C.8.20-4) and back.
+
+The core keeps its own small types (:class:`~DICOMAnnotatorLib.dicom.codes.Code`,
+:class:`~DICOMAnnotatorLib.imaging.segmentation.SegmentDescription`) so that protocols and JSON
+outputs do not depend on DICOM libraries; this module is where a segment becomes a Segment
+Sequence item (with pydicom, for the SEG writer) or highdicom's type (for highdicom users and
+the tests that hold our header equal to highdicom's), and where a read item becomes ours again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from ..dicom import Code, code_item, dicom_lab_to_rgb, rgb_to_dicom_lab
+from ..errors import SegmentationError
+from ..imaging import AlgorithmType, SegmentDescription
+
+#: PS3.16 CID 7162 (Surface Processing Algorithm Families): the family of a non-MANUAL segment's algorithm.
+ARTIFICIAL_INTELLIGENCE = Code("123110", "DCM", "Artificial Intelligence")
+MANUAL_PROCESSING = Code("123109", "DCM", "Manual Processing")
+
+if TYPE_CHECKING:  # pragma: no cover
+    import highdicom as hd
+
+    from ..protocols import Protocol
+
+
+def segment_item(
+    description: SegmentDescription,
+    *,
+    algorithm_version: str = "unknown",
+    algorithm_family: Code | None = None,
+) -> Dataset:
+    """One Segment Sequence item (PS3.3 Segment Description Macro, C.8.20-4).
+
+    Carries number, label, category, type (with its modifier inside the type item), anatomic
+    region (with modifier), tracking ids and the display colour as CIELab. A non-MANUAL segment
+    gets an Algorithm Identification: its name, ``algorithm_family`` (default: CID 7162
+    "Artificial Intelligence" for AUTOMATIC, "Manual Processing" otherwise) and
+    ``algorithm_version``. Tracking ID and UID go together (the macro requires both or none):
+    a missing one is made up from the label or a new UID.
+    """
+    _check_long_strings(description)
+    item = Dataset()
+    item.SegmentNumber = description.number
+    item.SegmentLabel = description.label
+    item.SegmentedPropertyCategoryCodeSequence = [code_item(description.category)]
+    type_item = code_item(description.type)
+    if description.type_modifier is not None:
+        type_item.SegmentedPropertyTypeModifierCodeSequence = [code_item(description.type_modifier)]
+    item.SegmentedPropertyTypeCodeSequence = [type_item]
+    item.SegmentAlgorithmType = description.algorithm_type.value
+    if description.algorithm_type is not AlgorithmType.MANUAL:
+        item.SegmentAlgorithmName = description.algorithm_name or "unnamed"
+        family = algorithm_family or (ARTIFICIAL_INTELLIGENCE if description.algorithm_type is AlgorithmType.AUTOMATIC
+                                      else MANUAL_PROCESSING)
+        identification = Dataset()
+        identification.AlgorithmFamilyCodeSequence = [code_item(family)]
+        identification.AlgorithmName = item.SegmentAlgorithmName
+        identification.AlgorithmVersion = algorithm_version
+        item.SegmentationAlgorithmIdentificationSequence = [identification]
+    if description.tracking_id is not None or description.tracking_uid is not None:
+        item.TrackingID = description.tracking_id or description.label
+        item.TrackingUID = description.tracking_uid or generate_uid()
+    if description.anatomic_region is not None:
+        region = code_item(description.anatomic_region)
+        if description.anatomic_region_modifier is not None:
+            region.AnatomicRegionModifierSequence = [code_item(description.anatomic_region_modifier)]
+        item.AnatomicRegionSequence = [region]
+    item.RecommendedDisplayCIELabValue = list(rgb_to_dicom_lab(description.color))
+    return item
+
+
+def _check_long_strings(description: SegmentDescription) -> None:
+    """Label, algorithm name and code meanings are LO values: at most 64 characters and no backslash
+    (it separates values). Slicer segment names are not limited, so say which segment to rename."""
+    codes = (description.category, description.type, description.type_modifier, description.anatomic_region,
+             description.anatomic_region_modifier)
+    texts = [("label", description.label), ("algorithm name", description.algorithm_name or ""),
+             *(("code meaning", code.meaning) for code in codes if code is not None)]
+    for what, text in texts:
+        problems = [f"{len(text)} characters"] if len(text) > 64 else []
+        if "\\" in text:
+            problems.append("a backslash")
+        if problems:
+            raise SegmentationError(
+                f"Segment {description.number} ('{description.label[:40]}'): its {what} has {' and '.join(problems)}; "
+                "DICOM allows at most 64 characters and no backslash here, so shorten or rename it")
+
+
+def to_highdicom_segment_description(description: SegmentDescription, **kwargs: Any) -> hd.seg.SegmentDescription:
+    """:func:`segment_item` as highdicom's type, for highdicom's Segmentation constructor."""
+    import highdicom as hd
+
+    return hd.seg.SegmentDescription.from_dataset(segment_item(description, **kwargs))
+
+
+def to_highdicom_segment_descriptions(
+    source: Protocol | Sequence[SegmentDescription], **kwargs: Any,
+) -> list[hd.seg.SegmentDescription]:
+    """highdicom segment descriptions for a protocol's segments or a list of descriptions."""
+    descriptions = source.segment_descriptions() if hasattr(source, "segment_descriptions") else list(source)
+    return [to_highdicom_segment_description(d, **kwargs) for d in descriptions]
+
+
+def segment_description_from_dataset(item: Any) -> SegmentDescription:
+    """Our description from a SEG's Segment Sequence item (the inverse of the conversion above)."""
+    type_item = item.SegmentedPropertyTypeCodeSequence[0]
+    modifiers = getattr(type_item, "SegmentedPropertyTypeModifierCodeSequence", None)
+    regions = getattr(item, "AnatomicRegionSequence", None)
+    region_modifiers = getattr(regions[0], "AnatomicRegionModifierSequence", None) if regions else None
+    color = (128, 174, 128)
+    if "RecommendedDisplayCIELabValue" in item:
+        lab = [int(v) for v in item.RecommendedDisplayCIELabValue]
+        color = dicom_lab_to_rgb(lab)
+    algorithm = AlgorithmType(str(item.SegmentAlgorithmType))
+    return SegmentDescription(
+        number=int(item.SegmentNumber), label=str(item.SegmentLabel),
+        category=Code.from_dataset(item.SegmentedPropertyCategoryCodeSequence[0]),
+        type=Code.from_dataset(type_item),
+        type_modifier=Code.from_dataset(modifiers[0]) if modifiers else None,
+        anatomic_region=Code.from_dataset(regions[0]) if regions else None,
+        anatomic_region_modifier=Code.from_dataset(region_modifiers[0]) if region_modifiers else None,
+        color=tuple(int(c) for c in color),
+        algorithm_type=algorithm,
+        algorithm_name=str(getattr(item, "SegmentAlgorithmName", "")) or (
+            None if algorithm is AlgorithmType.MANUAL else "unnamed"),
+        tracking_id=getattr(item, "TrackingID", None),
+        tracking_uid=getattr(item, "TrackingUID", None),
+    )
+

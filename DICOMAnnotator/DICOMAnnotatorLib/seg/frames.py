@@ -1,0 +1,191 @@
+"""The frames of a SEG, encoded directly: per-frame functional groups and pixel data.
+
+:mod:`seg_header` builds every other module. Here BINARY and FRACTIONAL SEGs get one frame per
+segment and labelled slice (segment-major, slices ascending) and a LABELMAP SEG one frame per
+labelled slice, walking each segment's bounding box only; empty frames are left out (a SEG
+without any labelled voxel keeps empty frames on its first slice, as the IOD needs a frame).
+The per-frame items are encoded to bytes here (explicit VR little endian, as
+:func:`part10.save_part10` copies them), from pieces encoded once per slice (plane position,
+source image) and once per segment; BINARY and FRACTIONAL pixel data are filled row band by row
+band, so memory follows the labelled region plus the packed pixel data. LABELMAP frames are
+compressed with RLE Lossless, which every DICOM toolkit decodes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+
+import numpy as np
+import pydicom
+from pydicom.encaps import encapsulate
+
+from ..dicom import encode_element, encode_items, encode_sequence, raw_element
+from ..imaging import Segmentation, SliceSource
+from .header import MAX_FRACTIONAL_VALUE, decimal_string
+
+#: Purpose of Reference of a frame's source image, and the Derivation Code of a SEG frame (PS3.16 CID 7202, 7203).
+SOURCE_PURPOSE = ("121322", "DCM", "Source image for image processing operation")
+SEGMENTATION_DERIVATION = ("113076", "DCM", "Segmentation")
+PER_FRAME_FUNCTIONAL_GROUPS = 0x52009230
+PIXEL_DATA = 0x7FE00010
+
+
+def add_frames(seg: pydicom.Dataset, segmentation: Segmentation, sources: Mapping[int, SliceSource]) -> int:
+    """Add the frames of ``segmentation`` to the header ``seg`` (its Segmentation Type says which kind).
+
+    ``sources[k]`` is the source image of slice ``k`` (missing: the frame names no source). The
+    per-frame groups and BINARY/FRACTIONAL pixel data become raw elements of ``seg``. Returns the
+    number of frames.
+    """
+    seg_type = str(seg.SegmentationType)
+    if seg_type == "LABELMAP":
+        items = _ItemEncoder(segmentation.geometry, sources, segment_dimension=False, per_frame_identification=False)
+        encoded, frames = _labelmap_frames(segmentation, items, int(seg.BitsAllocated))
+        seg.PixelData = encapsulate(frames)
+        seg["PixelData"].is_undefined_length = True
+    else:
+        items = _ItemEncoder(segmentation.geometry, sources, segment_dimension=True,
+                             per_frame_identification="SegmentIdentificationSequence"
+                             not in seg.SharedFunctionalGroupsSequence[0])
+        pixels = _PixelWriter(*segmentation.geometry.array_shape[1:], fractional=seg_type == "FRACTIONAL")
+        encoded = _segment_frames(segmentation, items, pixels)
+        seg[PIXEL_DATA] = raw_element(PIXEL_DATA, "OB", pixels.data())  # 1 or 8 bits allocated
+    seg[PER_FRAME_FUNCTIONAL_GROUPS] = raw_element(PER_FRAME_FUNCTIONAL_GROUPS, "SQ", encode_items(encoded))
+    seg.NumberOfFrames = len(encoded)
+    return len(encoded)
+
+
+def _segment_frames(segmentation: Segmentation, items: _ItemEncoder, pixels: _PixelWriter) -> list[bytes]:
+    """One BINARY or FRACTIONAL frame per segment and labelled slice; when nothing is labelled, one empty
+    frame per segment on the first slice (so that every segment has a frame, as in highdicom's SEGs)."""
+    encoded = []
+    for description in segmentation.segments:
+        if segmentation.bounding_box(description.number) is None:
+            continue
+        box, values = segmentation.cropped_mask(description.number)
+        for offset, k in enumerate(range(box[0].start, box[0].stop)):
+            if values[offset].any():
+                pixels.add(values[offset], box[1], box[2])
+                encoded.append(items.item(description.number, k))
+    if not encoded:
+        for description in segmentation.segments:
+            pixels.add(np.zeros((0, 0), dtype=np.uint8), slice(0, 0), slice(0, 0))
+            encoded.append(items.item(description.number, 0))
+    return encoded
+
+
+def _labelmap_frames(segmentation: Segmentation, items: _ItemEncoder, bits: int) -> tuple[list[bytes], list[bytes]]:
+    """One RLE-compressed frame of segment numbers per labelled slice; one empty frame when nothing is labelled."""
+    from pydicom.pixels.encoders import RLELosslessEncoder
+
+    rows, columns = segmentation.geometry.array_shape[1:]
+    first, last = _slab(segmentation)
+    planes = np.zeros((last - first, rows, columns), dtype=np.uint8 if bits == 8 else np.uint16)
+    for description in segmentation.segments:
+        if segmentation.bounding_box(description.number) is not None:
+            box, values = segmentation.cropped_mask(description.number)
+            planes[box[0].start - first:box[0].stop - first, box[1], box[2]][values] = description.number
+    labelled = [k for k in range(first, last) if planes[k - first].any()] or [first]
+    options = {"rows": rows, "columns": columns, "number_of_frames": 1, "samples_per_pixel": 1, "bits_allocated": bits,
+               "bits_stored": bits, "pixel_representation": 0, "photometric_interpretation": "MONOCHROME2"}
+    frames = [RLELosslessEncoder.encode(planes[k - first], **options) for k in labelled]
+    return [items.item(None, k) for k in labelled], frames
+
+
+def _slab(segmentation: Segmentation) -> tuple[int, int]:
+    """The slices [first, last) holding every labelled voxel (the first slice when nothing is labelled)."""
+    boxes = [b for b in (segmentation.bounding_box(s.number) for s in segmentation.segments) if b is not None]
+    if not boxes:
+        return 0, 1
+    return min(b[0].start for b in boxes), max(b[0].stop for b in boxes)
+
+
+class _ItemEncoder:
+    """Per-frame functional group items (the groups highdicom writes for a SEG frame), as bytes."""
+
+    def __init__(self, geometry, sources: Mapping[int, SliceSource], *, segment_dimension: bool,
+                 per_frame_identification: bool) -> None:
+        self._positions = geometry.index_to_lps(
+            np.column_stack([np.zeros((geometry.size[2], 2)), np.arange(geometry.size[2])]))
+        self._sources = sources
+        self._segment_dimension = segment_dimension
+        self._per_frame_identification = per_frame_identification
+        self._purpose = _code_item(*SOURCE_PURPOSE)
+        self._derivation = encode_sequence(0x00089215, [_code_item(*SEGMENTATION_DERIVATION)])
+        self._slices: dict[int, bytes] = {}
+
+    def item(self, segment: int | None, k: int) -> bytes:
+        """Derivation Image, Frame Content, Plane Position and Segment Identification of one frame (tag order)."""
+        if k not in self._slices:
+            self._slices[k] = self._slice_parts(k)
+        derivation, position = self._slices[k]
+        index = struct.pack("<2I", segment, k + 1) if self._segment_dimension else struct.pack("<I", k + 1)
+        content = encode_sequence(0x00209111, [  # FrameContentSequence > DimensionIndexValues: (segment,) slice
+            encode_element(0x00209157, "UL", index)])
+        identification = encode_sequence(0x0062000A, [  # SegmentIdentificationSequence > ReferencedSegmentNumber
+            encode_element(0x0062000B, "US", struct.pack("<H", segment))]) if self._per_frame_identification else b""
+        return derivation + content + position + identification
+
+    def _slice_parts(self, k: int) -> tuple[bytes, bytes]:
+        position = "\\".join(decimal_string(v) for v in self._positions[k])
+        plane = encode_sequence(0x00209113, [encode_element(0x00200032, "DS", position.encode())])
+        source = self._sources.get(k)
+        if source is None:
+            return b"", plane
+        image = [encode_element(0x00081150, "UI", source.sop_class_uid.encode()),  # ReferencedSOPClassUID
+                 encode_element(0x00081155, "UI", source.sop_instance_uid.encode())]  # ReferencedSOPInstanceUID
+        if source.frame_number is not None:
+            image.append(encode_element(0x00081160, "IS", str(source.frame_number).encode()))  # ReferencedFrameNumber
+        image.append(encode_element(0x0028135A, "CS", b"YES"))  # SpatialLocationsPreserved
+        image.append(encode_sequence(0x0040A170, [self._purpose]))  # PurposeOfReferenceCodeSequence
+        derived = encode_sequence(0x00082112, [b"".join(image)]) + self._derivation  # SourceImage, DerivationCode
+        return encode_sequence(0x00089124, [derived]), plane  # DerivationImageSequence
+
+
+class _PixelWriter:
+    """Pixel Data of the frames added: one byte per pixel (FRACTIONAL) or bits packed across frames (BINARY).
+
+    BINARY frames are packed row band by row band when rows end on byte boundaries (PS3.5 8.1.1
+    packs bits across frames and rows without padding); otherwise whole frames are kept and
+    packed together at the end.
+    """
+
+    def __init__(self, rows: int, columns: int, *, fractional: bool) -> None:
+        self._rows, self._columns = rows, columns
+        self._fractional = fractional
+        self._by_band = fractional or columns % 8 == 0
+        self._row_bytes = columns if fractional else columns // 8
+        self._bands: list[tuple[int, bytes]] = []  # (first row, encoded rows) per frame
+        self._frames: list[np.ndarray] = []
+
+    def add(self, plane: np.ndarray, rows: slice, columns: slice) -> None:
+        """A frame whose values ``plane`` sit at ``[rows, columns]`` of an otherwise empty frame."""
+        band = np.zeros((plane.shape[0], self._columns), dtype=np.uint8)
+        band[:, columns] = np.rint(plane * MAX_FRACTIONAL_VALUE) if self._fractional else plane
+        if not self._by_band:
+            frame = np.zeros((self._rows, self._columns), dtype=np.uint8)
+            frame[rows] = band
+            self._frames.append(frame)
+        elif self._fractional:
+            self._bands.append((rows.start, band.tobytes()))
+        else:
+            self._bands.append((rows.start, np.packbits(band, axis=None, bitorder="little").tobytes()))
+
+    def data(self) -> bytes | bytearray:
+        """The Pixel Data value, padded to even length (not copied into a ``bytes``: 70 MB for a large SEG)."""
+        if not self._by_band:
+            data = np.packbits(np.stack(self._frames), axis=None, bitorder="little").tobytes()
+            return data + b"\0" * (len(data) % 2)
+        frame_bytes = self._rows * self._row_bytes
+        buffer = bytearray(len(self._bands) * frame_bytes + (len(self._bands) * frame_bytes) % 2)
+        for n, (first_row, encoded) in enumerate(self._bands):
+            start = n * frame_bytes + first_row * self._row_bytes
+            buffer[start:start + len(encoded)] = encoded
+        return buffer
+
+
+def _code_item(value: str, scheme: str, meaning: str) -> bytes:
+    """CodeValue, CodingSchemeDesignator and CodeMeaning of one code item."""
+    return (encode_element(0x00080100, "SH", value.encode()) + encode_element(0x00080102, "SH", scheme.encode())
+            + encode_element(0x00080104, "LO", meaning.encode()))
