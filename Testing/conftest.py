@@ -1,7 +1,15 @@
-"""Shared fixtures: generated phantom series and the third-party files in ../shared/data."""
+"""Shared fixtures: generated phantom series, third-party test files, external tools.
+
+Third-party files (DICOM written by other tools and people; sources and licences in
+docs/testing.md) are not in the repository: tests find them in one folder, named by
+$DICOM_ANNOTATOR_TEST_DATA (default: ``../shared/data`` beside the clone, where CI has them).
+Without that folder their tests skip (under CI=true they fail), and the summary names them
+in one line. Everything else the tests need, they make.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,24 +22,63 @@ from DICOMAnnotatorLib.imaging import phantoms
 REPO = Path(__file__).resolve().parents[1]
 #: The installed ``dicom-annotator`` command of the environment running the tests.
 COMMAND = str(Path(sys.executable).with_name("dicom-annotator"))
-SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+TEST_DATA_SETTING = "DICOM_ANNOTATOR_TEST_DATA"
+TEST_DATA = Path(os.environ.get(TEST_DATA_SETTING) or REPO.parent / "shared" / "data").resolve()
+#: The skip reason of tests whose third-party files are missing (the summary gathers them).
+MISSING_TEST_DATA = "third-party test data missing"
+CI = os.environ.get("CI", "").lower() == "true"
 
 
-def shared_file(relative: str) -> Path:
-    """A file of ../shared/data; missing data fails under CI and skips on a developer's machine."""
-    path = SHARED_DATA / relative
+def third_party_file(relative: str) -> Path:
+    """A file of the third-party test data folder; missing, it fails under CI and skips elsewhere."""
+    path = TEST_DATA / relative
     if not path.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Test data {path} is missing; CI runs beside shared/ with its data folder")
-        pytest.skip(f"Test data {path} is not on this machine")
+        if CI:
+            pytest.fail(f"Test data {path} is missing; CI runs with ../shared/data beside the clone "
+                        f"(or ${TEST_DATA_SETTING} naming the folder)")
+        pytest.skip(MISSING_TEST_DATA)
     return path
+
+
+def slicer_terminology_file(name: str) -> Path:
+    """Slicer's terminology file ``name`` (e.g. ``SegmentationCategoryTypeModifier-DICOM-Master``).
+
+    From $SLICER_TERMINOLOGY_DIR (a Slicer install's ``share/Slicer-*/.../Terminologies``), else the
+    copies trame-slicer ships (``scripts/test.sh`` installs its wheel without dependencies for them).
+    """
+    folders = [Path(os.environ["SLICER_TERMINOLOGY_DIR"])] if os.environ.get("SLICER_TERMINOLOGY_DIR") else []
+    spec = importlib.util.find_spec("trame_slicer")  # located, not imported: it would need trame
+    if spec is not None and spec.submodule_search_locations:
+        folders += [Path(p) / "resources" / "terminologies" for p in spec.submodule_search_locations]
+    for folder in folders:
+        for candidate in (folder / f"{name}.json", folder / f"{name}.term.json"):
+            if candidate.is_file():
+                return candidate
+    if CI:
+        pytest.fail(f"Slicer's terminology file {name} is missing; scripts/test.sh installs trame-slicer's copy")
+    pytest.skip("Slicer's terminology files missing (set SLICER_TERMINOLOGY_DIR, or pip install trame-slicer)")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Skips in one line per reason; those for missing third-party files say how to get them run."""
+    reasons: dict[str, list[str]] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ") if isinstance(report.longrepr, tuple) else ""
+        reasons.setdefault(reason, []).append(report.nodeid.split("::")[-1])
+    for reason, tests in sorted(reasons.items()):
+        if reason == MISSING_TEST_DATA:
+            terminalreporter.write_line(
+                f"SKIPPED {len(tests)} tests that read third-party files, not found in {TEST_DATA}: set "
+                f"{TEST_DATA_SETTING} to the folder (docs/testing.md lists its files): {', '.join(sorted(tests))}")
+        else:
+            terminalreporter.write_line(f"SKIPPED {len(tests)} tests: {reason}: {', '.join(sorted(tests))}")
 
 
 def require_tool(name: str) -> str:
     """The path of an external program the tests need: missing under CI fails, elsewhere skips."""
     path = shutil.which(name)
     if path is None:
-        if os.environ.get("CI", "").lower() == "true":
+        if CI:
             pytest.fail(f"{name} is not installed; scripts/install-test-tools.sh installs it")
         pytest.skip(f"{name} is not installed (bash scripts/install-test-tools.sh installs it)")
     return path

@@ -9,6 +9,9 @@ cd "$root"
 bash scripts/install-test-tools.sh
 bash scripts/install-node-tools.sh
 bash scripts/setup-venv.sh slicer,test
+# Slicer's own terminology files, as trame-slicer's wheel ships them (Testing/conftest.py reads them; the
+# package itself is not imported, so its dependencies, which pin another slicer-core, are not installed).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "trame-slicer==2.0.0"
 echo "== ruff" >&2
 .venv/bin/ruff check .
 echo "== pytest" >&2

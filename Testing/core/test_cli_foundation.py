@@ -69,7 +69,7 @@ def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
     assert sorted(p.name for p in (tmp_path / "demo" / "vertebrae").iterdir()) == [
         "consensus-sr.dcm", "reader1-sr.dcm", "reader2-sr.dcm", "reader3-sr.dcm"]
     assert "Fleiss' kappa" in result.stdout and "consensus: T12 None, L1 Mild, L2 Moderate" in result.stdout
-    phantom_identifiers = (b"Phantom^Demo", b"PHANTOM-001")  # what sample_data writes into the headers
+    phantom_identifiers = (b"Phantom^Demo", b"PHANTOM-001")  # what imaging.phantoms writes into the headers
     for path in (tmp_path / "demo").rglob("*.dcm"):
         assert not any(identifier in path.read_bytes() for identifier in phantom_identifiers), path
     store = f"sqlite:///{tmp_path / 'demo' / 'review.db'}"

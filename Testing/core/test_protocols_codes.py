@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
+from conftest import slicer_terminology_file
 from DICOMAnnotatorLib.protocols import shipped_protocols
 from DICOMAnnotatorLib.protocols.coding_schemes import sctid_problem
 from pydicom.sr._cid_dict import cid_concepts
@@ -94,21 +94,14 @@ def test_codes_agree_with_pydicom_and_dicom_context_groups(key):
         assert meaning in names, f"{key} {meaning!r} not in {names}"
 
 
-def _slicer_terminology_dir() -> Path | None:
-    folder = os.environ.get("SLICER_TERMINOLOGY_DIR")
-    return Path(folder) if folder and Path(folder).is_dir() else None
-
-
-@pytest.mark.skipif(_slicer_terminology_dir() is None, reason="SLICER_TERMINOLOGY_DIR is not set")
 def test_codes_marked_as_in_slicer_are_in_slicers_terminology():
-    folder = _slicer_terminology_dir()
     known: set[tuple[str, str, str]] = set()
-    segment = json.loads((folder / "SegmentationCategoryTypeModifier-DICOM-Master.json").read_text())
+    segment = json.loads(slicer_terminology_file("SegmentationCategoryTypeModifier-DICOM-Master").read_text())
     for category in segment["SegmentationCodes"]["Category"]:
         for item in [category, *category.get("Type", [])]:
             for code in [item, *item.get("Modifier", [])]:
                 known.add((code["CodingSchemeDesignator"], code["CodeValue"], code["CodeMeaning"].casefold()))
-    regions = json.loads((folder / "AnatomicRegionAndModifier-DICOM-Master.json").read_text())
+    regions = json.loads(slicer_terminology_file("AnatomicRegionAndModifier-DICOM-Master").read_text())
     for region in regions["AnatomicCodes"]["AnatomicRegion"]:
         for code in [region, *region.get("Modifier", [])]:
             known.add((code["CodingSchemeDesignator"], code["CodeValue"], code["CodeMeaning"].casefold()))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import slicer_terminology_file
 from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.errors import InputError, OutputExistsError
 from DICOMAnnotatorLib.protocols import (
@@ -159,19 +160,10 @@ def test_reader_names_every_problem(tmp_path):
                                                  "anatomic-context-schema.json#", "AnatomicContextName": "x"})
 
 
-def _slicer_terminology_dir() -> Path | None:
-    import os
-
-    folder = os.environ.get("SLICER_TERMINOLOGY_DIR")
-    return Path(folder) if folder and Path(folder).is_dir() else None
-
-
-@pytest.mark.skipif(_slicer_terminology_dir() is None, reason="SLICER_TERMINOLOGY_DIR is not set")
 def test_reader_reads_slicers_own_contexts():
-    folder = _slicer_terminology_dir()
-    context = read_slicer_terminology(folder / "SegmentationCategoryTypeModifier-DICOM-Master.json")
+    context = read_slicer_terminology(slicer_terminology_file("SegmentationCategoryTypeModifier-DICOM-Master"))
     assert context.name == "Segmentation category and type - DICOM master list"
     liver = context.find(Code("123037004", "SCT", "x"), Code("10200004", "SCT", "x"))
     assert liver.color == (221, 130, 101)
-    regions = read_slicer_anatomic_context(folder / "AnatomicRegionAndModifier-DICOM-Master.json")
+    regions = read_slicer_anatomic_context(slicer_terminology_file("AnatomicRegionAndModifier-DICOM-Master"))
     assert any(e.region.value == "10200004" for e in regions.entries)

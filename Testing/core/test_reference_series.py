@@ -9,7 +9,7 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from conftest import shared_file
+from conftest import third_party_file
 from DICOMAnnotatorLib.errors import InputError, SeriesError
 from DICOMAnnotatorLib.imaging import phantoms
 from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
@@ -206,8 +206,8 @@ def _canonical(voxels: np.ndarray, geometry: VolumeGeometry, reference: VolumeGe
 @pytest.mark.shared_data
 @pytest.mark.parametrize("vendor", ["ge", "generic", "philips", "siemens"])
 def test_real_mr_series_match_dicom2nifti_ground_truth(vendor):
-    folder = shared_file(f"dicom2nifti/tests/data/{vendor}/anatomical/001")
-    truth = sitk.ReadImage(str(shared_file(f"dicom2nifti/tests/data/{vendor}/anatomical/001_ground_truth.nii.gz")))
+    folder = third_party_file(f"dicom2nifti/tests/data/{vendor}/anatomical/001")
+    truth = sitk.ReadImage(str(third_party_file(f"dicom2nifti/tests/data/{vendor}/anatomical/001_ground_truth.nii.gz")))
     series = ReferenceSeries.from_paths(folder)
     truth_geometry = VolumeGeometry.from_sitk(truth)
     # Same voxel centres (as a set of the 8 corners), whichever way the slices are stacked.
@@ -221,25 +221,25 @@ def test_real_mr_series_match_dicom2nifti_ground_truth(vendor):
 @pytest.mark.shared_data
 def test_real_gantry_tilted_ct_is_refused():
     with pytest.raises(SeriesError, match="gantry tilt"):
-        ReferenceSeries.from_paths(shared_file("dicom2nifti/tests/data/failing/gantrytilting/001"))
+        ReferenceSeries.from_paths(third_party_file("dicom2nifti/tests/data/failing/gantrytilting/001"))
 
 
 @pytest.mark.shared_data
 def test_real_enhanced_multiframe_equals_its_single_frame_twin():
-    single = ReferenceSeries.from_paths(shared_file("dcmqi/segmentations/23x38x3/image"))
-    multi = ReferenceSeries.from_paths(shared_file("dcmqi/segmentations/23x38x3/multiframe"))
+    single = ReferenceSeries.from_paths(third_party_file("dcmqi/segmentations/23x38x3/image"))
+    multi = ReferenceSeries.from_paths(third_party_file("dcmqi/segmentations/23x38x3/multiframe"))
     assert multi.is_multiframe and not single.is_multiframe
     assert single.geometry.same_grid(multi.geometry, tolerance_mm=1e-6)
     np.testing.assert_array_equal(single.read_voxels(), multi.read_voxels())
-    label = sitk.ReadImage(str(shared_file("dcmqi/segmentations/23x38x3/nrrd/label.nrrd")))
+    label = sitk.ReadImage(str(third_party_file("dcmqi/segmentations/23x38x3/nrrd/label.nrrd")))
     single.geometry.require_same_grid(VolumeGeometry.from_sitk(label), "label.nrrd")
 
 
 @pytest.mark.shared_data
 def test_real_ct_geometry_matches_dcmqi_label_map():
-    series = ReferenceSeries.from_paths(shared_file("dcmqi/segmentations/ct-3slice"))
+    series = ReferenceSeries.from_paths(third_party_file("dcmqi/segmentations/ct-3slice"))
     assert series.geometry.size == (512, 512, 3)
-    label = sitk.ReadImage(str(shared_file("dcmqi/segmentations/liver_seg.nrrd")))
+    label = sitk.ReadImage(str(third_party_file("dcmqi/segmentations/liver_seg.nrrd")))
     series.geometry.require_same_grid(VolumeGeometry.from_sitk(label), "liver_seg.nrrd")
 
 
@@ -249,8 +249,8 @@ def test_real_ct_geometry_matches_dcmqi_label_map():
     "CTImage.dcm_RLELosslessTransferSyntax_1.2.840.10008.1.2.5.dcm",
 ])
 def test_compressed_transfer_syntaxes_decode_to_the_same_voxels(compressed):
-    plain = ReferenceSeries.from_paths(shared_file("cornerstone-wado-loader/testImages/CTImage.dcm"))
-    other = ReferenceSeries.from_paths(shared_file(f"cornerstone-wado-loader/testImages/{compressed}"))
+    plain = ReferenceSeries.from_paths(third_party_file("cornerstone-wado-loader/testImages/CTImage.dcm"))
+    other = ReferenceSeries.from_paths(third_party_file(f"cornerstone-wado-loader/testImages/{compressed}"))
     np.testing.assert_array_equal(plain.read_voxels(), other.read_voxels())
     assert plain.read_voxels().min() == -3024  # rescaled to HU
 
@@ -258,4 +258,4 @@ def test_compressed_transfer_syntaxes_decode_to_the_same_voxels(compressed):
 @pytest.mark.shared_data
 def test_real_projection_image_without_plane_is_refused():
     with pytest.raises(SeriesError, match="no patient position or orientation"):
-        ReferenceSeries.from_paths(shared_file("cornerstone-wado-loader/testImages/no-pixel-spacing.dcm"))
+        ReferenceSeries.from_paths(third_party_file("cornerstone-wado-loader/testImages/no-pixel-spacing.dcm"))

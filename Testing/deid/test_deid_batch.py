@@ -13,7 +13,7 @@ import numpy as np
 import pydicom
 import pytest
 from canary_study import ultrasound, write_canary_study
-from conftest import REPO, require_tool, shared_file
+from conftest import REPO, require_tool, third_party_file
 from deid_support import KEY, outputs_by_modality, run_deidentify
 from DICOMAnnotatorLib.cli.main import main
 from DICOMAnnotatorLib.deid.ocr import read_text
@@ -114,7 +114,7 @@ def test_a_dicomdir_is_skipped_not_copied(tmp_path):
 def test_real_burned_in_names_and_dates_are_removed_from_an_rle_cr(tmp_path):
     """TCIA Pseudo-PHI CR (RLE, MONOCHROME1, 2140x1760) with a name and dates burned into the pixels."""
     require_tool("tesseract")
-    source = shared_file("presidio/presidio-image-redactor/tests/test_data/0_ORIGINAL_compressed.dcm")
+    source = third_party_file("presidio/presidio-image-redactor/tests/test_data/0_ORIGINAL_compressed.dcm")
     (tmp_path / "in").mkdir()
     shutil.copy(source, tmp_path / "in" / "cr.dcm")
     status, report = run_deidentify(tmp_path / "in", tmp_path / "out")
@@ -132,7 +132,8 @@ def test_a_real_ct_with_its_patients_name_burned_in_is_read_and_cleaned(tmp_path
     """TCIA Pseudo-PHI CT: no Burned In Annotation, a CT SOP class, and the patient's name and birth
     date written into the top rows at 32767 (tissue stays below 1000): the pixels give it away."""
     require_tool("tesseract")
-    source = shared_file("presidio/presidio-image-redactor/tests/test_data/dicom_dir_1/dicom_dir_2/2_ORIGINAL.dicom")
+    source = third_party_file(
+        "presidio/presidio-image-redactor/tests/test_data/dicom_dir_1/dicom_dir_2/2_ORIGINAL.dicom")
     original = pydicom.dcmread(source).pixel_array
     assert {"KAUFMAN", "SCOTT", "1943"} <= set(re.findall(r"\w+", read_text(to_gray8(original)).upper()))
     (tmp_path / "in").mkdir()
@@ -153,7 +154,7 @@ def test_segmentations_at_full_probability_are_not_screened_for_text():
     """A FRACTIONAL SEG's certain voxels sit at 255, the end of its range: they are values, not burned-in text."""
     from DICOMAnnotatorLib.deid.burned_in import burned_in_risks
 
-    seg = pydicom.dcmread(shared_file("highdicom/seg_image_ct_binary_fractional.dcm"))
+    seg = pydicom.dcmread(third_party_file("highdicom/seg_image_ct_binary_fractional.dcm"))
     assert int((seg.pixel_array == 255).sum()) >= 20 and burned_in_risks(seg) == []
 
 

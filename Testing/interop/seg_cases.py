@@ -1,6 +1,6 @@
 """The SEG files the interoperability tests hand to other tools, and what each must contain.
 
-Every case is a real SEG written by ``seg_writer.write_seg`` on a real phantom CT series
+Every case is a real SEG written by ``seg.writer.write_seg`` on a real phantom CT series
 (single-frame axial, single-frame oblique, or one Enhanced CT multi-frame instance). The
 expectation is kept as the SEG numbering (1..N in segment order) with stored values: 0/1 for
 BINARY and LABELMAP, 0..255 for FRACTIONAL (Maximum Fractional Value 255), so that a reader's

@@ -15,7 +15,7 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from conftest import shared_file
+from conftest import third_party_file
 from DICOMAnnotatorLib.imaging.segmentation import MaskKind, Segmentation
 from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 from DICOMAnnotatorLib.seg.reader import read_seg
@@ -32,7 +32,7 @@ def assert_codes_as_written(segmentation: Segmentation, path) -> None:
 
 
 def label_map_on(series: ReferenceSeries, relative: str) -> np.ndarray:
-    image = sitk.ReadImage(str(shared_file(relative)))
+    image = sitk.ReadImage(str(third_party_file(relative)))
     return on_grid(sitk.GetArrayFromImage(image), sitk_affine(image), series.geometry)
 
 
@@ -43,10 +43,10 @@ def label_map_on(series: ReferenceSeries, relative: str) -> np.ndarray:
     ("23x38x3/seg/label.seg", {"23x38x3/nrrd/label.nrrd": [1]}, "23x38x3/image"),
 ])
 def test_dcmqi_segs_match_the_label_maps_dcmqi_converted(seg, label_maps, series):
-    reference = ReferenceSeries.from_paths(shared_file(DCMQI + series))
-    segmentation = read_seg(shared_file(DCMQI + seg), reference)
+    reference = ReferenceSeries.from_paths(third_party_file(DCMQI + series))
+    segmentation = read_seg(third_party_file(DCMQI + seg), reference)
     assert segmentation.reference is reference and segmentation.kind is MaskKind.BINARY
-    assert_codes_as_written(segmentation, shared_file(DCMQI + seg))
+    assert_codes_as_written(segmentation, third_party_file(DCMQI + seg))
     expected = {}
     for relative, numbers in label_maps.items():
         labels = label_map_on(reference, DCMQI + relative)
@@ -61,11 +61,11 @@ def test_dcmqi_segs_match_the_label_maps_dcmqi_converted(seg, label_maps, series
 
 def test_dcmqi_codes_and_creator():
     """dcmqi wrote the retired SNOMED RT code for the liver; the reader keeps it as written rather than guessing."""
-    ct = ReferenceSeries.from_paths(shared_file(DCMQI + "ct-3slice"))
-    liver = read_seg(shared_file(DCMQI + "liver.dcm"), ct)
+    ct = ReferenceSeries.from_paths(third_party_file(DCMQI + "ct-3slice"))
+    liver = read_seg(third_party_file(DCMQI + "liver.dcm"), ct)
     assert [(s.label, s.type.as_list()) for s in liver.segments] == [("Liver", ["T-62000", "SRT", "Liver"])]
     assert liver.author is None, "an empty Content Creator's Name is no author"
-    overlaps = read_seg(shared_file(DCMQI + "partial_overlaps.dcm"), ct)
+    overlaps = read_seg(third_party_file(DCMQI + "partial_overlaps.dcm"), ct)
     assert overlaps.author == "Slicer"
     assert [s.label for s in overlaps.segments] == ["GREEN", "ORANGE", "PURPLE", "LIGHT_BLUE", "DARK_BLUE"]
 
@@ -79,7 +79,7 @@ def test_dcmqi_codes_and_creator():
     "dcmjs/examples/data/QIICR_Test3/tumor_User1_Manual_Trial1.dcm",
 ])
 def test_seg_without_its_series_holds_every_stored_frame(relative):
-    path = shared_file(relative)
+    path = third_party_file(relative)
     segmentation = read_seg(path)
     assert_codes_as_written(segmentation, path)
     dataset = pydicom.dcmread(path)

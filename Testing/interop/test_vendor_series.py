@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
-from conftest import dciodvfy_errors, shared_file
+from conftest import dciodvfy_errors, third_party_file
 from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
 from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 from DICOMAnnotatorLib.seg.reader import read_seg
@@ -25,7 +25,7 @@ VENDORS = ("ge", "philips", "siemens", "hitachi", "generic")
 @pytest.mark.filterwarnings("ignore:The string \"dicom2nifti\" is unlikely to represent")  # highdicom, on the name
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_seg_and_sr_on_an_anonymised_scanner_series(vendor, tmp_path):
-    folder = shared_file(f"dicom2nifti/tests/data/{vendor}/anatomical/001")
+    folder = third_party_file(f"dicom2nifti/tests/data/{vendor}/anatomical/001")
     series = ReferenceSeries.from_paths(folder)
     voxels = series.read_voxels()
     labels = (voxels > np.percentile(voxels, 70)).astype(np.uint8) + (voxels > np.percentile(voxels, 95))

@@ -1,6 +1,6 @@
 """The fast paths of SEG reading and writing give what the slow, general ones give.
 
-- Per-frame functional groups cut from the file's bytes (raw_sequence) hold what pydicom parses,
+- Per-frame functional groups cut from the file's bytes (dicom.sequences) hold what pydicom parses,
   in explicit and implicit VR and with compressed pixel data after them, with defined and
   undefined lengths; files that cannot be cut (deflated, big endian) are read by pydicom.
 - Display colours converted without highdicom are highdicom's.
@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 import pydicom
 import pytest
-from conftest import shared_file
+from conftest import third_party_file
 from DICOMAnnotatorLib.dicom.colors import dicom_lab_to_rgb
 from DICOMAnnotatorLib.dicom.sequences import RawItem, RawSequenceError, split_file
 from DICOMAnnotatorLib.imaging import phantoms
@@ -119,7 +119,7 @@ THIRD_PARTY_SEGS = ["dcmjs/examples/data/QIICR_Test3/tumor_User1_Manual_Trial1.d
 @pytest.mark.parametrize("relative", THIRD_PARTY_SEGS)
 def test_other_producers_segs_read_the_same_cut_or_whole(relative, monkeypatch):
     """dcmqi and dcmjs write undefined-length sequences, highdicom defined ones, implicit or explicit VR."""
-    path = shared_file(relative)
+    path = third_party_file(relative)
     cut = seg_summary(path)
     monkeypatch.setattr(seg_file, "split_file", lambda data, tag: None)
     assert seg_summary(path) == cut

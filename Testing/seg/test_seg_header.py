@@ -1,6 +1,6 @@
 """The SEG header we build is the one highdicom builds for the same segmentation, attribute by attribute.
 
-``seg_header`` replaced highdicom's Segmentation constructor in the writer (for speed); highdicom
+``seg.header`` replaced highdicom's Segmentation constructor in the writer (for speed); highdicom
 stays the reference for what the modules hold. Left out of the comparison, on purpose: new UIDs
 and creation times, the frames (their order and which empty ones are kept differ; the readers'
 tests check their content), highdicom naming itself as contributing equipment, and the Dimension

@@ -8,19 +8,19 @@ import subprocess
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from conftest import COMMAND, shared_file
+from conftest import COMMAND, third_party_file
 from DICOMAnnotatorLib.errors import InputError
 from DICOMAnnotatorLib.seg.info import seg_summary
 
 
 def label_counts(relative: str) -> dict[int, int]:
-    array = sitk.GetArrayFromImage(sitk.ReadImage(str(shared_file(relative))))
+    array = sitk.GetArrayFromImage(sitk.ReadImage(str(third_party_file(relative))))
     return {int(v): int((array == v).sum()) for v in np.unique(array) if v}
 
 
 @pytest.mark.shared_data
 def test_dcmqi_liver_matches_its_source_label_map():
-    summary = seg_summary(shared_file("dcmqi/segmentations/liver.dcm"))
+    summary = seg_summary(third_party_file("dcmqi/segmentations/liver.dcm"))
     assert summary["segmentation_type"] == "BINARY" and summary["frames"] == 3
     assert summary["referenced_series_uid"] == "1.2.392.200103.20080913.113635.1.2009.6.22.21.43.10.23430.1"
     (liver,) = summary["segments"]
@@ -30,7 +30,7 @@ def test_dcmqi_liver_matches_its_source_label_map():
 
 @pytest.mark.shared_data
 def test_dcmqi_overlapping_segments_match_their_label_maps():
-    summary = seg_summary(shared_file("dcmqi/segmentations/partial_overlaps.dcm"))
+    summary = seg_summary(third_party_file("dcmqi/segmentations/partial_overlaps.dcm"))
     expected = {}
     for part in (1, 2, 3):
         expected.update(label_counts(f"dcmqi/segmentations/partial_overlaps-{part}.nrrd"))
@@ -40,10 +40,10 @@ def test_dcmqi_overlapping_segments_match_their_label_maps():
 
 @pytest.mark.shared_data
 def test_highdicom_fractional_and_labelmap():
-    fractional = seg_summary(shared_file("highdicom/seg_image_ct_true_fractional.dcm"))
+    fractional = seg_summary(third_party_file("highdicom/seg_image_ct_true_fractional.dcm"))
     assert fractional["segmentation_type"] == "FRACTIONAL"
     assert fractional["segments"][0]["fraction_sum"] == pytest.approx(326.0235294, abs=1e-5)
-    labelmap = seg_summary(shared_file("highdicom/seg_image_sm_control_labelmap.dcm"))
+    labelmap = seg_summary(third_party_file("highdicom/seg_image_sm_control_labelmap.dcm"))
     assert labelmap["segmentation_type"] == "LABELMAP"
     assert labelmap["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.66.7"
     voxels = {s["number"]: s["voxels"] for s in labelmap["segments"]}
@@ -53,7 +53,7 @@ def test_highdicom_fractional_and_labelmap():
 
 @pytest.mark.shared_data
 def test_cli_json_and_errors(tmp_path):
-    result = subprocess.run([COMMAND, "seg", "info", str(shared_file("dcmqi/segmentations/liver.dcm")), "--json"],
+    result = subprocess.run([COMMAND, "seg", "info", str(third_party_file("dcmqi/segmentations/liver.dcm")), "--json"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -63,4 +63,4 @@ def test_cli_json_and_errors(tmp_path):
     missing = subprocess.run([COMMAND, "seg", "info", str(tmp_path / "x.dcm")], capture_output=True, text=True)
     assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
     with pytest.raises(InputError, match="is not a DICOM Segmentation"):
-        seg_summary(shared_file("highdicom/ct_image.dcm"))
+        seg_summary(third_party_file("highdicom/ct_image.dcm"))

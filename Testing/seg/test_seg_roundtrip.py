@@ -8,7 +8,7 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from conftest import shared_file
+from conftest import third_party_file
 from DICOMAnnotatorLib.dicom.part10 import save_part10
 from DICOMAnnotatorLib.errors import GeometryMismatchError, SegmentationError
 from DICOMAnnotatorLib.imaging import phantoms
@@ -162,7 +162,7 @@ def test_seg_alone_rebuilds_the_grid_of_its_frames(write_phantom, tmp_path):
 
 @pytest.mark.shared_data
 def test_dcmqi_segs_match_their_ground_truth_label_maps():
-    folder = shared_file("dcmqi/segmentations")
+    folder = third_party_file("dcmqi/segmentations")
     series = ReferenceSeries.from_paths(folder / "ct-3slice")
     liver = read_seg(folder / "liver.dcm", series)
     truth = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / "liver_seg.nrrd")))
@@ -178,7 +178,7 @@ def test_dcmqi_segs_match_their_ground_truth_label_maps():
 
 @pytest.mark.shared_data
 def test_dcmqi_tiny_seg_and_its_multiframe_twin_series():
-    folder = shared_file("dcmqi/segmentations/23x38x3")
+    folder = third_party_file("dcmqi/segmentations/23x38x3")
     truth = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / "nrrd/label.nrrd")))
     seg = read_seg(folder / "seg/label.seg", ReferenceSeries.from_paths(folder / "image"))
     assert np.array_equal(seg.mask(1), truth == 1)
@@ -191,7 +191,7 @@ def test_dcmqi_tiny_seg_and_its_multiframe_twin_series():
                                   "highdicom/seg_image_ct_true_fractional.dcm",
                                   "dcmjs/examples/data/QIICR_Test3/tumor_User1_Manual_Trial1.dcm"])
 def test_other_producers_segs_read_alone_keep_every_voxel(name):
-    path = shared_file(name)
+    path = third_party_file(name)
     seg = read_seg(path)
     summary = {s["number"]: s for s in seg_summary(path)["segments"]}
     for segment in seg.segments:
@@ -203,7 +203,7 @@ def test_other_producers_segs_read_alone_keep_every_voxel(name):
 
 @pytest.mark.parametrize("seg_type", ["binary", "fractional", "labelmap"])
 def test_the_written_seg_is_what_pydicom_writes_of_the_built_dataset(write_phantom, tmp_path, seg_type):
-    """The frames are encoded to bytes by seg_frames and copied by part10: pydicom encodes the same dataset alike."""
+    """The frames are encoded to bytes by seg.frames and copied by dicom.part10: pydicom encodes the dataset alike."""
     series, segmentation = _phantom_segmentation(write_phantom, "oblique")
     ds = build_seg(segmentation, segmentation_type=seg_type)
     save_part10(ds, tmp_path / "ours.dcm")

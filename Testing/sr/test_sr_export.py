@@ -6,7 +6,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from conftest import shared_file
+from conftest import third_party_file
 from DICOMAnnotatorLib.errors import InputError, OutputExistsError
 from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 from DICOMAnnotatorLib.seg.reader import read_seg
@@ -296,7 +296,7 @@ def test_image_library_lists_every_source_instance_once(case, enhanced_case, tmp
 @pytest.mark.shared_data
 def test_dcmqi_seg_on_a_real_ct_with_an_empty_character_set(tmp_path):
     """The GE CT slices of dcmqi carry an empty Specific Character Set; the SR must still be written."""
-    folder = shared_file("dcmqi/segmentations")
+    folder = third_party_file("dcmqi/segmentations")
     export_sr(folder / "liver.dcm", folder / "ct-3slice", tmp_path / "sr.dcm")
     assert dciodvfy_errors(tmp_path / "sr.dcm") == []
     (volume,) = [m["value"] for m in sr_summary(tmp_path / "sr.dcm")["measurements"] if m["name"][0] == "118565006"]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import shared_file
+from conftest import third_party_file
 from DICOMAnnotatorLib.errors import InputError
 from DICOMAnnotatorLib.sr.reader import sr_summary
 from sr_cases import dciodvfy_errors, phantom_case, write_json
@@ -23,7 +23,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.shared_data
 def test_highdicom_report():
-    summary = sr_summary(shared_file("highdicom/sr_document.dcm"))
+    summary = sr_summary(third_party_file("highdicom/sr_document.dcm"))
     assert summary["title"] == ["126000", "DCM", "Imaging Measurement Report"]
     (area,) = summary["measurements"]
     assert area == {"segment": None, "tracking_id": "Planar ROI Measurements",
@@ -38,7 +38,7 @@ def test_highdicom_report():
 
 @pytest.mark.shared_data
 def test_highdicom_report_with_several_groups():
-    summary = sr_summary(shared_file("highdicom/sr_document_with_multiple_groups.dcm"))
+    summary = sr_summary(third_party_file("highdicom/sr_document_with_multiple_groups.dcm"))
     assert [(m["tracking_id"], m["name"][2], m["value"], m["unit"][0]) for m in summary["measurements"]] == [
         ("Image0001", "Intensity Histogram Mean", -119.07385253906, "[hnsf'U]"),
         ("LungNodule0001", "Diameter", 10.0, "mm"), ("Aorta0001", "Diameter", 20.0, "mm"),
@@ -55,7 +55,7 @@ def test_highdicom_report_with_several_groups():
 @pytest.mark.shared_data
 def test_dcmjs_report():
     """An Enhanced SR from Cornerstone/OHIF (dcmjs): a bidirectional measurement on one image."""
-    summary = sr_summary(shared_file("dcmjs/test/sample-sr.dcm"))
+    summary = sr_summary(third_party_file("dcmjs/test/sample-sr.dcm"))
     assert summary["sop_class_uid"] == "1.2.840.10008.5.1.4.1.1.88.22"
     assert [(m["name"][2], m["value"]) for m in summary["measurements"]] == [
         ("Long Axis", pytest.approx(64.4505437946691)), ("Short Axis", pytest.approx(42.9670291964462))]
@@ -68,7 +68,7 @@ def test_dcmjs_report():
 @pytest.mark.shared_data
 def test_not_a_measurement_report():
     with pytest.raises(InputError, match="is not a DICOM Structured Report"):
-        sr_summary(shared_file("highdicom/ct_image.dcm"))
+        sr_summary(third_party_file("highdicom/ct_image.dcm"))
 
 
 def test_cli_export_and_info(tmp_path):

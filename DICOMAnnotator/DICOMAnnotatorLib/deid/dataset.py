@@ -334,7 +334,7 @@ def _pad(value: bytes, padding: bytes) -> bytes:
 def _raw_element(like: RawDataElement, vr: str, value: bytes) -> RawDataElement:
     """A replacement kept as encoded bytes, as a file holds it: converting the original element
     and re-encoding it through pydicom would cost more than the rest of the work on a file, and
-    ``part10.save_part10`` copies raw elements as they are."""
+    ``dicom.part10.save_part10`` copies raw elements as they are."""
     return RawDataElement(like.tag, vr, len(value), value, 0, like.is_implicit_VR, like.is_little_endian)
 
 

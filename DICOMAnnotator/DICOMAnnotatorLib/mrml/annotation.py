@@ -2,7 +2,7 @@
 
 This is the Logic of the DICOMAnnotator Slicer module, without Qt, so that it runs (and is
 tested) in the Slicer application and headless on the ``slicer-core`` wheel alike. Like
-:mod:`mrml_bridge`, and unlike the rest of the core, it works on MRML nodes; it reaches MRML
+:mod:`.bridge`, and unlike the rest of the core, it works on MRML nodes; it reaches MRML
 only through the bridge and the nodes it is given.
 
 - Volume structures of the protocol become coded segments (never duplicated, never cleared);

@@ -1,6 +1,6 @@
 """A reviewer's case of landmarks, boxes and labels in a MRML scene: each annotator's SR as locked markups.
 
-The counterpart of :mod:`mrml_review` for protocols without volume structures (vertebral
+The counterpart of :mod:`.review` for protocols without volume structures (vertebral
 fracture grading, mammography boxes), whose submissions are SRs alone. Each annotator's marks
 become locked markups nodes (points in one point list, each box a closed curve), the agreement
 table lists every pair of annotators per marked structure (distance or IoU) and every disputed

@@ -1,7 +1,7 @@
 """A reviewer's case in a MRML scene: every submission as its own node, agreement, an editable consensus, exports.
 
 This is the Logic of the DICOMAnnotatorReview Slicer module without Qt (see
-:mod:`mrml_annotation`). Agreement is computed from the submitted SEG files, which are what was
+:mod:`.annotation`). Agreement is computed from the submitted SEG files, which are what was
 signed off, not from nodes a reviewer may have touched; the consensus becomes a new segmentation
 node that the reviewer edits in the Segment Editor before it is written as the case's result.
 """

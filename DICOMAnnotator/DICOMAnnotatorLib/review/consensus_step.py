@@ -39,7 +39,7 @@ def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
 
 
 def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold: float) -> AnnotationAgreement:
-    """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`annotation_agreement`)."""
+    """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`..agreement.annotations`)."""
     from ..agreement import compare_annotations, read_annotations
 
     return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)

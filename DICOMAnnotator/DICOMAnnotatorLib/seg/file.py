@@ -178,7 +178,7 @@ def _optional_float(value) -> float | None:
 def _read(path: Path) -> tuple[pydicom.Dataset, list]:
     """The SEG's dataset without its per-frame functional groups, and their items.
 
-    The items are read from their bytes (:mod:`raw_sequence`: thousands of frames, and pydicom
+    The items are read from their bytes (:mod:`..dicom.sequences`: thousands of frames, and pydicom
     would build a Dataset for each nested item); files that cannot be split so (big endian,
     deflated, damaged) are read by pydicom as a whole.
     """

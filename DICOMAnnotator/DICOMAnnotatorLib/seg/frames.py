@@ -1,11 +1,11 @@
 """The frames of a SEG, encoded directly: per-frame functional groups and pixel data.
 
-:mod:`seg_header` builds every other module. Here BINARY and FRACTIONAL SEGs get one frame per
+:mod:`.header` builds every other module. Here BINARY and FRACTIONAL SEGs get one frame per
 segment and labelled slice (segment-major, slices ascending) and a LABELMAP SEG one frame per
 labelled slice, walking each segment's bounding box only; empty frames are left out (a SEG
 without any labelled voxel keeps empty frames on its first slice, as the IOD needs a frame).
 The per-frame items are encoded to bytes here (explicit VR little endian, as
-:func:`part10.save_part10` copies them), from pieces encoded once per slice (plane position,
+:func:`..dicom.part10.save_part10` copies them), from pieces encoded once per slice (plane position,
 source image) and once per segment; BINARY and FRACTIONAL pixel data are filled row band by row
 band, so memory follows the labelled region plus the packed pixel data. LABELMAP frames are
 compressed with RLE Lossless, which every DICOM toolkit decodes.

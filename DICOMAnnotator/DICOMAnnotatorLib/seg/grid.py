@@ -32,7 +32,7 @@ MODALITY_OF_SOP_CLASS = {
 class SeriesFromSegs:
     """The grid and referenced instances of one series, rebuilt from SEG files of it.
 
-    Quacks like :class:`~DICOMAnnotatorLib.reference_series.ReferenceSeries` where SEG reading
+    Quacks like :class:`~DICOMAnnotatorLib.imaging.series.ReferenceSeries` where SEG reading
     and writing need it: ``geometry``, ``datasets`` (header-only stand-ins of the referenced
     source instances), the UIDs, and ``source_index`` (source instance and frame to slice k).
     """

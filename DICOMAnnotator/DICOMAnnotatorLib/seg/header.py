@@ -7,14 +7,14 @@ for the same input (a test compares the two attribute by attribute), and every f
 checked by dciodvfy and read back by highdicom, dcmqi, pydicom-seg and dcmjs in the tests.
 
 - Patient, Clinical Trial Subject, General Study, Patient Study, Clinical Trial Study and
-  Specimen: copied from the first source image by :mod:`source_attributes` (the SEG belongs
+  Specimen: copied from the first source image by :mod:`..dicom.source_attributes` (the SEG belongs
   to the same patient and study).
 - Frame of Reference, image size, pixel measures and plane orientation: from the series' grid.
   Source images without a Frame of Reference UID (some anonymisers remove it) give a SEG without
   the Frame of Reference module, which the IOD allows because every frame names its source image.
 - Common Instance Reference and Source Image Sequence: every source instance.
 - Multi-frame Dimension: segment number and plane position (BINARY, FRACTIONAL) or plane
-  position alone (LABELMAP), pointing into the functional groups :mod:`seg_frames` writes.
+  position alone (LABELMAP), pointing into the functional groups :mod:`.frames` writes.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class SegSeries:
 def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: str, overlapping: bool,
                series: SegSeries) -> Dataset:
     """The SEG dataset of ``segments`` on ``reference`` without frames (no Number of Frames, per-frame
-    groups or Pixel Data: :mod:`seg_frames` adds them).
+    groups or Pixel Data: :mod:`.frames` adds them).
 
     ``reference`` is a :class:`ReferenceSeries` or a series rebuilt from SEGs (anything with
     ``geometry`` and ``datasets``); ``seg_type`` is ``binary``, ``fractional`` or ``labelmap``;

@@ -4,8 +4,8 @@
   (STAPLE output); LABELMAP (Label Map Segmentation Storage) is one frame per slice holding
   segment numbers, compressed losslessly (RLE, which every DICOM toolkit decodes), for
   segments that do not overlap.
-- :mod:`seg_header` builds the modules (patient and study from the source, coded segment
-  descriptions, references to every source image), :mod:`seg_frames` the frames (empty ones
+- :mod:`.header` builds the modules (patient and study from the source, coded segment
+  descriptions, references to every source image), :mod:`.frames` the frames (empty ones
   omitted) with their plane positions and source images, walking each segment's bounding
   box: memory follows the labelled region. highdicom is not imported: it checked and mapped
   every source image on each call, half a second whatever the SEG's size; tests hold the

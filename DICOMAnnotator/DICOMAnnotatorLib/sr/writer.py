@@ -189,7 +189,7 @@ def _first_evidence(source: pydicom.Dataset) -> pydicom.Dataset:
     """The first source as highdicom's SR constructor reads it: highdicom copies the patient and study
     from the first evidence item and requires their Type 2 attributes, which anonymised series lack
     or hold invalid values for. So it gets the instance's identity and the attributes that
-    :func:`source_attributes.copy_patient_and_study` keeps (the series' own header stays as read)."""
+    :func:`..dicom.copy_patient_and_study` keeps (the series' own header stays as read)."""
     first = pydicom.Dataset()
     for keyword in ("SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality"):
         if keyword in source:

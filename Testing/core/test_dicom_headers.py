@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import SHARED_DATA, shared_file
+from conftest import TEST_DATA, third_party_file
 from DICOMAnnotatorLib.dicom import headers
 from DICOMAnnotatorLib.dicom.headers import read_header
 from DICOMAnnotatorLib.imaging import phantoms
@@ -39,7 +39,7 @@ def _assert_same_as_pydicom(path: Path) -> None:
 
 def _dicom_files_in_shared_data() -> list[Path]:
     files = []
-    for path in sorted(p for p in shared_file(".").rglob("*") if p.is_file()):
+    for path in sorted(p for p in third_party_file(".").rglob("*") if p.is_file()):
         try:
             pydicom.dcmread(path, stop_before_pixels=True)
         except (InvalidDicomError, OSError, ValueError, EOFError):
@@ -50,7 +50,7 @@ def _dicom_files_in_shared_data() -> list[Path]:
 
 def test_every_dicom_file_of_the_shared_data_reads_as_pydicom_reads_it():
     files = _dicom_files_in_shared_data()
-    assert len(files) >= 50, f"expected the DICOM files of {SHARED_DATA}"
+    assert len(files) >= 50, f"expected the DICOM files of {TEST_DATA}"
     plain = 0
     for path in files:
         _assert_same_as_pydicom(path)

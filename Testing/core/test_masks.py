@@ -1,4 +1,4 @@
-"""label_boxes: the boxes scipy.ndimage.find_objects gives, for any integer label map."""
+"""imaging.masks.label_boxes: the boxes scipy.ndimage.find_objects gives, for any integer label map."""
 
 from __future__ import annotations
 
