@@ -447,22 +447,13 @@ class DICOMAnnotatorTest(ScriptedLoadableModuleTest):
 
         import numpy as np
         from DICOMAnnotatorLib import mrml
-        from DICOMAnnotatorLib.imaging import (
-            ReferenceSeries,
-            Segmentation,
-            ct_datasets,
-            phantom_geometry,
-            phantom_volume,
-            write_datasets,
-        )
+        from DICOMAnnotatorLib.imaging import ReferenceSeries, Segmentation, write_phantom_series
         from DICOMAnnotatorLib.protocols import load_protocol
         from DICOMAnnotatorLib.review import create_sample_project
 
         self.delayDisplay("Making a phantom CT case in a temporary review store")
         with tempfile.TemporaryDirectory() as folder:
-            geometry = phantom_geometry()
-            hu, labels = phantom_volume(geometry)
-            write_datasets(ct_datasets(geometry, hu), os.path.join(folder, "series"))
+            geometry, _hu, labels = write_phantom_series(os.path.join(folder, "series"))
             series = ReferenceSeries.from_paths(os.path.join(folder, "series"))
             url = "sqlite:///" + os.path.join(folder, "store.db")
             create_sample_project(url, "liver", load_protocol("liver-lesions-ct"), os.path.join(folder, "series"),

@@ -329,24 +329,15 @@ class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
 
         import numpy as np
         from DICOMAnnotatorLib import review
-        from DICOMAnnotatorLib.imaging import (
-            ReferenceSeries,
-            Segmentation,
-            ct_datasets,
-            phantom_geometry,
-            phantom_volume,
-            write_datasets,
-        )
+        from DICOMAnnotatorLib.imaging import ReferenceSeries, Segmentation, write_phantom_series
         from DICOMAnnotatorLib.protocols import load_protocol
         from DICOMAnnotatorLib.review import create_sample_project
         from DICOMAnnotatorLib.seg import write_seg
 
         self.delayDisplay("Making a phantom case with two submissions in a temporary review store")
         with tempfile.TemporaryDirectory() as folder:
-            geometry = phantom_geometry()
-            hu, labels = phantom_volume(geometry)
             seriesFolder = os.path.join(folder, "series")
-            write_datasets(ct_datasets(geometry, hu), seriesFolder)
+            geometry, _hu, labels = write_phantom_series(seriesFolder)
             series = ReferenceSeries.from_paths(seriesFolder)
             protocol = load_protocol("liver-lesions-ct")
             url = "sqlite:///" + os.path.join(folder, "store.db")

@@ -26,11 +26,9 @@ from .imaging import (
     PHANTOM_SEGMENTS,
     ReferenceSeries,
     Segmentation,
-    ct_datasets,
     phantom_geometry,
-    phantom_volume,
-    write_datasets,
     write_image,
+    write_phantom_series,
 )
 from .seg import read_segs, write_seg
 from .sr import export_sr
@@ -43,10 +41,9 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
     """Run the demo into ``output`` (created whole, or not at all) and describe each step."""
     output = Path(output)
     with atomic_path(output, force=force, directory=True) as work:
-        geometry = phantom_geometry(size=(128, 96, 40), spacing=(0.8, 0.7, 2.0))
-        hu, labels = phantom_volume(geometry)
         with tempfile.TemporaryDirectory() as identified:
-            write_datasets(ct_datasets(geometry, hu), Path(identified))
+            geometry, _hu, labels = write_phantom_series(
+                identified, phantom_geometry(size=(128, 96, 40), spacing=(0.8, 0.7, 2.0)))
             summary = deidentify_tree(identified, work / "series", DeidOptions(), DEMO_KEY)
         yield (f"1. Wrote a synthetic CT series of {geometry.size[2]} slices with patient identifiers and "
                f"de-identified it (PS3.15 Basic Profile: {summary.removed} attributes removed, "

@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("project", metavar="PROJECT")
     add.add_argument("series", nargs="+", metavar="SERIES", help="DICOM series folders (searched recursively)")
     add.add_argument("--priority", type=int, default=0, help="higher comes first in the queues (default 0)")
-    add_review_arguments(add, json=True)
+    add_review_arguments(add, json='{"cases": [ID, ...]}')
     add.set_defaults(func=_add)
 
     assign = commands.add_parser("assign", help="fill the cases' annotator places, least-loaded annotator first")
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     nxt.add_argument("project", metavar="PROJECT")
     nxt.add_argument("--claim", action="store_true",
                      help="an annotator with nothing open takes a free place on the most urgent unassigned case")
-    add_review_arguments(nxt, json=True)
+    add_review_arguments(nxt, json='{"case", "series", "state"}')
     nxt.set_defaults(func=_next)
 
     submit = commands.add_parser("submit", help="record the user's SEG (and SR) for a case assigned to them")
@@ -68,7 +68,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     show = commands.add_parser("show", help="a case as the user may see it (annotators are blinded until final)")
     show.add_argument("case", type=int, metavar="CASE")
-    add_review_arguments(show, json=True)
+    add_review_arguments(show, json='{"case", "state", "annotators", "submissions": [{"user", "seg", '
+                                    '"seg_sha256", "sr", "sr_sha256", ...}], "reviews": [...], '
+                                    '"consensus": [{"seg", "sr", ...}]}')
     show.set_defaults(func=_show)
 
 

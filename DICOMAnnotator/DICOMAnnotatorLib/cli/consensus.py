@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     consensus.add_argument("--creator", help="content creator of the consensus SEG (Family^Given)")
     consensus.add_argument("--html", type=Path, help="also write the agreement report (with the consensus) here")
     consensus.add_argument("--force", action="store_true", help="replace existing outputs")
-    add_json_argument(consensus)
+    add_json_argument(consensus, '{"method", "inputs", "segments": [{"type": CODE, "annotators": [{"input", '
+                                 '"sensitivity", "specificity"}]}]} (sensitivity and specificity from STAPLE)')
     consensus.set_defaults(func=_consensus)
 
     agreement = subparsers.add_parser("agreement", help="inter-annotator agreement of SEGs (Dice, HD95, ...), or of "
@@ -34,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     agreement.add_argument("--title", default="Inter-annotator agreement", help="title of the HTML report")
     agreement.add_argument("--force", action="store_true", help="replace an existing report")
     _add_common(agreement)
-    add_json_argument(agreement)
+    add_json_argument(agreement, 'SEGs: {"inputs", "segments": [{"type": CODE, "label", "pairs": [{"a", "b", '
+                                 '"dice", "jaccard", "volume_diff_ml", "hausdorff_mm", "hd95_mm", "assd_mm"}]}]} '
+                                 '(a, b index inputs; both empty: dice 1, distances 0; one empty: dice 0, distances '
+                                 'null); SRs: {"inputs", "annotations"} (landmark distances, box IoU, kappa)')
     agreement.set_defaults(func=_agreement)
 
 

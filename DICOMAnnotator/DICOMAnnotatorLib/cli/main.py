@@ -22,12 +22,33 @@ COMMAND_MODULES = ("series", "seg", "sr", "consensus", "export", "protocol", "de
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
+#: What holds for every command (the top of --help and of docs/cli.md).
+CONVENTIONS = """\
+Every command:
+  exit status   0 done; 1 failed (one line on stderr starting "error: " naming the file, series,
+                segment or case and what to do; a traceback only with --debug); 2 usage error;
+                3 a batch finished but some items failed (each listed in its report)
+  --json        prints exactly one JSON object on stdout and nothing else there; without it the
+                output is for people; progress and logs go to stderr
+  outputs       written to a temporary name, then renamed; an existing output is an error unless
+                --force; inputs are never modified
+  geometry      Slicer/ITK order: size = [columns, rows, slices], spacing in mm in the same order,
+                affine = 4x4 row-major from voxel index (i=column, j=row, k=slice) to patient LPS mm
+  codes         [code_value, coding_scheme_designator, code_meaning]
+  SERIES        a folder (searched recursively; exactly one series unless --series-uid picks one)
+                or a list of files; a LABELMAP is any image SimpleITK reads (.nii.gz, .nrrd, .mha)
+                on the series geometry (within 1e-3 mm)
+  review store  --store URL, else $DICOM_ANNOTATOR_STORE, else a SQLite file in the user's data
+                directory; the acting user is --user NAME (or $DICOM_ANNOTATOR_USER)
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dicom-annotator",
         description="Clinical-grade annotation of DICOM studies for medical AI: series, protocols, "
         "DICOM SEG/SR, consensus, agreement, de-identification and review, without Slicer.",
+        epilog=CONVENTIONS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dicom-annotator {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

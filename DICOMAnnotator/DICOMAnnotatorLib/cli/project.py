@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     status = commands.add_parser("status", help="cases by state, per-annotator throughput, agreement so far")
     status.add_argument("project", metavar="ID", help="the project's name")
-    add_review_arguments(status, json=True)
+    add_review_arguments(status, json='{"cases", "by_state": {STATE: N}, "annotators": {...}, '
+                                      '"agreement": {"segments", "labels", "marks"}}')
     status.set_defaults(func=_status)
 
 

@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands.required = True
 
     listing = commands.add_parser("list", help="the protocols shipped with the package")
-    add_json_argument(listing)
+    add_json_argument(listing, '{"protocols": [{"id", "version", "title", "path"}]}')
     listing.set_defaults(func=_list)
 
     validate = commands.add_parser(

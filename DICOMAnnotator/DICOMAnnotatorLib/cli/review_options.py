@@ -16,14 +16,16 @@ if TYPE_CHECKING:
 USER_ENV = "DICOM_ANNOTATOR_USER"
 
 
-def add_review_arguments(parser: argparse.ArgumentParser, *, json: bool = False, user_help: str | None = None) -> None:
+def add_review_arguments(parser: argparse.ArgumentParser, *, json: bool | str = False,
+                         user_help: str | None = None) -> None:
+    """``--store``, ``--user`` and (with ``json``) ``--json``; a string ``json`` names its output's keys."""
     parser.add_argument("--store", metavar="URL",
                         help="the review store: sqlite:///FILE.db or postgresql://USER@HOST:PORT/DB (default: "
                              "$DICOM_ANNOTATOR_STORE, else review.db in the user's data directory)")
     parser.add_argument("--user", metavar="NAME",
                         help=user_help or f"who acts (default: ${USER_ENV}); recorded in the audit log")
     if json:
-        add_json_argument(parser)
+        add_json_argument(parser, json if isinstance(json, str) else None)
 
 
 def acting_user(args: argparse.Namespace, *, required: bool = True) -> str | None:

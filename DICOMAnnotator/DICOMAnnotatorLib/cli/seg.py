@@ -43,12 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imported.add_argument("--protocol", metavar="FILE|ID",
                           help="give segments the protocol's label values (matched by their codes)")
     imported.add_argument("--force", action="store_true", help="replace existing outputs")
-    add_json_argument(imported)
+    add_json_argument(imported, 'the sidecar OUT.json: {"segments": [{"number", "label", "label_value", '
+                                '"type": CODE}]}; CODE is [code_value, coding_scheme_designator, code_meaning]')
     imported.set_defaults(func=_import)
 
     info = commands.add_parser("info", help="segments, codes and voxel counts of a SEG (no series needed)")
     info.add_argument("seg", metavar="SEG", help="the DICOM SEG file")
-    add_json_argument(info)
+    add_json_argument(info, '{"sop_class_uid", "segmentation_type": BINARY|FRACTIONAL|LABELMAP, '
+                            '"transfer_syntax_uid", "referenced_series_uid", "frames", "content_creator", '
+                            '"segments": [{"number", "label", "category": CODE, "type": CODE, "voxels", '
+                            '"fraction_sum" (FRACTIONAL)}]}')
     info.set_defaults(func=_info)
 
 

@@ -12,8 +12,11 @@ def add_series_arguments(parser: argparse.ArgumentParser, name: str = "series") 
     parser.add_argument("--series-uid", help="the series to use when the folder holds several")
 
 
-def add_json_argument(parser: argparse.ArgumentParser) -> None:
+def add_json_argument(parser: argparse.ArgumentParser, shape: str | None = None) -> None:
+    """``--json``; ``shape`` names the keys of the object printed, for ``--help`` and docs/cli.md."""
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    if shape:
+        parser.epilog = f"With --json: {shape}"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands.required = True
     info = commands.add_parser("info", help="geometry of one series (size, spacing, LPS affine)")
     add_series_arguments(info)
-    add_json_argument(info)
+    add_json_argument(info, '{"series_instance_uid", "modality", "size": [columns, rows, slices], '
+                            '"spacing": [mm, mm, mm], "affine": 4x4 row-major voxel (i, j, k) to patient LPS mm, '
+                            '"instances"}')
     info.set_defaults(func=_info)
 
 

@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     info = commands.add_parser("info", help="measurements, labels and regions of a TID 1500 SR")
     info.add_argument("sr", metavar="SR", help="the DICOM SR file")
-    add_json_argument(info)
+    add_json_argument(info, '{"measurements": [{"segment", "tracking_uid", "name": CODE, "value", '
+                            '"unit": CODE}], "labels": [...]}')
     info.set_defaults(func=_info)
 
 

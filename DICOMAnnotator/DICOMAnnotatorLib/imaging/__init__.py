@@ -14,7 +14,14 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "labelmaps": ["from_labelmap_file", "from_probability_files", "label_values", "write_labelmap_files"],
     "masks": ["surface_of"],
     "matching": ["MatchedSegment", "match_segments", "segment_key"],
-    "phantoms": ["PHANTOM_SEGMENTS", "ct_datasets", "phantom_geometry", "phantom_volume", "write_datasets"],
+    "phantoms": [
+        "PHANTOM_SEGMENTS",
+        "ct_datasets",
+        "phantom_geometry",
+        "phantom_volume",
+        "write_datasets",
+        "write_phantom_series",
+    ],
     "segmentation": ["AlgorithmType", "DEFAULT_COLOR", "MaskKind", "Provenance", "SegmentDescription", "Segmentation"],
     "series": ["ReferenceSeries", "SliceSource"],
 })

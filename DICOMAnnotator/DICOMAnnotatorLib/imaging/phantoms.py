@@ -143,6 +143,18 @@ def write_datasets(datasets: Sequence[Dataset], folder: str | os.PathLike[str]) 
     return paths
 
 
+def write_phantom_series(folder: str | os.PathLike[str], geometry: VolumeGeometry | None = None,
+                         ) -> tuple[VolumeGeometry, np.ndarray, np.ndarray]:
+    """A phantom CT series written into ``folder`` (the demo's and the self-tests' case).
+
+    Returns its grid, Hounsfield units and label map (``PHANTOM_SEGMENTS``' values), [slice, row, column].
+    """
+    geometry = geometry or phantom_geometry()
+    hu, labels = phantom_volume(geometry)
+    write_datasets(ct_datasets(geometry, hu), folder)
+    return geometry, hu, labels
+
+
 # --------------------------------------------------------------------- internals
 def _common_attributes(geometry: VolumeGeometry, patient_name: str, patient_id: str,
                        study_uid: str | None, series_uid: str | None) -> Dataset:
