@@ -29,6 +29,18 @@ MISSING_TEST_DATA = "third-party test data missing"
 CI = os.environ.get("CI", "").lower() == "true"
 
 
+def pytest_configure(config) -> None:
+    """No test reads or writes the user's own data and settings: default stores, files and sessions go to a
+    folder of this run."""
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="dicom-annotator-tests-"))
+    os.environ["XDG_DATA_HOME"] = str(home / "data")
+    os.environ["DICOM_ANNOTATOR_CONFIG"] = str(home / "config")
+    for variable in ("DICOM_ANNOTATOR_STORE", "DICOM_ANNOTATOR_USER", "DICOM_ANNOTATOR_FILES"):
+        os.environ.pop(variable, None)
+
+
 def third_party_file(relative: str) -> Path:
     """A file of the third-party test data folder; missing, it fails under CI and skips elsewhere."""
     path = TEST_DATA / relative

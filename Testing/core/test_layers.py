@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"sr"},
     {"agreement", "export", "deid"},
     {"review"},
+    {"server"},
     {"mrml"},
     {"cli", "demo"},
 ]

@@ -31,10 +31,11 @@ def postgres_server():
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path) -> str:
-    """A URL of an empty store, once on SQLite and once on PostgreSQL."""
+def store_url(request, tmp_path, monkeypatch) -> str:
+    """A URL of an empty store, once on SQLite and once on PostgreSQL (its files under the test's folder)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'review.db'}"
+    monkeypatch.setenv("DICOM_ANNOTATOR_FILES", str(tmp_path / "review-files"))
     return request.getfixturevalue("postgres_server").new_database()
 
 

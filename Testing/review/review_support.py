@@ -8,9 +8,10 @@ import numpy as np
 import pydicom
 import sqlalchemy
 from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.protocols import load_protocol
 from DICOMAnnotatorLib.review import schema
 from DICOMAnnotatorLib.review.url import resolve_store_url
-from DICOMAnnotatorLib.seg.descriptions import to_highdicom_segment_description
+from DICOMAnnotatorLib.seg.descriptions import segment_item, to_highdicom_segment_description
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -27,11 +28,16 @@ def write_series(folder: Path) -> tuple[Path, list[Dataset], np.ndarray]:
     return folder, datasets, labels
 
 
+def liver():
+    """The Liver structure of the liver-lesions-ct protocol (the one these tests' projects use) as a segment."""
+    return load_protocol("liver-lesions-ct").structure("Liver").segment_description()
+
+
 def write_seg(datasets: list[Dataset], mask: np.ndarray, path: Path, creator: str) -> Path:
     """A real BINARY DICOM SEG (highdicom) of segment "Liver" on the series."""
     import highdicom as hd
 
-    description = to_highdicom_segment_description(phantoms.PHANTOM_SEGMENTS[0])
+    description = to_highdicom_segment_description(liver())
     seg = hd.seg.Segmentation(
         source_images=datasets, pixel_array=mask.astype(np.uint8), segmentation_type="BINARY",
         segment_descriptions=[description], series_instance_uid=hd.UID(), series_number=100,
@@ -43,7 +49,7 @@ def write_seg(datasets: list[Dataset], mask: np.ndarray, path: Path, creator: st
 
 
 def write_header(path: Path, series_uid: str, *, modality: str = "SEG", note: str = "") -> Path:
-    """A DICOM file with just what the store checks: SOP class, modality, referenced series.
+    """A DICOM file with just what the store checks: SOP class, modality, referenced series, segments.
 
     The load tests write hundreds of submissions; a real SEG each would cost seconds.
     """
@@ -57,6 +63,7 @@ def write_header(path: Path, series_uid: str, *, modality: str = "SEG", note: st
     referenced.SeriesInstanceUID = series_uid
     if modality == "SEG":
         ds.ReferencedSeriesSequence = [referenced]
+        ds.SegmentSequence = [segment_item(liver())]
     else:
         study = Dataset()
         study.ReferencedSeriesSequence = [referenced]
@@ -78,3 +85,13 @@ def dump_tables(url: str) -> dict[str, list[tuple]]:
                     for name, table in schema.metadata.tables.items()}
     finally:
         engine.dispose()
+
+
+def assert_refusal_recorded(url: str, before: dict[str, list[tuple]]) -> None:
+    """Since ``before`` (a :func:`dump_tables`), the store changed by one audit record of a refusal, nothing else."""
+    after = dump_tables(url)
+    for name, rows in after.items():
+        if name not in ("audit_log", "audit_head"):
+            assert rows == before[name], f"a refused action changed table {name}"
+    added = [row for row in after["audit_log"] if row not in before["audit_log"]]
+    assert len(added) == 1 and added[0][3] == "refused", added

@@ -7,6 +7,7 @@ writer, the consensus SR checked by dciodvfy; on SQLite and on a real PostgreSQL
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from DICOMAnnotatorLib.sr.labels import read_labels
 from DICOMAnnotatorLib.sr.marks import read_marks
 from DICOMAnnotatorLib.sr.reader import sr_summary
 from DICOMAnnotatorLib.sr.writer import build_sr, write_sr
-from review_support import dump_tables, write_header, write_seg, write_series
+from review_support import assert_refusal_recorded, dump_tables, write_header, write_seg, write_series
 
 pytest_plugins = ["review_fixtures"]
 
@@ -140,14 +141,17 @@ def test_sr_only_submissions_go_through_consensus_review_and_sign_off(cli, store
         before = dump_tables(store_url)
         status, _, err = cli(*args, "--store", store_url)
         assert status == 1 and err.startswith("error: ") and says in err, err
-        assert dump_tables(store_url) == before, "a refused action changes nothing"
+        assert_refusal_recorded(store_url, before)
 
     seg = write_header(tmp_path / "not-wanted-seg.dcm", series_uid)
     fails("case", "submit", str(case), str(seg), str(srs["a"]), "--user", "ann", says="without a SEG")
     ok("case", "submit", str(case), str(srs["a"]), "--user", "ann")
     ok("case", "submit", str(case), str(srs["b"]), "--user", "ben")
     shown = json.loads(ok("case", "show", str(case), "--user", "lead", "--json"))
-    assert [(s["seg"], s["sr"]) for s in shown["submissions"]] == [(None, str(srs["a"])), (None, str(srs["b"]))]
+    assert [(s["seg"], s["sr_sha256"]) for s in shown["submissions"]] == [
+        (None, hashlib.sha256(srs[name].read_bytes()).hexdigest()) for name in ("a", "b")]
+    assert all(Path(s["sr"]).read_bytes() == srs[name].read_bytes()  # the store's own copies
+               for s, name in zip(shown["submissions"], ("a", "b"), strict=True))
     fails("case", "consensus", str(case), "--consensus-seg", str(seg), "--user", "rad", says="SR submissions only")
 
     merged = json.loads(ok("case", "consensus", str(case), "--user", "rad", "--json"))
@@ -198,6 +202,11 @@ def test_a_version_1_store_is_upgraded_keeping_its_rows(cli, store_url, monkeypa
         assert cli(*args, "--store", store_url)[0] == 0
     engine = sqlalchemy.create_engine(resolve_store_url(store_url))
     with engine.begin() as conn:  # back to version 1's tables: SEG required, no output kind nor consensus SR
+        for table in ("sessions", "case_images"):  # nor version 3's identity and case images
+            conn.execute(sqlalchemy.text(f"DROP TABLE {table}"))
+        for column in ("full_name", "password_hash", "failed_logins", "locked_until"):
+            conn.execute(sqlalchemy.text(f"ALTER TABLE users DROP COLUMN {column}"))
+        conn.execute(sqlalchemy.text("ALTER TABLE signatures DROP COLUMN printed_name"))
         conn.execute(sqlalchemy.text("DROP TABLE submissions"))
         for column in ("output_kind", "sr_path", "sr_sha256"):
             conn.execute(sqlalchemy.text(f"ALTER TABLE consensus DROP COLUMN {column}"))
@@ -212,7 +221,9 @@ def test_a_version_1_store_is_upgraded_keeping_its_rows(cli, store_url, monkeypa
             {"h": "0" * 64})
     monkeypatch.undo()
     with ReviewStore(store_url) as store, store.read() as conn:
-        assert migrations.stored_version(conn) == 2
+        assert migrations.stored_version(conn) == migrations.current_version() == 3
+        assert {"password_hash", "failed_logins", "locked_until"} <= {
+            c["name"] for c in sqlalchemy.inspect(conn).get_columns("users")}
         assert [tuple(row) for row in conn.execute(sqlalchemy.text("SELECT id, seg_path FROM submissions"))] == \
             [(7, "/a/seg.dcm")]
         columns = {c["name"]: c for c in sqlalchemy.inspect(conn).get_columns("submissions")}
@@ -240,7 +251,7 @@ def test_srs_that_are_no_measurement_report_do_not_stop_a_seg_consensus(cli, sto
         sr = write_header(tmp_path / f"{who}-sr.dcm", uid, modality="SR")  # an SR, but no TID 1500 report
         assert cli("case", "submit", "1", str(seg), str(sr), "--user", who, "--store", store_url)[0] == 0
     assert cli("case", "consensus", "1", "--user", "rev", "--store", store_url)[0] == 0
-    assert "SRs are not compared" in caplog.text and "ann-sr.dcm" in caplog.text
+    assert "Case 1: the annotators' SRs are not compared" in caplog.text
     recorded = json.loads(cli("case", "show", "1", "--user", "rev", "--json", "--store", store_url)[1])["consensus"][0]
     assert recorded["seg"] and recorded["sr"] is None and "annotations" not in recorded["agreement"]
 

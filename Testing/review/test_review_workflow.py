@@ -7,12 +7,13 @@ two review tiers (reviewer, then radiologist) as the shipped liver protocol says
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 from DICOMAnnotatorLib.seg.info import seg_summary
-from review_support import dump_tables, write_header, write_seg, write_series
+from review_support import assert_refusal_recorded, dump_tables, write_header, write_seg, write_series
 
 pytest_plugins = ["review_fixtures"]
 
@@ -54,12 +55,15 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     ok, files = team
     urgent, routine = files["urgent"], files["routine"]
 
-    def fails(*args, says):
+    def fails(*args, says, refusal=True):
         before = dump_tables(store_url)
         status, out, err = cli(*args, "--store", store_url)
         assert status == 1 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
         assert says in err, err
-        assert dump_tables(store_url) == before, "a refused action changed the store"
+        if refusal:
+            assert_refusal_recorded(store_url, before)
+        else:  # nothing to do is no refusal: nothing is recorded
+            assert dump_tables(store_url) == before
 
     # Assignment: balanced by load, urgent case first, never beyond 2 annotators per case.
     assigned = json.loads(ok("case", "assign", "liver", "--annotator", "ann", "--annotator", "ben",
@@ -71,7 +75,7 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
 
     nxt = json.loads(ok("case", "next", "liver", "--user", "ann", "--json"))
     assert nxt == {**nxt, "case": urgent["case"], "series": urgent["series"], "state": "assigned"}
-    fails("case", "next", "liver", "--user", "cat", says="No case waits for cat")
+    fails("case", "next", "liver", "--user", "cat", says="No case waits for cat", refusal=False)
     fails("case", "submit", urgent["case"], urgent["a"], "--user", "cat", says="not assigned to cat")
     fails("case", "submit", urgent["case"], routine["a"], "--user", "ann", says=f"case {urgent['case']} is series")
     fails("case", "review", urgent["case"], "--decision", "approve", "--user", "rev", says="possible only when")
@@ -86,9 +90,12 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     ben_view = json.loads(ok("case", "show", urgent["case"], "--user", "ben", "--json"))
     assert ben_view["blinded"] and ben_view["annotators"] == ["ben"] and ben_view["submissions"] == []
     fails("case", "show", urgent["case"], "--user", "cat", says="not assigned to cat")
+    early = json.loads(ok("case", "show", urgent["case"], "--user", "rev", "--json"))
+    assert early["state"] == "in_progress" and early["submissions"] == []  # until the round's last one is in
     ok("case", "submit", urgent["case"], urgent["b"], "--user", "ben")
     ann_view = json.loads(ok("case", "show", urgent["case"], "--user", "ann", "--json"))
-    assert [s["user"] for s in ann_view["submissions"]] == ["ann"] and ann_view["submissions"][0]["sr"] == str(sr)
+    assert [s["user"] for s in ann_view["submissions"]] == ["ann"]
+    assert ann_view["submissions"][0]["sr_sha256"] == hashlib.sha256(sr.read_bytes()).hexdigest()
     rev_view = json.loads(ok("case", "show", urgent["case"], "--user", "rev", "--json"))
     assert rev_view["state"] == "submitted" and not rev_view["blinded"]
     assert [s["user"] for s in rev_view["submissions"]] == ["ann", "ben"]
@@ -129,7 +136,8 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     signature = json.loads(ok("case", "finalize", urgent["case"], "--meaning", "Approved as reference standard",
                               "--user", "rad", "--json"))
     assert signature["user"] == "rad" and signature["meaning"] == "Approved as reference standard"
-    assert signature["file"] == str(computed) and len(signature["sha256"]) == 64
+    assert signature["sha256"] == hashlib.sha256(computed.read_bytes()).hexdigest()
+    assert Path(signature["file"]).read_bytes() == computed.read_bytes()  # the store's copy of the consensus
     fails("case", "review", urgent["case"], "--decision", "changes", "--comment", "x", "--user", "rev",
           says="is final")
 
@@ -152,6 +160,10 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     ok("audit", "export", "--format", "csv", "-o", tmp_path / "audit.csv")
     with open(tmp_path / "audit.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
+    refused = [row for row in rows if row["action"] == "refused"]
+    assert refused and all(row["reason"] and row["actor"] for row in refused)  # every refusal: who, what, why
+    assert any(row["actor"] == "cat" and "not assigned to cat" in row["reason"] for row in refused)
+    rows = [row for row in rows if row["action"] != "refused"]
     actions = [row["action"] for row in rows]
     assert actions[:9] == ["store.create", *["user.add"] * 7, "project.create"]
     assert actions.count("case.submit") == 4 and actions.count("case.request_changes") == 1
@@ -163,7 +175,7 @@ def test_whole_workflow(cli, store_url, team, tmp_path):
     assert {f["role"] for f in json.loads(submit["files"])} == {"seg", "sr"}
     ok("audit", "export", "--format", "json", "-o", tmp_path / "audit.json")
     exported = json.loads((tmp_path / "audit.json").read_text())
-    assert len(exported["records"]) == len(rows) and exported["chain"]["intact"]
+    assert len(exported["records"]) == len(rows) + len(refused) and exported["chain"]["intact"]
     status, _, err = cli("audit", "export", "--format", "json", "-o", tmp_path / "audit.json", "--store", store_url)
     assert status == 1 and "already exists" in err
 
@@ -182,20 +194,29 @@ def test_self_review_and_role_rules(cli, store_url, team):
     status, _, err = cli("case", "consensus", routine["case"], "--consensus-seg", routine["consensus"],
                          "--user", "dora", "--store", store_url)
     assert status == 1 and "nobody reviews, merges or signs their own work" in err
-    assert dump_tables(store_url) == before
+    assert_refusal_recorded(store_url, before)
     ok("case", "consensus", routine["case"], "--consensus-seg", routine["consensus"], "--user", "rev")
     status, _, err = cli("case", "review", routine["case"], "--decision", "approve", "--user", "dora",
                          "--store", store_url)
     assert status == 1 and "own work" in err
-    # A file changed after it was recorded cannot be signed.
+    # The store keeps its own copy: the submitter's file may change, the recorded one may not.
     ok("case", "review", routine["case"], "--decision", "approve", "--user", "rev")
     ok("case", "review", routine["case"], "--decision", "approve", "--user", "rad")
     Path(routine["consensus"]).write_bytes(Path(routine["consensus"]).read_bytes() + b"\0\0")
+    shown = json.loads(ok("case", "show", routine["case"], "--user", "rad", "--json"))
+    kept = Path(shown["consensus"][-1]["seg"])
+    assert kept.parent.parent.name == "sha256" and kept.name == shown["consensus"][-1]["seg_sha256"]
+    kept.chmod(0o644)
+    original = kept.read_bytes()
+    kept.write_bytes(original + b"\0\0")  # changed behind the store's back: cannot be signed
     before = dump_tables(store_url)
     status, _, err = cli("case", "finalize", routine["case"], "--meaning", "Approved", "--user", "rad",
                          "--store", store_url)
     assert status == 1 and "changed since it was recorded" in err
-    assert dump_tables(store_url) == before
+    assert_refusal_recorded(store_url, before)
+    kept.write_bytes(original)
+    signed = json.loads(ok("case", "finalize", routine["case"], "--meaning", "Approved", "--user", "rad", "--json"))
+    assert signed["sha256"] == shown["consensus"][-1]["seg_sha256"] and signed["name"] == "rad"
 
 
 def test_claiming_and_queue_order(cli, store_url, team):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .review_options import add_review_arguments, open_store
+from .review_options import add_review_arguments, open_service
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,25 +26,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from ..review import verify_chain
     from .output import emit
 
-    with open_store(args) as store, store.read() as conn:
-        report = verify_chain(conn)
-    if report.intact:
-        emit(args.json, report.to_json(), f"Audit chain intact: {report.records} record(s), head {report.head_hash}")
+    with open_service(args, need_user=False) as service:
+        report = service.verify_audit()
+    if report["intact"]:
+        emit(args.json, report, f"Audit chain intact: {report['records']} record(s), head {report['head_hash']}")
         return 0
     if args.json:
-        emit(True, report.to_json())
-    print(f"error: audit log of store {store.display_url} is broken at record {report.first_bad}: {report.problem}",
+        emit(True, report)
+    print(f"error: the audit log is broken at record {report['first_bad_record']}: {report['problem']}",
           file=sys.stderr)
     return 1
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..review import export_log
-
-    with open_store(args) as store, store.read() as conn:
-        count = export_log(conn, args.output, args.format, force=args.force)
-    print(f"Wrote {count} audit record(s) to {args.output}")
+    with open_service(args, need_user=False) as service:
+        result = service.export_audit(args.output, args.format, force=args.force)
+    print(f"Wrote {result['records']} audit record(s) to {args.output}")
     return 0

@@ -1,10 +1,17 @@
-"""``dicom-annotator case add|assign|next|submit|review|consensus|finalize|show``."""
+"""``dicom-annotator case add|assign|next|submit|review|consensus|finalize|show|fetch``."""
 
 from __future__ import annotations
 
 import argparse
 
-from .review_options import acting_user, add_review_arguments, open_store
+from .review_options import (
+    add_password_argument,
+    add_review_arguments,
+    is_server_url,
+    open_service,
+    read_password,
+    store_url,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     finalize = commands.add_parser("finalize", help="sign the approved result (electronic signature)")
     finalize.add_argument("case", type=int, metavar="CASE")
     finalize.add_argument("--meaning", required=True, help="what the signature means, e.g. 'Approved as reference'")
+    add_password_argument(finalize, "your password, which signing asks for again (on a team server always)")
     add_review_arguments(finalize, json=True)
     finalize.set_defaults(func=_finalize)
 
@@ -73,69 +81,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                     '"consensus": [{"seg", "sr", ...}]}')
     show.set_defaults(func=_show)
 
+    fetch = commands.add_parser("fetch", help="download the case's images and every file you may see of it")
+    fetch.add_argument("case", type=int, metavar="CASE")
+    fetch.add_argument("-o", "--output", required=True, metavar="DIR", help="a new folder: DIR/images, DIR/files")
+    add_review_arguments(fetch, json='{"case", "images": DIR/images, "files": [{"role", "user", "round", "path", '
+                                     '"sha256"}]} (checksums verified)')
+    fetch.set_defaults(func=_fetch)
+
 
 def _add(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..imaging import ReferenceSeries
-    from ..review import SeriesRef, add_cases
     from .output import emit
 
-    refs = []
-    for folder in args.series:
-        series = ReferenceSeries.from_paths([folder])
-        refs.append(SeriesRef(series.study_instance_uid, series.series_instance_uid, series.modality,
-                              str(Path(folder).absolute())))
-    with open_store(args) as store:
-        ids = add_cases(store, args.project, refs, actor=acting_user(args), priority=args.priority)
-    emit(args.json, {"cases": ids},
-         "\n".join(f"Case {case_id}: series {ref.series_uid}" for case_id, ref in zip(ids, refs, strict=True)))
+    with open_service(args) as service:
+        result = service.add_cases(args.project, args.series, priority=args.priority)
+    emit(args.json, result, "\n".join(f"Case {case_id}: {folder}"
+                                      for case_id, folder in zip(result["cases"], args.series, strict=True)))
     return 0
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from ..review import assign_cases
     from .output import emit
 
-    with open_store(args) as store:
-        made = assign_cases(store, args.project, actor=acting_user(args), case_id=args.case,
-                            annotators=args.annotator)
-    emit(args.json, {"assignments": [a.to_json() for a in made]},
-         "\n".join(f"Case {a.case}: {a.user}" for a in made) or "Nothing to assign: every open case is full")
+    with open_service(args) as service:
+        result = service.assign(args.project, case=args.case, annotators=args.annotator)
+    emit(args.json, result, "\n".join(f"Case {a['case']}: {a['user']}" for a in result["assignments"])
+         or "Nothing to assign: every open case is full")
     return 0
 
 
 def _next(args: argparse.Namespace) -> int:
-    from ..review import next_case
     from .output import emit
 
-    with open_store(args) as store:
-        found = next_case(store, args.project, acting_user(args), claim=args.claim)
-    payload = found.to_json()
+    with open_service(args) as service:
+        payload = service.next_case(args.project, claim=args.claim)
     emit(args.json, payload, f"Case {payload['case']} ({payload['state']}): {payload['action']} series "
                              f"{payload['series']} in {payload['images']}")
     return 0
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from ..review import submit, submitted_files
+    from ..review import submitted_files
     from .output import emit
 
     seg, sr = submitted_files(args.seg, args.sr)
-    with open_store(args) as store:
-        case = submit(store, args.case, acting_user(args), seg, sr)
-    emit(args.json, case.to_json(), f"Case {case.id} submitted; now {case.state.value}")
+    with open_service(args) as service:
+        case = service.submit(args.case, seg, sr)
+    emit(args.json, case, f"Case {case['case']} submitted; now {case['state']}")
     return 0
 
 
 def _review(args: argparse.Namespace) -> int:
-    from ..review import review_case
     from .output import emit
 
-    with open_store(args) as store:
-        case = review_case(store, args.case, acting_user(args), args.decision, args.comment)
-    where = f"{case.state.value}" + (f" (tier {case.tier})" if case.tier else "")
-    emit(args.json, case.to_json(), f"Case {case.id} reviewed ({args.decision}); now {where}")
+    with open_service(args) as service:
+        case = service.review(args.case, args.decision, args.comment)
+    where = f"{case['state']}" + (f" (tier {case['tier']})" if case["tier"] else "")
+    emit(args.json, case, f"Case {case['case']} reviewed ({args.decision}); now {where}")
     return 0
 
 
@@ -144,7 +145,6 @@ def _consensus(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import InputError
-    from ..review import record_consensus
     from .output import emit
 
     agreement = None
@@ -153,41 +153,51 @@ def _consensus(args: argparse.Namespace) -> int:
             agreement = json.loads(Path(args.agreement).read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as error:
             raise InputError(f"Cannot read the agreement report {args.agreement}: {error}") from error
-    with open_store(args) as store:
-        case = record_consensus(store, args.case, acting_user(args), method=args.method,
-                                consensus_seg=args.consensus_seg, output=args.output, agreement=agreement)
-    emit(args.json, case.to_json(), f"Case {case.id}: consensus recorded; now {case.state.value}")
+    with open_service(args) as service:
+        case = service.consensus(args.case, method=args.method, consensus_seg=args.consensus_seg,
+                                 output=args.output, agreement=agreement)
+    emit(args.json, case, f"Case {case['case']}: consensus recorded; now {case['state']}")
     return 0
 
 
 def _finalize(args: argparse.Namespace) -> int:
-    from ..review import finalize_case
     from .output import emit
 
-    with open_store(args) as store:
-        signature = finalize_case(store, args.case, acting_user(args), args.meaning)
-    emit(args.json, signature.to_json(),
-         f"Case {signature.case} final: signed by {signature.user} at {signature.signed_at} ({signature.meaning}); "
-         f"{signature.result.path} sha256 {signature.result.sha256}")
+    password = read_password(args, "Your password, to sign: ") if (
+        args.password_stdin or is_server_url(store_url(args))) else None
+    with open_service(args) as service:
+        signature = service.finalize(args.case, args.meaning, password=password)
+    emit(args.json, signature,
+         f"Case {signature['case']} final: signed by {signature['name']} ({signature['user']}) at "
+         f"{signature['signed_at']} ({signature['meaning']}); {signature['file']} sha256 {signature['sha256']}")
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ..review import show_case
     from .output import emit
 
-    with open_store(args) as store:
-        payload = show_case(store, args.case, acting_user(args))
+    with open_service(args) as service:
+        payload = service.show_case(args.case)
     lines = [f"Case {payload['case']} of project {payload['project']}: {payload['state']}"
              + (f" (tier {payload['tier']}: {payload['tier_name']})" if payload["tier"] else "")
              + f", round {payload['round']}", f"Series {payload['series']} in {payload['images']}",
              "Annotators: " + (", ".join(payload["annotators"]) or "none")]
-    lines += [f"  submitted by {s['user']} (round {s['round']}): {s['seg']}" for s in payload["submissions"]]
-    lines += [f"  consensus ({c['method']}, round {c['round']}): {c['seg']}" for c in payload["consensus"]]
+    lines += [f"  submitted by {s['user']} (round {s['round']}): {s['seg'] or s['sr']}" for s in payload["submissions"]]
+    lines += [f"  consensus ({c['method']}, round {c['round']}): {c['seg'] or c['sr']}" for c in payload["consensus"]]
     lines += [f"  review tier {r['tier']} by {r['user']}: {r['decision']}" + (f" - {r['comment']}" if r["comment"]
                                                                              else "") for r in payload["reviews"]]
     if payload["signature"]:
         s = payload["signature"]
-        lines.append(f"  signed by {s['user']} at {s['signed_at']}: {s['meaning']}")
+        lines.append(f"  signed by {s['name']} ({s['user']}) at {s['signed_at']}: {s['meaning']}")
     emit(args.json, payload, "\n".join(lines))
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from .output import emit
+
+    with open_service(args) as service:
+        result = service.fetch_case(args.case, args.output)
+    emit(args.json, result, "\n".join([f"Images of case {result['case']}: {result['images']}",
+                                        *(f"  {f['role']} of {f['user']}: {f['path']}" for f in result["files"])]))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .review_options import acting_user, add_review_arguments, open_store
+from .review_options import add_review_arguments, open_service
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,26 +29,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _create(args: argparse.Namespace) -> int:
     from ..protocols import load_protocol
-    from ..review import create_project
     from .output import emit
 
     protocol = load_protocol(args.protocol)
-    with open_store(args) as store:
-        project = create_project(store, args.project, protocol, actor=acting_user(args),
-                                 annotators_per_case=args.annotators)
-    tiers = " -> ".join(f"{t.name} ({t.role.value})" for t in project.review_tiers) or "none"
-    emit(args.json, project.to_json(),
-         f"Project {project.name}: protocol {project.protocol_id} {project.protocol_version}, "
-         f"{project.annotators_per_case} annotator(s) per case, review: {tiers}")
+    with open_service(args) as service:
+        project = service.create_project(args.project, protocol, annotators=args.annotators)
+    tiers = " -> ".join(f"{t['name']} ({t['role']})" for t in project["review_tiers"]) or "none"
+    emit(args.json, project,
+         f"Project {project['project']}: protocol {project['protocol']['id']} {project['protocol']['version']}, "
+         f"{project['annotators_per_case']} annotator(s) per case, review: {tiers}")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from ..review import project_status
     from .output import emit
 
-    with open_store(args) as store:
-        status = project_status(store, args.project)
+    with open_service(args, need_user=False) as service:
+        status = service.project_status(args.project)
     lines = [f"Project {status['project']}: {status['cases']} case(s)"]
     lines += [f"  {state:<18} {count:>7}" for state, count in status["by_state"].items() if count]
     if status["annotators"]:

@@ -1,17 +1,20 @@
-"""Options every review command shares: ``--store URL`` and ``--user NAME``."""
+"""Options every review command shares (``--store URL``, ``--user NAME``) and the service they open.
+
+A database URL opens the store here (local mode: the acting user is named); a team server URL
+(``https://host:port``, or ``http://`` on loopback) goes through the server as the user logged in
+with ``login``, whose name ``--user`` may repeat but not change.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Any
 
 from .series import add_json_argument
-
-if TYPE_CHECKING:
-    from ..review import ReviewStore
 
 USER_ENV = "DICOM_ANNOTATOR_USER"
 
@@ -20,28 +23,64 @@ def add_review_arguments(parser: argparse.ArgumentParser, *, json: bool | str = 
                          user_help: str | None = None) -> None:
     """``--store``, ``--user`` and (with ``json``) ``--json``; a string ``json`` names its output's keys."""
     parser.add_argument("--store", metavar="URL",
-                        help="the review store: sqlite:///FILE.db or postgresql://USER@HOST:PORT/DB (default: "
-                             "$DICOM_ANNOTATOR_STORE, else review.db in the user's data directory)")
+                        help="the review store: a team server (https://HOST:PORT) or a database "
+                             "(sqlite:///FILE.db, postgresql://USER@HOST:PORT/DB); default: $DICOM_ANNOTATOR_STORE, "
+                             "else review.db in the user's data directory")
     parser.add_argument("--user", metavar="NAME",
-                        help=user_help or f"who acts (default: ${USER_ENV}); recorded in the audit log")
+                        help=user_help or f"who acts (default: ${USER_ENV}); on a team server, the logged-in user")
     if json:
         add_json_argument(parser, json if isinstance(json, str) else None)
 
 
-def acting_user(args: argparse.Namespace, *, required: bool = True) -> str | None:
-    """``--user``, else ``$DICOM_ANNOTATOR_USER``; required unless ``required`` is False."""
-    from ..review import PermissionDeniedError
+def add_password_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--password-stdin", action="store_true",
+                        help=f"read {what} from the first line of standard input (never give it on the command line)")
 
-    name = args.user or os.environ.get(USER_ENV) or None
-    if name is None and required:
-        raise PermissionDeniedError(f"This command needs to know who acts: pass --user NAME (or set {USER_ENV})")
-    return name
+
+def is_server_url(url: str | None) -> bool:
+    return bool(url) and url.split("://", 1)[0].lower() in ("http", "https")
+
+
+def store_url(args: argparse.Namespace) -> str | None:
+    from ..review import STORE_ENV
+
+    return args.store or os.environ.get(STORE_ENV) or None
 
 
 @contextmanager
-def open_store(args: argparse.Namespace, *, create: bool = False) -> Iterator[ReviewStore]:
-    """The store of ``--store``; only ``create`` makes a new one (``user add`` does, for the first lead)."""
-    from ..review import ReviewStore
+def open_service(args: argparse.Namespace, *, create: bool = False, need_user: bool = True) -> Iterator[Any]:
+    """The review actions as the acting user: on the store (local mode) or through the team server.
 
-    with ReviewStore(args.store, create=create) as store:
-        yield store
+    Only ``create`` makes a new local store (``user add`` does, for the first lead).
+    """
+    from ..review import PermissionDeniedError
+
+    url = store_url(args)
+    named = args.user or os.environ.get(USER_ENV) or None
+    if is_server_url(url):
+        from ..server import RemoteService
+
+        service = RemoteService(url)
+        if args.user and args.user != service.actor:
+            raise PermissionDeniedError(f"You are logged in to {service.url} as {service.actor}, not {args.user}; "
+                                        f"log in as {args.user} to act as them")
+        yield service
+        return
+    from ..review import LocalService, ReviewStore
+
+    if named is None and need_user:
+        raise PermissionDeniedError(f"This command needs to know who acts: pass --user NAME (or set {USER_ENV})")
+    with ReviewStore(url, create=create) as store:
+        yield LocalService(store, named)
+
+
+def read_password(args: argparse.Namespace, prompt: str) -> str | None:
+    """The password of ``--password-stdin`` (first line of stdin), a prompt on a terminal, or None."""
+    if getattr(args, "password_stdin", False):
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt)
+    return None

@@ -33,6 +33,11 @@ class PermissionDeniedError(ReviewError):
     """The acting user lacks the role, or acts outside their part of the case."""
 
 
+class AuthenticationError(PermissionDeniedError):
+    """A sign-in, a session token or a signature's password was not accepted (the message never says which
+    part was wrong)."""
+
+
 class SelfReviewError(PermissionDeniedError):
     """A user tried to review, merge or sign their own work."""
 

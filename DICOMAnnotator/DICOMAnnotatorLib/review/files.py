@@ -1,36 +1,35 @@
-"""The files a case collects (SEG, SR, consensus SEG): checked, hashed, and checked again when signed.
+"""The files a case collects (SEG, SR, consensus SEG): checked, kept, and checked again when signed.
 
-A submission is recorded by path and SHA-256: the store never copies images or
-segmentations, but it can always tell whether the file at that path is still the one that
-was submitted, reviewed and signed.
+A submission is checked (the right DICOM object, of the case's series, with the protocol's
+structures and answers), then copied into the store's own content-addressed files
+(:mod:`.stored_files`) and recorded by that copy's path and SHA-256, so what was submitted,
+reviewed and signed stays what it was whatever happens to the submitter's file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .audit import FileRecord
+from .conformance import check_seg_structures, check_sr_answers
 from .errors import SubmissionFileError
+from .stored_files import FileStore, sha256_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..protocols import Protocol
 
 _SEG_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.66.4": "Segmentation Storage",
     "1.2.840.10008.5.1.4.1.1.66.7": "Label Map Segmentation Storage",
 }
-_CHUNK = 1 << 20
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def seg_record(path: str | os.PathLike[str], series_uid: str, *, role: str, case_id: int) -> FileRecord:
-    """A DICOM SEG of the case's series, hashed; anything else is refused with what it is instead."""
+def seg_record(path: str | os.PathLike[str], series_uid: str, *, role: str, case_id: int, files: FileStore,
+               protocol: Protocol | None = None) -> FileRecord:
+    """A DICOM SEG of the case's series (with ``protocol``'s structures), kept in ``files``; anything else is
+    refused with what it is instead."""
     path = Path(path).absolute()
     ds = _header(path, case_id)
     sop_class = str(ds.get("SOPClassUID", ""))
@@ -42,11 +41,15 @@ def seg_record(path: str | os.PathLike[str], series_uid: str, *, role: str, case
     if series_uid not in referenced:
         raise SubmissionFileError(f"{path} segments series {', '.join(referenced) or '(none named)'}, but case "
                                   f"{case_id} is series {series_uid}; submit the segmentation of that series")
-    return FileRecord(role, str(path), sha256_of(path))
+    if protocol is not None:
+        check_seg_structures(path, protocol, case_id)
+    return files.record(path, role)
 
 
-def sr_record(path: str | os.PathLike[str], series_uid: str, *, case_id: int, role: str = "sr") -> FileRecord:
-    """A DICOM Structured Report; when it lists its evidence series, the case's series must be among them."""
+def sr_record(path: str | os.PathLike[str], series_uid: str, *, case_id: int, files: FileStore, role: str = "sr",
+              protocol: Protocol | None = None) -> FileRecord:
+    """A DICOM Structured Report, kept in ``files``; when it lists its evidence series, the case's series must be
+    among them, and its answers must be ``protocol``'s."""
     path = Path(path).absolute()
     ds = _header(path, case_id)
     if str(ds.get("Modality", "")) != "SR":
@@ -58,7 +61,9 @@ def sr_record(path: str | os.PathLike[str], series_uid: str, *, case_id: int, ro
     if evidence and series_uid not in evidence:
         raise SubmissionFileError(f"{path} reports on series {', '.join(sorted(evidence))}, not on series {series_uid} "
                                   f"of case {case_id}")
-    return FileRecord(role, str(path), sha256_of(path))
+    if protocol is not None:
+        check_sr_answers(path, protocol, case_id)
+    return files.record(path, role)
 
 
 def submitted_files(first: str | os.PathLike[str], second: str | os.PathLike[str] | None) -> tuple:

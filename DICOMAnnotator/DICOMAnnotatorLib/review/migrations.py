@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, inspect, select, text
 
 from .audit import initialise_head
-from .schema import metadata, schema_version, submissions
+from .schema import case_images, metadata, schema_version, sessions, submissions
 
 #: Serialises schema creation and upgrades of one PostgreSQL database across processes.
 _PG_LOCK_KEY = 0x44434D5256  # "DCMRV"
@@ -50,9 +50,20 @@ def _sr_only_submissions(conn: Connection) -> None:
     conn.execute(text("DROP TABLE submissions_v1"))
 
 
+def _identity_and_files(conn: Connection) -> None:
+    """Version 3: passwords, lock-outs and sessions; the printed name of signatures; case images."""
+    for column in ("full_name TEXT", "password_hash TEXT", "failed_logins INTEGER NOT NULL DEFAULT 0",
+                   "locked_until VARCHAR(32)"):
+        conn.execute(text(f"ALTER TABLE users ADD COLUMN {column}"))
+    conn.execute(text("ALTER TABLE signatures ADD COLUMN printed_name TEXT"))
+    sessions.create(conn)
+    case_images.create(conn)
+
+
 #: Step k (0-based) upgrades a store from version k+1 to k+2. Add a step whenever the tables in
 #: :mod:`.schema` change, and change the tables there to what the steps produce.
-UPGRADES: list[Upgrade] = [Upgrade(2, "SR-only submissions and SR consensus", _sr_only_submissions)]
+UPGRADES: list[Upgrade] = [Upgrade(2, "SR-only submissions and SR consensus", _sr_only_submissions),
+                           Upgrade(3, "identity, sessions, case images", _identity_and_files)]
 
 
 def current_version() -> int:

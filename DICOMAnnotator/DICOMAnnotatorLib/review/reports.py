@@ -2,7 +2,9 @@
 
 Blinding: until a case is final, an annotator of the case sees only their own submissions,
 no other annotator's name and no consensus; reviewers' comments stay visible, since a change
-request is addressed to them. Users who are not on the case need a reviewing or lead role.
+request is addressed to them. Users who are not on the case need a reviewing or lead role, and
+see a round's submissions once its last one is in (so that no one reads an early submission
+while the others are still being drawn).
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ def show_case(store: ReviewStore, case_id: int, viewer: str) -> dict[str, Any]:
                                         "cases until a case is final")
         blinded = on_case and not final
         only = user.id if blinded else None
+        round_open = not on_case and case.state in (CaseState.ASSIGNED, CaseState.IN_PROGRESS)
         payload = {**case.to_json(), "project": project.name,
                    "tier_name": project.tier(case.tier).name if case.tier else None,
                    "blinded": blinded,
                    "annotators": _annotators(conn, case.id, only),
-                   "submissions": _submissions(conn, case.id, only),
+                   "submissions": _submissions(conn, case.id, only, hide_round=case.round if round_open else None),
                    "reviews": _reviews(conn, case.id),
                    "consensus": [] if blinded else _consensus(conn, case.id),
                    "signature": _signature(conn, case.id)}
@@ -70,11 +73,14 @@ def _annotators(conn: Connection, case_id: int, only: int | None) -> list[str]:
     return list(conn.execute(query).scalars())
 
 
-def _submissions(conn: Connection, case_id: int, only: int | None) -> list[dict[str, Any]]:
+def _submissions(conn: Connection, case_id: int, only: int | None, *,
+                 hide_round: int | None = None) -> list[dict[str, Any]]:
     query = select(submissions, users.c.name).join(users, users.c.id == submissions.c.user_id).where(
         submissions.c.case_id == case_id).order_by(submissions.c.id)
     if only is not None:
         query = query.where(submissions.c.user_id == only)
+    if hide_round is not None:
+        query = query.where(submissions.c.round != hide_round)
     return [{"user": r.name, "round": r.round, "seg": r.seg_path, "seg_sha256": r.seg_sha256, "sr": r.sr_path,
              "sr_sha256": r.sr_sha256, "submitted_at": r.submitted_at} for r in conn.execute(query)]
 
@@ -104,8 +110,8 @@ def _signature(conn: Connection, case_id: int) -> dict[str, Any] | None:
         signatures.c.case_id == case_id)).one_or_none()
     if row is None:
         return None
-    return {"user": row.name, "meaning": row.meaning, "signed_at": row.signed_at, "file": row.result_path,
-            "sha256": row.result_sha256}
+    return {"user": row.name, "name": row.printed_name or row.name, "meaning": row.meaning,
+            "signed_at": row.signed_at, "file": row.result_path, "sha256": row.result_sha256}
 
 
 def _throughput(conn: Connection, project_id: int) -> dict[str, dict[str, Any]]:

@@ -50,6 +50,23 @@ users = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(128), nullable=False, unique=True),
     Column("created_at", _TIME, nullable=False),
+    # schema version 3: identity (server/identity.py). The printed name goes into signatures; the
+    # password only as its argon2id hash; failed sign-ins count towards a lock with back-off.
+    Column("full_name", Text),
+    Column("password_hash", Text),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", _TIME),
+)
+
+#: Sign-in sessions (schema version 3): the token itself is never stored, only its SHA-256.
+sessions = Table(
+    "sessions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False),
+    Column("token_sha256", _HASH, nullable=False, unique=True),
+    Column("created_at", _TIME, nullable=False),
+    Column("expires_at", _TIME, nullable=False),
+    Column("revoked_at", _TIME),
 )
 
 user_roles = Table(
@@ -179,6 +196,15 @@ signatures = Table(
     Column("signed_at", _TIME, nullable=False),
     Column("result_path", Text, nullable=False),
     Column("result_sha256", _HASH, nullable=False),
+    Column("printed_name", Text),  # schema version 3: the signer's full name as printed (21 CFR 11.50)
+)
+
+#: The image files of cases added through a team server (schema version 3), kept in its file store.
+case_images = Table(
+    "case_images", metadata,
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("sha256", _HASH, nullable=False),
 )
 
 audit_log = Table(

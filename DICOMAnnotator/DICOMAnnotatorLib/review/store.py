@@ -28,7 +28,8 @@ from ..errors import MissingDependencyError
 from . import migrations
 from .audit import AuditEntry, FileRecord, append_records
 from .errors import ReviewError, StoreError
-from .url import is_sqlite, resolve_store_url
+from .stored_files import FileStore
+from .url import default_files_root, is_sqlite, resolve_store_url
 
 #: Actor of the records the program writes by itself (schema creation and upgrades).
 SYSTEM_ACTOR = "dicom-annotator"
@@ -69,9 +70,12 @@ class ReviewStore:
     mistyped URL is reported instead of silently starting an empty store.
     """
 
-    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True,
+                 files: str | os.PathLike[str] | None = None) -> None:
         self.url = resolve_store_url(url)
         self.is_sqlite = is_sqlite(self.url)
+        #: The store's own copies of the files it records (see :mod:`.stored_files`).
+        self.files = FileStore(files if files is not None else default_files_root(self.url))
         if self.is_sqlite and not create and not Path(make_url(self.url).database or "").is_file():
             raise StoreError(f"No review store at {self.display_url}; check --store (or $DICOM_ANNOTATOR_STORE), or "
                              "create one: user add NAME --role lead")

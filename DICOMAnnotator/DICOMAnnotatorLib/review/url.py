@@ -14,6 +14,8 @@ from pathlib import Path
 from .errors import StoreError
 
 STORE_ENV = "DICOM_ANNOTATOR_STORE"
+#: Where a store on PostgreSQL keeps its files in local mode (a team server is given --files).
+FILES_ENV = "DICOM_ANNOTATOR_FILES"
 _POSTGRES_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
 
 
@@ -48,3 +50,12 @@ def sqlite_url(path: Path) -> str:
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite:")
+
+
+def default_files_root(url: str) -> Path:
+    """The store's own files: beside a SQLite file (``review.db`` -> ``review-files/``); for a database
+    server, ``$DICOM_ANNOTATOR_FILES`` or ``files/`` beside the default store in the user's data directory."""
+    if is_sqlite(url):
+        database = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        return database.with_name(f"{database.stem}-files")
+    return Path(os.environ.get(FILES_ENV) or default_store_path().with_name("files"))

@@ -46,8 +46,10 @@ def acting_lead(tx: Transaction, doing: str) -> User:
     return user
 
 
-def add_user(store: ReviewStore, name: str, roles: Iterable[ReviewRole | str], *, actor: str | None) -> User:
-    """Add user ``name`` with ``roles``, or grant an existing user more roles; returns the user.
+def add_user(store: ReviewStore, name: str, roles: Iterable[ReviewRole | str], *, actor: str | None,
+             full_name: str | None = None) -> User:
+    """Add user ``name`` with ``roles`` (and the full name signatures print), or grant an existing user more
+    roles; returns the user.
 
     ``actor`` must be a lead, except for the first user of an empty store (a lead adding themself).
     """
@@ -70,7 +72,7 @@ def add_user(store: ReviewStore, name: str, roles: Iterable[ReviewRole | str], *
         if not new_roles:
             raise AlreadyExistsError(f"{name} already has the role(s) {', '.join(sorted(r.value for r in roles))}")
         if existing is None:
-            existing = tx.conn.execute(insert(users).values(name=name, created_at=tx.now)
+            existing = tx.conn.execute(insert(users).values(name=name, created_at=tx.now, full_name=full_name)
                                        .returning(users.c.id)).scalar_one()
         tx.conn.execute(insert(user_roles), [{"user_id": existing, "role": r.value, "granted_at": tx.now}
                                              for r in sorted(new_roles, key=lambda r: r.value)])

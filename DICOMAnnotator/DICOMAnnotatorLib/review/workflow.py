@@ -44,13 +44,14 @@ class Signature:
 
     case: int
     user: str
+    name: str
     meaning: str
     signed_at: str
     result: FileRecord
 
     def to_json(self) -> dict[str, Any]:
-        return {"case": self.case, "user": self.user, "meaning": self.meaning, "signed_at": self.signed_at,
-                "file": self.result.path, "sha256": self.result.sha256}
+        return {"case": self.case, "user": self.user, "name": self.name, "meaning": self.meaning,
+                "signed_at": self.signed_at, "file": self.result.path, "sha256": self.result.sha256}
 
 
 def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathLike[str] | None,
@@ -64,15 +65,17 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
         case = get_case(conn, case_id)
         project = case_project(conn, case)
         takes_seg = protocol_has_volume_structures(conn, project.name)
+        protocol = project_protocol(conn, project.name)
     if takes_seg and seg is None:
         raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') takes a DICOM SEG of its volume "
                                   "structures, and the SR as the second file")
     if not takes_seg and (seg is not None or sr is None):
         raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') has landmarks, boxes and labels "
                                   "only: submit the DICOM SR that holds them, without a SEG")
-    files = [seg_record(seg, case.series_uid, role="seg", case_id=case_id)] if seg is not None else []
+    files = [seg_record(seg, case.series_uid, role="seg", case_id=case_id, files=store.files,
+                        protocol=protocol)] if seg is not None else []
     if sr is not None:
-        files.append(sr_record(sr, case.series_uid, case_id=case_id))
+        files.append(sr_record(sr, case.series_uid, case_id=case_id, files=store.files, protocol=protocol))
     by_role = {record.role: record for record in files}
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
@@ -149,9 +152,11 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
             agreement = {**(agreement or {}), "annotations": annotations.to_json()}
     if not segs:
         method, consensus_seg, report = "majority", report, None  # of the answers; positions are averaged
-    merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id) if segs
-              else sr_record(consensus_seg, case.series_uid, case_id=case.id, role="consensus"))
-    merged_sr = sr_record(report, case.series_uid, case_id=case.id, role="consensus_sr") if report else None
+    merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id, files=store.files)
+              if segs else sr_record(consensus_seg, case.series_uid, case_id=case.id, role="consensus",
+                                     files=store.files))
+    merged_sr = (sr_record(report, case.series_uid, case_id=case.id, role="consensus_sr", files=store.files)
+                 if report else None)
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
         _authorize(tx.conn, case, project, user, Action.CONSENSUS)
@@ -211,8 +216,11 @@ def review_case(store: ReviewStore, case_id: int, user_name: str, decision: str,
         return _move(tx, case, project, action, CaseState.APPROVED, reason=comment, details=details, files=files)
 
 
-def finalize_case(store: ReviewStore, case_id: int, user_name: str, meaning: str) -> Signature:
-    """Sign the approved result: records who, when, the meaning, and the SHA-256 of the signed file."""
+def finalize_case(store: ReviewStore, case_id: int, user_name: str, meaning: str, *,
+                  printed_name: str | None = None) -> Signature:
+    """Sign the approved result: records who (and their printed name), when, the meaning, and the SHA-256 of
+    the signed file (21 CFR 11.50). A case is signed once: it is final afterwards, and no action changes it."""
+    printed_name = printed_name or user_name
     meaning = meaning.strip()
     if not meaning:
         raise ReviewError(f"Signing case {case_id} needs the meaning of the signature (--meaning, e.g. 'Approved as "
@@ -229,10 +237,10 @@ def finalize_case(store: ReviewStore, case_id: int, user_name: str, meaning: str
             raise ReviewError(f"Case {case_id} changed while it was being signed; run the command again")
         tx.conn.execute(insert(signatures).values(case_id=case.id, user_id=user.id, meaning=meaning,
                                                   signed_at=tx.now, result_path=result.path,
-                                                  result_sha256=result.sha256))
+                                                  result_sha256=result.sha256, printed_name=printed_name))
         _move(tx, case, project, Action.FINALIZE, CaseState.FINAL, reason=meaning, files=[result],
-              details={"signature_meaning": meaning})
-        return Signature(case.id, user.name, meaning, tx.now, result)
+              details={"signature_meaning": meaning, "printed_name": printed_name})
+        return Signature(case.id, user.name, printed_name, meaning, tx.now, result)
 
 
 # ----------------------------------------------------------------------------- shared steps

@@ -7,6 +7,7 @@ on the series, ``reader`` returns segmentations, ``info`` summarises a SEG from 
 from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
+    "descriptions": ["read_segment_descriptions"],
     "info": ["seg_summary"],
     "reader": ["read_seg", "read_segs"],
     "writer": ["write_seg"],

@@ -9,6 +9,7 @@ the tests that hold our header equal to highdicom's), and where a read item beco
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -133,3 +134,16 @@ def segment_description_from_dataset(item: Any) -> SegmentDescription:
         tracking_uid=getattr(item, "TrackingUID", None),
     )
 
+
+
+def read_segment_descriptions(path: str | os.PathLike[str]) -> list[SegmentDescription]:
+    """The segments a SEG file describes, from its header alone (frames and per-frame groups unread)."""
+    from ..dicom import read_header
+
+    try:
+        header = read_header(path)
+        items = [item for item in header.get("SegmentSequence") or [] if int(item.SegmentNumber) != 0]
+        return [segment_description_from_dataset(item) for item in items]
+    except (AttributeError, KeyError, ValueError, TypeError, IndexError) as error:
+        raise SegmentationError(f"{path}: its Segment Sequence is incomplete ({error}); every segment needs a "
+                                "number, a label and coded category and type") from error

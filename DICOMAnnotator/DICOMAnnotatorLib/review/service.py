@@ -1,0 +1,351 @@
+"""The review actions of one acting user, as the command, the Slicer modules and the web app use them.
+
+:class:`LocalService` runs them on a store opened in this process: in local mode (the acting
+user is named, the operating-system account is the boundary) and inside the team server (the
+acting user is the one its session token belongs to). ``server.RemoteService`` offers the same
+methods over HTTP, so a caller holds "a service" and never knows which. Every method returns
+the JSON object the command prints with ``--json``.
+
+Every refusal (a role, an assignment, blinding, a state, a file that is not the protocol's) is
+also an audit record naming who asked, what and why, written after the refused transaction
+rolled back: the refusal changes nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import insert, select
+
+from ..errors import DICOMAnnotatorError
+from .errors import EmptyQueueError, PermissionDeniedError, StoreError, SubmissionFileError
+from .identity import UNKNOWN_ACTOR, audit_refusal, has_password, list_users, set_password, unlock, verify_password
+from .schema import case_images, users
+from .store import ReviewStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _refusals_audited(method: F) -> F:
+    """Record a refusal of ``method`` in the audit log, then let it reach the caller unchanged."""
+
+    @functools.wraps(method)
+    def audited(self: LocalService, *args: Any, **kwargs: Any) -> Any:
+        if self._acting:  # called by another action: that one records the refusal
+            return method(self, *args, **kwargs)
+        self._acting = True
+        try:
+            return method(self, *args, **kwargs)
+        except (StoreError, EmptyQueueError):
+            raise  # the store itself failed, or there is simply nothing to do: no refusal to record
+        except DICOMAnnotatorError as refusal:
+            case = kwargs.get("case", args[0] if args and isinstance(args[0], int) else None)
+            try:
+                audit_refusal(self.store, self._audit_actor(), method.__name__, str(refusal), case=case)
+            except DICOMAnnotatorError:
+                pass  # the refusal stands whether or not it could be recorded
+            raise
+        finally:
+            self._acting = False
+
+    return audited  # type: ignore[return-value]
+
+
+class LocalService:
+    """The review actions of ``actor`` on ``store`` (``actor`` None: nobody yet, for the first lead)."""
+
+    def __init__(self, store: ReviewStore, actor: str | None) -> None:
+        self.store = store
+        self.actor = actor
+        self._acting = False
+
+    # ------------------------------------------------------------------ users
+    @_refusals_audited
+    def add_user(self, name: str, roles: Sequence[str], *, password: str | None = None,
+                 full_name: str | None = None) -> dict[str, Any]:
+        """Add ``name`` (or grant more roles); a password (required in team mode) is stored hashed."""
+        from .users import add_user
+
+        user = add_user(self.store, name, roles, actor=self.actor, full_name=full_name)
+        if password is not None:
+            set_password(self.store, name, password, actor=self.actor or name)
+        return {"user": user.name, "roles": sorted(r.value for r in user.roles)}
+
+    @_refusals_audited
+    def set_password(self, name: str, password: str) -> dict[str, Any]:
+        set_password(self.store, name, password, actor=self._require_actor())
+        return {"user": name, "password": "changed"}
+
+    @_refusals_audited
+    def unlock_user(self, name: str) -> dict[str, Any]:
+        unlock(self.store, name, actor=self._require_actor())
+        return {"user": name, "locked": False}
+
+    @_refusals_audited
+    def list_users(self) -> dict[str, Any]:
+        self._require_lead("list users")
+        return {"users": list_users(self.store)}
+
+    # ------------------------------------------------------------------ projects and cases
+    @_refusals_audited
+    def create_project(self, name: str, protocol: Any, *, annotators: int | None = None) -> dict[str, Any]:
+        from .projects import create_project
+
+        return create_project(self.store, name, protocol, actor=self._require_actor(),
+                              annotators_per_case=annotators).to_json()
+
+    @_refusals_audited
+    def project_status(self, name: str) -> dict[str, Any]:
+        from .reports import project_status
+
+        return project_status(self.store, name)
+
+    @_refusals_audited
+    def add_cases(self, project: str, folders: Sequence[str | os.PathLike[str]], *,
+                  priority: int = 0) -> dict[str, Any]:
+        """One case per series folder, its images where they are (local mode)."""
+        from ..imaging import ReferenceSeries
+        from .cases import SeriesRef, add_cases
+
+        refs = []
+        for folder in folders:
+            series = ReferenceSeries.from_paths([folder])
+            refs.append(SeriesRef(series.study_instance_uid, series.series_instance_uid, series.modality,
+                                  str(Path(folder).absolute())))
+        return {"cases": add_cases(self.store, project, refs, actor=self._require_actor(), priority=priority)}
+
+    @_refusals_audited
+    def add_stored_cases(self, project: str, series: Sequence[Sequence[tuple[str, Path]]], *,
+                         priority: int = 0) -> dict[str, Any]:
+        """One case per series of files sent to the server (``(name, held upload)`` each).
+
+        The files are kept in the store and shown in a folder of it (``series/<series uid>/``, links to
+        the kept copies), from which the series is read like any other and ``case fetch`` serves it.
+        Nothing is kept when the cases are refused.
+        """
+        import secrets
+
+        from ..imaging import ReferenceSeries
+        from .cases import SeriesRef, add_cases
+
+        folders = self.store.files.root / "series"
+        refs, staged = [], []
+        try:
+            for files in series:
+                staging = folders / f"staging-{secrets.token_hex(8)}"
+                staged.append((staging, files))
+                for name, path in files:
+                    self.store.files.link_into(path, staging / _safe_name(name))
+                found = ReferenceSeries.from_paths([staging])
+                refs.append(SeriesRef(found.study_instance_uid, found.series_instance_uid, found.modality,
+                                      str(folders / found.series_instance_uid)))
+            ids = add_cases(self.store, project, refs, actor=self._require_actor(), priority=priority)
+        except BaseException:
+            for staging, _ in staged:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        rows = []
+        for case_id, ref, (staging, files) in zip(ids, refs, staged, strict=True):
+            rows += [{"case_id": case_id, "name": _safe_name(name),
+                      "sha256": self.store.files.record(path, "image").sha256} for name, path in files]
+            if Path(ref.location).exists():
+                shutil.rmtree(staging)
+            else:
+                staging.rename(ref.location)
+        with self.store.write(self._require_actor()) as tx:
+            tx.conn.execute(insert(case_images), rows)
+        return {"cases": ids}
+
+    @_refusals_audited
+    def assign(self, project: str, *, case: int | None = None,
+               annotators: Sequence[str] | None = None) -> dict[str, Any]:
+        from .assignment import assign_cases
+
+        made = assign_cases(self.store, project, actor=self._require_actor(), case_id=case, annotators=annotators)
+        return {"assignments": [a.to_json() for a in made]}
+
+    @_refusals_audited
+    def next_case(self, project: str, *, claim: bool = False) -> dict[str, Any]:
+        from .queues import next_case
+
+        return next_case(self.store, project, self._require_actor(), claim=claim).to_json()
+
+    # ------------------------------------------------------------------ the case's steps
+    @_refusals_audited
+    def submit(self, case: int, seg: str | os.PathLike[str] | None,
+               sr: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        from .workflow import submit
+
+        return submit(self.store, case, self._require_actor(), seg, sr).to_json()
+
+    @_refusals_audited
+    def review(self, case: int, decision: str, comment: str | None = None) -> dict[str, Any]:
+        from .workflow import review_case
+
+        return review_case(self.store, case, self._require_actor(), decision, comment).to_json()
+
+    @_refusals_audited
+    def consensus(self, case: int, *, method: str | None = None,
+                  consensus_seg: str | os.PathLike[str] | None = None, output: str | os.PathLike[str] | None = None,
+                  agreement: dict[str, Any] | None = None) -> dict[str, Any]:
+        from .workflow import record_consensus
+
+        if output is None and consensus_seg is None:
+            output = self.store.files.root / "consensus" / f"case-{case}" / f"case-{case}-consensus.dcm"
+            output.parent.mkdir(parents=True, exist_ok=True)
+        return record_consensus(self.store, case, self._require_actor(), method=method, consensus_seg=consensus_seg,
+                                output=output, agreement=agreement).to_json()
+
+    @_refusals_audited
+    def finalize(self, case: int, meaning: str, *, password: str | None = None) -> dict[str, Any]:
+        """Sign the approved result. A user with a password gives it again here, whatever their session
+        (21 CFR 11.200: each signing re-authenticates); the record keeps their printed name."""
+        from .workflow import finalize_case
+
+        actor = self._require_actor()
+        if has_password(self.store, actor):
+            if not password:
+                raise PermissionDeniedError(f"Signing case {case} needs {actor}'s password again "
+                                            "(--password-stdin, or the dialog in Slicer and the web app)")
+            verify_password(self.store, actor, password, purpose=f"sign case {case}")
+        with self.store.read() as conn:
+            printed = conn.execute(select(users.c.full_name).where(users.c.name == actor)).scalar()
+        return finalize_case(self.store, case, actor, meaning, printed_name=printed or actor).to_json()
+
+    # ------------------------------------------------------------------ reading
+    @_refusals_audited
+    def show_case(self, case: int) -> dict[str, Any]:
+        from .reports import show_case
+
+        return show_case(self.store, case, self._require_actor())
+
+    @_refusals_audited
+    def case_files(self, case: int) -> dict[str, Any]:
+        """What the user may download of the case: its images and the files ``show_case`` lets them see."""
+        shown = self.show_case(case)
+        with self.store.read() as conn:
+            stored = conn.execute(select(case_images.c.name, case_images.c.sha256)
+                                  .where(case_images.c.case_id == case).order_by(case_images.c.name)).all()
+        images = [{"name": r.name, "sha256": r.sha256, "path": str(self.store.files.path(r.sha256))} for r in stored]
+        if not images:  # a local-mode case: its images are where they were added from
+            images = _series_files(shown["images"], shown["series"])
+        files = []
+        for submission in shown["submissions"]:
+            for role in ("seg", "sr"):
+                if submission[role]:
+                    files.append({"role": role, "user": submission["user"], "round": submission["round"],
+                                  "path": submission[role], "sha256": submission[f"{role}_sha256"]})
+        for merged in shown["consensus"]:
+            for role in ("seg", "sr"):
+                if merged[role]:
+                    files.append({"role": f"consensus_{role}", "user": merged["user"], "round": merged["round"],
+                                  "path": merged[role], "sha256": merged[f"{role}_sha256"]})
+        return {"case": case, "images": images, "files": files}
+
+    def fetch_case(self, case: int, folder: str | os.PathLike[str]) -> dict[str, Any]:
+        """Copy what :meth:`case_files` lists into ``folder`` (``images/`` and ``files/``), checksums verified."""
+        listing = self.case_files(case)
+        return write_fetched(listing, Path(folder), lambda entry, target: shutil.copyfile(entry["path"], target))
+
+    @_refusals_audited
+    def file_for(self, case: int, sha256: str) -> Path:
+        """The kept file with this hash, if the user may see it as part of ``case`` (the server's downloads)."""
+        listing = self.case_files(case)
+        for entry in [*listing["images"], *listing["files"]]:
+            if entry["sha256"] == sha256:
+                return Path(entry["path"])
+        raise PermissionDeniedError(f"{self.actor} may not download file {sha256[:12]}... of case {case}: it is not "
+                                    "one of the case's files they may see now")
+
+    # ------------------------------------------------------------------ audit
+    @_refusals_audited
+    def verify_audit(self) -> dict[str, Any]:
+        from .audit import verify_chain
+
+        self._require_lead("verify the audit log", local_anyone=True)
+        with self.store.read() as conn:
+            return verify_chain(conn).to_json()
+
+    @_refusals_audited
+    def export_audit(self, output: str | os.PathLike[str], fmt: str, *, force: bool = False) -> dict[str, Any]:
+        from .audit import export_log
+
+        self._require_lead("export the audit log", local_anyone=True)
+        with self.store.read() as conn:
+            return {"records": export_log(conn, output, fmt, force=force), "output": str(output)}
+
+    # ------------------------------------------------------------------ helpers
+    def _require_actor(self) -> str:
+        if self.actor is None:
+            raise PermissionDeniedError("This command needs to know who acts: pass --user NAME (or set "
+                                        "DICOM_ANNOTATOR_USER), or log in to the team server")
+        return self.actor
+
+    def _require_lead(self, doing: str, *, local_anyone: bool = False) -> None:
+        """The actor must be a lead; with ``local_anyone``, nobody named (local mode, where the operating
+        system's account guards the store) may too."""
+        from ..protocols import ReviewRole
+        from .users import get_user
+
+        if local_anyone and self.actor is None:
+            return
+        with self.store.read() as conn:
+            user = get_user(conn, self._require_actor())
+        if ReviewRole.LEAD not in user.roles:
+            raise PermissionDeniedError(f"{user.name} cannot {doing}: only a lead can")
+
+    def _audit_actor(self) -> str:
+        return self.actor or UNKNOWN_ACTOR
+
+
+def write_fetched(listing: dict[str, Any], folder: Path,
+                  copy: Callable[[dict[str, Any], Path], None]) -> dict[str, Any]:
+    """Put a :meth:`LocalService.case_files` listing into ``folder`` with ``copy(entry, target)``; each file is
+    checked against its SHA-256 and the whole is renamed into place only when complete."""
+    from ..atomic import atomic_path
+
+    with atomic_path(folder, directory=True, force=False) as work:
+        (work / "images").mkdir()
+        (work / "files").mkdir()
+        fetched = []
+        for entry in listing["images"]:
+            target = work / "images" / _safe_name(entry["name"])
+            copy(entry, target)
+            _check(target, entry["sha256"])
+        for entry in listing["files"]:
+            name = f"{entry['role']}-{entry['user']}-round{entry['round']}-{Path(entry['path']).name[:16]}.dcm"
+            target = work / "files" / _safe_name(name)
+            copy(entry, target)
+            _check(target, entry["sha256"])
+            fetched.append({"role": entry["role"], "user": entry["user"], "round": entry["round"],
+                            "path": str(folder / "files" / target.name), "sha256": entry["sha256"]})
+    return {"case": listing["case"], "images": str(folder / "images"), "files": fetched}
+
+
+def _check(path: Path, sha256: str) -> None:
+    from .stored_files import sha256_of
+
+    if sha256_of(path) != sha256:
+        raise SubmissionFileError(f"{path.name} arrived with another SHA-256 than the store's {sha256[:12]}...; "
+                                  "fetch the case again")
+
+
+def _series_files(location: str, series_uid: str) -> list[dict[str, str]]:
+    from ..imaging import ReferenceSeries
+    from .stored_files import sha256_of
+
+    series = ReferenceSeries.from_paths([location], series_uid=series_uid)
+    paths = sorted({str(source.path) for source in series.slices if source.path is not None})
+    return [{"name": f"{index:05d}-{Path(path).name}", "sha256": sha256_of(path), "path": path}
+            for index, path in enumerate(paths, start=1)]
+
+
+def _safe_name(name: str) -> str:
+    """A file name without folders or characters a file system could read as a path."""
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(str(name)).name)
+    return cleaned.lstrip(".") or "file"
