@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "DICOMAnnotator"), str(REPO / "Testing" / "review")]
+sys.path[:0] = [str(REPO / "DICOMAnnotator"), str(REPO / "Testing")]
 
 from DICOMAnnotatorLib.protocols import load_protocol  # noqa: E402
 from DICOMAnnotatorLib.review import (  # noqa: E402

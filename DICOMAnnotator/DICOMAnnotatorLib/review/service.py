@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from sqlalchemy import insert, select
 
 from ..errors import DICOMAnnotatorError
-from .errors import EmptyQueueError, PermissionDeniedError, StoreError, SubmissionFileError
+from .errors import AuthenticationError, EmptyQueueError, PermissionDeniedError, StoreError
+from .fetched import safe_name, write_fetched
 from .identity import UNKNOWN_ACTOR, audit_refusal, has_password, list_users, set_password, unlock, verify_password
 from .schema import case_images, users
 from .store import ReviewStore
@@ -41,8 +42,8 @@ def _refusals_audited(method: F) -> F:
         self._acting = True
         try:
             return method(self, *args, **kwargs)
-        except (StoreError, EmptyQueueError):
-            raise  # the store itself failed, or there is simply nothing to do: no refusal to record
+        except (StoreError, EmptyQueueError, AuthenticationError):
+            raise  # the store failed, there is nothing to do, or identity recorded the refusal itself
         except DICOMAnnotatorError as refusal:
             case = kwargs.get("case", args[0] if args and isinstance(args[0], int) else None)
             try:
@@ -140,7 +141,7 @@ class LocalService:
                 staging = folders / f"staging-{secrets.token_hex(8)}"
                 staged.append((staging, files))
                 for name, path in files:
-                    self.store.files.link_into(path, staging / _safe_name(name))
+                    self.store.files.link_into(path, staging / safe_name(name))
                 found = ReferenceSeries.from_paths([staging])
                 refs.append(SeriesRef(found.study_instance_uid, found.series_instance_uid, found.modality,
                                       str(folders / found.series_instance_uid)))
@@ -151,7 +152,7 @@ class LocalService:
             raise
         rows = []
         for case_id, ref, (staging, files) in zip(ids, refs, staged, strict=True):
-            rows += [{"case_id": case_id, "name": _safe_name(name),
+            rows += [{"case_id": case_id, "name": safe_name(name),
                       "sha256": self.store.files.record(path, "image").sha256} for name, path in files]
             if Path(ref.location).exists():
                 shutil.rmtree(staging)
@@ -303,38 +304,6 @@ class LocalService:
         return self.actor or UNKNOWN_ACTOR
 
 
-def write_fetched(listing: dict[str, Any], folder: Path,
-                  copy: Callable[[dict[str, Any], Path], None]) -> dict[str, Any]:
-    """Put a :meth:`LocalService.case_files` listing into ``folder`` with ``copy(entry, target)``; each file is
-    checked against its SHA-256 and the whole is renamed into place only when complete."""
-    from ..atomic import atomic_path
-
-    with atomic_path(folder, directory=True, force=False) as work:
-        (work / "images").mkdir()
-        (work / "files").mkdir()
-        fetched = []
-        for entry in listing["images"]:
-            target = work / "images" / _safe_name(entry["name"])
-            copy(entry, target)
-            _check(target, entry["sha256"])
-        for entry in listing["files"]:
-            name = f"{entry['role']}-{entry['user']}-round{entry['round']}-{Path(entry['path']).name[:16]}.dcm"
-            target = work / "files" / _safe_name(name)
-            copy(entry, target)
-            _check(target, entry["sha256"])
-            fetched.append({"role": entry["role"], "user": entry["user"], "round": entry["round"],
-                            "path": str(folder / "files" / target.name), "sha256": entry["sha256"]})
-    return {"case": listing["case"], "images": str(folder / "images"), "files": fetched}
-
-
-def _check(path: Path, sha256: str) -> None:
-    from .stored_files import sha256_of
-
-    if sha256_of(path) != sha256:
-        raise SubmissionFileError(f"{path.name} arrived with another SHA-256 than the store's {sha256[:12]}...; "
-                                  "fetch the case again")
-
-
 def _series_files(location: str, series_uid: str) -> list[dict[str, str]]:
     from ..imaging import ReferenceSeries
     from .stored_files import sha256_of
@@ -343,9 +312,3 @@ def _series_files(location: str, series_uid: str) -> list[dict[str, str]]:
     paths = sorted({str(source.path) for source in series.slices if source.path is not None})
     return [{"name": f"{index:05d}-{Path(path).name}", "sha256": sha256_of(path), "path": path}
             for index, path in enumerate(paths, start=1)]
-
-
-def _safe_name(name: str) -> str:
-    """A file name without folders or characters a file system could read as a path."""
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(str(name)).name)
-    return cleaned.lstrip(".") or "file"

@@ -19,9 +19,12 @@ import re
 import secrets
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .audit import FileRecord
 from .errors import StoreError, SubmissionFileError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .audit import FileRecord
 
 _CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -102,6 +105,8 @@ class FileStore:
     def record(self, source: str | os.PathLike[str], role: str) -> FileRecord:
         """Keep ``source`` and describe the kept copy: a held upload moves into place, a file already kept
         stays, any other file is copied (and hashed)."""
+        from .audit import FileRecord  # here: the client side of this module needs no database library
+
         source = Path(source).absolute()
         held = _HELD.fullmatch(source.name) if source.parent == self.incoming else None
         if held:

@@ -1,4 +1,4 @@
-"""Fixtures of the review tests: a real PostgreSQL server on 127.0.0.1, fresh stores, the CLI in-process.
+"""Fixtures of the review and server tests: a real PostgreSQL server on 127.0.0.1, fresh stores, the CLI in-process.
 
 Test modules load them with ``pytest_plugins = ["review_fixtures"]`` (a conftest.py here would
 shadow the root conftest module that other tests import by name).
