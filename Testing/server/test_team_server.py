@@ -173,9 +173,7 @@ def test_refusals_are_clear_audited_and_change_nothing(team):
     before = snapshot(server)
     refused(server, one.run("case", "submit", first, stranger), "is not a structure of protocol 'liver-lesions-ct'",
             "'Liver'", before=before)
-    # An annotator approving; a user acting on a case not assigned to them.
-    before = snapshot(server)
-    refused(server, one.run("case", "review", first, "--decision", "approve"), "ann", before=before)
+    # A user acting on a case not assigned to them.
     two.login("cat", PASSWORDS["cat"])
     seg = draw_seg(two, images, np.where(series["first"][1] == 1, 1, 0), "cat")
     before = snapshot(server)
@@ -184,9 +182,19 @@ def test_refusals_are_clear_audited_and_change_nothing(team):
     refused(server, two.run("case", "fetch", str(first), "-o", two.folder / "x"), "not assigned to cat",
             before=before)
     assert not (two.folder / "x").exists()
+    # An annotator approving a case that waits for its review.
+    one.ok("case", "submit", first, seg)
+    two.ok("logout", server.url)
+    two.login("ben", PASSWORDS["ben"])
+    two.ok("case", "submit", first, seg)
+    two.ok("logout", server.url)
+    two.login("rev", PASSWORDS["rev"])
+    two.ok("case", "consensus", first, "--method", "majority")
+    before = snapshot(server)
+    refused(server, one.run("case", "review", first, "--decision", "approve"), "ann", "reviewer", before=before)
     # Naming another user than the one logged in.
     before = snapshot(server)
-    result = two.run("case", "show", first, "--user", "ann")
+    result = two.run("case", "show", first, "--user", "cat")
     assert result.returncode == 1 and "logged in" in result.stderr and snapshot(server) == before
 
 

@@ -61,9 +61,11 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
     A protocol with volume structures takes a SEG (its SR, with measurements, labels and marks,
     is optional); one of landmarks, boxes and classifications only takes the SR alone.
     """
-    with store.read() as conn:
-        case = get_case(conn, case_id)
+    with store.read() as conn:  # checked before the files are kept, so that a refusal keeps nothing
+        user, case = get_user(conn, user_name), get_case(conn, case_id)
         project = case_project(conn, case)
+        _authorize(conn, case, project, user, Action.SUBMIT)
+        _open_assignment(conn, case, user)
         takes_seg = protocol_has_volume_structures(conn, project.name)
         protocol = project_protocol(conn, project.name)
     if takes_seg and seg is None:
@@ -80,14 +82,7 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
         _authorize(tx.conn, case, project, user, Action.SUBMIT)
-        assignment = tx.conn.execute(select(assignments.c.id, assignments.c.is_open).where(
-            assignments.c.case_id == case.id, assignments.c.user_id == user.id)).one_or_none()
-        if assignment is None:
-            raise PermissionDeniedError(f"Case {case.id} is not assigned to {user.name}; `case next` shows the cases "
-                                        "that are")
-        if not assignment.is_open:
-            raise IllegalTransitionError(f"{user.name} already submitted case {case.id} in round {case.round}; a new "
-                                         "submission is possible once a reviewer requests changes")
+        assignment = _open_assignment(tx.conn, case, user)
         seg_file, sr_file = by_role.get("seg"), by_role.get("sr")
         tx.conn.execute(insert(submissions).values(
             case_id=case.id, user_id=user.id, round=case.round, submitted_at=tx.now,
@@ -269,6 +264,19 @@ def _authorize(conn: Connection, case: Case, project: Project, user: User, actio
             raise SelfReviewError(f"{user.name} already reviewed case {case.id} at tier {earlier} of this round; "
                                   f"tier {case.tier} needs another reviewer")
     return rule
+
+
+def _open_assignment(conn: Connection, case: Case, user: User) -> Any:
+    """The user's place on the case, which must still owe a submission this round."""
+    assignment = conn.execute(select(assignments.c.id, assignments.c.is_open).where(
+        assignments.c.case_id == case.id, assignments.c.user_id == user.id)).one_or_none()
+    if assignment is None:
+        raise PermissionDeniedError(f"Case {case.id} is not assigned to {user.name}; `case next` shows the cases "
+                                    "that are")
+    if not assignment.is_open:
+        raise IllegalTransitionError(f"{user.name} already submitted case {case.id} in round {case.round}; a new "
+                                     "submission is possible once a reviewer requests changes")
+    return assignment
 
 
 def _describe(action: Action, case: Case, project: Project) -> str:
