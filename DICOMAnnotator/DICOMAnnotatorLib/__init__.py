@@ -13,7 +13,8 @@ Everything a user can do without the Slicer application lives here and is expose
 - ``seg``, then ``sr``: DICOM Segmentation, then TID 1500 reports and measurements;
 - ``agreement``, ``export``, ``deid``: agreement and consensus, NIfTI and surface models,
   de-identification;
-- ``review``: the review store, workflow and audit;
+- ``review``: the review store, identity, workflow, audit and kept files; its ``LocalService``;
+- ``server``: the team server's HTTP API and ``RemoteService``, the same actions over HTTP;
 - ``mrml``: the only package that imports ``slicer``/``vtk`` (the Slicer modules' layer);
 - ``cli`` and ``demo``: the command and its demonstration.
 
