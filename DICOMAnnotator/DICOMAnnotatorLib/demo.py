@@ -92,9 +92,8 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         models = export_models(consensus.segmentation, work / "models")
         yield f"6. Consensus exported as NIfTI for training: {output / 'nifti'}"
         yield f"   and as {len(models)} STL surface models for planning: {output / 'models'}"
-        agreement_json = report.to_json()
         yield from _vertebrae(work, output, series)
-    yield from _review(output, agreement_json)
+    yield from _review(output, drawn)
     yield f"Done: all outputs are in {output}"
 
 
@@ -135,28 +134,35 @@ def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[st
            + ", ".join(f"{marks[label.mark].label} {label.value.meaning}" for label in labels))
 
 
-def _review(output: Path, agreement: dict) -> Iterator[str]:
-    """The case through the review store, on the final paths (the store records them)."""
+def _review(output: Path, readers: list[Segmentation]) -> Iterator[str]:
+    """The case through the review store: the readers' work as the protocol's structures, submitted, merged by
+    the store, reviewed on two tiers and signed."""
     from . import review
     from .protocols import load_protocol
     from .review import create_sample_project
 
+    protocol = load_protocol("liver-lesions-ct")
+    series = ReferenceSeries.from_paths(output / "series")
     url = f"sqlite:///{output / 'review.db'}"
-    case = create_sample_project(url, "demo", load_protocol("liver-lesions-ct"), output / "series",
+    case = create_sample_project(url, "demo", protocol, output / "series",
                                  annotators=("reader1", "reader2", "reader3"), reviewer="reviewer",
                                  radiologist="radiologist")
     with review.ReviewStore(url) as store:
-        for n in (1, 2, 3):
-            review.submit(store, case, f"reader{n}", output / "segs" / f"reader{n}.dcm")
-        review.record_consensus(store, case, "reviewer", method="staple",
-                                consensus_seg=output / "segs" / "consensus.dcm", agreement=agreement)
+        for n, reader in enumerate(readers, start=1):
+            labels = reader.to_labelmap()
+            labels[labels > len(protocol.segment_structures)] = 0  # the vertebra is not this protocol's
+            drawn = Segmentation.from_labelmap(series.geometry, labels, protocol.segment_descriptions(),
+                                               reference=series, author=reader.author)
+            review.submit(store, case, f"reader{n}", write_seg(drawn, output / "review" / f"reader{n}.dcm"))
+        review.record_consensus(store, case, "reviewer", method="staple", output=output / "review" / "consensus.dcm")
         review.review_case(store, case, "reviewer", "approve")
         review.review_case(store, case, "radiologist", "approve", "Margins checked")
         signature = review.finalize_case(store, case, "radiologist", "Approved as reference standard")
         with store.read() as conn:
             intact = review.verify_chain(conn).intact
-    yield (f"8. Review store {output / 'review.db'}: 3 submissions, STAPLE consensus, approved by the reviewer "
-           f"and the radiologist, signed by {signature.user} ({signature.meaning}); audit chain "
+    yield (f"8. Review store {output / 'review.db'}: the readers' liver and lesion SEGs ({output / 'review'}) "
+           f"submitted, merged by STAPLE, approved by the reviewer and the radiologist, signed by {signature.user} "
+           f"({signature.meaning}); the store's own copies in {output / 'review-files'}; audit chain "
            f"{'intact' if intact else 'BROKEN'}")
     yield (f"   (try: dicom-annotator project status demo --store sqlite:///{output / 'review.db'} --json; "
            f"dicom-annotator audit verify --store sqlite:///{output / 'review.db'})")
