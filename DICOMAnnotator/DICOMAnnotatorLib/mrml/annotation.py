@@ -277,9 +277,8 @@ def _set_box_from_corners(roi_node, corners_lps, geometry) -> None:
     shows in the slice view and gives the same mark again.
     """
     corners = np.array([bridge.ras_point(point) for point in corners_lps], dtype=float)
-    radius = np.maximum(np.abs(corners[1] - corners[0]) / 2, min(geometry.spacing) / 2)
-    roi_node.SetXYZ(*corners.mean(axis=0))
-    roi_node.SetRadiusXYZ(*radius)
+    roi_node.SetCenterWorld(*corners.mean(axis=0))
+    roi_node.SetSizeWorld(*np.maximum(np.abs(corners[1] - corners[0]), min(geometry.spacing)))
 
 
 def _safe(name: str) -> str:
