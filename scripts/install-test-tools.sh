@@ -6,7 +6,9 @@ set -euo pipefail
 # dicom3tools: dciodvfy checks every SEG, SR and de-identified file we write against the DICOM IODs.
 # postgresql: the review store tests start a real server (initdb/pg_ctl) on 127.0.0.1.
 # tesseract-ocr: OCR of burned-in text (de-identification).
-PACKAGES=(chromium fonts-dejavu-core dicom3tools postgresql tesseract-ocr)
+# libegl1, libegl-mesa0, libgl1-mesa-dri: offscreen (EGL) rendering of Slicer's views with slicer-core
+# (Testing/bridge/views.py: the view tests and the extension's screenshots).
+PACKAGES=(chromium fonts-dejavu-core dicom3tools postgresql tesseract-ocr libegl1 libegl-mesa0 libgl1-mesa-dri)
 [ ${#PACKAGES[@]} -eq 0 ] && exit 0
 missing=()
 for package in "${PACKAGES[@]}"; do

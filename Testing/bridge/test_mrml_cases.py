@@ -58,7 +58,10 @@ def test_annotate_review_sign_and_export(project, tmp_path):
     assert np.array_equal(session.segmentation().mask(1), liver) and session.labels
     files, sr_path, case = ann.submit()
     assert case.state is review.CaseState.IN_PROGRESS
-    assert not ann.save_draft().seg.parent.joinpath("x").exists()
+    assert ann.session is None and ann.scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 0, \
+        "a submitted case is closed: its nodes left the scene"
+    with pytest.raises(InputError, match="Open a case first"):
+        ann.save_draft()
     assert dciodvfy_errors(files.seg) == [] and dciodvfy_errors(sr_path) == []
     report = sr_summary(sr_path)
     assert {m["segment"] for m in report["measurements"]} == {1, 2}
