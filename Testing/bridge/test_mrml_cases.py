@@ -104,7 +104,7 @@ def test_annotate_review_sign_and_export(project, tmp_path):
         rad.sign("Approved")  # not yet approved at the radiologist's tier
     assert rad.approve("Good").state is review.CaseState.APPROVED
     signature = rad.sign("Approved as reference standard")
-    assert read_seg(signature.result.path, final_review.series).author == "rev"
+    assert read_seg(signature.path, final_review.series).author == "rev"
     exported = final_review.export(tmp_path / "export", ("seg", "nifti", "models"))
     assert np.array_equal(read_seg(exported["seg"], final_review.series).mask(1), trimmed)
     with review.ReviewStore(url) as store, store.read() as conn:
@@ -176,7 +176,7 @@ def test_landmark_protocol_submits_srs_and_reviews_their_marks(write_phantom, tm
     assert position == pytest.approx([2.5, 2.0, 3.0]), "L1 at the mean of the two"
     assert rad.approve().state is review.CaseState.APPROVED
     signature = rad.sign("Reference standard")
-    assert dciodvfy_errors(signature.result.path) == []
+    assert dciodvfy_errors(signature.path) == []
     exported = compare.export(tmp_path / "export", ("seg",))
     assert sorted(r["tracking_id"] for r in sr_summary(exported["sr"])["regions"]) == ["L1", "L2"], \
         "L2, marked by one annotator of two, reaches the protocol's threshold of 0.5"

@@ -65,6 +65,16 @@ class LocalService:
         self.actor = actor
         self._acting = False
 
+    def close(self) -> None:
+        self.store.close()
+
+    def project_protocol(self, name: str) -> dict[str, Any]:
+        """The protocol the project was created with (its frozen copy), as a protocol file holds it."""
+        from .projects import project_protocol
+
+        with self.store.read() as conn:
+            return project_protocol(conn, name).to_dict()
+
     # ------------------------------------------------------------------ users
     @_refusals_audited
     def add_user(self, name: str, roles: Sequence[str], *, password: str | None = None,

@@ -180,6 +180,8 @@ def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | N
         Route("/api/users/{name}/password", action(lambda r, s, b: s.set_password(
             r.path_params["name"], str(b.get("password", "")))), methods=["POST"]),
         Route("/api/projects", action(create_project), methods=["POST"]),
+        Route("/api/projects/{project}/protocol", action(lambda r, s, b: s.project_protocol(
+            r.path_params["project"])), methods=["GET"]),
         Route("/api/projects/{project}/status", action(lambda r, s, b: s.project_status(r.path_params["project"])),
               methods=["GET"]),
         Route("/api/projects/{project}/cases", action(add_cases), methods=["POST"]),

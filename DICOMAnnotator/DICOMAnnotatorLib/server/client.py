@@ -43,6 +43,12 @@ class RemoteService:
         self.token = saved["token"]
         self.actor = saved.get("user")
 
+    def close(self) -> None:
+        """Nothing to release: each call is its own request (the session stays until logout or expiry)."""
+
+    def project_protocol(self, name: str) -> dict[str, Any]:
+        return self._get(f"/api/projects/{name}/protocol")
+
     # ------------------------------------------------------------------ users
     def whoami(self) -> str:
         return self._get("/api/me")["user"]
