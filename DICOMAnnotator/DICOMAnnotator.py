@@ -117,15 +117,21 @@ def isServerStoreURL(url: str) -> bool:
     return "://" in url and not parts.scheme.startswith("sqlite") and "@" in parts.netloc
 
 
+def isTeamServerURL(url: str) -> bool:
+    """A team server (``dicom-annotator serve``): https://, or http:// on loopback."""
+    return urllib.parse.urlsplit(url.strip()).scheme.lower() in ("http", "https")
+
+
 class StoreAccess:
     """Where the review store is, kept without secrets, and how to reach it in this session.
 
     The settings (Slicer.ini, plain text) keep the store's location only: empty (the default SQLite
-    file), a SQLite URL, or a database URL without its password; an older value holding a password
-    is rewritten without it. A database password is asked for once per Slicer session and kept in
-    memory only (shared by both modules); it never reaches the settings or the scene. The team
-    server takes the same place: its URL as the location, with the session token that
-    ``dicom-annotator login`` keeps in its own file (mode 0600), not here.
+    file), a SQLite URL, a database URL without its password, or a team server's URL; an older value
+    holding a password is rewritten without it. A database password is asked for once per Slicer
+    session and kept in memory only (shared by both modules). For a team server the user signs in
+    once: the password goes to the server, which answers with a session token that the core keeps in
+    its own file (``$DICOM_ANNOTATOR_CONFIG/sessions.json``, mode 0600), as ``dicom-annotator login``
+    does; the password is not kept at all. Nothing of either reaches the settings or the scene.
     """
 
     def __init__(self, settings) -> None:
@@ -147,12 +153,32 @@ class StoreAccess:
         self.settings.setValue(STORE_URL_SETTINGS_KEY, location)
         return location
 
-    def needsPassword(self) -> bool:
+    def isTeamServer(self) -> bool:
+        return isTeamServerURL(self.location())
+
+    def needsPassword(self, user: str = "") -> bool:
+        """Whether to ask the user's password now: a database server's, once per session; a team server's when
+        there is no live session of ``user`` for it."""
         location = self.location()
+        if isTeamServerURL(location):
+            from DICOMAnnotatorLib.review import AuthenticationError
+            from DICOMAnnotatorLib.server import saved_session
+
+            try:
+                session = saved_session(location)
+            except AuthenticationError:
+                return True
+            return session.get("user") != user or str(session.get("expires_at", "")) <= utcNow()
         return isServerStoreURL(location) and location not in _storePasswords
 
-    def setPassword(self, password: str) -> None:
-        """The password of the current location for this session (empty: none, e.g. the server trusts the user)."""
+    def setPassword(self, password: str, user: str = "") -> None:
+        """The password of the current location: a team server signs ``user`` in with it (and it is dropped);
+        a database's is kept for this session (empty: none, e.g. the server trusts the user)."""
+        if self.isTeamServer():
+            from DICOMAnnotatorLib.server import login
+
+            login(self.location(), user, password)
+            return
         _storePasswords[self.location()] = password
 
     def forgetPassword(self) -> None:
@@ -165,7 +191,7 @@ class StoreAccess:
         password = _storePasswords.get(location)
         if not location:
             return None
-        if not password:
+        if not password or isTeamServerURL(location):
             return location
         parts = urllib.parse.urlsplit(location)
         user, _at, hostAndPort = parts.netloc.rpartition("@")
@@ -173,10 +199,23 @@ class StoreAccess:
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
+def utcNow() -> str:
+    """Now, as the store writes times (ISO 8601 UTC), to compare with a session's expiry."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
 def askStorePassword(location: str) -> str:
     """Ask for the store's password (masked input); empty when cancelled."""
     return qt.QInputDialog.getText(slicer.util.mainWindow(), _("Review store password"),
                                    _("Password for {location}:").format(location=location), qt.QLineEdit.Password)
+
+
+def askSignaturePassword(user: str) -> str:
+    """Ask for the signer's password again (21 CFR 11.200: each signing re-authenticates); empty when cancelled."""
+    return qt.QInputDialog.getText(slicer.util.mainWindow(), _("Electronic signature"),
+                                   _("Password of {user}, to sign:").format(user=user), qt.QLineEdit.Password)
 
 
 def loadSettingsInto(settings, parameterNode, fields=SETTINGS_FIELDS) -> None:
@@ -302,8 +341,9 @@ class CasePanelMixin:
         then open the case under a busy dialog."""
         store = self.logic.store()
         self.ui.storeURLLineEdit.text = store.setLocation(self.ui.storeURLLineEdit.text)
-        if store.needsPassword():
-            store.setPassword(askStorePassword(store.location()))
+        user = self._parameterNode.userName.strip()
+        if store.needsPassword(user):
+            store.setPassword(askStorePassword(store.location()), user)
         self.logic.ensureDependencies()
         self.logic.saveSettings(self._parameterNode)
         progress = slicer.util.createProgressDialog(labelText=self.loadingText, maximum=0)

@@ -28,6 +28,7 @@ from DICOMAnnotator import (
     CasePanelMixin,
     StoreAccess,
     addToDICOMDatabase,
+    askSignaturePassword,
     ensureRequirements,
     ensureTestRequirements,
     fillTableWidget,
@@ -195,8 +196,11 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
         self.showCase()
 
     def onSign(self) -> None:
-        runShowingErrors(_("The case could not be signed."), lambda: self.logic.sign(self.ui.meaningLineEdit.text),
-                         waitCursor=True)
+        def sign() -> None:
+            password = askSignaturePassword(self._parameterNode.userName.strip())
+            self.logic.sign(self.ui.meaningLineEdit.text, password or None)
+
+        runShowingErrors(_("The case could not be signed."), sign, waitCursor=True)
         self.showCase()
 
     def onExport(self) -> None:
@@ -326,10 +330,13 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
         case = self.desk.request_changes(comment)
         return self._report(f"Case {case.id} sent back to its annotators (round {case.round})")
 
-    def sign(self, meaning: str) -> str:
+    def sign(self, meaning: str, password: str | None = None) -> str:
+        """Sign the open case; ``password`` is asked again for every signature (a team server always needs it,
+        a local store when the user has one)."""
         self._session()
-        signature = self.desk.sign(meaning)
-        return self._report(f"Case {signature.case} signed by {signature.user}: {signature.meaning}")
+        signature = self.desk.sign(meaning, password)
+        return self._report(f"Case {signature.case} signed by {signature.name} ({signature.user}): "
+                            f"{signature.meaning}")
 
     def export(self, formats: list) -> str:
         """Write the consensus in ``formats``; the DICOM files are added to the DICOM database."""

@@ -11,6 +11,7 @@ work in a temporary DICOM database, never in the user's.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,40 @@ def test_the_store_password_is_kept_in_memory_only(application, liver_case, tmp_
     application.app.settings.setValue("DICOMAnnotator/StoreURL", "postgresql://old:hunter2@host/db")
     assert store.location() == "postgresql://old@host/db" and "hunter2" not in settings.read_text()
     assert store.url() == "postgresql://old:hunter2@host/db"
+
+
+def test_on_a_team_server_the_panel_signs_in_once_and_keeps_no_password(application, tmp_path):
+    """The store setting is the server's URL: the password is asked once, sent to the server, and kept nowhere;
+    the case's images come over HTTP into the work folder."""
+    import json
+
+    from review_support import write_series
+    from team_server import TeamServer, Workstation
+
+    server = TeamServer(f"sqlite:///{tmp_path / 'server.db'}", tmp_path)
+    server.add_first_lead("lead", "lead-correct horse battery")
+    server.start()
+    try:
+        lead = Workstation(tmp_path / "lead", server)
+        lead.login("lead", "lead-correct horse battery")
+        lead.ok("user", "add", "ann", "--role", "annotator", "--password-stdin", stdin="ann-correct horse battery\n")
+        lead.ok("project", "create", "liver", "--protocol", "liver-lesions-ct", "--annotators", "1")
+        lead.ok("case", "add", "liver", write_series(tmp_path / "series")[0])
+        lead.ok("case", "assign", "liver")
+        module, widget = annotator_panel(application, server.url)
+        InputDialog.answers = ["ann-correct horse battery"]
+        widget.ui.nextCaseButton.click()
+        assert InputDialog.questions == [("Review store password", f"Password for {server.url}:", 2)]
+        assert widget.logic.hasOpenCase() and "/cases/case-1/" in widget.logic.desk.case.image_location
+        widget.logic.closeCase()
+        widget.ui.nextCaseButton.click()  # signed in: not asked again
+        assert len(InputDialog.questions) == 1 and widget.logic.hasOpenCase()
+        settings = (Path(application.app.temporaryPath).parent / "Slicer.ini").read_text()
+        sessions = json.loads(Path(os.environ["DICOM_ANNOTATOR_CONFIG"], "sessions.json").read_text())
+        assert server.url in settings and "horse" not in settings
+        assert sessions[server.url]["user"] == "ann" and "horse" not in json.dumps(sessions)
+    finally:
+        server.stop()
 
 
 # ----------------------------------------------------------------------------- the reviewer's handlers
