@@ -10,7 +10,7 @@ from ..lazy import public_api
 __getattr__, __dir__, __all__ = public_api(__name__, {
     "codes": ["Code", "TISSUE", "code_item", "to_highdicom_code"],
     "colors": ["dicom_lab_to_rgb", "rgb_to_dicom_lab"],
-    "headers": ["header_value", "read_header"],
+    "headers": ["header_value", "native_pixel_data", "read_header"],
     "part10": ["encode_element", "encode_items", "encode_sequence", "raw_element", "save_part10"],
     "person_names": ["from_person_name", "to_person_name"],
     "rle": ["rle_encode_frames"],
