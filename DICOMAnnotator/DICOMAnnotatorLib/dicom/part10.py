@@ -23,6 +23,8 @@ from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element,
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR
 
+from .. import IMPLEMENTATION_CLASS_UID, __version__
+
 #: VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length (PS3.5 7.1.2).
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _UNDEFINED = 0xFFFFFFFF
@@ -49,6 +51,17 @@ def encode_items(items: Iterable[bytes]) -> bytes:
 def raw_element(tag: int, vr: str, value: bytes) -> RawDataElement:
     """An element whose value is already encoded in explicit VR little endian (copied as is by :func:`save_part10`)."""
     return RawDataElement(tag, vr, len(value), value, 0, False, True)
+
+
+def new_file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> FileMetaDataset:
+    """The File Meta Information of an object this software creates (PS3.10 7.1)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = UID(transfer_syntax_uid)
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = f"DICOMANNOT_{__version__}"[:16]
+    return meta
 
 
 def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:

@@ -24,11 +24,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.tag import Tag
-from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
 
-from .. import IMPLEMENTATION_CLASS_UID, MANUFACTURER, __version__
+from .. import MANUFACTURER, __version__
 from ..dicom import (
     Code,
     code_item,
@@ -36,6 +36,7 @@ from ..dicom import (
     encode_element,
     encode_items,
     encode_sequence,
+    new_file_meta,
     raw_element,
     to_person_name,
 )
@@ -77,7 +78,7 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     now = datetime.datetime.now()
     ds = Dataset()
     sop_class = LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE
-    ds.file_meta = _file_meta(sop_class, generate_uid(), RLELossless if labelmap else ExplicitVRLittleEndian)
+    ds.file_meta = new_file_meta(sop_class, generate_uid(), RLELossless if labelmap else ExplicitVRLittleEndian)
     ds.preamble = b"\0" * 128
     if source.get("SpecificCharacterSet"):
         ds.SpecificCharacterSet = source.SpecificCharacterSet
@@ -123,16 +124,6 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     _dimensions(ds, labelmap)
     _reference_sources(ds, datasets, reference.series_instance_uid)
     return ds
-
-
-def _file_meta(sop_class: str, sop_instance: str, syntax: str) -> FileMetaDataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = UID(syntax)
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = f"DICOMANNOT_{__version__}"[:16]
-    return meta
 
 
 def _acquisition_equipment(source: Dataset) -> Dataset | None:
