@@ -15,5 +15,5 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "person_names": ["from_person_name", "to_person_name"],
     "rle": ["rle_encode_frames"],
     "sequences": ["RawItem", "RawSequenceError", "split_file"],
-    "source_attributes": ["copy_patient_and_study"],
+    "source_attributes": ["copy_patient_and_study", "derived_instance"],
 })

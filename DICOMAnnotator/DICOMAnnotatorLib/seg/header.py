@@ -19,7 +19,6 @@ checked by dciodvfy and read back by highdicom, dcmqi, pydicom-seg and dcmjs in 
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,11 +31,10 @@ from .. import MANUFACTURER, __version__
 from ..dicom import (
     Code,
     code_item,
-    copy_patient_and_study,
+    derived_instance,
     encode_element,
     encode_items,
     encode_sequence,
-    new_file_meta,
     raw_element,
     to_person_name,
 )
@@ -75,23 +73,9 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     datasets = reference.datasets
     source = datasets[0]
     labelmap = seg_type == "labelmap"
-    now = datetime.datetime.now()
-    ds = Dataset()
-    sop_class = LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE
-    ds.file_meta = new_file_meta(sop_class, generate_uid(), RLELossless if labelmap else ExplicitVRLittleEndian)
-    ds.preamble = b"\0" * 128
-    if source.get("SpecificCharacterSet"):
-        ds.SpecificCharacterSet = source.SpecificCharacterSet
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.InstanceCreationDate = ds.ContentDate = now.strftime("%Y%m%d")
-    ds.InstanceCreationTime = ds.ContentTime = now.strftime("%H%M%S.%f")
-    copy_patient_and_study(source, ds)
-    ds.Modality = "SEG"
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = series.series_number
-    ds.SeriesDescription = series.series_description[:64]
-    ds.InstanceNumber = 1
+    ds = derived_instance(source, LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE,
+                          RLELossless if labelmap else ExplicitVRLittleEndian, modality="SEG",
+                          series_number=series.series_number, series_description=series.series_description)
     if reference.frame_of_reference_uid:  # the module is optional where frames name their source images
         ds.FrameOfReferenceUID = reference.frame_of_reference_uid
         ds.PositionReferenceIndicator = source.get("PositionReferenceIndicator", "")

@@ -17,23 +17,21 @@ times), without its deep copy of the content tree and its walk over it to collec
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian
 
 from .. import MANUFACTURER, __version__
 from ..dicom import (
     Code,
     code_item,
-    copy_patient_and_study,
+    derived_instance,
     encode_element,
     encode_items,
     encode_sequence,
     header_value,
-    new_file_meta,
     raw_element,
 )
 
@@ -56,22 +54,8 @@ def sr_document(source: Dataset, evidence: Sequence[Dataset], title: Code, templ
                 content: Sequence[bytes], series: SrSeries) -> Dataset:
     """The SR dataset (not yet written): header from ``source`` (the first source image), the instances
     of ``evidence`` (source images, SEG) as evidence, and the root container holding ``content``."""
-    now = datetime.datetime.now()
-    ds = Dataset()
-    ds.file_meta = new_file_meta(COMPREHENSIVE_3D_SR_STORAGE, generate_uid(), ExplicitVRLittleEndian)
-    ds.preamble = b"\0" * 128
-    if source.get("SpecificCharacterSet"):
-        ds.SpecificCharacterSet = source.SpecificCharacterSet
-    ds.SOPClassUID = COMPREHENSIVE_3D_SR_STORAGE
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.InstanceCreationDate = ds.ContentDate = now.strftime("%Y%m%d")
-    ds.InstanceCreationTime = ds.ContentTime = now.strftime("%H%M%S.%f")
-    copy_patient_and_study(source, ds)
-    ds.Modality = "SR"
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = series.series_number
-    ds.SeriesDescription = series.series_description[:64]
-    ds.InstanceNumber = 1
+    ds = derived_instance(source, COMPREHENSIVE_3D_SR_STORAGE, ExplicitVRLittleEndian, modality="SR",
+                          series_number=series.series_number, series_description=series.series_description)
     ds.ReferencedPerformedProcedureStepSequence = []
     ds.Manufacturer = MANUFACTURER
     ds.ManufacturerModelName = series.model_name
