@@ -220,7 +220,10 @@ class ReferenceSeries:
                     cache = {source.sop_instance_uid: pixels}  # keep one multi-frame instance at a time
             frame = pixels if source.frame_number is None else pixels[source.frame_number - 1]
             slope, intercept = self._rescale[k]
-            volume[k] = frame * slope + intercept if not integral else frame.astype(np.int32) + int(intercept)
+            if integral:  # summed in int32 chunk by chunk into the slice (no whole-slice temporaries)
+                np.add(frame, np.int32(intercept), out=volume[k], dtype=np.int32, casting="unsafe")
+            else:
+                volume[k] = frame * slope + intercept
         if dtype == np.int32 and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
             return volume.astype(np.int16)
         return volume
@@ -229,9 +232,9 @@ class ReferenceSeries:
         """Whether every stored value of every slice (Bits Stored, Pixel Representation) plus intercept fits int16."""
         for ds, (_, intercept) in zip((self._datasets[s.sop_instance_uid] for s in self.slices), self._rescale,
                                       strict=True):
-            bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
-            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if int(ds.get("PixelRepresentation") or 0) \
-                else (0, (1 << bits) - 1)
+            bits = int(header_value(ds, "BitsStored") or header_value(ds, "BitsAllocated") or 16)
+            signed = int(header_value(ds, "PixelRepresentation") or 0)
+            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
             if low + int(intercept) < -32768 or high + int(intercept) > 32767:
                 return False
         return True
