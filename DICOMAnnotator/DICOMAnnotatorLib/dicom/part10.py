@@ -5,8 +5,9 @@ produce most of their elements in encoded form: de-identification leaves most el
 the large pixel data) raw as read, and the SEG writer encodes its thousands of per-frame
 functional group items itself (:func:`encode_element`, :func:`encode_sequence`). Here a raw
 element in the encoding of the file is copied as header plus value bytes, and every other
-element goes through pydicom's encoder. Anything unusual (big endian, deflate, a change of
-encoding) is written by pydicom as a whole. The bytes are those
+element goes through pydicom's encoder; encapsulated pixel data built in memory (a LABELMAP SEG's
+RLE frames) is written as pydicom writes it, without its per-frame overhead. Anything unusual
+(big endian, deflate, a change of encoding) is written by pydicom as a whole. The bytes are those
 ``Dataset.save_as(..., enforce_file_format=True)`` writes; tests compare the two.
 """
 
@@ -29,6 +30,8 @@ from .. import IMPLEMENTATION_CLASS_UID, __version__
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
+_SEQUENCE_DELIMITER = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+PIXEL_DATA = 0x7FE00010
 
 
 def encode_element(tag: int, vr: str, value: bytes) -> bytes:
@@ -75,8 +78,7 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
     implicit = syntax.is_implicit_VR
     built_in_memory = ds.original_encoding == (None, None)
     if (syntax == DeflatedExplicitVRLittleEndian or not syntax.is_little_endian
-            or ds.original_encoding not in ((implicit, True), (None, None))
-            or (built_in_memory and syntax.is_compressed)):  # pydicom marks new encapsulated pixel data
+            or ds.original_encoding not in ((implicit, True), (None, None))):
         ds.save_as(path, enforce_file_format=True)
         return
     encodings = ds.get("SpecificCharacterSet") if built_in_memory else ds.original_character_set
@@ -95,11 +97,19 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
                 value = elem.value or b""
                 fp.write(_header(tag, elem.VR, len(value), implicit=implicit))
                 fp.write(value)
+            elif tag == PIXEL_DATA and built_in_memory and syntax.is_encapsulated:
+                fp.write(_encapsulated_pixel_data(ds[tag].value))
             else:
                 elem = ds[tag]
                 if elem.VR in AMBIGUOUS_VR:  # only in datasets built in memory: read ones are in their own encoding
                     elem = correct_ambiguous_vr_element(elem, ds, True)
                 write_data_element(fp, elem, encodings)
+
+
+def _encapsulated_pixel_data(items: bytes) -> bytes:
+    """Pixel Data of an encapsulated transfer syntax (PS3.5 A.4): OB of undefined length holding the items of
+    ``pydicom.encaps.encapsulate`` (offset table, fragments), then the Sequence Delimitation Item."""
+    return _header(PIXEL_DATA, "OB", _UNDEFINED, implicit=False) + items + _SEQUENCE_DELIMITER
 
 
 def _header(tag: int, vr: str, length: int, *, implicit: bool) -> bytes:

@@ -80,12 +80,17 @@ def _labelmap_frames(segmentation: Segmentation, items: _ItemEncoder, bits: int)
     rows, columns = segmentation.geometry.array_shape[1:]
     first, last = _slab(segmentation)
     planes = np.zeros((last - first, rows, columns), dtype=np.uint8 if bits == 8 else np.uint16)
+    occupied = np.zeros(last - first, dtype=bool)
     for description in segmentation.segments:
         if segmentation.bounding_box(description.number) is not None:
             box, values = segmentation.cropped_mask(description.number)
-            planes[box[0].start - first:box[0].stop - first, box[1], box[2]][values] = description.number
-    labelled = (first + np.flatnonzero(planes.reshape(len(planes), -1).any(axis=1))).tolist() or [first]
-    return [items.item(None, k) for k in labelled], rle_encode_frames(planes[np.asarray(labelled) - first])
+            np.copyto(planes[box[0].start - first:box[0].stop - first, box[1], box[2]], description.number,
+                      where=values.astype(bool, copy=False))
+            occupied[box[0].start - first:box[0].stop - first] |= values.reshape(len(values), -1).any(axis=1)
+    if not occupied.any():
+        return [items.item(None, first)], rle_encode_frames(planes[:1])
+    frames = planes if occupied.all() else planes[occupied]
+    return [items.item(None, first + int(k)) for k in np.flatnonzero(occupied)], rle_encode_frames(frames)
 
 
 def _slab(segmentation: Segmentation) -> tuple[int, int]:
