@@ -209,11 +209,13 @@ def _protocol(folder: Path, segments: int) -> Path:
     structures = [{"label": f"Structure {n}", "kind": "volume", "label_value": n, "required": False,
                    "category": {"code_value": "91723000", "coding_scheme_designator": "SCT",
                                 "code_meaning": "Anatomical Structure"},
-                   "type": {"code_value": "85756007", "coding_scheme_designator": "SCT", "code_meaning": "Tissue"},
+                   "type": {"code_value": f"S{n}", "coding_scheme_designator": "99BENCH",
+                            "code_meaning": f"Structure {n}"},
                    "color": f"#{(37 * n) % 256:02x}{(91 * n) % 256:02x}{(151 * n) % 256:02x}"}
                   for n in range(1, segments + 1)]
     path = folder / "protocol.json"
     path.write_text(json.dumps({"id": f"bench-{segments}", "version": "1.0.0", "title": "Benchmark", "modality": "CT",
+                                "body_part": "ABDOMEN",
                                 "annotators_per_case": 1, "structures": structures}), encoding="utf-8")
     return path
 

@@ -304,3 +304,11 @@ def test_marks_survive_the_float32_of_scoord3d(reports):
     regions = sr_summary(path)["regions"]
     for mark, region in zip(inputs["marks"], regions, strict=True):
         np.testing.assert_allclose(region["points_mm"], mark.points_mm, rtol=1e-6, atol=1e-5)
+
+
+def test_the_modalities_written_without_pydicoms_cid_table_are_cid_29s():
+    from DICOMAnnotatorLib.sr.templates import ANNOTATED_MODALITIES
+    from pydicom.sr.codedict import codes
+
+    cid29 = {getattr(codes.cid29, name).value: getattr(codes.cid29, name).meaning for name in codes.cid29.dir()}
+    assert {value: cid29[value] for value in ANNOTATED_MODALITIES} == ANNOTATED_MODALITIES
