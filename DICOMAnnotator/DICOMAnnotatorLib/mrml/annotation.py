@@ -117,9 +117,12 @@ class AnnotationSession:
         return bridge.segmentation_from_nodes(self.segmentation_node, self.volume_node, reference=self.series,
                                                    author=self.user, protocol_id=self.protocol.id)
 
-    def checklist(self) -> list[ChecklistItem]:
-        """Each structure with how often it is annotated; a required one with count 0 is not done."""
-        segmentation = self.segmentation()
+    def checklist(self, segmentation: Segmentation | None = None) -> list[ChecklistItem]:
+        """Each structure with how often it is annotated; a required one with count 0 is not done.
+
+        ``segmentation`` is :meth:`segmentation` when the caller has it already (reading the
+        segmentation node's layers is the slow part)."""
+        segmentation = segmentation or self.segmentation()
         drawn = {segment_key(d): segmentation.voxel_count(d.number) > 0 for d in segmentation.segments}
         items = []
         for structure in self.protocol.structures:
@@ -183,11 +186,12 @@ class AnnotationSession:
 
     def submit(self, folder: str | os.PathLike[str]) -> SubmissionFiles:
         """The final SEG and its labels and marks, refused while a required structure is missing."""
-        missing = [item.label for item in self.checklist() if not item.done]
+        segmentation = self.segmentation()
+        missing = [item.label for item in self.checklist(segmentation) if not item.done]
         if missing:
             raise InputError(f"Required structure(s) not annotated yet: {', '.join(missing)}; annotate them, or ask "
                              "the project lead whether the protocol should make them optional")
-        return self._write(Path(folder), "submission", force=False)
+        return self._write(Path(folder), "submission", force=False, segmentation=segmentation)
 
     def resume_draft(self, files: SubmissionFiles) -> None:
         """Load a draft's segments into the segmentation node and its labels and marks into the session."""
@@ -210,7 +214,8 @@ class AnnotationSession:
         stem = f"{self.series.series_instance_uid}-{_safe(self.user)}-{kind}"
         return SubmissionFiles(Path(folder) / f"{stem}.dcm", Path(folder) / f"{stem}.json")
 
-    def _write(self, folder: Path, kind: str, *, force: bool) -> SubmissionFiles:
+    def _write(self, folder: Path, kind: str, *, force: bool,
+               segmentation: Segmentation | None = None) -> SubmissionFiles:
         files = self.files_in(folder, kind)
         seg_path, json_path = files.seg, files.annotations
         marks = self.marks()
@@ -221,7 +226,7 @@ class AnnotationSession:
                        for (target, classification), value in self.labels.items()],
             "marks": marks,
         }
-        segmentation = self.segmentation()
+        segmentation = segmentation or self.segmentation()
         with atomic_path(json_path, force=force) as temporary:
             if segmentation.segments:  # a protocol of landmarks or boxes only has nothing for a SEG
                 write_seg(segmentation, seg_path, force=force, content_label=kind.upper()[:16])
