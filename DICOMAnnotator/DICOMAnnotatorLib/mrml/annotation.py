@@ -14,9 +14,10 @@ only through the bridge and the nodes it is given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,13 @@ class ChecklistItem:
 
 @dataclass(frozen=True)
 class SubmissionFiles:
-    """What a submission or draft wrote: the SEG and the JSON of labels and marks beside it."""
+    """What a submission or draft wrote: the SEG and the JSON of labels and marks beside it, and, when
+    this session wrote them, the segmentation in the SEG (so that the SR is measured without reading
+    the SEG back)."""
 
     seg: Path
     annotations: Path
+    segmentation: Segmentation | None = field(default=None, compare=False, repr=False)
 
 
 class AnnotationSession:
@@ -231,7 +235,7 @@ class AnnotationSession:
             if segmentation.segments:  # a protocol of landmarks or boxes only has nothing for a SEG
                 write_seg(segmentation, seg_path, force=force, content_label=kind.upper()[:16])
             temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        return files
+        return dataclasses.replace(files, segmentation=segmentation if segmentation.segments else None)
 
     def _sr_label(self, target: str, classification: str, value: Code, marks: list[dict]) -> dict[str, Any]:
         """A label in the form of ``sr export --labels``: about a segment, a mark, or the case."""
