@@ -6,9 +6,9 @@ Definitions (written to the SR, so they are fixed here once):
 - ``max_diameter_mm``: the largest distance between the centres of two voxels of the segment,
   in patient millimetres (the "maximum Feret diameter" of ITK and Slicer's Segment Statistics,
   which measure between voxel centres too). It is exact, not sampled: the farthest pair of a
-  point set lies on its convex hull, so the hull is taken first (of the voxels that end their
-  row, column and slice line: the only ones that can be its vertices) and only its vertices are
-  compared pairwise, pruned by the triangle inequality. Centres rather than voxel corners: on a
+  point set lies on its convex hull, so only the voxels that end their row, column and slice
+  line (the only ones that can be its vertices) are considered, pruned by the triangle
+  inequality, and of many the hull's vertices alone are compared pairwise. Centres rather than voxel corners: on a
   sphere, corners overestimate the diameter by about one voxel diagonal, centres are within
   a fraction of a voxel.
 - ``intensity``: mean, minimum, maximum and population standard deviation (ddof 0) of the
@@ -84,7 +84,7 @@ def maximum_diameter_mm(mask: np.ndarray, geometry: VolumeGeometry, offset_ijk: 
     """
     kji = np.argwhere(_ends_of_every_grid_line(mask.astype(bool, copy=False)))
     points = geometry.index_to_lps(kji[:, ::-1] + np.asarray(offset_ijk, dtype=float))
-    return _largest_pairwise_distance(_hull_vertices(points))
+    return _largest_pairwise_distance(points)
 
 
 def _ends_of_every_grid_line(mask: np.ndarray) -> np.ndarray:
@@ -135,12 +135,16 @@ def _largest_pairwise_distance(points: np.ndarray) -> float:
     the centroid (``R`` the largest distance from it, by the triangle inequality), so after a
     first guess (the point farthest from the centroid and the point farthest from that one) only
     the points beyond ``d - R`` are compared pairwise: on blob-like segments a small fraction.
+    When many are left (long or irregular shapes), only those on their convex hull are (the
+    farthest pair of a set lies on its hull).
     """
     centre = points.mean(axis=0)
     radii = np.linalg.norm(points - centre, axis=1)
     start = points[int(np.argmax(radii))]
     guess = float(np.linalg.norm(points - start, axis=1).max())
     candidates = points[radii > guess - float(radii.max())]
+    if len(candidates) > _PAIRWISE_CHUNK:
+        candidates = _hull_vertices(candidates)
     return max(guess, _all_pairs_largest(candidates))
 
 
