@@ -65,6 +65,10 @@ def test_annotate_review_sign_and_export(project, tmp_path):
     assert dciodvfy_errors(files.seg) == [] and dciodvfy_errors(sr_path) == []
     report = sr_summary(sr_path)
     assert {m["segment"] for m in report["measurements"]} == {1, 2}
+    written = read_seg(files.seg, session.series)  # the SR measured the segments the SEG holds
+    assert {m["segment"]: m["value"] for m in report["measurements"] if m["name"][0] == "118565006"} == \
+        {d.number: pytest.approx(written.volume_ml(d.number), rel=1e-12) for d in written.segments}
+    assert [g["tracking_id"] for g in report["measurements"][::6]] == [d.label for d in written.segments]
     assert report["labels"][0]["value"] == cyst.as_list()
 
     # ben draws a slightly larger liver and no lesion label.

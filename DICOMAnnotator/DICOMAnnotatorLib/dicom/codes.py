@@ -91,16 +91,18 @@ def from_dicom_code(code: Any) -> Code:
     return Code.from_dataset(code)
 
 
+def code_value_keyword(value: str) -> str:
+    """Where a code value goes in a Code Sequence item: CodeValue up to 16 characters, else LongCodeValue,
+    or URNCodeValue for URNs and URLs (PS3.3 Table 8.8-1a)."""
+    if len(value) <= 16:
+        return "CodeValue"
+    return "URNCodeValue" if value.startswith("urn") or "://" in value else "LongCodeValue"
+
+
 def code_item(code: Code) -> Dataset:
-    """One Code Sequence item; values longer than 16 characters go to LongCodeValue, or to
-    URNCodeValue for URNs and URLs (PS3.3 Table 8.8-1a)."""
+    """One Code Sequence item (the code value where :func:`code_value_keyword` puts it)."""
     item = Dataset()
-    if len(code.value) <= 16:
-        item.CodeValue = code.value
-    elif code.value.startswith("urn") or "://" in code.value:
-        item.URNCodeValue = code.value
-    else:
-        item.LongCodeValue = code.value
+    setattr(item, code_value_keyword(code.value), code.value)
     item.CodingSchemeDesignator = code.scheme
     item.CodeMeaning = code.meaning
     return item

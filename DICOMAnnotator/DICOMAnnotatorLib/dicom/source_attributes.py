@@ -13,6 +13,7 @@ attribute, never its value.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 from functools import cache
@@ -21,9 +22,11 @@ from pydicom import config
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.uid import generate_uid
 from pydicom.valuerep import validate_value
 
 from .. import RESOURCES
+from .part10 import new_file_meta
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,30 @@ REQUIRED_EMPTY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", 
 _TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
                        "UT"})
 _RESOURCE = RESOURCES / "dicom" / "copied-modules.json"
+
+
+def derived_instance(source: Dataset, sop_class_uid: str, transfer_syntax_uid: str, *, modality: str,
+                     series_number: int, series_description: str) -> Dataset:
+    """A new instance derived from ``source`` (a SEG, an SR), alone in a new series: file meta, SOP Common
+    (the source's character set, creation date and time, also its content date and time), the
+    source's patient and study (:func:`copy_patient_and_study`) and the General Series essentials."""
+    now = datetime.datetime.now()
+    ds = Dataset()
+    ds.file_meta = new_file_meta(sop_class_uid, generate_uid(), transfer_syntax_uid)
+    ds.preamble = b"\0" * 128
+    if source.get("SpecificCharacterSet"):
+        ds.SpecificCharacterSet = source.SpecificCharacterSet
+    ds.SOPClassUID = sop_class_uid
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
+    ds.InstanceCreationDate = ds.ContentDate = now.strftime("%Y%m%d")
+    ds.InstanceCreationTime = ds.ContentTime = now.strftime("%H%M%S.%f")
+    copy_patient_and_study(source, ds)
+    ds.Modality = modality
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SeriesNumber = series_number
+    ds.SeriesDescription = series_description[:64]
+    ds.InstanceNumber = 1
+    return ds
 
 
 def copy_patient_and_study(source: Dataset, target: Dataset) -> None:

@@ -20,7 +20,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from ..dicom import header_value, read_header
+from ..dicom import header_value, native_pixel_data, read_header
 from ..errors import InputError, SeriesError
 from .geometry import VolumeGeometry
 
@@ -103,6 +103,7 @@ class ReferenceSeries:
         self.geometry, sorted_frames = _regular_grid(frames, self.description)
         self.slices: tuple[SliceSource, ...] = tuple(f.source for f in sorted_frames)
         self._rescale = [f.rescale for f in sorted_frames]
+        self._voxels: np.ndarray | None = None
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -192,11 +193,20 @@ class ReferenceSeries:
 
     # ----------------------------------------------------------------- voxels
     def read_voxels(self) -> np.ndarray:
-        """The volume as an array ``[k, j, i]`` in modality units (e.g. HU for CT).
+        """The volume as a read-only array ``[k, j, i]`` in modality units (e.g. HU for CT).
 
         Integer data stays integer when every slope is 1 and every intercept whole;
-        otherwise the result is float32.
+        otherwise the result is float32. The volume is decoded once and kept: the viewer's
+        volume and the measurements at Submit come from the same pass over the files, and
+        uncompressed pixel data is read from where the header reader found it, without
+        parsing each header again.
         """
+        if self._voxels is None:
+            self._voxels = self._decode_voxels()
+            self._voxels.flags.writeable = False
+        return self._voxels
+
+    def _decode_voxels(self) -> np.ndarray:
         integral = all(s == 1 and float(b).is_integer() for s, b in self._rescale)
         # int16 straight away when the stored range plus the intercept fits it (CT), else int32, narrowed after
         dtype = (np.int16 if integral and self._fits_int16() else np.int32) if integral else np.float32
@@ -210,7 +220,10 @@ class ReferenceSeries:
                     cache = {source.sop_instance_uid: pixels}  # keep one multi-frame instance at a time
             frame = pixels if source.frame_number is None else pixels[source.frame_number - 1]
             slope, intercept = self._rescale[k]
-            volume[k] = frame * slope + intercept if not integral else frame.astype(np.int32) + int(intercept)
+            if integral:  # summed in int32 chunk by chunk into the slice (no whole-slice temporaries)
+                np.add(frame, np.int32(intercept), out=volume[k], dtype=np.int32, casting="unsafe")
+            else:
+                volume[k] = frame * slope + intercept
         if dtype == np.int32 and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
             return volume.astype(np.int16)
         return volume
@@ -219,9 +232,9 @@ class ReferenceSeries:
         """Whether every stored value of every slice (Bits Stored, Pixel Representation) plus intercept fits int16."""
         for ds, (_, intercept) in zip((self._datasets[s.sop_instance_uid] for s in self.slices), self._rescale,
                                       strict=True):
-            bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
-            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if int(ds.get("PixelRepresentation") or 0) \
-                else (0, (1 << bits) - 1)
+            bits = int(header_value(ds, "BitsStored") or header_value(ds, "BitsAllocated") or 16)
+            signed = int(header_value(ds, "PixelRepresentation") or 0)
+            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
             if low + int(intercept) < -32768 or high + int(intercept) > 32767:
                 return False
         return True
@@ -229,6 +242,9 @@ class ReferenceSeries:
     def _pixel_array(self, source: SliceSource) -> np.ndarray:
         ds = self._datasets[source.sop_instance_uid]
         if "PixelData" not in ds:
+            pixels = _native_pixels(ds)
+            if pixels is not None:
+                return pixels
             if source.path is None:
                 raise InputError(f"Instance {source.sop_instance_uid} of {self.description} has no pixel data")
             ds = _read_file(source.path, stop_before_pixels=False)
@@ -277,6 +293,31 @@ class ReferenceSeries:
 
 
 # --------------------------------------------------------------------- reading files
+def _native_pixels(ds: Dataset) -> np.ndarray | None:
+    """The pixels of a greyscale image whose native pixel data :func:`..dicom.native_pixel_data` reads from its file,
+    as pydicom's ``pixel_array`` gives them (bits above Bits Stored cleared, or sign-extended when
+    signed); None when the image is anything else (pydicom then decodes it)."""
+    bits = int(header_value(ds, "BitsAllocated", 0) or 0)
+    if int(header_value(ds, "SamplesPerPixel", 1) or 1) != 1 or bits not in (8, 16, 32):
+        return None
+    data = native_pixel_data(ds)
+    if data is None:
+        return None
+    rows, columns = int(header_value(ds, "Rows")), int(header_value(ds, "Columns"))
+    frames = int(header_value(ds, "NumberOfFrames", 1) or 1)
+    signed = int(header_value(ds, "PixelRepresentation", 0) or 0) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    if len(data) < rows * columns * frames * dtype.itemsize:
+        return None
+    pixels = np.frombuffer(data, dtype=dtype, count=rows * columns * frames)
+    pixels = pixels.reshape((frames, rows, columns) if frames > 1 else (rows, columns))
+    unused = bits - int(header_value(ds, "BitsStored", bits) or bits)
+    if unused > 0:
+        pixels = (pixels << unused) >> unused
+    return pixels
+
+
+
 def _read_header(path: Path) -> Dataset | None:
     """The header of a DICOM file without pixel data, or None when it is not DICOM."""
     try:

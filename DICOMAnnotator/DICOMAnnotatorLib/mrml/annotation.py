@@ -17,9 +17,10 @@ only through the bridge and the nodes it is given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,13 @@ class ChecklistItem:
 
 @dataclass(frozen=True)
 class SubmissionFiles:
-    """What a submission or draft wrote: the SEG and the JSON of labels and marks beside it."""
+    """What a submission or draft wrote: the SEG and the JSON of labels and marks beside it, and, when
+    this session wrote them, the segmentation in the SEG (so that the SR is measured without reading
+    the SEG back)."""
 
     seg: Path
     annotations: Path
+    segmentation: Segmentation | None = field(default=None, compare=False, repr=False)
 
 
 class AnnotationSession:
@@ -125,9 +129,12 @@ class AnnotationSession:
         return bridge.segmentation_from_nodes(self.segmentation_node, self.volume_node, reference=self.series,
                                                    author=self.user, protocol_id=self.protocol.id)
 
-    def checklist(self) -> list[ChecklistItem]:
-        """Each structure with how often it is annotated; a required one with count 0 is not done."""
-        segmentation = self.segmentation()
+    def checklist(self, segmentation: Segmentation | None = None) -> list[ChecklistItem]:
+        """Each structure with how often it is annotated; a required one with count 0 is not done.
+
+        ``segmentation`` is :meth:`segmentation` when the caller has it already (reading the
+        segmentation node's layers is the slow part)."""
+        segmentation = segmentation or self.segmentation()
         drawn = {segment_key(d): segmentation.voxel_count(d.number) > 0 for d in segmentation.segments}
         items = []
         for structure in self.protocol.structures:
@@ -191,11 +198,12 @@ class AnnotationSession:
 
     def submit(self, folder: str | os.PathLike[str]) -> SubmissionFiles:
         """The final SEG and its labels and marks, refused while a required structure is missing."""
-        missing = [item.label for item in self.checklist() if not item.done]
+        segmentation = self.segmentation()
+        missing = [item.label for item in self.checklist(segmentation) if not item.done]
         if missing:
             raise InputError(f"Required structure(s) not annotated yet: {', '.join(missing)}; annotate them, or ask "
                              "the project lead whether the protocol should make them optional")
-        return self._write(Path(folder), "submission", force=False)
+        return self._write(Path(folder), "submission", force=False, segmentation=segmentation)
 
     def resume_draft(self, files: SubmissionFiles) -> None:
         """Load a draft's segments into the segmentation node and its labels and marks into the session."""
@@ -222,7 +230,8 @@ class AnnotationSession:
         stem = f"{self.series.series_instance_uid}-{_safe(self.user)}-{kind}"
         return SubmissionFiles(Path(folder) / f"{stem}.dcm", Path(folder) / f"{stem}.json")
 
-    def _write(self, folder: Path, kind: str, *, force: bool) -> SubmissionFiles:
+    def _write(self, folder: Path, kind: str, *, force: bool,
+               segmentation: Segmentation | None = None) -> SubmissionFiles:
         files = self.files_in(folder, kind)
         seg_path, json_path = files.seg, files.annotations
         marks = self.marks()
@@ -233,12 +242,12 @@ class AnnotationSession:
                        for (target, classification), value in self.labels.items()],
             "marks": marks,
         }
-        segmentation = self.segmentation()
+        segmentation = segmentation or self.segmentation()
         with atomic_path(json_path, force=force) as temporary:
             if segmentation.segments:  # a protocol of landmarks or boxes only has nothing for a SEG
                 write_seg(segmentation, seg_path, force=force, content_label=kind.upper()[:16])
             temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        return files
+        return dataclasses.replace(files, segmentation=segmentation if segmentation.segments else None)
 
     def _sr_label(self, target: str, classification: str, value: Code, marks: list[dict]) -> dict[str, Any]:
         """A label in the form of ``sr export --labels``: about a segment, a mark, or the case."""

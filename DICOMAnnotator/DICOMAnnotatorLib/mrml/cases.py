@@ -296,9 +296,9 @@ class ReviewerDesk(_Desk):
 
 def measurement_report(session: AnnotationSession, files: SubmissionFiles):
     """The TID 1500 SR of a submission: each segment measured, with its labels and marks from the session
-    (only the labels and marks for a protocol without volume structures)."""
-    import pydicom
-
+    (only the labels and marks for a protocol without volume structures). The segments are those the
+    session wrote into the SEG (numbered as there), on the volume it decoded when the case opened."""
+    from ..dicom import read_header
     from ..seg import read_seg
     from ..sr import measure_segmentation
 
@@ -306,9 +306,12 @@ def measurement_report(session: AnnotationSession, files: SubmissionFiles):
     if not session.protocol.segment_structures:
         return build_sr(None, None, [], labels=read_labels(files.annotations, [], marks, session.protocol),
                         marks=marks, creator=session.user, protocol_id=session.protocol.id, reference=session.series)
-    segmentation = read_seg(files.seg, session.series)
+    segmentation = files.segmentation
+    if segmentation is None or [s.number for s in segmentation.segments] != \
+            list(range(1, len(segmentation.segments) + 1)):  # the SEG renumbered its segments: read them back
+        segmentation = read_seg(files.seg, session.series)
     labels = read_labels(files.annotations, segmentation.segments, marks, session.protocol)
     measured = measure_segmentation(segmentation, session.series.read_voxels())
-    return build_sr(segmentation, pydicom.dcmread(files.seg, stop_before_pixels=True), measured, labels=labels,
+    return build_sr(segmentation, read_header(files.seg), measured, labels=labels,
                     marks=marks, creator=session.user, protocol_id=session.protocol.id)
 
