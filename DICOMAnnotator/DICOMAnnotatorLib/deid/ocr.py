@@ -1,11 +1,18 @@
 """Finding text in an image with Tesseract (Debian tesseract-ocr, through pytesseract).
 
-Two passes, because one full-image pass misses words: Tesseract read "DAVIDSON" but not the
-"DOUGLAS" beside it on a real CR. Pass 1 reads the whole image as sparse text and keeps
-confident words as seeds; pass 2 re-reads the full-width band of each seed line as one line of
-text, which recovers its neighbours, and blanks each run of nearby words that holds one word
-read with some confidence. Every box
-found is returned padded; the caller blanks them all (all text is treated as identifying).
+``read_candidates`` reads the lines the text screen (``text_screen``) found: each is cut out with
+a margin, windowed on its own values (text stored at 255 under a 16-bit header reads as well as
+text at the top of the range), turned dark on light and enlarged to the letter height Tesseract
+reads best, and all of one image's lines are stacked into one picture read by one Tesseract run
+(a run costs more to start than to read a line). A line counts as text when Tesseract reads a
+word of it with some confidence; then the line and the words read in it are blanked.
+
+``find_text`` reads a whole image (``--ocr-all-images``). Two passes, because one full-image pass
+misses words: Tesseract read "DAVIDSON" but not the "DOUGLAS" beside it on a real CR. Pass 1
+reads the whole image as sparse text and keeps confident words as seeds; pass 2 re-reads the
+full-width band of each seed line as one line of text, which recovers its neighbours, and blanks
+each run of nearby words that holds one word read with some confidence. Every box found is
+returned padded; the caller blanks them all (all text is treated as identifying).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from functools import cache
 
 import numpy as np
 
+from .text_screen import Candidate
+
 # Tesseract spreads each run over OpenMP threads, which on small images cost more than they save and
 # contend with our worker processes: one thread per run reads a 240x320 frame in 0.59 s instead of
 # 1.17 s. Tesseract inherits the environment; a value the user set is kept.
@@ -27,6 +36,10 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, end exclusive
 
 SEED_CONFIDENCE = 60
 BAND_CONFIDENCE = 30
+#: Letter height (pixels) candidate lines are enlarged to; Tesseract reads 20-40 best.
+LETTER_HEIGHT = 28
+#: White space around and between the stacked lines.
+GAP = 16
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
@@ -52,18 +65,24 @@ class _Word:
 
 
 def _read_words(image: np.ndarray, psm: int, scale: int) -> list[_Word]:
-    import pytesseract
     from PIL import Image
 
     picture = Image.fromarray(image)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.BICUBIC)
+    return _words(picture, psm, scale)
+
+
+def _words(picture, psm: int, scale: float) -> list[_Word]:
+    """Tesseract's words in a PIL picture, boxes divided by ``scale``."""
+    import pytesseract
+
     data = pytesseract.image_to_data(picture, config=f"--psm {psm}", output_type=pytesseract.Output.DICT)
     words = []
     for i, text in enumerate(data["text"]):
         if data["level"][i] != 5 or not text.strip():
             continue
-        x, y, w, h = (data[k][i] // scale for k in ("left", "top", "width", "height"))
+        x, y, w, h = (int(data[k][i] / scale) for k in ("left", "top", "width", "height"))
         words.append(_Word(text.strip(), float(data["conf"][i]), (x, y, x + max(w, 1), y + max(h, 1)),
                            (data["block_num"][i], data["par_num"][i], data["line_num"][i])))
     return words
@@ -123,3 +142,57 @@ def read_text(image: np.ndarray) -> str:
     """All text Tesseract reads in an image (for checks after redaction)."""
     scale = 2 if max(image.shape) <= 1024 else 1
     return " ".join(w.text for w in _read_words(image, 11, scale))
+
+
+def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]:
+    """Boxes to blank among the screen's ``candidates`` on ``frame`` (any dtype; colour as its brightest
+    channel): each line in which OCR reads text, and each word it reads there."""
+    from PIL import Image
+
+    if not candidates:
+        return []
+    grey = frame.max(axis=-1) if frame.ndim == 3 else frame
+    pieces, placed, top = [], [], GAP
+    for candidate in candidates:
+        x0, y0, x1, y1 = candidate.box
+        h = candidate.height
+        cut = (max(0, x0 - h), max(0, y0 - h // 2), min(grey.shape[1], x1 + h), min(grey.shape[0], y1 + h // 2))
+        scale = max(1.0, min(4.0, LETTER_HEIGHT / h))
+        piece = _dark_on_light(grey[cut[1]:cut[3], cut[0]:cut[2]], candidate.ink)
+        picture = Image.fromarray(piece).resize((max(1, round(piece.shape[1] * scale)),
+                                                 max(1, round(piece.shape[0] * scale))), Image.Resampling.BICUBIC)
+        pieces.append((picture, top))
+        placed.append((cut, scale, top, top + picture.height))
+        top += picture.height + GAP
+    mosaic = Image.new("L", (max(p.width for p, _ in pieces) + 2 * GAP, top), 255)
+    for picture, offset in pieces:
+        mosaic.paste(picture, (GAP, offset))
+    read: dict[int, list[_Word]] = {}
+    for word in _words(mosaic, 11, 1):
+        middle = (word.box[1] + word.box[3]) / 2
+        for index, (_, _, start, stop) in enumerate(placed):
+            if start <= middle < stop:
+                read.setdefault(index, []).append(word)
+    boxes = []
+    for index, words in read.items():
+        if not any(w.confidence >= SEED_CONFIDENCE and _alnum_count(w.text) >= 2 for w in words):
+            continue
+        cut, scale, start, _ = placed[index]
+        boxes.append(_pad(candidates[index].box, grey.shape))
+        for word in words:
+            if _alnum_count(word.text) >= 1:
+                x0, y0, x1, y1 = word.box
+                boxes.append(_pad((int((x0 - GAP) / scale) + cut[0], int((y0 - start) / scale) + cut[1],
+                                   int((x1 - GAP) / scale) + 1 + cut[0], int((y1 - start) / scale) + 1 + cut[1]),
+                                  grey.shape))
+    return boxes
+
+
+def _dark_on_light(piece: np.ndarray, ink: float) -> np.ndarray:
+    """A cut-out as 8-bit dark text on a light ground: dark where a pixel is near the text colour ``ink``, light
+    as far as the cut-out's background is from it (tissue brighter or darker than the text turns light too)."""
+    values = piece.astype(np.float32)
+    distance = abs(float(np.median(values)) - ink)
+    if distance == 0:
+        return np.full(piece.shape, 255, np.uint8)
+    return (np.abs(values - ink) * (255.0 / distance)).clip(0, 255).astype(np.uint8)
