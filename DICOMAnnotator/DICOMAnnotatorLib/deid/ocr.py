@@ -1,11 +1,13 @@
 """Finding text in an image with Tesseract (Debian tesseract-ocr, through pytesseract).
 
 ``read_candidates`` reads the lines the text screen (``text_screen``) found: each is cut out with
-a margin, windowed on its own values (text stored at 255 under a 16-bit header reads as well as
-text at the top of the range), turned dark on light and enlarged to the letter height Tesseract
-reads best, and all of one image's lines are stacked into one picture read by one Tesseract run
-(a run costs more to start than to read a line). A line counts as text when Tesseract reads a
-word of it with some confidence; then the line and the words read in it are blanked.
+a margin, windowed on its own text colour (text stored at 255 under a 16-bit header reads as well
+as text at the top of the range), turned dark on light, cleared of everything but the screen's
+characters and enlarged to the letter height Tesseract reads best, and all of one image's lines
+are stacked into one picture read by one Tesseract run (a run costs more to start than to read a
+line). A line counts as text when Tesseract reads a word of it with some confidence; then the
+line, grown along its rows over neighbouring columns of its colour (letters the screen did not
+count), and the words read in it are blanked.
 
 ``find_text`` reads a whole image (``--ocr-all-images``). Two passes, because one full-image pass
 misses words: Tesseract read "DAVIDSON" but not the "DOUGLAS" beside it on a real CR. Pass 1
@@ -158,7 +160,7 @@ def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]
         h = candidate.height
         cut = (max(0, x0 - h), max(0, y0 - h // 2), min(grey.shape[1], x1 + h), min(grey.shape[0], y1 + h // 2))
         scale = max(1.0, min(4.0, LETTER_HEIGHT / h))
-        piece = _dark_on_light(grey[cut[1]:cut[3], cut[0]:cut[2]], candidate.ink)
+        piece = _only_letters(_dark_on_light(grey[cut[1]:cut[3], cut[0]:cut[2]], candidate.ink), candidate, cut)
         picture = Image.fromarray(piece).resize((max(1, round(piece.shape[1] * scale)),
                                                  max(1, round(piece.shape[0] * scale))), Image.Resampling.BICUBIC)
         pieces.append((picture, top))
@@ -178,7 +180,7 @@ def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]
         if not any(w.confidence >= SEED_CONFIDENCE and _alnum_count(w.text) >= 2 for w in words):
             continue
         cut, scale, start, _ = placed[index]
-        boxes.append(_pad(candidates[index].box, grey.shape))
+        boxes.append(_pad(_ink_extent(grey, candidates[index], cut), grey.shape))
         for word in words:
             if _alnum_count(word.text) >= 1:
                 x0, y0, x1, y1 = word.box
@@ -186,6 +188,41 @@ def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]
                                    int((x1 - GAP) / scale) + 1 + cut[0], int((y1 - start) / scale) + 1 + cut[1]),
                                   grey.shape))
     return boxes
+
+
+def _ink_extent(grey: np.ndarray, candidate: Candidate, cut: Box) -> Box:
+    """The line's box grown along its rows over neighbouring columns of its text colour, within the cut-out:
+    letters the screen did not count (an i, a colon, a letter cut by the image's edge) are blanked with the
+    rest of the line. A column counts when a quarter of the line's rows hold the colour: grain that happens to
+    come near it does not, letters do."""
+    x0, y0, x1, y1 = candidate.box
+    rows = grey[y0:y1, cut[0]:cut[2]].astype(np.float32)
+    distance = abs(float(np.median(grey[cut[1]:cut[3], cut[0]:cut[2]])) - candidate.ink)
+    if distance == 0:
+        return candidate.box
+    inked = np.count_nonzero(np.abs(rows - candidate.ink) <= 0.6 * distance, axis=0) >= (y1 - y0) / 4
+    start, stop = _grow(inked, x0 - cut[0], x1 - cut[0], max(2, candidate.height))  # across a word space
+    return start + cut[0], y0, stop + cut[0], y1
+
+
+def _grow(profile: np.ndarray, start: int, stop: int, gap: int) -> tuple[int, int]:
+    """[start, stop) widened while ``profile`` has a true value within ``gap`` beyond either end."""
+    while start > 0 and profile[max(0, start - gap):start].any():
+        start -= 1
+    while stop < len(profile) and profile[stop:stop + gap].any():
+        stop += 1
+    return start, stop
+
+
+def _only_letters(piece: np.ndarray, candidate: Candidate, cut: Box) -> np.ndarray:
+    """``piece`` with everything outside the screen's characters turned white: tissue beside a line (a dark
+    organ under a word) breaks Tesseract's layout analysis, and it is not what OCR is asked about."""
+    kept = np.full(piece.shape, 255, np.uint8)
+    for x0, y0, x1, y1 in candidate.characters:
+        rows = slice(max(0, y0 - cut[1] - 1), max(0, y1 - cut[1] + 1))
+        columns = slice(max(0, x0 - cut[0] - 1), max(0, x1 - cut[0] + 1))
+        kept[rows, columns] = piece[rows, columns]
+    return kept
 
 
 def _dark_on_light(piece: np.ndarray, ink: float) -> np.ndarray:

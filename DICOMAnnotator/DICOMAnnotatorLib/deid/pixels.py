@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..errors import InputError
 from .ocr import Box, find_text, read_candidates
@@ -90,13 +91,9 @@ class Screen:
 
 def screen_pixels(ds: Dataset) -> Screen:
     """Decode ``ds``'s pixels and screen every distinct frame for text."""
-    try:
-        pixels = ds.pixel_array
-    except Exception as exc:  # a decoder is missing or the data is damaged: say which and why
-        raise InputError(f"its pixel data cannot be decoded ({type(exc).__name__}: {exc}); "
-                         "install pylibjpeg, pylibjpeg-libjpeg and pylibjpeg-openjpeg for JPEG data") from exc
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    stack = pixels if frames > 1 else pixels[np.newaxis]
+    stack = _frames(ds)
+    if len(stack) == 1:
+        return Screen(stack, {0: screen_frame(stack[0])})
     candidates: dict[int, list[Candidate]] = {}
     seen: set[bytes] = set()
     for index, frame in enumerate(stack):
@@ -105,6 +102,34 @@ def screen_pixels(ds: Dataset) -> Screen:
             seen.add(digest)
             candidates[index] = screen_frame(frame)
     return Screen(stack, candidates)
+
+
+def _frames(ds: Dataset) -> np.ndarray:
+    """The stored pixel values, frames first. Uncompressed little-endian grey pixels are read straight
+    from the file's bytes (no copy, and the element stays raw, so it is written back as it was read):
+    the screen runs on every image, and pydicom's decoding costs more than the screen."""
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    rows, columns = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    allocated, stored = int(ds.get("BitsAllocated", 0) or 0), int(ds.get("BitsStored", 0) or 0)
+    signed = str(ds.get("PixelRepresentation", 0)) == "1"
+    meta = getattr(ds, "file_meta", None)
+    syntax = UID(meta.get("TransferSyntaxUID", "")) if meta is not None else UID("")
+    element = ds.get_item("PixelData")
+    if (syntax in (ExplicitVRLittleEndian, ImplicitVRLittleEndian) and element is not None and element.is_raw
+            and str(ds.get("SamplesPerPixel", 1)) == "1" and allocated in (8, 16) and 1 < stored <= allocated
+            and element.value and len(element.value) >= frames * rows * columns * allocated // 8):
+        dtype = np.dtype(("<i" if signed else "<u") + str(allocated // 8))
+        values = np.frombuffer(element.value, dtype, frames * rows * columns).reshape(frames, rows, columns)
+        if stored < allocated:  # bits above Bits Stored carry nothing (or overlays): sign-extend or mask them
+            shift = allocated - stored
+            values = (values << shift) >> shift if signed else values & ((1 << stored) - 1)
+        return values
+    try:
+        pixels = ds.pixel_array
+    except Exception as exc:  # a decoder is missing or the data is damaged: say which and why
+        raise InputError(f"its pixel data cannot be decoded ({type(exc).__name__}: {exc}); "
+                         "install pylibjpeg, pylibjpeg-libjpeg and pylibjpeg-openjpeg for JPEG data") from exc
+    return pixels if frames > 1 else pixels[np.newaxis]
 
 
 def clean_pixels(ds: Dataset, result: PixelResult, boxes: list[Box], screen: Screen, *, ocr: str | None,

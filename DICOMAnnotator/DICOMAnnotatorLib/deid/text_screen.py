@@ -12,10 +12,12 @@ the tissue around it). It looks for what makes text text, whatever the values:
   peaks agree, as a text colour does and tissue does not);
 - placement: characters side by side at letter spacing, of similar heights, on one baseline.
 
-A row of such characters is a candidate line. First pass on every other row (text at least
-``MIN_HEIGHT`` high is crossed twice): an image without a single run of stroke pixels in a
-row, which is most CT and MR slices, costs a fraction of a millisecond; the full-resolution
-analysis runs only on the rows that have strokes. The screen is tuned to miss nothing that
+A row of such characters is a candidate line. Each band is looked at twice: against the local noise,
+and for strokes drawn in one exact value against the range alone (text on grain as strong as the
+text: grain rarely repeats a value, a drawn stroke always does). First pass on every
+``FIRST_PASS_STEP``-th row (text ``MIN_HEIGHT`` high is crossed at least once): an image without a row of
+stroke runs, which is most CT and MR slices, costs about a millisecond; the full-resolution
+analysis runs only on the bands around rows that have them. The screen is tuned to miss nothing that
 reads as text; what it finds in error costs an OCR read, since only what OCR then reads as
 text is blanked (``pixels``).
 """
@@ -25,17 +27,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, end exclusive
 
 #: Widest stroke looked for, in pixels (bold 40-pixel capitals have strokes of about 6).
 MAX_STROKE = 7
 MIN_HEIGHT, MAX_HEIGHT = 5, 80
+#: The first pass looks at every FIRST_PASS_STEP-th row only (at most MIN_HEIGHT - 1, so that no line is skipped).
+FIRST_PASS_STEP = 3
 #: Characters a candidate line needs: fewer is no name, ID or date.
 MIN_CHARACTERS = 3
-#: Pieces of a line closer than this many letter heights are one line.
-WORD_GAP = 3
+#: Letters closer than LETTER_GAP letter heights chain into a line; pieces of lines closer than WORD_GAP are one.
+LETTER_GAP, WORD_GAP = 2.5, 4
 #: Contrast floor: this many noise standard deviations, and at least this fraction of the dynamic range.
 NOISE_FACTOR, RANGE_FRACTION = 3.0, 0.06
 #: Side of the square tiles in which local noise and the strongest stroke are measured.
@@ -43,7 +46,7 @@ TILE = 16
 #: A stroke stands out at least this fraction as much as the strongest stroke of its tile.
 STRONG_FRACTION = 0.35
 #: A character's pixels within INK_TOLERANCE floors of its peak are "in the text colour"; it needs INK_FRACTION of them.
-INK_TOLERANCE, INK_FRACTION = 0.5, 0.3
+INK_TOLERANCE, INK_FRACTION = 0.5, 0.1
 
 
 #: A character found: x0, y0, x1, y1, its peak value (its colour) and the contrast floor where it is.
@@ -69,17 +72,22 @@ def screen_frame(frame: np.ndarray) -> list[Candidate]:
         grey = grey.astype(np.int32)  # room for differences (uint8 and narrow int16 need none: stroke - opening >= 0)
     if min(grey.shape) < 2 * MIN_HEIGHT or grey.shape[1] <= 2 * MAX_STROKE + 2:
         return []
-    floor = contrast_floor(grey)
+    floor, range_floor = contrast_floor(grey)
     found = []
     for bright in (True, False):
-        rows = _stroke_rows(grey[::2], floor, bright)
-        for start, stop in _bands(rows * 2, grey.shape[0]):
+        rows = _stroke_rows(grey[::FIRST_PASS_STEP], floor, bright)
+        for start, stop in _bands(rows * FIRST_PASS_STEP, grey.shape[0]):
             band = grey[start:stop].astype(np.int32)
             floors = local_floor(band, floor)
-            strokes = _strokes(band, floors, bright)
-            found += _merged([Candidate((x0, y0 + start, x1, y1 + start), bright, height,
-                                        tuple((c[0], c[1] + start, c[2], c[3] + start) for c in characters), ink)
-                              for (x0, y0, x1, y1), height, characters, ink in _lines(strokes, band, bright, floors)])
+            lines = []
+            for flat in (False, True):
+                # Second look: strokes drawn in one exact value, standing out of the range but not out of the
+                # grain (text on noise as strong as the text): grain rarely repeats a value, a stroke always does.
+                strokes = _strokes(band, floors, bright) if not flat else _flat_strokes(band, range_floor, bright)
+                lines += [Candidate((x0, y0 + start, x1, y1 + start), bright, height,
+                                    tuple((c[0], c[1] + start, c[2], c[3] + start) for c in characters), ink)
+                          for (x0, y0, x1, y1), height, characters, ink in _lines(strokes, band, bright, floors)]
+            found += _merged(lines)
     return found
 
 
@@ -102,8 +110,9 @@ def _merged(lines: list[Candidate]) -> list[Candidate]:
     return merged
 
 
-def contrast_floor(grey: np.ndarray) -> float:
-    """The least contrast a stroke needs: above the noise and a fraction of the robust dynamic range.
+def contrast_floor(grey: np.ndarray) -> tuple[float, float]:
+    """The least contrast a stroke needs, and the part of it that comes from the range alone: above the noise
+    and a fraction of the robust dynamic range.
 
     Both from a subsample of about 8,000 pixels: noise from the median absolute difference of
     horizontal neighbours (0.95 sigma for Gaussian noise), range from the 0.5 and 99.5 percentiles.
@@ -113,7 +122,8 @@ def contrast_floor(grey: np.ndarray) -> float:
     sample = rows[:, :: max(1, grey.shape[1] // 128)].ravel()
     k = max(1, sample.size // 200)
     ordered = np.partition(sample, [k, sample.size - 1 - k])
-    return max(NOISE_FACTOR * noise, RANGE_FRACTION * float(ordered[sample.size - 1 - k] - ordered[k]), 1.0)
+    range_floor = max(RANGE_FRACTION * float(ordered[sample.size - 1 - k] - ordered[k]), 1.0)
+    return max(NOISE_FACTOR * noise, range_floor), range_floor
 
 
 def _running(values: np.ndarray, width: int, pick) -> np.ndarray:
@@ -165,6 +175,16 @@ def local_floor(band: np.ndarray, floor: float) -> np.ndarray:
     return np.maximum(_tiled(steps, np.median) * (NOISE_FACTOR / 0.95), floor)
 
 
+def _flat_strokes(band: np.ndarray, floor: float, bright: bool) -> np.ndarray:
+    """Stroke pixels, against the range's floor only, that share their exact value with a neighbour."""
+    same = np.zeros(band.shape, bool)
+    same[:, 1:] |= band[:, 1:] == band[:, :-1]
+    same[:, :-1] |= band[:, :-1] == band[:, 1:]
+    same[1:] |= band[1:] == band[:-1]
+    same[:-1] |= band[:-1] == band[1:]
+    return same & _strokes(band, np.full(band.shape, floor, np.float32), bright)
+
+
 def _strokes(band: np.ndarray, floor: np.ndarray, bright: bool) -> np.ndarray:
     """Stroke pixels of a band, as a mask of the band's shape: thin along its rows (the stems of letters)
     or along its columns (their bars and the tops of round letters, which hold the halves of an O together).
@@ -192,6 +212,8 @@ def _tiled(values: np.ndarray, reduce) -> np.ndarray:
 def _lines(strokes: np.ndarray, grey: np.ndarray, bright: bool,
            floor: np.ndarray) -> list[tuple[Box, int, list[Box], float]]:
     """Candidate lines among the connected components of ``strokes``: (box, character height, characters)."""
+    from scipy import ndimage  # imported here: 0.4 s per process, needed only where a band has strokes
+
     labels, count = ndimage.label(strokes, structure=np.ones((3, 3), bool))
     if count < 1:
         return []
@@ -206,7 +228,7 @@ def _lines(strokes: np.ndarray, grey: np.ndarray, bright: bool,
         rows, columns = found
         height, width = rows.stop - rows.start, columns.stop - columns.start
         fill = sizes[index] / (height * width)
-        if (MIN_HEIGHT <= height <= MAX_HEIGHT and width <= 8 * height and 0.12 <= fill <= 0.8
+        if (MIN_HEIGHT <= height <= MAX_HEIGHT and width <= 8 * height and 0.12 <= fill <= (1 if width <= 2 else 0.8)
                 and inked[index] >= INK_FRACTION * sizes[index]):
             characters.append((columns.start, rows.start, columns.stop, rows.stop, float(peaks[index]),
                                float(floor[rows.start, columns.start])))
@@ -232,7 +254,7 @@ def _chain(characters: list[_Character]) -> list[tuple[Box, int, list[Box], floa
                 continue
             still_open.append(line)
             overlap = min(y1, ly1) - max(y0, ly0)
-            if (not joined and x0 - lx1 <= 1.5 * max(height, last) and overlap >= 0.5 * min(height, last)
+            if (not joined and x0 - lx1 <= LETTER_GAP * max(height, last) and overlap >= 0.5 * min(height, last)
                     and max(height, last) <= 2 * min(height, last)):
                 line.append(character)
                 joined = True
