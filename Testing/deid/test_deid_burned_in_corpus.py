@@ -49,9 +49,9 @@ def test_planted_text_is_blanked_on_every_modality_and_no_anatomy_is(tmp_path):
           f"({100 * anatomy / total:.3f}% of {total}), {rate:.2f} images/s")
     for line in missed:
         print("  missed", line)
-    # Measured 6 missed (4 of them text as faint as the grain it lies on, in noise-only slices), 0.12%:
-    # the margins allow for another Tesseract build, not for a regression.
-    assert len(missed) <= 8, missed
+    # Measured: 4 missed, all on test slices that hold nothing but noise as strong as the text, and 0.23% of
+    # the pixels blanked beside the text; the margins allow for another Tesseract build, not for a regression.
+    assert len(missed) <= 6, missed
     assert anatomy <= 0.004 * total
     # The report tells the truth: what it lists is blanked, to one value per image, in the written files.
     for entry in report["flagged"]:

@@ -156,10 +156,8 @@ def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]
     grey = frame.max(axis=-1) if frame.ndim == 3 else frame
     pieces, placed, top = [], [], GAP
     for candidate in candidates:
-        x0, y0, x1, y1 = candidate.box
-        h = candidate.height
-        cut = (max(0, x0 - h), max(0, y0 - h // 2), min(grey.shape[1], x1 + h), min(grey.shape[0], y1 + h // 2))
-        scale = max(1.0, min(4.0, LETTER_HEIGHT / h))
+        cut = _cut(candidate, grey.shape, 1)
+        scale = max(1.0, min(4.0, LETTER_HEIGHT / candidate.height))
         piece = _only_letters(_dark_on_light(grey[cut[1]:cut[3], cut[0]:cut[2]], candidate.ink), candidate, cut)
         picture = Image.fromarray(piece).resize((max(1, round(piece.shape[1] * scale)),
                                                  max(1, round(piece.shape[0] * scale))), Image.Resampling.BICUBIC)
@@ -180,7 +178,7 @@ def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]
         if not any(w.confidence >= SEED_CONFIDENCE and _alnum_count(w.text) >= 2 for w in words):
             continue
         cut, scale, start, _ = placed[index]
-        boxes.append(_pad(_ink_extent(grey, candidates[index], cut), grey.shape))
+        boxes.append(_pad(_ink_extent(grey, candidates[index], _cut(candidates[index], grey.shape, 2)), grey.shape))
         for word in words:
             if _alnum_count(word.text) >= 1:
                 x0, y0, x1, y1 = word.box
@@ -188,6 +186,13 @@ def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]
                                    int((x1 - GAP) / scale) + 1 + cut[0], int((y1 - start) / scale) + 1 + cut[1]),
                                   grey.shape))
     return boxes
+
+
+def _cut(candidate: Candidate, shape: tuple[int, ...], letters: int) -> Box:
+    """The line's box with ``letters`` letter heights of margin on either side and half of one above and below."""
+    x0, y0, x1, y1 = candidate.box
+    h = candidate.height
+    return max(0, x0 - letters * h), max(0, y0 - h // 2), min(shape[1], x1 + letters * h), min(shape[0], y1 + h // 2)
 
 
 def _ink_extent(grey: np.ndarray, candidate: Candidate, cut: Box) -> Box:
