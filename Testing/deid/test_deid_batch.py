@@ -234,3 +234,21 @@ def test_the_progress_bar_draws_only_on_a_terminal():
         bar(2, 2)
     assert pipe.getvalue() == ""
     assert terminal.getvalue().endswith("deidentify [" + "#" * 30 + "] 2/2\n")
+
+
+def test_ocr_all_images_reads_every_image_the_screen_passes(tmp_path):
+    """--ocr-all-images keeps its meaning: a CT slice without text, which the screen sends nowhere by
+    default, is read whole by OCR and then claimed clean (Burned In Annotation NO, code 113101)."""
+    require_tool("tesseract")
+    geometry = sample_data.phantom_geometry(size=(64, 64, 1))
+    hu, _ = sample_data.phantom_volume(geometry)
+    sample_data.write_datasets(sample_data.ct_datasets(geometry, hu), tmp_path / "in")
+    status, report = run_deidentify(tmp_path / "in", tmp_path / "default")
+    assert status == 0 and report["flagged"] == []
+    status, report = run_deidentify(tmp_path / "in", tmp_path / "all", "--ocr-all-images")
+    assert status == 0
+    [flagged] = report["flagged"]
+    assert flagged["pixels"]["risks"] == ["OCR of every image was asked for"]
+    assert flagged["pixels"]["checked_by"].startswith("tesseract") and flagged["pixels"]["regions"] == []
+    [ct] = outputs_by_modality(tmp_path / "all")["CT"]
+    assert ct.BurnedInAnnotation == "NO" and "113101" in [i.CodeValue for i in ct.DeidentificationMethodCodeSequence]

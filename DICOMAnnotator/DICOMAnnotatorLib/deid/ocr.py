@@ -200,7 +200,13 @@ def _ink_extent(grey: np.ndarray, candidate: Candidate, cut: Box) -> Box:
     letters the screen did not count (an i, a colon, a letter cut by the image's edge) are blanked with the
     rest of the line. A column counts when a quarter of the line's rows hold the colour: grain that happens to
     come near it does not, letters do."""
-    x0, y0, x1, y1 = candidate.box
+    x0, _, x1, _ = candidate.box
+    # Rows: those of most of its letters, plus a third of a letter for descenders; a line chained through
+    # staggered shapes of tissue is no taller than its letters.
+    tops, bottoms = sorted(c[1] for c in candidate.characters), sorted(c[3] for c in candidate.characters)
+    reach = candidate.height // 3
+    y0 = max(candidate.box[1], tops[len(tops) // 2] - reach)
+    y1 = min(candidate.box[3], bottoms[len(bottoms) // 2] + reach)
     rows = grey[y0:y1, cut[0]:cut[2]].astype(np.float32)
     distance = abs(float(np.median(grey[cut[1]:cut[3], cut[0]:cut[2]])) - candidate.ink)
     if distance == 0:
