@@ -166,7 +166,7 @@ def measurement_report(session: AnnotationSession, files: SubmissionFiles):
     import pydicom
 
     from ..seg import read_seg
-    from ..sr import measure_segmentation
+    from ..sr import measure_on_series
 
     marks = read_marks(files.annotations, session.series, session.protocol)
     if not session.protocol.segment_structures:
@@ -174,6 +174,6 @@ def measurement_report(session: AnnotationSession, files: SubmissionFiles):
                         marks=marks, creator=session.user, protocol_id=session.protocol.id, reference=session.series)
     segmentation = read_seg(files.seg, session.series)
     labels = read_labels(files.annotations, segmentation.segments, marks, session.protocol)
-    measured = measure_segmentation(segmentation, session.series.read_voxels())
+    measured = measure_on_series(segmentation, session.series)
     return build_sr(segmentation, pydicom.dcmread(files.seg, stop_before_pixels=True), measured, labels=labels,
                     marks=marks, creator=session.user, protocol_id=session.protocol.id)
