@@ -3,8 +3,8 @@
 Annotations are only as good as the geometry they sit on. ``ReferenceSeries`` therefore
 refuses, with an error that says why and where, every series it cannot represent exactly
 as one regular grid: mixed series, orientations or sizes, missing or duplicated slices,
-gantry tilt, Siemens mosaics, and multi-frame images without per-frame plane positions. Headers are read
-without pixel data; voxels are read on demand.
+gantry tilt, Siemens mosaics, whole-slide images, and multi-frame images without per-frame
+plane positions. Headers are read without pixel data; voxels are read on demand.
 """
 
 from __future__ import annotations
@@ -203,8 +203,9 @@ class ReferenceSeries:
 
         Integer data stays integer when every slope is 1 and every intercept whole;
         otherwise the result is float32. A colour series (:attr:`is_colour`) is ``[k, j, i, c]``
-        with its samples as stored, converted to RGB where they were YBR (colour pixels have
-        no modality units: PS3.3 C.7.6.3.1.2 defines them for display only).
+        with its samples as stored, converted to RGB where they were YBR (colour samples carry
+        no rescale to modality units; Photometric Interpretation, PS3.3 C.7.6.3.1.2, says which
+        colour they are).
         """
         if self.is_colour:
             return self._read_colour_voxels()
@@ -220,12 +221,11 @@ class ReferenceSeries:
         return volume
 
     def _read_colour_voxels(self) -> np.ndarray:
-        volume: np.ndarray | None = None
+        bits = max(int(header_value(ds, "BitsAllocated", 8) or 8) for ds in self._datasets.values())
+        dtype = np.uint8 if bits <= 8 else np.uint16
+        volume = np.empty((*self.geometry.array_shape, self.samples_per_pixel), dtype=dtype)
         for k, frame in enumerate(self._frames_in_order()):
-            if volume is None:
-                volume = np.empty((*self.geometry.array_shape, self.samples_per_pixel), dtype=frame.dtype)
             volume[k] = frame
-        assert volume is not None  # a series has at least one slice
         return volume
 
     def _frames_in_order(self) -> Iterator[np.ndarray]:
