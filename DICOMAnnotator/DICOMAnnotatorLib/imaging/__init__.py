@@ -1,5 +1,7 @@
-"""Images and what is drawn on them, without DICOM objects of our own: volume geometry
-(``geometry``), the sorted source slices of one series (``series``), segmentations on that grid
+"""Images and what is drawn on them, without DICOM objects of our own: volume geometry and 2D pixel grids
+(``geometry``), the headers of one series (``instances``), the sorted source slices of a volume
+(``series``), 2D images and cine loops with their pixel calibration (``images``, ``calibration``),
+segmentations on either grid
 (``segmentation``), label boxes and mask surfaces (``masks``), segments matched across
 annotators by code (``matching``), label-map files read and written on the series grid
 (``image_files``) and converted to and from segmentations with a protocol's label values
@@ -9,7 +11,9 @@ annotators by code (``matching``), label-map files read and written on the serie
 from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
-    "geometry": ["LPS_TO_RAS", "VolumeGeometry"],
+    "calibration": ["Calibration", "PixelCalibration", "UltrasoundRegion", "calibration_of"],
+    "geometry": ["ImageGrid", "LPS_TO_RAS", "VolumeGeometry"],
+    "images": ["PlanarImage", "PlanarSeries", "has_patient_plane", "open_grid", "open_images"],
     "image_files": ["write_image"],
     "labelmaps": ["from_labelmap_file", "from_probability_files", "label_values", "write_labelmap_files"],
     "masks": ["surface_of"],
