@@ -11,7 +11,7 @@ from ..lazy import public_api
 __getattr__, __dir__, __all__ = public_api(__name__, {
     "app": ["Limits", "create_app"],
     "client": ["RemoteService", "login", "logout"],
-    "connect": ["connect", "is_server_url"],
+    "connection": ["connect", "is_server_url"],
     "credentials": ["config_folder", "forget_session", "saved_session"],
     "run": ["serve"],
 })
