@@ -30,6 +30,7 @@ LAYERS: list[set[str]] = [
     {"sr"},
     {"agreement", "export", "deid", "pacs"},
     {"review"},
+    {"dataset"},
     {"server"},
     {"mrml"},
     {"cli", "demo"},

@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "values for the data owner (it holds identifiers; it may not be inside OUT)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="worker processes (default: the number of CPUs)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster instead of local "
+                        "processes (its workers must see IN and OUT at the same paths); the same files result")
     parser.add_argument("--report", metavar="FILE.json", help="write every problem and flagged file as JSON")
     parser.add_argument("--pixels", choices=["redact", "flag", "keep"], default="redact",
                         help="images that may show burned-in text: redact with OCR (default; not written when OCR "
@@ -112,7 +114,8 @@ def _deidentify(args: argparse.Namespace) -> int:
     check_outputs_free([args.report, args.mapping], force=args.force)
     options = _options(args)
     summary = deidentify_tree(args.input, args.output, options, _key(args), jobs=args.jobs, force=args.force,
-                              record_mapping=bool(args.mapping), progress=ProgressBar("deidentify"))
+                              record_mapping=bool(args.mapping), progress=ProgressBar("deidentify"),
+                              scheduler=args.scheduler)
     if args.report:
         write_report(args.report, summary, options, source=args.input, output=args.output, force=args.force)
     if args.mapping:

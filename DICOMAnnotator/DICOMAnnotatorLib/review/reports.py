@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Integer, cast, func, select
 
 from ..protocols import ReviewRole
 from .cases import annotator_ids, case_project, get_case
-from .errors import PermissionDeniedError
+from .errors import PermissionDeniedError, ReviewError
 from .projects import get_project
 from .schema import assignments, cases, consensus, reviews, signatures, submissions, users
 from .states import CaseState
@@ -63,6 +63,20 @@ def project_status(store: ReviewStore, project_name: str) -> dict[str, Any]:
         return {"project": project.name, "cases": sum(by_state.values()), "by_state": by_state,
                 "annotators": _throughput(conn, project.id), "agreement": _agreement(conn, project.id),
                 **project.to_json()}
+
+
+def list_cases(store: ReviewStore, project_name: str, *, state: str | None = None) -> list[dict[str, Any]]:
+    """The ``case`` objects of a project's cases (``state`` one of the workflow's states, or all)."""
+    from .cases import case_from_row
+
+    if state is not None and state not in {s.value for s in CaseState}:
+        raise ReviewError(f"Unknown case state {state!r}; use one of " + ", ".join(s.value for s in CaseState))
+    with store.read() as conn:
+        project = get_project(conn, project_name)
+        query = select(cases).where(cases.c.project_id == project.id).order_by(cases.c.id)
+        if state is not None:
+            query = query.where(cases.c.state == state)
+        return [case_from_row(row).to_json() for row in conn.execute(query)]
 
 
 def _annotators(conn: Connection, case_id: int, only: int | None) -> list[str]:

@@ -183,6 +183,10 @@ def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | N
         Route("/api/projects/{project}/status", action(lambda r, s, b: s.project_status(r.path_params["project"])),
               methods=["GET"]),
         Route("/api/projects/{project}/cases", action(add_cases), methods=["POST"]),
+        Route("/api/projects/{project}/cases", action(lambda r, s, b: s.list_cases(
+            r.path_params["project"], state=r.query_params.get("state"))), methods=["GET"]),
+        Route("/api/projects/{project}/protocol", action(lambda r, s, b: s.project_protocol(
+            r.path_params["project"])), methods=["GET"]),
         Route("/api/projects/{project}/assign", action(lambda r, s, b: s.assign(
             r.path_params["project"], case=b.get("case"), annotators=b.get("annotators"))), methods=["POST"]),
         Route("/api/projects/{project}/next", action(lambda r, s, b: s.next_case(

@@ -68,6 +68,12 @@ class RemoteService:
     def project_status(self, name: str) -> dict[str, Any]:
         return self._get(f"/api/projects/{name}/status")
 
+    def project_protocol(self, name: str) -> dict[str, Any]:
+        return self._get(f"/api/projects/{name}/protocol")
+
+    def list_cases(self, project: str, *, state: str | None = None) -> dict[str, Any]:
+        return self._get(f"/api/projects/{project}/cases" + (f"?state={state}" if state else ""))
+
     def add_cases(self, project: str, folders: Sequence[str | os.PathLike[str]], *,
                   priority: int = 0) -> dict[str, Any]:
         """Each folder's series is read here (refused here when it is not one volume), then sent file by file."""
