@@ -41,6 +41,20 @@ class Pacs:
         assert result.returncode == 0, (args, result.stdout[-2000:], result.stderr[-2000:])
         return result
 
+    def batch(self, commands: list[dict]) -> list[dict]:
+        """Several commands in one process inside the namespace (see cli_batch.py); each must succeed."""
+        import json
+        import sys
+
+        script = Path(__file__).with_name("cli_batch.py")
+        payload = json.dumps([{**c, "argv": [str(a) for a in c["argv"]]} for c in commands])
+        result = self.namespace.run([sys.executable, script], input=payload, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outcomes = json.loads(result.stdout)
+        for command, outcome in zip(commands, outcomes, strict=True):
+            assert outcome["status"] == command.get("status", 0), (command["argv"], outcome)
+        return outcomes
+
     def dicomweb(self, *args: object) -> list[object]:
         """DICOMweb arguments: the URL and our credentials file."""
         return [self.orthanc.url, *args, "--credentials", self.credentials]
