@@ -22,7 +22,7 @@ ROOT = "DICOMAnnotatorLib"
 #: Bottom to top. Root modules of the first layer hold no concept of their own.
 LAYERS: list[set[str]] = [
     {"errors", "lazy"},
-    {"atomic"},
+    {"atomic", "parallel"},
     {"dicom"},
     {"imaging"},
     {"protocols"},

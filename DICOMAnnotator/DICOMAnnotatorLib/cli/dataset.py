@@ -54,8 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from ..dataset import export_dataset, parse_fractions
-    from ..deid import ProgressBar
     from ..errors import InputError
+    from ..parallel import ProgressBar
     from .output import emit
 
     if args.jobs < 1:

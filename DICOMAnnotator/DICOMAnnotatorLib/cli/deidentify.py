@@ -101,8 +101,9 @@ def _key(args: argparse.Namespace) -> bytes:
 def _deidentify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..deid import ProgressBar, check_outputs_free, deidentify_tree, write_mapping, write_report
+    from ..deid import check_outputs_free, deidentify_tree, write_mapping, write_report
     from ..errors import InputError
+    from ..parallel import ProgressBar
     from .output import emit, warn
 
     if args.jobs < 1:

@@ -96,8 +96,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from ..deid import ProgressBar
     from ..pacs import pull_studies
+    from ..parallel import ProgressBar
 
     studies = [uid for group in args.study for uid in group]
     report = pull_studies(**pacs_connection(args, args.url), studies=studies, output=args.output,
@@ -106,8 +106,8 @@ def _pull(args: argparse.Namespace) -> int:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from ..deid import ProgressBar
     from ..pacs import push_files
+    from ..parallel import ProgressBar
 
     report = push_files(**pacs_connection(args, args.url), paths=args.files, progress=ProgressBar("push"))
     return _finish(args, report, f"to {args.url}")

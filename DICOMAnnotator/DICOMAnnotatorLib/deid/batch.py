@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -181,28 +180,6 @@ def write_mapping(path: str | os.PathLike[str], summary: BatchSummary, *, force:
         writer.writerow(["kind", "original", "replacement"])
         for (kind, original), replacement in sorted(summary.mapping.items()):
             writer.writerow([kind, original, replacement])
-
-
-class ProgressBar:
-    """A one-line bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, label: str, stream=None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (done < total and now - self._last < 0.1):
-            return
-        self._last = now
-        width = 30
-        filled = width * done // max(total, 1)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def check_outputs_free(paths: list[str | None], *, force: bool) -> None:

@@ -81,14 +81,16 @@ class DicomWebPacs:
         return refs
 
     # ------------------------------------------------------------------ WADO-RS
-    def retrieve(self, study: str, series: str, sops: Sequence[str] | None, receive: Callable[[bytes], object],
+    def retrieve(self, study: str, series: str | None, sops: Sequence[str] | None, receive: Callable[[bytes], object],
                  sop_classes: Sequence[str] = ()) -> None:
-        """The series (``sops`` None) or those of its instances, each handed to ``receive`` as it arrives
-        (``sop_classes`` is for DIMSE, which must name them in advance)."""
-        base = f"{self.endpoint.url}/studies/{check_uid(study)}/series/{check_uid(series)}"
+        """The study (``series`` None), the series (``sops`` None) or those of its instances, each handed to
+        ``receive`` as it arrives (``sop_classes`` is for DIMSE, which must name them in advance)."""
+        base = f"{self.endpoint.url}/studies/{check_uid(study)}"
+        if series is not None:
+            base += f"/series/{check_uid(series)}"
         urls = [base] if sops is None else [f"{base}/instances/{check_uid(sop)}" for sop in sops]
         for url in urls:
-            with self._translated(f"retrieving series {series}"):
+            with self._translated(f"retrieving {'series ' + series if series else 'study ' + study}"):
                 for part in self._stream(url):
                     receive(part)
 

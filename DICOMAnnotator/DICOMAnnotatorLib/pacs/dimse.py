@@ -86,13 +86,15 @@ class DimsePacs:
         return matches
 
     # ------------------------------------------------------------------ C-GET
-    def retrieve(self, study: str, series: str, sops: Sequence[str] | None,
+    def retrieve(self, study: str, series: str | None, sops: Sequence[str] | None,
                  receive: Callable[[bytes], object], sop_classes: Sequence[str] = ()) -> None:
-        """The series (``sops`` None) or those of its instances, each handed to ``receive`` as it arrives."""
+        """The study (``series`` None), the series (``sops`` None) or those of its instances, each handed to
+        ``receive`` as it arrives (without ``sop_classes``, every storage class is offered)."""
         from pynetdicom import ALL_TRANSFER_SYNTAXES, StoragePresentationContexts, build_context, build_role, evt
         from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as get_model
 
-        doing = f"retrieving series {check_uid(series)} at {self.endpoint}"
+        doing = f"retrieving {'series ' + check_uid(series) if series else 'study ' + check_uid(study)} at " \
+                f"{self.endpoint}"
         classes = sorted(set(sop_classes)) or [c.abstract_syntax for c in StoragePresentationContexts]
         classes = classes[:MAX_CONTEXTS - 1]
         contexts = [_context(get_model)] + [build_context(uid, ALL_TRANSFER_SYNTAXES) for uid in classes]
@@ -107,8 +109,10 @@ class DimsePacs:
                 return 0xA700  # Out of Resources: the instance was not kept
             return SUCCESS
 
-        level = "SERIES" if sops is None else "IMAGE"
-        identifier = _identifier(level, StudyInstanceUID=check_uid(study), SeriesInstanceUID=series)
+        level = "STUDY" if series is None else "SERIES" if sops is None else "IMAGE"
+        identifier = _identifier(level, StudyInstanceUID=check_uid(study))
+        if series is not None:
+            identifier.SeriesInstanceUID = series
         if sops is not None:
             identifier.SOPInstanceUID = [check_uid(uid) for uid in sops]
         with self._association(contexts, doing, roles=roles, handlers=[(evt.EVT_C_STORE, stored)]) as association:

@@ -10,10 +10,11 @@ outside DIR.
 
 from __future__ import annotations
 
-import io
+import contextlib
 import os
 import re
 import threading
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from ..errors import InputError
 from .retry import TransferError
 
 _UID = re.compile(r"[0-9]+(\.[0-9]+)*")
+#: Where received bytes wait (hidden, inside the output so that the rename stays on one file system).
+INCOMING = ".incoming"
 _UID_TAGS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID", "Modality")
 
 
@@ -52,23 +55,23 @@ def check_uid(uid: str) -> str:
     return uid
 
 
-def header_ref(data: bytes | str | os.PathLike[str]) -> InstanceRef:
-    """The UIDs of a Part 10 file (its bytes or its path), read from its header only."""
-    import pydicom
+def header_ref(path: str | os.PathLike[str]) -> InstanceRef:
+    """The UIDs of a Part 10 file, read from the bytes of its header (``dicom.read_header``: no pixel data, no
+    value converted that is not asked for)."""
     from pydicom.errors import InvalidDicomError
 
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    from ..dicom import header_value, read_header
+
     try:
-        ds = pydicom.dcmread(source, stop_before_pixels=True, specific_tags=list(_UID_TAGS))
-    except (InvalidDicomError, EOFError, OSError, ValueError) as error:
+        ds = read_header(path)
+        values = {keyword: str(header_value(ds, keyword) or "").strip() for keyword in _UID_TAGS}
+    except (InvalidDicomError, EOFError, OSError, ValueError, TypeError, KeyError) as error:
         raise TransferError(f"not a readable DICOM file ({type(error).__name__})") from None
-    values = {keyword: str(ds.get(keyword, "") or "") for keyword in _UID_TAGS}
     missing = [k for k in _UID_TAGS[:3] if not values[k]]
     if missing:
         raise TransferError(f"lacks {', '.join(missing)}")
     return InstanceRef(values["StudyInstanceUID"], values["SeriesInstanceUID"], values["SOPInstanceUID"],
-                       values["SOPClassUID"] or None, values["Modality"] or None,
-                       None if isinstance(data, bytes) else str(data))
+                       values["SOPClassUID"] or None, values["Modality"] or None, str(path))
 
 
 class InstanceFolder:
@@ -88,16 +91,22 @@ class InstanceFolder:
         return self.path_of(ref).is_file()
 
     def write(self, data: bytes) -> InstanceRef:
-        """Keep one received Part 10 file under its UIDs; an instance already here is not written again."""
-        ref = header_ref(data)
-        target = self.path_of(ref)
-        if target.is_file():
-            return ref
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{threading.get_ident()}.partial")
+        """Keep one received Part 10 file under its UIDs; an instance already here is not written again.
+
+        The bytes go to a hidden file first, whose header then names the instance; the rename makes it appear
+        whole under its final name."""
+        incoming = self.root / INCOMING
+        incoming.mkdir(parents=True, exist_ok=True)
+        temporary = incoming / f".{uuid.uuid4().hex}.partial"
         try:
             with open(temporary, "wb") as handle:
                 handle.write(data)
+            ref = header_ref(temporary)
+            target = self.path_of(ref)
+            if target.is_file():
+                temporary.unlink()
+                return ref
+            target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temporary, target)
         except BaseException:
             temporary.unlink(missing_ok=True)
@@ -105,6 +114,11 @@ class InstanceFolder:
         with self._lock:
             self.received += 1
         return ref
+
+    def finish(self) -> None:
+        """Remove the (empty) folder where files arrive."""
+        with contextlib.suppress(OSError):
+            (self.root / INCOMING).rmdir()
 
     def remove_partials(self) -> int:
         """Delete what a killed run left half-written (hidden ``.partial`` files); how many."""

@@ -21,7 +21,7 @@ from .credentials import Credentials
 from .dicomweb import DicomWebPacs
 from .dimse import DimsePacs
 from .endpoints import PacsEndpoint
-from .instances import InstanceFolder, InstanceRef, dicom_files, header_ref
+from .instances import InstanceFolder, InstanceRef, check_uid, dicom_files, header_ref
 from .retry import RetryPolicy, TransferError, TransientError
 
 Progress = Callable[[int, int], None]
@@ -104,15 +104,30 @@ def pull_studies(endpoint: PacsEndpoint, studies: Sequence[str], output: str | o
             _pull_study(pacs, study, folder, report, policy, progress)
     finally:
         pacs.close()
+        folder.finish()
     return report
 
 
 def _pull_study(pacs: DicomWebPacs | DimsePacs, study: str, folder: InstanceFolder, report: TransferReport,
                 policy: RetryPolicy, progress: Progress | None) -> None:
+    def receive(data: bytes) -> None:
+        folder.write(data)
+        if progress is not None:
+            progress(folder.received, max(report.totals()["instances"], folder.received))
+
+    def listing() -> list[InstanceRef]:
+        return policy.run(lambda: pacs.instances(study), f"listing study {study}")
+
+    received_before = folder.received
+    fresh = not (folder.root / check_uid(study)).exists()
     try:
-        listed = policy.run(lambda: pacs.instances(study), f"listing study {study}")
+        if not fresh:
+            listed = listing()
+        else:  # nothing of it here yet: the whole study streams in while the PACS lists it (a slow search)
+            listed = _while_streaming(listing, lambda: pacs.retrieve(study, None, None, receive))
     except TransferError as error:
         report.fail(str(error), study=study)
+        report.count(study, "transferred", folder.received - received_before)
         return
     if not listed:
         report.fail(f"the PACS lists no instance of study {study}; check the Study Instance UID", study=study)
@@ -121,9 +136,11 @@ def _pull_study(pacs: DicomWebPacs | DimsePacs, study: str, folder: InstanceFold
     series: dict[str, list[InstanceRef]] = {}
     for ref in listed:
         series.setdefault(ref.series, []).append(ref)
+    streamed = folder.received - received_before
+    report.count(study, "transferred", streamed)
     for uid, refs in series.items():
-        there = sum(folder.has(ref) for ref in refs)
-        report.count(study, "already_there", there)
+        if not fresh:
+            report.count(study, "already_there", sum(folder.has(ref) for ref in refs))
 
         def attempt(uid: str = uid, refs: list[InstanceRef] = refs) -> None:
             missing = [ref for ref in refs if not folder.has(ref)]
@@ -131,12 +148,6 @@ def _pull_study(pacs: DicomWebPacs | DimsePacs, study: str, folder: InstanceFold
                 return
             whole = len(missing) == len(refs)
             classes = sorted({ref.sop_class for ref in refs if ref.sop_class})
-
-            def receive(data: bytes) -> None:
-                folder.write(data)
-                if progress is not None:
-                    progress(folder.received, report.totals()["instances"])
-
             pacs.retrieve(study, uid, None if whole else [r.sop for r in missing], receive, sop_classes=classes)
             still = sum(not folder.has(ref) for ref in refs)
             if still:
@@ -205,3 +216,29 @@ def push_files(endpoint: PacsEndpoint, paths: Iterable[str | os.PathLike[str]], 
     finally:
         pacs.close()
     return report
+
+
+def _while_streaming(listing: Callable[[], list[InstanceRef]], stream: Callable[[], None]) -> list[InstanceRef]:
+    """``listing()`` on a thread while ``stream()`` runs here; the listing (its error, if it failed). A stream cut
+    short is not an error here: the listing then shows what is missing, and the series are pulled as usual."""
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def run_listing() -> None:
+        try:
+            outcome["listed"] = listing()
+        except TransferError as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run_listing, name="pacs-listing", daemon=True)
+    thread.start()
+    try:
+        stream()
+    except TransferError:
+        pass  # what arrived is kept; the series below fetch the rest
+    finally:
+        thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["listed"]

@@ -23,6 +23,8 @@ Result = TypeVar("Result")
 IN_FLIGHT_PER_WORKER = 4
 #: Largest chunk: one task per file costs more in messages than small files take to process.
 MAX_CHUNK = 16
+#: How much larger a chunk sent to a Dask worker may be (a task costs milliseconds to schedule there).
+DASK_CHUNK_FACTOR = 4
 
 _state: Any = None  # this worker process's state (local process pools)
 _states: dict[str, Any] = {}  # per run, this worker process's state (Dask workers outlive one run)
@@ -94,7 +96,8 @@ def _on_dask(work: Callable[[Any, list[Item]], list[Result]], items: Sequence[It
     try:
         workers = max(1, sum(client.nthreads().values()))
         run = uuid.uuid4().hex
-        chunks = _chunks(items, workers, max_chunk)
+        # tasks on a cluster cost more to dispatch than local ones: bigger chunks, as many in flight
+        chunks = _chunks(items, workers, max_chunk * DASK_CHUNK_FACTOR)
 
         def submit(chunk: list[Item]) -> Any:  # pure=False: every chunk is a task of its own, even two equal ones
             return client.submit(_run_on_dask_worker, work, setup, run, chunk, pure=False)
