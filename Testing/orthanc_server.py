@@ -23,6 +23,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from processes import stop_process
+
 ORTHANC_AET = "ORTHANC"
 CLIENT_AET = "ANNOTATOR-TEST"
 USER, PASSWORD = "pacs-user", "pacs-pass-1234-not-a-real-secret"
@@ -127,13 +129,7 @@ class Orthanc:
         return self.log.read_text(errors="replace").count("Orthanc has started") if self.log.exists() else 0
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGTERM)
         self.process = None
 
     def kill(self) -> None:

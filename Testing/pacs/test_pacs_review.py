@@ -20,6 +20,7 @@ from DICOMAnnotatorLib.seg import write_seg
 from DICOMAnnotatorLib.sr import ClassificationLabel, build_sr, write_sr
 from orthanc_server import PASSWORD
 from pacs_support import write_study
+from processes import stop_process
 
 pytest_plugins = ["pacs_fixtures"]
 
@@ -122,8 +123,7 @@ def test_the_team_server_sends_signed_results_on_even_when_the_pacs_was_away(pac
         assert all(d["destination"] == pacs.orthanc.url and d["instances"] == 2 for _, d in pushes)
         assert PASSWORD not in (tmp_path / "server.log").read_text() + audit.read_text()
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        stop_process(server, signal.SIGINT)
         if pacs.orthanc.process is None:
             pacs.orthanc.start()
 

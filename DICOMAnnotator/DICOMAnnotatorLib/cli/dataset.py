@@ -6,6 +6,7 @@ import argparse
 import os
 
 from .review_options import add_review_arguments, open_service
+from .workers import add_worker_arguments, check_jobs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,10 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--seed", type=int, default=0, help="seed of the patients' shuffle (default 0)")
     export.add_argument("--stratify-by", metavar="QUESTION", help="keep the answers to this protocol question "
                         "(a classification structure's label) in the same proportion in every split")
-    export.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="worker processes (default: the number of CPUs)")
-    export.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster instead (its "
-                        "workers must see the store's files and DIR at the same paths); the same files result")
+    add_worker_arguments(export, "the store's files and DIR")
     export.add_argument("--force", action="store_true", help="replace DIR if it exists")
     add_review_arguments(export, json='{"output", "manifest", "cases", "patients", "splits": {"cases": {SPLIT: N}, '
                                       '"patients": {SPLIT: N}}, "failed": [{"case", "error"}]}')
@@ -54,12 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from ..dataset import export_dataset, parse_fractions
-    from ..errors import InputError
     from ..parallel import ProgressBar
     from .output import emit
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    check_jobs(args)
     fractions = parse_fractions(args.splits)
     with open_service(args) as service:
         manifest = export_dataset(service, args.project, args.output, fmt=args.format, fractions=fractions,

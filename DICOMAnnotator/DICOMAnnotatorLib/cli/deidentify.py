@@ -6,6 +6,7 @@ import argparse
 import os
 
 from .series import add_json_argument
+from .workers import add_worker_arguments, check_jobs
 
 KEY_ENVIRONMENT = "DICOM_ANNOTATOR_DEID_KEY"
 MAX_LISTED_PROBLEMS = 20
@@ -25,10 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     key.add_argument("--key-file", metavar="FILE", help="file holding the secret; the same key gives the same UIDs")
     parser.add_argument("--mapping", metavar="FILE.csv", help="also write the table from original to replacement "
                         "values for the data owner (it holds identifiers; it may not be inside OUT)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="worker processes (default: the number of CPUs)")
-    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster instead of local "
-                        "processes (its workers must see IN and OUT at the same paths); the same files result")
+    add_worker_arguments(parser, "IN and OUT")
     parser.add_argument("--report", metavar="FILE.json", help="write every problem and flagged file as JSON")
     parser.add_argument("--pixels", choices=["redact", "flag", "keep"], default="redact",
                         help="images that may show burned-in text: redact with OCR (default; not written when OCR "
@@ -106,8 +104,7 @@ def _deidentify(args: argparse.Namespace) -> int:
     from ..parallel import ProgressBar
     from .output import emit, warn
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    check_jobs(args)
     output = Path(args.output).resolve()
     if args.mapping and output in Path(args.mapping).resolve().parents:
         raise InputError(f"The mapping table {args.mapping} holds identifiers and may not be written inside the "
