@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from ..dataset import export_dataset, parse_fractions
     from ..parallel import ProgressBar
-    from .output import emit
+    from .output import emit, warn
 
     check_jobs(args)
     fractions = parse_fractions(args.splits)
@@ -61,6 +61,10 @@ def _export(args: argparse.Namespace) -> int:
         manifest = export_dataset(service, args.project, args.output, fmt=args.format, fractions=fractions,
                                   seed=args.seed, stratify_by=args.stratify_by, jobs=args.jobs,
                                   scheduler=args.scheduler, force=args.force, progress=ProgressBar("export"))
+    identified = [e["case"] for e in manifest["cases"] if e["deidentification"]["patient_identity_removed"] != "YES"]
+    if identified:
+        warn(f"{len(identified)} case(s) (first: {identified[0]}) have images not marked de-identified (Patient "
+             "Identity Removed is not YES): the dataset and its manifest carry their patient IDs and UIDs as they are")
     splits = manifest["splits"]
     payload = {"output": args.output, "manifest": os.path.join(args.output, "manifest.json"),
                "cases": manifest["dataset"]["cases"], "patients": manifest["dataset"]["patients"],
