@@ -22,14 +22,15 @@ ROOT = "DICOMAnnotatorLib"
 #: Bottom to top. Root modules of the first layer hold no concept of their own.
 LAYERS: list[set[str]] = [
     {"errors", "lazy"},
-    {"atomic"},
+    {"atomic", "parallel"},
     {"dicom"},
     {"imaging"},
     {"protocols"},
     {"seg"},
     {"sr"},
-    {"agreement", "export", "deid"},
+    {"agreement", "export", "deid", "pacs"},
     {"review"},
+    {"dataset"},
     {"server"},
     {"mrml"},
     {"cli", "demo"},
