@@ -222,7 +222,7 @@ def test_the_canary_study_generator_plants_what_it_claims(tmp_path):
 def test_the_progress_bar_draws_only_on_a_terminal():
     import io
 
-    from DICOMAnnotatorLib.deid.batch import ProgressBar
+    from DICOMAnnotatorLib.parallel import ProgressBar
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

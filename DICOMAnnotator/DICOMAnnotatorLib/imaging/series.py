@@ -225,19 +225,18 @@ class ReferenceSeries:
 
     def _pixel_array(self, source: SliceSource) -> np.ndarray:
         ds = self._datasets[source.sop_instance_uid]
-        if "PixelData" not in ds:
-            pixels = _native_pixels(ds)
-            if pixels is not None:
-                return pixels
-            if source.path is None:
-                raise InputError(f"Instance {source.sop_instance_uid} of {self.description} has no pixel data")
-            ds = read_file(source.path, stop_before_pixels=False)
-        try:
-            pixels = ds.pixel_array
-        except Exception as exc:  # pydicom raises many types for undecodable pixel data
-            where = source.path or f"instance {source.sop_instance_uid}"
-            raise pixel_decoding_error(f"the pixel data of {where}", str(ds.file_meta.get("TransferSyntaxUID", "")),
-                                       exc) from exc
+        pixels = _native_pixels(ds) if "PixelData" not in ds else None
+        if pixels is None:
+            if "PixelData" not in ds:
+                if source.path is None:
+                    raise InputError(f"Instance {source.sop_instance_uid} of {self.description} has no pixel data")
+                ds = read_file(source.path, stop_before_pixels=False)
+            try:
+                pixels = ds.pixel_array
+            except Exception as exc:  # pydicom raises many types for undecodable pixel data
+                where = source.path or f"instance {source.sop_instance_uid}"
+                raise pixel_decoding_error(f"the pixel data of {where}",
+                                           str(ds.file_meta.get("TransferSyntaxUID", "")), exc) from exc
         frame_shape = (int(ds.Rows), int(ds.Columns)) + ((self.samples_per_pixel,) if self.is_colour else ())
         if source.frame_number is not None:  # pydicom drops the frame axis of a one-frame image
             frame_shape = (-1, *frame_shape)
@@ -308,7 +307,6 @@ def _native_pixels(ds: Dataset) -> np.ndarray | None:
     if unused > 0:
         pixels = (pixels << unused) >> unused
     return pixels
-
 
 
 def _where(source: SliceSource) -> str:

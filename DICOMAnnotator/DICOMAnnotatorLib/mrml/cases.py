@@ -109,7 +109,8 @@ class _Desk:
         return isinstance(self.service, RemoteService)
 
     def _protocol(self, project: str) -> Protocol:
-        return Protocol.from_dict(self.service.project_protocol(project), source=f"project {project}'s protocol")
+        frozen = self.service.project_protocol(project)["protocol"]
+        return Protocol.from_dict(frozen, source=f"project {project}'s protocol")
 
     def close_case(self) -> None:
         """Remove the open case's nodes from the scene (an annotator keeps a draft first: :meth:`save_draft`)."""
