@@ -172,3 +172,23 @@ def test_a_2d_label_map_of_the_wrong_size_is_refused_and_nothing_written(tmp_pat
     with pytest.raises(GeometryMismatchError, match="x 30 frames"):
         open_grid(get_testdata_file("examples_ybr_color.dcm")).geometry.require_same_grid(
             open_grid(get_testdata_file("examples_rgb_color.dcm")).geometry, "a label map")
+
+
+@pytest.mark.parametrize(("mark", "fragments"), [
+    ({"frame": 31, "points": [[10, 10]]}, ["marks[0] names frame 31", "30 frame(s)", "from 1 to 30"]),
+    ({"frame": 0, "points": [[10, 10]]}, ["marks[0] names frame 0", "from 1 to 30"]),
+    ({"points": [[10, 10]]}, ["marks[0]", "a cine of 30 frames", "name its frame"]),
+    ({"frame": 2, "points": [[10, 10], [320.5, 10]]}, ["marks[0] has point [320.5, 10.0] outside its image",
+                                                       "320 columns x 240 rows"]),
+    ({"frame": 2, "points": [[10, -0.1]]}, ["outside its image"]),
+])
+def test_a_mark_off_its_cine_is_refused_and_no_report_written(tmp_path, mark, fragments):
+    """pydicom's YBR_FULL_422 ultrasound cine (320 x 240, 30 frames)."""
+    cine = get_testdata_file("examples_ybr_color.dcm")
+    marks = tmp_path / "marks.json"
+    instance = str(pydicom.dcmread(cine, stop_before_pixels=True).SOPInstanceUID)
+    marks.write_text(json.dumps({"marks": [{"kind": "point" if len(mark["points"]) == 1 else "polyline",
+                                            "label": "Lesion", "instance": instance, **mark}]}))
+    result = run("sr", "export", "--series", cine, "-o", tmp_path / "sr.dcm", "--marks", marks)
+    assert_one_line_error(result, str(marks), *fragments)
+    assert list(tmp_path.iterdir()) == [marks]
