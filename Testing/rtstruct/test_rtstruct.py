@@ -15,7 +15,7 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from conftest import assert_one_line_error, dciodvfy_errors, run
+from conftest import assert_one_line_error, dciodvfy_errors, dicompyler_structures, run
 from DICOMAnnotatorLib.imaging import (
     PHANTOM_SEGMENTS,
     ReferenceSeries,
@@ -105,6 +105,20 @@ def test_rt_utils_reads_the_same_rois_and_contours(tmp_path):
         in_plane[0] = True
         assert not (ndimage.binary_erosion(ours, in_plane) & ~theirs).any()
         assert not (theirs & ~ndimage.binary_dilation(ours, in_plane)).any()
+
+
+def test_dicompyler_core_reads_the_same_rois_and_contours(tmp_path):
+    folder = tmp_path / "ct"
+    _geometry, _hu, labels = write_phantom_series(folder)
+    series = ReferenceSeries.from_paths(folder)
+    write_seg(Segmentation.from_labelmap(series.geometry, labels, PHANTOM_SEGMENTS, reference=series),
+              tmp_path / "seg.dcm")
+    exported = run("rtstruct", "export", tmp_path / "seg.dcm", "--series", folder, "-o", tmp_path / "rt.dcm",
+                   "--json")
+    assert exported.returncode == 0, exported.stderr
+    rois = json.loads(exported.stdout)["rois"]
+    ours = {str(r["number"]): {"name": r["name"], "contours": r["contours"]} for r in rois}
+    assert dicompyler_structures(tmp_path / "rt.dcm") == ours
 
 
 def ct_on(tmp_path: Path, frame_of_reference: str, *, size, spacing, origin, orientation="axial") -> ReferenceSeries:
