@@ -48,6 +48,14 @@ def read_rtstruct(path: str | os.PathLike[str], series: ReferenceSeries) -> Stru
     """The ROIs of the RT Structure Set at ``path`` as masks on ``series``."""
     path = Path(path)
     ds = _read(path)
+    try:
+        return _import(path, ds, series)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:  # a required attribute missing
+        raise InputError(f"{path} is not a well-formed RT Structure Set ({type(exc).__name__}: {exc}); "
+                         "check it with dciodvfy") from exc
+
+
+def _import(path: Path, ds: Dataset, series: ReferenceSeries) -> StructureSetImport:
     rois = {int(item.ROINumber): item for item in ds.get("StructureSetROISequence") or []}
     if not rois:
         raise InputError(f"{path} lists no ROI (Structure Set ROI Sequence is empty)")
