@@ -14,8 +14,9 @@ in pixels where it is not (:mod:`..imaging.calibration`):
 - A box is two opposite corners (in one image plane) or its four corners in order; it is
   written as a closed POLYGON (SCOORD3D) or a closed POLYLINE (SCOORD, which has no polygon:
   PS3.3 C.18.6.1.2). A polygon is closed when its last point is not its first.
-- Every point must lie on the image: from 0 to the columns and rows in pixels, inside the
-  volume's outer voxel faces in mm; ``frame`` must be one of the instance's frames.
+- Every point in pixels must lie on its image, from 0 to the columns and rows; a mark in mm must
+  reach into the volume (one crossing its edge is kept as drawn); ``frame`` must be one of the
+  instance's frames.
   An ellipse is four points: the ends of the major axis, then of the minor axis. A point is
   one point.
 - ``label`` is a protocol structure label (its codes become the finding type, category and
@@ -212,16 +213,18 @@ def _points_mm(entry: dict[str, Any], reference: ReferenceSeries, where: str) ->
 
 
 def _require_inside_volume(points: np.ndarray, reference: ReferenceSeries, where: str) -> None:
-    """Points in mm must lie within the volume's outer voxel faces."""
+    """A mark in mm must reach into the volume (its extent meets the volume's outer voxel faces). A mark
+    crossing the edge is kept as drawn: SCOORD3D coordinates may lie anywhere in the frame of reference
+    (PS3.3 C.18.9.1), and a box drawn over the edge of an image is common; one wholly outside marks nothing."""
     geometry = reference.geometry
     inverse = np.linalg.inv(geometry.affine)
     index = points @ inverse[:3, :3].T + inverse[:3, 3]
     limit = np.asarray(geometry.size, dtype=float) - 0.5 + _OUTSIDE_TOLERANCE_VOXELS
-    outside = np.any((index < -0.5 - _OUTSIDE_TOLERANCE_VOXELS) | (index > limit), axis=1)
-    if outside.any():
-        raise InputError(f"{where} has point {points[int(np.argmax(outside))].tolist()} mm outside the volume of "
-                         f"{reference.description} (voxel index {np.round(index[int(np.argmax(outside))], 2).tolist()} "
-                         f"of size {list(geometry.size)})")
+    if np.any(index.max(axis=0) < -0.5 - _OUTSIDE_TOLERANCE_VOXELS) or np.any(index.min(axis=0) > limit):
+        low, high = np.round(index.min(axis=0), 2).tolist(), np.round(index.max(axis=0), 2).tolist()
+        raise InputError(f"{where} lies wholly outside the volume of {reference.description} (its points reach voxel "
+                         f"indexes {low} to {high} of size {list(geometry.size)}); give points in the series' patient "
+                         "coordinates (LPS mm)")
 
 
 def _array(value: Any, columns: int, where: str) -> np.ndarray:
