@@ -14,9 +14,9 @@ in pixels where it is not (:mod:`..imaging.calibration`):
 - A box is two opposite corners (in one image plane) or its four corners in order; it is
   written as a closed POLYGON (SCOORD3D) or a closed POLYLINE (SCOORD, which has no polygon:
   PS3.3 C.18.6.1.2). A polygon is closed when its last point is not its first.
-- Every point in pixels must lie on its image, from 0 to the columns and rows; a mark in mm must
-  reach into the volume (one crossing its edge is kept as drawn); ``frame`` must be one of the
-  instance's frames.
+- Every point in pixels must lie on its image, from 0 to the columns and rows; points in mm are
+  kept as given, inside the volume or not (SCOORD3D coordinates may lie anywhere in the frame of
+  reference, PS3.3 C.18.9.1); ``frame`` must be one of the instance's frames.
   An ellipse is four points: the ends of the major axis, then of the minor axis. A point is
   one point.
 - ``label`` is a protocol structure label (its codes become the finding type, category and
@@ -50,8 +50,6 @@ _KINDS_FOR_STRUCTURE = {"box": ("box",), "landmark": ("point",)}
 _GRAPHIC_TYPES_2D = {**_GRAPHIC_TYPES, "box": "POLYLINE", "polygon": "POLYLINE"}
 #: Two box corners lie in one image plane when their slice positions differ by less than this (mm).
 _PLANE_TOLERANCE_MM = 1e-3
-#: How far (in voxels) a point in mm may lie beyond the volume's outer voxel faces (rounding of coordinates).
-_OUTSIDE_TOLERANCE_VOXELS = 1e-3
 
 LENGTH = Code("410668003", "SCT", "Length")
 AREA = Code("42798000", "SCT", "Area")
@@ -198,9 +196,7 @@ def _points_mm(entry: dict[str, Any], reference: ReferenceSeries, where: str) ->
     if ("points" in entry) == ("points_mm" in entry):
         raise InputError(f"{where} needs exactly one of points (pixels) and points_mm (patient LPS)")
     if "points_mm" in entry:
-        points = _array(entry["points_mm"], 3, f"{where}.points_mm")
-        _require_inside_volume(points, reference, where)
-        return points
+        return _array(entry["points_mm"], 3, f"{where}.points_mm")
     pixels = _array(entry["points"], 2, f"{where}.points")
     k = _slice_of(entry, reference, where)
     columns, rows = reference.geometry.size[:2]
@@ -210,21 +206,6 @@ def _points_mm(entry: dict[str, Any], reference: ReferenceSeries, where: str) ->
                          f"columns x {rows} rows (pixel coordinates run from 0 to the columns and rows)")
     index = np.column_stack([pixels - 0.5, np.full(len(pixels), float(k))])
     return reference.geometry.index_to_lps(index)
-
-
-def _require_inside_volume(points: np.ndarray, reference: ReferenceSeries, where: str) -> None:
-    """A mark in mm must reach into the volume (its extent meets the volume's outer voxel faces). A mark
-    crossing the edge is kept as drawn: SCOORD3D coordinates may lie anywhere in the frame of reference
-    (PS3.3 C.18.9.1), and a box drawn over the edge of an image is common; one wholly outside marks nothing."""
-    geometry = reference.geometry
-    inverse = np.linalg.inv(geometry.affine)
-    index = points @ inverse[:3, :3].T + inverse[:3, 3]
-    limit = np.asarray(geometry.size, dtype=float) - 0.5 + _OUTSIDE_TOLERANCE_VOXELS
-    if np.any(index.max(axis=0) < -0.5 - _OUTSIDE_TOLERANCE_VOXELS) or np.any(index.min(axis=0) > limit):
-        low, high = np.round(index.min(axis=0), 2).tolist(), np.round(index.max(axis=0), 2).tolist()
-        raise InputError(f"{where} lies wholly outside the volume of {reference.description} (its points reach voxel "
-                         f"indexes {low} to {high} of size {list(geometry.size)}); give points in the series' patient "
-                         "coordinates (LPS mm)")
 
 
 def _array(value: Any, columns: int, where: str) -> np.ndarray:
