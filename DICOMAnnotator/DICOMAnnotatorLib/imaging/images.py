@@ -233,10 +233,11 @@ def open_images(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str]
     """The series in ``paths``: a volume when every image lies in the patient, else its 2D images and cines.
 
     Images with a plane in the patient mixed with images without (a localizer in a CT series) are
-    left to :class:`ReferenceSeries`, which names the odd one.
+    left to :class:`ReferenceSeries`, which names the odd one, and so are whole-slide microscopy images
+    (tiles placed on a slide, neither a volume nor one 2D image), which it refuses by name.
     """
     name, headers = series_headers(paths, series_uid=series_uid)
-    if any(has_patient_plane(ds) for ds in headers):
+    if any(has_patient_plane(ds) or "TotalPixelMatrixRows" in ds for ds in headers):
         return ReferenceSeries(headers, name=name)
     return PlanarSeries(headers, name=name)
 
