@@ -55,17 +55,23 @@ def test_a_ring_is_an_outer_contour_and_a_hole():
     assert np.array_equal(fill_slice([p for _, p in polygons], 40, 40), ring[0])
 
 
-@pytest.mark.parametrize("orientation", ["axial", "oblique"])
-def test_seg_to_rtstruct_to_label_map_is_exact(tmp_path, orientation):
+def exported_phantom(tmp_path: Path, geometry=None) -> tuple[Path, np.ndarray, list[dict]]:
+    """A phantom CT series, its labels as a SEG, and that SEG through ``rtstruct export`` into ``rt.dcm``:
+    the series folder, the labels and the ROIs the command reports."""
     folder = tmp_path / "ct"
-    geometry, _hu, labels = write_phantom_series(folder, phantom_geometry(orientation=orientation))
+    _geometry, _hu, labels = write_phantom_series(folder, geometry)
     series = ReferenceSeries.from_paths(folder)
     write_seg(Segmentation.from_labelmap(series.geometry, labels, PHANTOM_SEGMENTS, reference=series),
               tmp_path / "seg.dcm")
     exported = run("rtstruct", "export", tmp_path / "seg.dcm", "--series", folder, "-o", tmp_path / "rt.dcm",
                    "--json")
     assert exported.returncode == 0, exported.stderr
-    rois = json.loads(exported.stdout)["rois"]
+    return folder, labels, json.loads(exported.stdout)["rois"]
+
+
+@pytest.mark.parametrize("orientation", ["axial", "oblique"])
+def test_seg_to_rtstruct_to_label_map_is_exact(tmp_path, orientation):
+    folder, labels, rois = exported_phantom(tmp_path, phantom_geometry(orientation=orientation))
     assert [r["name"] for r in rois] == [d.label for d in PHANTOM_SEGMENTS]
     assert [r["contours"] for r in rois] == [len(outline_volume(labels == d.number)) for d in PHANTOM_SEGMENTS]
     assert dciodvfy_errors(tmp_path / "rt.dcm") == []
@@ -86,13 +92,7 @@ def test_seg_to_rtstruct_to_label_map_is_exact(tmp_path, orientation):
 def test_rt_utils_reads_the_same_rois_and_contours(tmp_path):
     """rt-utils 1.2.7 places contours right on square images with square pixels (the usual CT); on the
     phantom's own grid (different spacing per axis, not square) its masks come out misplaced."""
-    folder = tmp_path / "ct"
-    _geometry, _hu, labels = write_phantom_series(folder, phantom_geometry(size=(56, 56, 24), spacing=(0.8, 0.8, 2.5)))
-    series = ReferenceSeries.from_paths(folder)
-    write_seg(Segmentation.from_labelmap(series.geometry, labels, PHANTOM_SEGMENTS, reference=series),
-              tmp_path / "seg.dcm")
-    exported = run("rtstruct", "export", tmp_path / "seg.dcm", "--series", folder, "-o", tmp_path / "rt.dcm")
-    assert exported.returncode == 0, exported.stderr
+    folder, labels, _rois = exported_phantom(tmp_path, phantom_geometry(size=(56, 56, 24), spacing=(0.8, 0.8, 2.5)))
     structure_set = RTStructBuilder.create_from(str(folder), str(tmp_path / "rt.dcm"))
     assert structure_set.get_roi_names() == [d.label for d in PHANTOM_SEGMENTS]
     for description in PHANTOM_SEGMENTS:
@@ -108,15 +108,7 @@ def test_rt_utils_reads_the_same_rois_and_contours(tmp_path):
 
 
 def test_dicompyler_core_reads_the_same_rois_and_contours(tmp_path):
-    folder = tmp_path / "ct"
-    _geometry, _hu, labels = write_phantom_series(folder)
-    series = ReferenceSeries.from_paths(folder)
-    write_seg(Segmentation.from_labelmap(series.geometry, labels, PHANTOM_SEGMENTS, reference=series),
-              tmp_path / "seg.dcm")
-    exported = run("rtstruct", "export", tmp_path / "seg.dcm", "--series", folder, "-o", tmp_path / "rt.dcm",
-                   "--json")
-    assert exported.returncode == 0, exported.stderr
-    rois = json.loads(exported.stdout)["rois"]
+    _folder, _labels, rois = exported_phantom(tmp_path)
     ours = {str(r["number"]): {"name": r["name"], "contours": r["contours"]} for r in rois}
     assert dicompyler_structures(tmp_path / "rt.dcm") == ours
 

@@ -5,8 +5,8 @@ segmentations on either grid
 (``segmentation``), label boxes and mask surfaces (``masks``), segments matched across
 annotators by code (``matching``), label-map files read and written on the series grid
 (``image_files``) and converted to and from segmentations with a protocol's label values
-(``labelmaps``), the SUV scale of a PET series (``suv``), and the generated phantom CT and PET series
-of the demo and tests (``phantoms``).
+(``labelmaps``), the SUV scale of a PET series (``suv``) and the SUV statistics of segments on it
+(``uptake``), and the generated phantom CT and PET series of the demo and tests (``phantoms``).
 """
 
 from ..lazy import public_api
@@ -32,4 +32,5 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "segmentation": ["AlgorithmType", "DEFAULT_COLOR", "MaskKind", "Provenance", "SegmentDescription", "Segmentation"],
     "series": ["ReferenceSeries", "SliceSource"],
     "suv": ["DECAY_CORRECTIONS", "SUVScale", "pet_suv_scale", "series_suv_scale", "suv_scale"],
+    "uptake": ["PEAK_SPHERE_RADIUS_MM", "UptakeStatistics", "uptake_statistics"],
 })
