@@ -8,6 +8,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/install-test-tools.sh
 bash scripts/install-node-tools.sh
+bash scripts/setup-venv.sh
+# PyTorch's CPU build, before the test extra asks for torch (the AI-draft tests): the CI machines' package index
+# serves torch 2.13.0 as a CPU wheel; elsewhere set PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu (and
+# TORCH_SPEC to a version it has), or pip takes PyPI's CUDA build of several GB.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "${TORCH_SPEC:-torch==2.13.0}"
 bash scripts/setup-venv.sh slicer,test
 # Slicer's own terminology files, as trame-slicer's wheel ships them (Testing/conftest.py reads them; the
 # package itself is not imported, so its dependencies, which pin another slicer-core, are not installed).

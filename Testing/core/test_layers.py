@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"protocols"},
     {"seg"},
     {"sr"},
-    {"agreement", "export", "deid"},
+    {"agreement", "export", "deid", "drafts"},
     {"review"},
     {"server"},
     {"mrml"},

@@ -12,7 +12,7 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "geometry": ["LPS_TO_RAS", "VolumeGeometry"],
     "image_files": ["write_image"],
     "labelmaps": ["from_labelmap_file", "from_probability_files", "label_values", "write_labelmap_files"],
-    "masks": ["surface_of"],
+    "masks": ["label_boxes", "surface_of"],
     "matching": ["MatchedSegment", "match_segments", "segment_key"],
     "phantoms": [
         "PHANTOM_SEGMENTS",

@@ -44,10 +44,18 @@ def read_on_grid(path: str | os.PathLike[str], geometry: VolumeGeometry) -> np.n
 
 def write_image(voxels: np.ndarray, geometry: VolumeGeometry, path: str | os.PathLike[str], *,
                 force: bool = False) -> Path:
-    """Write voxels on ``geometry``; the file type follows the extension; compressed where possible."""
+    """Write voxels on ``geometry``; the file type follows the extension; compressed where possible.
+
+    ``voxels`` is ``[k, j, i]``, or ``[channel, k, j, i]`` for several images on the grid (e.g. a model's
+    probability per label), written as one 4D image with the channel along the fourth axis.
+    """
     import SimpleITK as sitk
 
-    image = geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(voxels)))
+    if np.ndim(voxels) == 4:
+        image = sitk.JoinSeries([geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(channel)))
+                                 for channel in voxels])
+    else:
+        image = geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(voxels)))
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
     with atomic_path(path, force=force) as temporary:

@@ -3,7 +3,8 @@
 The Slicer modules' Logic classes hand their calls to these two classes, so that the whole
 flow (next case, protocol, drafts, SEG + SR submission, consensus, review, sign-off, export)
 runs, and is tested, headless on ``slicer-core`` with a real store. Files go under a work
-folder: ``drafts/``, ``submissions/`` and ``reviews/``, one subfolder per case.
+folder: ``drafts/`` (the annotator's work in progress, not the AI drafts, which the store keeps),
+``submissions/`` and ``reviews/``, one subfolder per case.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ class AnnotatorDesk:
         self.case: review.Case | None = None
         self.session: AnnotationSession | None = None
 
-    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None) -> AnnotationSession:
-        """Claim or reopen the user's most urgent case, apply its protocol and resume its draft if there is one.
+    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None, *,
+                       order: str = "priority") -> AnnotationSession:
+        """Claim or reopen the user's most urgent case, apply its protocol and resume the user's work on it, or else
+        start from the case's AI draft if it has one; the store notes when the user opened the case.
 
         ``load_volume(case)`` may give the case's volume node (Slicer loads it from its DICOM
-        database); otherwise the core reads the series from the case's image location.
+        database); otherwise the core reads the series from the case's image location. ``order``
+        ``uncertainty`` takes first the cases whose AI draft the model was least sure of.
         """
-        found = review.next_case(self.store, project, self.user, claim=True)
+        found = review.next_case(self.store, project, self.user, claim=True, order=order)
         if found.action != "annotate":
             raise InputError(f"The next case for {self.user} in {project} is waiting for '{found.action}', "
                              "which is done in the DICOMAnnotatorReview module")
@@ -55,7 +59,16 @@ class AnnotatorDesk:
         draft = self._draft_files()
         if draft.annotations.exists():
             self.session.resume_draft(draft)
+        else:
+            self._start_from_ai_draft()
+        review.record_open(self.store, found.case.id, self.user)
         return self.session
+
+    def _start_from_ai_draft(self) -> None:
+        with self.store.read() as conn:
+            drafted = review.latest_draft(conn, self.case.id)
+        if drafted is not None:
+            self.session.start_from_draft(self.store.files.open_verified(drafted.seg_sha256))
 
     def save_draft(self) -> SubmissionFiles:
         """Keep the work so far (also what to do before the scene closes)."""

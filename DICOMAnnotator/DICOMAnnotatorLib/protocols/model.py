@@ -359,6 +359,21 @@ class Protocol:
         raise KeyError(f"Protocol '{self.id}' has no structure '{label}'; its structures are "
                        + ", ".join(repr(s.label) for s in self.structures))
 
+    def structure_for_segment(self, segment: SegmentDescription) -> StructureTemplate | None:
+        """The volume/contour structure a segment is by its codes (category, type, modifier; the anatomic region
+        where the protocol names one), whatever its label: how submissions are checked and drafts mapped."""
+
+        def same(a: Code | None, b: Code | None) -> bool:
+            return (a is None and b is None) or (a is not None and b is not None and a.matches(b))
+
+        for structure in self.segment_structures:
+            if (same(structure.category, segment.category) and structure.type.matches(segment.type)
+                    and same(structure.type_modifier, segment.type_modifier)
+                    and (structure.anatomic_region is None
+                         or same(structure.anatomic_region, segment.anatomic_region))):
+                return structure
+        return None
+
     def structure_for_label_value(self, value: int) -> StructureTemplate | None:
         """The volume/contour structure whose label-map value is ``value``, or None."""
         for structure in self.structures:
