@@ -18,11 +18,9 @@ Background (value 0, or a label named "background") is never a structure and is 
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 from ..dicom import Code
 from ..errors import InputError
 from ..imaging import SegmentDescription
+from .nifti import header_extensions
 
 _BACKGROUND = "background"
 
@@ -169,10 +168,7 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
 
 
-# ----------------------------------------------------------------------------- NIfTI header extensions
-_NIFTI1_HEADER, _NIFTI2_HEADER = 348, 540
-
-
+# ----------------------------------------------------------------------------- TotalSegmentator's NIfTI header
 def label_table_in_nifti(path: str | os.PathLike[str]) -> LabelTable | None:
     """The label table a NIfTI file carries in a header extension (TotalSegmentator's ``--ml`` output), or None.
 
@@ -182,52 +178,13 @@ def label_table_in_nifti(path: str | os.PathLike[str]) -> LabelTable | None:
     path = Path(path)
     if not path.name.lower().endswith((".nii", ".nii.gz")):
         return None
-    for code, content in _nifti_extensions(path):
+    for code, content in header_extensions(path):
         table = _caret_label_table(content)
         if table:
             labels = [SourceLabel(name, (value,), value) for value, name in table
                       if value != 0 and name.lower() != _BACKGROUND]
             return LabelTable(_distinct(labels, str(path)), f"{path} (label table in its NIfTI header, code {code})")
     return None
-
-
-def _nifti_extensions(path: Path) -> list[tuple[int, bytes]]:
-    """``(code, content)`` of each header extension (PS: NIfTI-1 and NIfTI-2 "extension" format)."""
-    opener = gzip.open if _is_gzip(path) else open
-    try:
-        with opener(path, "rb") as handle:
-            head = handle.read(_NIFTI2_HEADER + 4)
-            size = struct.unpack("<i", head[:4])[0]
-            order = "<" if size in (_NIFTI1_HEADER, _NIFTI2_HEADER) else ">"
-            size = struct.unpack(f"{order}i", head[:4])[0]
-            if size == _NIFTI1_HEADER:
-                data_offset = int(struct.unpack(f"{order}f", head[108:112])[0])
-            elif size == _NIFTI2_HEADER:
-                data_offset = struct.unpack(f"{order}q", head[168:176])[0]
-            else:
-                return []
-            if len(head) < size + 4 or head[size] == 0:  # the extender's first byte: no extension follows
-                return []
-            position = size + 4
-            handle.seek(position)
-            extensions = []
-            while data_offset == 0 or position + 8 <= data_offset:  # 0: a .hdr file, extensions run to its end
-                frame = handle.read(8)
-                if len(frame) < 8:
-                    break
-                length, code = struct.unpack(f"{order}ii", frame)
-                if length < 16 or length % 16:
-                    break
-                extensions.append((code, handle.read(length - 8)))
-                position += length
-            return extensions
-    except (OSError, EOFError, struct.error, gzip.BadGzipFile):
-        return []
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
 
 
 _LABEL = re.compile(rb"<Label\b([^>]*)>(.*?)</Label>", re.DOTALL)
