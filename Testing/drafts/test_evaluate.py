@@ -149,3 +149,27 @@ def test_evaluate_refuses_an_existing_report_and_an_unknown_project(cli, project
     assert status == 1 and "No project 'nowhere'" in err
     status, out, _ = cli("evaluate", "abdomen", "--algorithm", "Another model", "--json", "--store", url)
     assert status == 0 and json.loads(out)["cases_evaluated"] == 0 and json.loads(out)["segments"] == []
+
+
+def test_the_dataset_card_shows_how_much_the_drafts_were_corrected(cli, project, tmp_path):
+    """The store measured each submission against its draft; the manifest carries those corrections and the card
+    counts them: per structure, the Dice between draft and final submission of every drafted case."""
+    url, _, expected, spacing = project
+    status, _, err = cli("dataset", "card", "abdomen", "-o", tmp_path / "card.html", "--store", url, "--user", "lead")
+    assert status == 0, err
+    drafts = json.loads((tmp_path / "card.json").read_text())["ai_drafts"]
+    assert drafts["cases"] == CASES and drafts["algorithms"] == {"Phantom Segmentator 1.0": CASES}
+    assert [s["structure"] for s in drafts["structures"]] == ["Liver", "Vertebra"]
+    for row in drafts["structures"]:
+        figures = [independent_figures(*expected[case][row["structure"]], spacing) for case in sorted(expected)]
+        assert row["cases"] == CASES
+        assert sorted(row["values"]) == pytest.approx(sorted(round(f["dice"], 4) for f in figures), abs=1e-6)
+        assert row["voxels_added"] == sum(f["voxels_added"] for f in figures)  # in the submission, not the draft
+        assert row["voxels_removed"] == sum(f["voxels_removed"] for f in figures)
+        defined = [round(f["hd95_mm"], 4) for f in figures if f["hd95_mm"] is not None]
+        assert row["hd95_mm"]["median"] == pytest.approx(statistics.median(defined), abs=1e-3)
+
+    dom = dump_dom_in_chromium(tmp_path / "card.html", tmp_path / "profile")
+    section = dom[dom.index("AI drafts: how much the experts corrected them"):]
+    assert "Cases started from an AI draft: <b>20</b> (Phantom Segmentator 1.0: 20)" in section
+    assert section.count('<circle class="point"') == 2 * CASES

@@ -100,7 +100,7 @@ def run_bundle(bundle: Bundle, series: ReferenceSeries, output: str | os.PathLik
             image.unlink(missing_ok=True)
     voxels = _on_series_grid(prediction, series.geometry, bundle)
     if probabilities:
-        return write_image(voxels.astype(np.float32), series.geometry, output, force=True)
+        return write_image(voxels.astype(np.float32), series.geometry, output, force=True, channels=True)
     top = int(voxels.max()) if voxels.size else 0
     return write_image(voxels[0].astype(np.uint8 if top < 256 else np.uint16), series.geometry, output, force=True)
 

@@ -70,6 +70,20 @@ def record_corrections(conn: Connection, submission_id: int, corrections: Correc
         conn.execute(insert(draft_corrections), rows)
 
 
+def case_corrections(conn: Connection, case_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Per submission of the case (by id), its corrections of the draft structure by structure, as ``case show``
+    lists them with the submission."""
+    query = (select(draft_corrections).join(submissions, submissions.c.id == draft_corrections.c.submission_id)
+             .where(submissions.c.case_id == case_id).order_by(draft_corrections.c.id))
+    measured: dict[int, list[dict[str, Any]]] = {}
+    for row in conn.execute(query):
+        measured.setdefault(row.submission_id, []).append({
+            "draft": row.draft_id, "segment": row.structure, "dice": row.dice, "hd95_mm": row.hd95_mm,
+            "draft_voxels": row.draft_voxels, "result_voxels": row.result_voxels,
+            "voxels_added": row.voxels_added, "voxels_removed": row.voxels_removed})
+    return measured
+
+
 def project_corrections(conn: Connection, project_id: int) -> dict[str, Any]:
     """The ``drafts`` object of ``project status``: per structure, over each annotator's latest submission per case,
     how much the drafts were changed (mean Dice and HD95 to the draft, voxels added and removed in total) and the
