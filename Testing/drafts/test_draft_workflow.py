@@ -97,6 +97,60 @@ def test_annotators_start_from_the_draft_and_their_corrections_are_recorded(cli,
         assert entry["mean_seconds_open_to_submit"] == pytest.approx(seconds, abs=1e-3)
     assert recorded["Liver"]["voxels_removed"] > 0 and recorded["Vertebra"]["voxels_added"] > 0
 
+    # `case show` lists the same figures with the submission they were measured on.
+    status, out, err = cli("case", "show", "1", "--json", "--user", "lead", "--store", store_url)
+    (submission,) = json.loads(out)["submissions"]
+    assert datetime.fromisoformat(submission["opened_at"]) == at["case.open"]
+    shown = {c["segment"]: c for c in submission["corrections"]}
+    for structure, entry in recorded.items():
+        assert shown[structure]["dice"] == pytest.approx(entry["mean_dice"], abs=5e-5)
+        assert (shown[structure]["voxels_added"], shown[structure]["voxels_removed"]) == (entry["voxels_added"],
+                                                                                          entry["voxels_removed"])
+
+
+def test_a_version_3_store_is_upgraded_and_takes_drafts(cli, store_url, monkeypatch, tmp_path):
+    """A store written before AI drafts (schema version 3, a submission in it) opens at version 4 with its rows kept,
+    and drafts, openings and corrections work on it."""
+    import sqlalchemy
+    from DICOMAnnotatorLib.review import ReviewStore, migrations, resolve_store_url
+
+    monkeypatch.setattr(migrations, "UPGRADES", migrations.UPGRADES[:2])  # this program at version 3
+    made = _setup(cli, store_url, tmp_path, cases=2)
+    series, _, labels = made[0]
+    assert cli("case", "submit", "1", _human_seg(cli, series, labels, tmp_path / "ann-1.seg.dcm"), "--user", "ann",
+               "--store", store_url)[0] == 0
+    engine = sqlalchemy.create_engine(resolve_store_url(store_url))
+    with engine.begin() as conn:  # back to version 3's tables: no AI drafts, corrections, openings
+        for table in ("draft_corrections", "drafts", "case_opens"):
+            conn.execute(sqlalchemy.text(f"DROP TABLE {table}"))
+        conn.execute(sqlalchemy.text("ALTER TABLE submissions DROP COLUMN opened_at"))
+    listed = "SELECT id, case_id, seg_sha256, submitted_at FROM submissions"
+    with engine.connect() as conn:
+        submitted = conn.execute(sqlalchemy.text(listed)).all()
+    monkeypatch.undo()
+
+    with ReviewStore(store_url) as store, store.read() as conn:
+        assert migrations.stored_version(conn) == migrations.current_version() == 4
+        assert {"drafts", "draft_corrections", "case_opens"} <= set(sqlalchemy.inspect(conn).get_table_names())
+    with engine.connect() as conn:
+        assert conn.execute(sqlalchemy.text(listed)).all() == submitted
+        assert conn.execute(sqlalchemy.text("SELECT opened_at FROM submissions")).all() == [(None,)]
+    engine.dispose()
+    upgrades = [row for row in dump_tables(store_url)["audit_log"] if row[3] == "store.upgrade"]
+    assert [row[6] for row in upgrades] == ["AI drafts, their corrections, case openings"]
+
+    # The upgraded store takes a draft of case 2; the annotator's submission is measured against it.
+    series, _, labels = made[1]
+    output = write_totalsegmentator_output(tmp_path / "segmentations.nii", np.where(labels == 1, 5, 0).astype(
+        np.uint8), series, TOTALSEGMENTATOR_CLASSES)
+    assert cli("draft", "import", "2", output, "--algorithm", "TotalSegmentator", "--algorithm-version", "2",
+               "--drop-unmapped", "--store", store_url, "--user", "lead")[0] == 0
+    assert cli("case", "submit", "2", _human_seg(cli, series, labels, tmp_path / "ann-2.seg.dcm"), "--user", "ann",
+               "--store", store_url)[0] == 0
+    status, out, _ = cli("project", "status", "abdomen", "--json", "--store", store_url)
+    (liver,) = json.loads(out)["drafts"]["segments"]
+    assert (liver["segment"], liver["cases"], liver["mean_dice"]) == ("Liver", 1, 1.0)
+
 
 def _probability_draft(cli, url, case: int, series, labels, sharpness: float, folder) -> float:
     """An nnU-Net .npz of the liver, as sure of itself as ``sharpness`` (its logits' scale) says, imported; returns
@@ -150,7 +204,7 @@ def test_the_default_order_ignores_uncertainty(cli, store_url, tmp_path):
 def test_drafts_through_a_team_server(tmp_path):
     """The same commands against a real team server: the model's output and label mapping are sent, the server
     makes and keeps the draft (and nothing else of the upload), the annotator fetches it, and `evaluate` runs there."""
-    from server.team_server import TeamServer, Workstation
+    from team_server import TeamServer, Workstation
 
     server = TeamServer(f"sqlite:///{tmp_path / 'server.db'}", tmp_path)
     server.add_first_lead("lead", "lead-correct horse battery")
