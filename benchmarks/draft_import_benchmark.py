@@ -23,6 +23,7 @@ the process's peak resident set.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import statistics
@@ -94,7 +95,9 @@ def make_data(folder: Path, shape_kji: tuple[int, int, int]) -> None:
     for args in (["user", "add", "lead", "--role", "lead"],
                  ["project", "create", "body", "--protocol", str(folder / "protocol.json"), "--user", "lead"],
                  ["case", "add", "body", str(folder / "ct"), "--user", "lead"]):
-        if command([*args, "--store", store]) != 0:
+        with contextlib.redirect_stdout(sys.stderr):  # the table alone on stdout
+            status = command([*args, "--store", store])
+        if status != 0:
             raise SystemExit(f"error: preparing the store failed at {args[:2]}")
 
 
@@ -125,16 +128,18 @@ def write_highdicom(folder: Path, output: Path) -> None:
     seg.save_as(output)
 
 
-def run_measured(command: list[str]) -> dict:
+def run_measured(command: list[str]) -> tuple[dict, str]:
     """Wall-clock seconds, CPU seconds (user + system) and peak resident MB of ``command`` as a new process (from a
-    small parent). On a shared machine the CPU time moves much less than the wall-clock time between runs."""
+    small parent), and what it printed. On a shared machine the CPU time moves much less than the wall-clock time
+    between runs."""
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if result.returncode:
-        return {"failed": (result.stderr or result.stdout)[-500:]}
+        return {"failed": (result.stderr or result.stdout)[-500:]}, result.stdout
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"seconds": elapsed, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
+    return ({"seconds": elapsed, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024},
+            result.stdout)
 
 
 def measure(contender: str, folder: Path) -> dict:
@@ -148,9 +153,12 @@ def _measure_here(contender: str, folder: Path) -> dict:
         command = [str(Path(sys.executable).with_name("dicom-annotator")), "draft", "import", "1",
                    str(folder / "segmentations.nii"), "--algorithm", ALGORITHM[0], "--algorithm-version", ALGORITHM[1],
                    "--store", f"sqlite:///{folder / 'review.db'}", "--user", "lead", "--json"]
-        return run_measured(command)
+        result, printed = run_measured(command)
+        if "failed" not in result:
+            result["seg_mb"] = Path(json.loads(printed)["seg"]).stat().st_size / 2**20
+        return result
     output = folder / "highdicom.dcm"
-    result = run_measured([sys.executable, __file__, "--write-highdicom", str(output), "--keep", str(folder)])
+    result, _ = run_measured([sys.executable, __file__, "--write-highdicom", str(output), "--keep", str(folder)])
     if "failed" not in result:
         result["seg_mb"] = output.stat().st_size / 2**20
     return result
@@ -183,20 +191,21 @@ def main() -> int:
             result = measure(contender, folder)
             rows.append({"run": run + 1, "contender": contender, **result})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print("| contender | runs | median seconds | median CPU seconds | peak MB | time vs ours | CPU time vs ours |\n"
-          "| --- | --- | --- | --- | --- | --- | --- |")
+    print("| contender | runs | median seconds | median CPU seconds | peak MB | SEG MB | time vs ours "
+          "| CPU time vs ours |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
     medians = {}
     for contender in ("ours", "highdicom"):
         done = [r for r in rows if r["contender"] == contender and "failed" not in r]
         if not done:
-            print(f"| {contender} | failed: {rows[-1].get('failed', '')[:80]} | | | | | |")
+            print(f"| {contender} | failed: {rows[-1].get('failed', '')[:80]} | | | | | | |")
             continue
         medians[contender] = (statistics.median(r["seconds"] for r in done),
                               statistics.median(r["cpu_seconds"] for r in done), max(r["peak_mb"] for r in done))
         wall, cpu, peak = medians[contender]
         ours = medians.get("ours")
         ratios = (f"{wall / ours[0]:.1f}x", f"{cpu / ours[1]:.1f}x") if ours else ("-", "-")
-        print(f"| {contender} | {len(done)} | {wall:.2f} | {cpu:.2f} | {peak:.0f} | {ratios[0]} | {ratios[1]} |")
+        print(f"| {contender} | {len(done)} | {wall:.2f} | {cpu:.2f} | {peak:.0f} | {done[-1]['seg_mb']:.1f} | "
+              f"{ratios[0]} | {ratios[1]} |")
     return 0
 
 
