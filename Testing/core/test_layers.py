@@ -28,7 +28,7 @@ LAYERS: list[set[str]] = [
     {"protocols"},
     {"seg", "rtstruct"},
     {"sr"},
-    {"agreement", "export", "deid", "pacs"},
+    {"agreement", "export", "deid", "pacs", "drafts"},
     {"review"},
     {"dataset"},
     {"server"},

@@ -5,8 +5,9 @@ that the whole flow (next case, protocol, drafts, SEG + SR submission, consensus
 sign-off, export) runs, and is tested, headless on ``slicer-core`` with a real store. A desk
 works through a review service (``server.connect``): a database opened here (local mode) or a
 team server, whose case images and files it fetches into its work folder, checksums verified.
-Files go under the work folder: ``cases/`` (fetched), ``drafts/``, ``submissions/`` and
-``reviews/``, one subfolder per case.
+Files go under the work folder: ``cases/`` (fetched), ``drafts/`` (the annotator's work in
+progress, not the AI drafts, which the store keeps), ``submissions/`` and ``reviews/``, one
+subfolder per case.
 
 One case is open at a time: its nodes live in its subject-hierarchy folder and leave the scene
 when it closes (:meth:`close_case`, a submission, or the next case), and a case that fails to
@@ -156,17 +157,20 @@ class AnnotatorDesk(_Desk):
 
     session: AnnotationSession | None
 
-    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None) -> AnnotationSession:
-        """Claim or reopen the user's most urgent case, apply its protocol and resume its draft if there is one.
+    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None, *,
+                       order: str = "priority") -> AnnotationSession:
+        """Claim or reopen the user's most urgent case, apply its protocol and resume the user's work on it, or else
+        start from the case's AI draft if it has one; the store notes when the user opened the case.
 
         A case still open is kept as a draft and closed first. ``load_volume(case)`` may give the
         case's volume node (Slicer loads it from its DICOM database); otherwise the core reads the
-        series from the case's image location.
+        series from the case's image location. ``order`` ``uncertainty`` takes first the cases whose
+        AI draft the model was least sure of.
         """
         if self.session is not None:
             self.save_draft()
             self.close_case()
-        found = self.service.next_case(project, claim=True)
+        found = self.service.next_case(project, claim=True, order=order)
         if found["action"] != "annotate":
             raise InputError(f"The next case for {self.user} in {project} is waiting for '{found['action']}', "
                              "which is done in the DICOMAnnotatorReview module")
@@ -179,10 +183,19 @@ class AnnotatorDesk(_Desk):
             draft = session.files_in(self._folder("drafts", case), "draft")
             if draft.annotations.exists():
                 session.resume_draft(draft)
+            else:
+                self._start_from_ai_draft(session, case)
+            self.service.open_case(case.id)
 
         return self._open(case, load_volume, lambda volume: AnnotationSession(
             self.scene, series, protocol, user=self.user, volume_node=volume, owns_volume=True,
             name=case_folder_name(case)), prepare)
+
+    def _start_from_ai_draft(self, session: AnnotationSession, case: CaseView) -> None:
+        """Load the case's latest AI draft (fetched with the case's files) as the starting segmentation."""
+        drafts = [path for (role, _user, _round), path in self._files(case.id).items() if role == "draft"]
+        if drafts:
+            session.start_from_draft(drafts[-1])
 
     def save_draft(self) -> SubmissionFiles:
         """Keep the work so far (also what to do before the scene closes)."""
