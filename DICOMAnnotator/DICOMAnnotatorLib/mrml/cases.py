@@ -169,6 +169,22 @@ class AnnotatorDesk(_Desk):
         if found["action"] != "annotate":
             raise InputError(f"The next case for {self.user} in {project} is waiting for '{found['action']}', "
                              "which is done in the DICOMAnnotatorReview module")
+        return self._open_annotation(project, found, load_volume)
+
+    def open_case(self, case_id: int, load_volume: VolumeLoader | None = None) -> AnnotationSession:
+        """Open one case by its number, as :meth:`open_next_case` opens the most urgent one.
+
+        The service decides whether the user may: a case not assigned to an annotator is refused there
+        (and the refusal audited), and nothing is opened.
+        """
+        shown = self.service.show_case(case_id)
+        return self._open_annotation(shown["project"], shown, load_volume)
+
+    def _open_annotation(self, project: str, found: dict[str, Any],
+                         load_volume: VolumeLoader | None) -> AnnotationSession:
+        if self.session is not None:
+            self.save_draft()
+            self.close_case()
         protocol = self._protocol(project)
         case = self._case_from(found)
         series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)

@@ -10,8 +10,8 @@ from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
     "app": ["Limits", "create_app"],
-    "client": ["RemoteService", "login", "logout"],
+    "client": ["RemoteService", "login", "logout", "sign_in", "sign_out"],
     "connect": ["connect", "is_server_url"],
     "credentials": ["config_folder", "forget_session", "saved_session"],
-    "run": ["serve"],
+    "run": ["is_loopback", "serve"],
 })
