@@ -58,7 +58,7 @@ def slicer_terminology_file(name: str) -> Path:
     """Slicer's terminology file ``name`` (e.g. ``SegmentationCategoryTypeModifier-DICOM-Master``).
 
     From $SLICER_TERMINOLOGY_DIR (a Slicer install's ``share/Slicer-*/.../Terminologies``), else the
-    copies trame-slicer ships (``scripts/test.sh`` installs its wheel without dependencies for them).
+    copies trame-slicer ships (``scripts/test.sh`` installs it: the ``web`` extra).
     """
     folders = [Path(os.environ["SLICER_TERMINOLOGY_DIR"])] if os.environ.get("SLICER_TERMINOLOGY_DIR") else []
     spec = importlib.util.find_spec("trame_slicer")  # located, not imported: it would need trame

@@ -29,6 +29,9 @@ from .sessions import KEY_HEADER
 
 log = logging.getLogger(__name__)
 
+#: The paint and erase brushes' diameter when a session starts (mm).
+BRUSH_MM = 5.0
+
 
 @dataclass(frozen=True)
 class SessionSettings:
@@ -50,16 +53,22 @@ class DeskApp:
     """The trame application of one user: Slicer's layout and Segment Editor, and the annotate/review panels."""
 
     def __init__(self, server, settings: SessionSettings) -> None:
+        from trame_server.utils.typed_state import TypedState
         from trame_slicer import module as trame_slicer_module
         from trame_slicer.app.logic import LayoutButtonLogic, SegmentEditorLogic
+        from trame_slicer.app.ui import PaintEffectState
         from trame_slicer.core import SlicerApp
         from trame_slicer.rca_view import register_rca_factories
+        from trame_slicer.segmentation import BrushDiameterMode
 
         from .annotator_panel import AnnotatorPanel
         from .desk_layout import DeskLayout
+        from .feedback import declare
+        from .probe import DataProbe
         from .reviewer_panel import ReviewerPanel
 
         self.server, self.settings = server, settings
+        declare(server.state)
         server.enable_module(trame_slicer_module)
         self.slicer = SlicerApp()
         share_segmentations_logic(self.slicer.scene, self.slicer.app_logic, self.slicer.segmentations_logic)
@@ -67,6 +76,11 @@ class DeskApp:
         self.editor_logic = SegmentEditorLogic(server, self.slicer)
         self.layout_logic = LayoutButtonLogic(server, self.slicer)
         self.layout_logic.data.current_layout_id = "Quad View"  # axial, sagittal, coronal and 3D
+        # Brushes sized in millimetres of the patient (the same at every zoom), as the data probe shows them
+        brush = TypedState(server.state, PaintEffectState).data
+        brush.brush_diameter_mode = BrushDiameterMode.Absolute
+        brush.brush_diameter_slider.value = BRUSH_MM
+        self.probe = DataProbe(server, self.slicer.scene, lambda: brush.brush_diameter_slider.value)
         service = RemoteService(settings.server, token=settings.token)
         work = Path(settings.work)
         self.annotator = AnnotatorPanel(server, self.slicer, service, settings.user, work / "annotate",
@@ -76,10 +90,15 @@ class DeskApp:
         self.ui = DeskLayout(server, self.layout_logic.layout_manager, settings.user, self.annotator, self.reviewer)
         self.editor_logic.set_ui(self.ui.editor)
         self.layout_logic.set_ui(self.ui.layout_button)
+        # The editor's effect pipelines were made with its parameter nodes, before the views existed, and have no
+        # widget then (Paint fails on activation); closing the scene drops them, and they are made again, on the
+        # views, when an effect is first chosen (trame-slicer's own app closes the scene when a volume loads).
+        self.slicer.scene.Clear(0)
 
     def _show_case(self, volume_node, segmentation_node) -> None:
         """The case's volume in every slice view, the views fitted to it, its segmentation in the editor."""
         display = self.slicer.display_manager
+        self.probe.follow(volume_node)
         if volume_node is None:  # the case was closed (submitted)
             self._edit(None, None)
             return
@@ -111,11 +130,29 @@ def require_key(key: str):
     return guard
 
 
+def exit_with_launcher(interval: float = 1.0) -> None:
+    """End this process when the launcher that started it is gone (even killed outright): a session never
+    outlives the sign-in that opened it."""
+    import os
+    import threading
+    import time
+
+    launcher = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="launcher-watch", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m DICOMAnnotatorLib.web.desk_app")
     parser.add_argument("--port", type=int, required=True)
     args, _ = parser.parse_known_args(argv)
     settings = SessionSettings.read(sys.stdin.readline())
+    exit_with_launcher()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     from trame.app import get_server

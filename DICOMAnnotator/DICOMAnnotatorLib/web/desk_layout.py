@@ -53,6 +53,8 @@ class DeskLayout:
                 SegmentEditorToolbarUI(editor_ui=self.editor)
             with self.layout.undo_redo:
                 SegmentEditorUndoRedoUI(editor_ui=self.editor)
+            with self.layout.footer:
+                html.Span("{{ da_probe }}", id="da-probe", classes="text-caption mx-4")
             with self.layout.content:
                 layout_manager.initialize_layout_grid(self.layout)
 

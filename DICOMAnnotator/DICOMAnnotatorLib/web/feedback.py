@@ -16,8 +16,9 @@ from ..errors import DICOMAnnotatorError
 
 log = logging.getLogger(__name__)
 
-#: State keys of the message line shared by the panels.
-MESSAGE, ERROR = "da_message", "da_error"
+#: State keys of the message line shared by the panels, and of the number of actions finished (the page shows it
+#: in ``data-actions`` of its message area, so that a script driving the page sees an action end).
+MESSAGE, ERROR, ACTIONS = "da_message", "da_error", "da_actions"
 
 
 def perform(state, action: Callable[[], str | None]) -> Any:
@@ -26,20 +27,27 @@ def perform(state, action: Callable[[], str | None]) -> Any:
     try:
         done = action()
     except DICOMAnnotatorError as error:
-        state[ERROR] = str(error)
-        return None
+        state[ERROR], done = str(error), None
     except Exception as error:  # a defect, not the user's doing: the log keeps the traceback
         log.exception("The action failed")
         state[ERROR] = f"The action failed in the session process ({type(error).__name__}); its log says why"
-        return None
+        done = None
     if done:
         state[MESSAGE] = done
+    state[ACTIONS] = int(state[ACTIONS] or 0) + 1
     return done
+
+
+def declare(state) -> None:
+    """The message lines' state keys, present before the page is built (trame sends only declared keys)."""
+    state.update({MESSAGE: "", ERROR: "", ACTIONS: 0})
 
 
 def message_lines() -> None:
     """The message lines (inside a layout context): green for what was done, red for what was refused."""
+    from trame.widgets import html
     from trame.widgets.vuetify3 import VAlert
 
-    VAlert(v_if=(ERROR,), text=(ERROR,), type="error", density="compact", id="da-error", classes="my-2")
-    VAlert(v_if=(MESSAGE,), text=(MESSAGE,), type="success", density="compact", id="da-message", classes="my-2")
+    with html.Div(classes="da-messages", raw_attrs=[f':data-actions="{ACTIONS}"']):
+        VAlert(v_if=(ERROR,), text=(ERROR,), type="error", density="compact", classes="my-2 da-error")
+        VAlert(v_if=(MESSAGE,), text=(MESSAGE,), type="success", density="compact", classes="my-2 da-message")

@@ -23,12 +23,14 @@ class ReviewerPanel:
         self.server, self.state = server, server.state
         self.desk = ReviewerDesk(slicer_app.scene, None, user, work, service=service)
         self.on_case, self.on_edit = on_case, on_edit
-        self.state.update({"da_r_project": "", "da_r_case": None, "da_r_submissions": [], "da_r_shown": "all",
+        self.state.update({"da_r_project": "", "da_r_case_number": "", "da_r_case": None, "da_r_submissions": [],
+                           "da_r_shown": "all",
                            "da_r_agreement": [], "da_r_method": "staple", "da_r_has_consensus": False,
                            "da_r_comment": "", "da_r_meaning": "Approved as the reference standard",
                            "da_r_password": ""})
         controller = server.controller
         controller.da_r_next_case = lambda: perform(self.state, self.next_case)
+        controller.da_r_open_case = lambda: perform(self.state, self.open_case)
         controller.da_r_show = lambda name: perform(self.state, lambda: self.show(name))
         controller.da_r_consensus = lambda: perform(self.state, self.build_consensus)
         controller.da_r_record = lambda: perform(self.state, self.record_consensus)
@@ -43,7 +45,17 @@ class ReviewerPanel:
             from ..errors import InputError
 
             raise InputError("Type the project's name first")
-        session = self.desk.open_next_case(project)
+        return self._opened(self.desk.open_next_case(project))
+
+    def open_case(self) -> str:
+        number = str(self.state.da_r_case_number or "").strip()
+        if not number.isdigit():
+            from ..errors import InputError
+
+            raise InputError(f"'{number}' is not a case number; type the number of the case to review")
+        return self._opened(self.desk.open_case(int(number)))
+
+    def _opened(self, session) -> str:
         self._show_case_state()
         self.state.da_r_submissions = list(session.names)
         self.state.da_r_shown = "all"
@@ -106,6 +118,10 @@ class ReviewerPanel:
             VTextField(v_model=("da_r_project",), label="Project", density="compact", hide_details=True,
                        id="da-review-project")
             VBtn("Next case", click=controller.da_r_next_case, color="primary", id="da-review-next")
+        with html.Div(classes="d-flex align-center ga-2 my-2"):
+            VTextField(v_model=("da_r_case_number",), label="Case number", density="compact", hide_details=True,
+                       id="da-review-case-number")
+            VBtn("Open", click=controller.da_r_open_case, id="da-review-open")
         with VCard(v_if=("da_r_case",), variant="outlined", classes="my-2", id="da-review-case"):
             VCardTitle("Case {{ da_r_case.id }} (round {{ da_r_case.round }}): {{ da_r_case.state }}",
                        classes="text-subtitle-1")
