@@ -105,6 +105,7 @@ def paint_stroke(page, browser: Browser, name: str):
     end, _, _ = probe_at(page, x1, y)  # one mouse move each: the probe shows that position
     start, _, brush = probe_at(page, x0, y)
     page.mouse.down()
+    page.mouse.move(x0 + 0.01, y)  # the brush starts painting at the first move with the button down
     page.mouse.move(x1, y, steps=12)
     page.mouse.move(x1, y)
     page.mouse.up()
@@ -202,8 +203,9 @@ def test_annotate_review_and_sign_in_the_browser(team, browser, tmp_path):
             painted = submitted.mask(liver).astype(bool)
             surely, at_most = stroke_voxels(reference, a, b, brush / 2)
             assert surely.sum() > 10
-            assert np.all(painted[surely]), f"{user}: voxels on the stroke were not painted"
-            assert not np.any(painted & ~at_most), f"{user}: voxels beyond the brush were painted"
+            missed, beyond = np.argwhere(surely & ~painted), np.argwhere(painted & ~at_most)
+            assert len(missed) == 0, f"{user}: voxels (k, j, i) on the stroke {a} -> {b} not painted: {missed}"
+            assert len(beyond) == 0, f"{user}: voxels (k, j, i) beyond the brush painted: {beyond}"
 
         # a reviewer's action by an annotator is refused by the server
         before = case_state(lead, 1)

@@ -8,6 +8,7 @@ step into the folder the run prints. Waits are on the page's own state (an eleme
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -148,4 +149,5 @@ def probe_at(page, x: float, y: float) -> tuple[tuple[float, float, float], tupl
     found = PROBE.search(page.inner_text("#da-probe"))
     assert found, page.inner_text("#da-probe")
     values = found.groups()
-    return (tuple(float(v) for v in values[:3]), tuple(int(v) for v in values[3:6]), float(values[6]))
+    ras = json.loads(page.get_attribute("#da-probe", "data-ras"))  # to the micrometre, where the text rounds
+    return tuple(ras), tuple(int(v) for v in values[3:6]), float(values[6])

@@ -111,9 +111,7 @@ class DeskApp:
     def _edit(self, volume_node, segmentation_node) -> None:
         editor = self.slicer.segmentation_editor
         editor.deactivate_effect()
-        if segmentation_node is None:
-            editor.set_active_segmentation(None, None)
-        else:
+        if segmentation_node is not None:  # otherwise the case closed: its nodes left the scene
             editor.set_active_segmentation(segmentation_node, volume_node)
 
 

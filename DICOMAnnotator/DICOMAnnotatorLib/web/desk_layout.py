@@ -54,7 +54,8 @@ class DeskLayout:
             with self.layout.undo_redo:
                 SegmentEditorUndoRedoUI(editor_ui=self.editor)
             with self.layout.footer:
-                html.Span("{{ da_probe }}", id="da-probe", classes="text-caption mx-4")
+                html.Span("{{ da_probe }}", id="da-probe", classes="text-caption mx-4",
+                          raw_attrs=[':data-ras="JSON.stringify(da_probe_ras)"'])
             with self.layout.content:
                 layout_manager.initialize_layout_grid(self.layout)
 
