@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
-import time
 from pathlib import Path
 
-import requests
 from conftest import COMMAND, chromium_command, require_tool
-from team_server import TeamServer, free_port
+from team_server import TeamServer, free_port, interrupt, wait_until_answering
 
 #: Slicer session processes take 7-30 s to answer on two busy cores; a case opens in a few seconds.
 START_TIMEOUT_MS = 120_000
@@ -41,25 +38,11 @@ class WebApp:
         env = dict(os.environ, DICOM_ANNOTATOR_CONFIG=str(self.folder / "config"))
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the web app stopped at start: {self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(self.url, timeout=2).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"the web app did not answer within 60 s: {self.log.read_text()[-2000:]}")
+        wait_until_answering(self.process, self.url, self.log, "the web app")
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        interrupt(self.process, timeout=60)
         self.process = None
 
     def session_processes(self) -> dict[int, str]:

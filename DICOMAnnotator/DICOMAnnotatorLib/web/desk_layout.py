@@ -34,7 +34,7 @@ class DeskLayout:
             with self.layout.appbar:
                 VChip(user, prepend_icon="mdi-account", id="da-user", classes="mx-2")
                 with html.Form(action="/sign-out", method="post", style="display: inline;"):
-                    VBtn("Sign out", type="submit", id="da-sign-out", variant="text")
+                    VBtn("Sign out", raw_attrs=['type="submit"'], id="da-sign-out", variant="text")
             with self.layout.drawer:
                 with html.Div(v_if=(self._is_tool(CASE_TOOL),), classes="pa-2"):
                     with VTabs(v_model=("da_mode",), density="compact", grow=True):

@@ -57,11 +57,13 @@ def create_launcher(settings: LauncherSettings):
     async def blocking(function, *args):
         return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
-    async def end_server_session(token: str) -> None:
+    async def end_server_session(user: str, token: str) -> None:
         try:
             await blocking(sign_out, settings.server_url, token)
         except DICOMAnnotatorError as error:  # expired already, or the server is gone: nothing left to end
-            log.warning("Could not end a server session: %s", error)
+            log.warning("Could not end the server session of %s: %s", user, error)
+        else:
+            log.warning("Ended the server session of %s", user)
 
     def html(text: str, status: int = 200) -> web.Response:
         return web.Response(text=text, status=status, content_type="text/html",
@@ -82,7 +84,7 @@ def create_launcher(settings: LauncherSettings):
         try:
             browser_id, session = sessions.start(signed["user"], signed["token"])
         except CapacityError as error:
-            await end_server_session(signed["token"])
+            await end_server_session(signed["user"], signed["token"])
             return html(sign_in_page(settings.server_url, error=str(error), user=user), 503)
         task = asyncio.get_running_loop().create_task(wait_until_ready(session))
         loop_tasks.add(task)
@@ -94,7 +96,7 @@ def create_launcher(settings: LauncherSettings):
     async def sign_out_handler(request: web.Request) -> web.Response:
         session = sessions.stop(request.cookies.get(COOKIE, ""))
         if session is not None:
-            await end_server_session(session.token)
+            await end_server_session(session.user, session.token)
         response = html(sign_in_page(settings.server_url, note="Signed out" if session else ""))
         response.del_cookie(COOKIE, path="/")
         return response
@@ -152,7 +154,7 @@ def create_launcher(settings: LauncherSettings):
             for browser_id in sessions.idle():
                 session = sessions.stop(browser_id)
                 if session is not None:
-                    await end_server_session(session.token)
+                    await end_server_session(session.user, session.token)
 
     async def started(app: web.Application) -> None:
         app[client_key] = ClientSession(auto_decompress=True)
@@ -163,7 +165,7 @@ def create_launcher(settings: LauncherSettings):
         for task in list(loop_tasks):
             task.cancel()
         for session in sessions.stop_all():
-            await end_server_session(session.token)
+            await end_server_session(session.user, session.token)
         await app[client_key].close()
 
     app = web.Application(client_max_size=1 << 20)

@@ -59,7 +59,8 @@ class ReviewerPanel:
         self._show_case_state()
         self.state.da_r_submissions = list(session.names)
         self.state.da_r_shown = "all"
-        self.state.da_r_agreement = session.agreement_table() if hasattr(session, "agreement_table") else []
+        comparable = hasattr(session, "agreement_table") and len(session.names) > 1  # an annotator sees their own only
+        self.state.da_r_agreement = session.agreement_table() if comparable else []
         self.on_case(session.volume_node, session.consensus_node)
         return f"Case {self.desk.case.id} opened to {self.desk.action}"
 
