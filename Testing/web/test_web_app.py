@@ -189,6 +189,7 @@ def test_annotate_review_and_sign_in_the_browser(team, browser, tmp_path):
         ben_rows = ben.locator("#da-measurements tr").all_inner_texts()
         assert any(row.startswith("Liver") and "\t0\t" in row for row in ben_rows), ben_rows  # not ann's stroke
         ben_start, ben_end, _ = paint_stroke(ben, browser, "second-annotator-stroke")
+        assert click_and_wait(ann, "#da-save-draft") == "Draft of case 1 saved; it opens again with the case"
 
         for page in (ann, ben):
             assert "submitted" in click_and_wait(page, "#da-submit")
