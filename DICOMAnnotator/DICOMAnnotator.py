@@ -46,8 +46,8 @@ SETTINGS_FIELDS = {
 #: Testing/bridge/test_slicer_dependencies.py runs each action and checks these lists against what it
 #: imported and against the packages Slicer 5.12 bundles.
 ACTION_REQUIREMENTS = {
-    "annotate": ["highdicom", "jsonschema", "SQLAlchemy"],
-    "review": ["highdicom", "jsonschema", "SQLAlchemy", "scikit-image"],
+    "annotate": ["jsonschema", "SQLAlchemy"],
+    "review": ["jsonschema", "SQLAlchemy", "scikit-image"],
 }
 
 #: The segment editor node of the editor embedded in this module (not the Segment Editor module's).
@@ -161,23 +161,14 @@ class StoreAccess:
         there is no live session of ``user`` for it."""
         location = self.location()
         if isTeamServerURL(location):
-            from DICOMAnnotatorLib.review import AuthenticationError
-            from DICOMAnnotatorLib.server import saved_session
-
-            try:
-                session = saved_session(location)
-            except AuthenticationError:
-                return True
-            return session.get("user") != user or str(session.get("expires_at", "")) <= utcNow()
+            return not hasTeamServerSession(location, user)
         return isServerStoreURL(location) and location not in _storePasswords
 
     def setPassword(self, password: str, user: str = "") -> None:
         """The password of the current location: a team server signs ``user`` in with it (and it is dropped);
         a database's is kept for this session (empty: none, e.g. the server trusts the user)."""
         if self.isTeamServer():
-            from DICOMAnnotatorLib.server import login
-
-            login(self.location(), user, password)
+            signInToTeamServer(self.location(), user, password)
             return
         _storePasswords[self.location()] = password
 
@@ -199,11 +190,27 @@ class StoreAccess:
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
-def utcNow() -> str:
-    """Now, as the store writes times (ISO 8601 UTC), to compare with a session's expiry."""
+def hasTeamServerSession(location: str, user: str) -> bool:
+    """Whether ``user`` holds a session for the team server at ``location`` that has not expired (the core keeps
+    sessions in its own file, as ``dicom-annotator login`` does)."""
     import datetime
 
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+    from DICOMAnnotatorLib.review import AuthenticationError
+    from DICOMAnnotatorLib.server import saved_session
+
+    try:
+        session = saved_session(location)
+    except AuthenticationError:
+        return False
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+    return session.get("user") == user and str(session.get("expires_at", "")) > now
+
+
+def signInToTeamServer(location: str, user: str, password: str) -> None:
+    """Sign ``user`` in to the team server: the server checks the password and answers with a session."""
+    from DICOMAnnotatorLib.server import login
+
+    login(location, user, password)
 
 
 def askStorePassword(location: str) -> str:

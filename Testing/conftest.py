@@ -178,3 +178,8 @@ def write_phantom(tmp_path):
         return folder, geometry, hu, labels
 
     return write
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by its relative path, with its bytes (equal trees are byte-identical)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

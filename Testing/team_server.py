@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 from conftest import COMMAND
+from processes import stop_process
 
 
 def free_port() -> int:
@@ -38,17 +39,6 @@ def wait_until_answering(process: subprocess.Popen, url: str, log: Path, what: s
         except requests.RequestException:
             time.sleep(0.1)
     raise RuntimeError(f"{what} did not answer within {timeout:g} s: {log.read_text()[-2000:]}")
-
-
-def interrupt(process: subprocess.Popen | None, *, timeout: float) -> None:
-    """SIGINT (the process stops cleanly), SIGKILL when it has not within ``timeout`` seconds."""
-    if process is not None and process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class TeamServer:
@@ -82,7 +72,7 @@ class TeamServer:
         return self
 
     def stop(self) -> None:
-        interrupt(self.process, timeout=30)
+        stop_process(self.process, signal.SIGINT)
         self.process = None
 
     def kill(self) -> None:

@@ -4,8 +4,8 @@ Each step yields a line for the user: de-identify a CT series that carries ident
 it, build a segmentation, write each reader's DICOM SEG, read the SEGs back, merge them with
 STAPLE into a consensus SEG with its TID 1500 measurement report, report agreement, export the
 consensus for training (NIfTI) and planning (surface models), compare and merge three readers'
-landmarks and grades (SRs), and run the case through the review store (submissions, consensus,
-two review tiers, signature, audit check).
+landmarks and grades (SRs), run the case through the review store (submissions, consensus,
+two review tiers, signature, audit check), and export the signed case as a dataset with its card.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from .imaging import (
 from .seg import read_segs, write_seg
 from .sr import export_sr
 
+#: The protocol of the demo's review project (its liver and lesion structures are the phantom's).
+REVIEW_PROTOCOL = "liver-lesions-ct"
 #: The demo's de-identification key (a real project keeps its own secret: same key, same UIDs).
 DEMO_KEY = b"dicom-annotator demo key - not a secret"
 
@@ -94,6 +96,7 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         yield f"   and as {len(models)} STL surface models for planning: {output / 'models'}"
         yield from _vertebrae(work, output, series)
     yield from _review(output, drawn)
+    yield from _dataset(output)
     yield f"Done: all outputs are in {output}"
 
 
@@ -141,7 +144,7 @@ def _review(output: Path, readers: list[Segmentation]) -> Iterator[str]:
     from .protocols import load_protocol
     from .review import create_sample_project
 
-    protocol = load_protocol("liver-lesions-ct")
+    protocol = load_protocol(REVIEW_PROTOCOL)
     series = ReferenceSeries.from_paths(output / "series")
     url = f"sqlite:///{output / 'review.db'}"
     case = create_sample_project(url, "demo", protocol, output / "series",
@@ -166,6 +169,25 @@ def _review(output: Path, readers: list[Segmentation]) -> Iterator[str]:
            f"{'intact' if intact else 'BROKEN'}")
     yield (f"   (try: dicom-annotator project status demo --store sqlite:///{output / 'review.db'} --json; "
            f"dicom-annotator audit verify --store sqlite:///{output / 'review.db'})")
+
+
+def _dataset(output: Path) -> Iterator[str]:
+    """The signed case exported as a training dataset (NIfTI, manifest, splits) and its dataset card."""
+    import json
+
+    from .dataset import build_card, export_dataset, render_card
+    from .review import LocalService, ReviewStore
+
+    with ReviewStore(f"sqlite:///{output / 'review.db'}") as store:
+        manifest = export_dataset(LocalService(store, "lead"), "demo", output / "dataset", jobs=1)
+    card = build_card(manifest)
+    (output / "dataset-card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    (output / "dataset-card.html").write_text(render_card(card), encoding="utf-8")
+    [entry] = manifest["cases"]
+    volumes = ", ".join(f"{s['structure']} {s['volume_ml']:.1f} mL" for s in entry["structures"])
+    yield (f"9. Dataset of the final case exported for training: {output / 'dataset'} (NIfTI image and label map, "
+           f"manifest.json and manifest.csv; split: {entry['split']}; {volumes})")
+    yield f"   dataset card: {output / 'dataset-card.html'} (figures in {output / 'dataset-card.json'})"
 
 
 def _simulated_reader(truth: Segmentation, labels: np.ndarray, seed: int, name: str) -> Segmentation:

@@ -85,7 +85,7 @@ def test_next_case_opens_the_case_and_the_panel_follows(application, liver_case,
     widget.ui.nextCaseButton.click()
     assert widget.logic.hasOpenCase() and case_controls_enabled(widget) == {True}
     assert widget.ui.caseTextLabel.text.startswith("Case 1 (round 1, ")
-    assert application.packaging.ensured[-1] == (["highdicom>=0.28", "jsonschema>=4.18", "SQLAlchemy>=2.0"],
+    assert application.packaging.ensured[-1] == (["jsonschema>=4.18", "SQLAlchemy>=2.0"],
                                                  "DICOM Annotator", True)
     session = widget.logic.desk.session
     assert widget.editor.editor_node.GetSegmentationNode() is session.segmentation_node

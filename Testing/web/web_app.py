@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
 from conftest import COMMAND, chromium_command, require_tool
-from team_server import TeamServer, free_port, interrupt, wait_until_answering
+from processes import stop_process
+from team_server import TeamServer, free_port, wait_until_answering
 
 #: Slicer session processes take 7-30 s to answer on two busy cores; a case opens in a few seconds.
 START_TIMEOUT_MS = 120_000
@@ -42,7 +44,7 @@ class WebApp:
         return self
 
     def stop(self) -> None:
-        interrupt(self.process, timeout=60)
+        stop_process(self.process, signal.SIGINT, timeout=60)
         self.process = None
 
     def session_processes(self) -> dict[int, str]:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
 
+from ..errors import InputError
+
 if TYPE_CHECKING:  # pragma: no cover
     import highdicom as hd
 
@@ -66,6 +68,11 @@ class Code:
             or getattr(item, "LongCodeValue", None)
             or getattr(item, "URNCodeValue", None)
         )
+        missing = [k for k in ("CodingSchemeDesignator", "CodeMeaning") if getattr(item, k, None) is None]
+        if value is None or missing:
+            lacking = ", ".join(missing or ["a code value"])
+            raise InputError(f"A code item ({value or 'no code value'}) lacks {lacking}; the file is not conformant "
+                             "(PS3.3 Table 8.8-1 requires code value, scheme and meaning)")
         return cls(str(value), str(item.CodingSchemeDesignator), str(item.CodeMeaning))
 
     def __str__(self) -> str:

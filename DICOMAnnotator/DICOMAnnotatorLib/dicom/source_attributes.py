@@ -7,8 +7,11 @@ Study and Specimen modules that the source has; the list is PS3.3's
 (``resources/dicom/copied-modules.json``, made by ``scripts/generate_copied_modules.py``).
 Anonymised and converted series break the rules here more than anywhere: a value against its
 VR (Patient's Age "0Y") is left out, or left empty where the attribute is Type 2, and a missing
-Type 2 attribute is added empty, so that the derived object stays valid. The log names the
-attribute, never its value.
+Type 2 attribute is added empty, and an empty sequence (Philips writes an empty Procedure Code
+Sequence) is left out: a Type 1 or 3 sequence that is present holds at least one item (PS3.5 7.5.3),
+and the top-level sequences of these modules are Type 3 but for the two Type 2C breed sequences
+of non-human patients, which stay empty as the source has them. So the derived object stays
+valid. The log names the attribute, never its value.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ COPIED_MODULES = ("patient", "clinical-trial-subject", "general-study", "patient
 #: Type 2 attributes of the Patient and General Study modules: present, empty when the source lacks them.
 REQUIRED_EMPTY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
                   "ReferringPhysicianName", "StudyID", "AccessionNumber")
+#: Top-level sequences of the copied modules that may be present and empty (Type 2C, Patient Module).
+EMPTY_SEQUENCES_ALLOWED = frozenset({"PatientBreedCodeSequence", "BreedRegistrationSequence"})
 #: VRs whose values are text that pydicom can check against the VR's rules.
 _TEXT_VRS = frozenset({"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR",
                        "UT"})
@@ -68,11 +73,14 @@ def derived_instance(source: Dataset, sop_class_uid: str, transfer_syntax_uid: s
 
 def copy_patient_and_study(source: Dataset, target: Dataset) -> None:
     """Copy the source's valid Patient, Study and Specimen attributes into ``target`` (top level;
-    sequences whole), with every Type 2 Patient and General Study attribute present."""
+    sequences whole, empty ones left out), with every Type 2 Patient and General Study attribute present."""
     for tag in _copied_tags():
         if tag not in source:
             continue
         element = source[tag]
+        if element.VR == "SQ" and not element.value and element.keyword not in EMPTY_SEQUENCES_ALLOWED:
+            log.info("The source's %s is an empty sequence: left out", element.keyword)
+            continue
         if element.VR != "SQ" and not _valid(element):
             log.info("The source's %s is not a valid %s value: left %s", element.keyword, element.VR,
                      "empty" if element.keyword in REQUIRED_EMPTY else "out")

@@ -33,7 +33,7 @@ from scipy import ndimage
 from vtk.util import numpy_support
 
 from ..dicom import TISSUE, Code
-from ..errors import GeometryMismatchError, InputError, SegmentationError
+from ..errors import GeometryMismatchError, InputError, SegmentationError, SeriesError
 from ..imaging import (
     DEFAULT_COLOR,
     LPS_TO_RAS,
@@ -145,6 +145,9 @@ def volume_node_from_series(scene: slicer.vtkMRMLScene, series: ReferenceSeries,
     The node carries Slicer's ``DICOM.instanceUIDs`` attribute (as Slicer's DICOM loader sets
     it), so Slicer's own SEG export and slice annotations find the source instances.
     """
+    if series.is_colour:
+        raise SeriesError(f"{series.description} is a colour image; the annotation desks load greyscale volumes "
+                          "only (export a SEG on it with the seg export command)")
     if name is None:
         description = str(series.datasets[0].get("SeriesDescription", "") or "").strip()
         name = description or f"{series.modality or 'Volume'} {series.series_instance_uid[-8:]}"

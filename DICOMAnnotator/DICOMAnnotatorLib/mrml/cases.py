@@ -109,7 +109,8 @@ class _Desk:
         return isinstance(self.service, RemoteService)
 
     def _protocol(self, project: str) -> Protocol:
-        return Protocol.from_dict(self.service.project_protocol(project), source=f"project {project}'s protocol")
+        frozen = self.service.project_protocol(project)["protocol"]
+        return Protocol.from_dict(frozen, source=f"project {project}'s protocol")
 
     def close_case(self) -> None:
         """Remove the open case's nodes from the scene (an annotator keeps a draft first: :meth:`save_draft`)."""
@@ -330,7 +331,7 @@ def measurement_report(session: AnnotationSession, files: SubmissionFiles):
     session wrote into the SEG (numbered as there), on the volume it decoded when the case opened."""
     from ..dicom import read_header
     from ..seg import read_seg
-    from ..sr import measure_segmentation
+    from ..sr import measure_on_series
 
     marks = read_marks(files.annotations, session.series, session.protocol)
     if not session.protocol.segment_structures:
@@ -341,7 +342,7 @@ def measurement_report(session: AnnotationSession, files: SubmissionFiles):
             list(range(1, len(segmentation.segments) + 1)):  # the SEG renumbered its segments: read them back
         segmentation = read_seg(files.seg, session.series)
     labels = read_labels(files.annotations, segmentation.segments, marks, session.protocol)
-    measured = measure_segmentation(segmentation, session.series.read_voxels())
+    measured = measure_on_series(segmentation, session.series)
     return build_sr(segmentation, read_header(files.seg), measured, labels=labels,
                     marks=marks, creator=session.user, protocol_id=session.protocol.id)
 

@@ -13,6 +13,10 @@ Definitions (written to the SR, so they are fixed here once):
   a fraction of a voxel.
 - ``intensity``: mean, minimum, maximum and population standard deviation (ddof 0) of the
   series values in the segment, in modality units (Hounsfield units on CT).
+- colour series (RGB, e.g. a colour FA map or a photograph): no intensity statistics. Colour
+  samples have no modality units, and in a colour FA map the hue is a fibre direction and the
+  brightness a product of anisotropy and colour, so neither the mean of a channel nor a luminance
+  is a figure a reader could compare; the report keeps volume and diameter and the log says why.
 - FRACTIONAL segments: the volume is weighted (sum of fractions times voxel volume, the
   expected volume of a probability map, as :meth:`Segmentation.volume_ml`); the diameter and
   the intensity statistics use the voxels with a fraction of at least 0.5.
@@ -22,13 +26,16 @@ Work happens in each segment's bounding box, so cost follows the segment, not th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import ConvexHull
 from scipy.spatial.distance import cdist
 
-from ..imaging import MaskKind, Segmentation, VolumeGeometry
+from ..imaging import MaskKind, ReferenceSeries, Segmentation, VolumeGeometry
+
+log = logging.getLogger(__name__)
 
 #: Fractional voxels at or above this fraction count as inside for shape and intensity.
 FRACTIONAL_THRESHOLD = 0.5
@@ -63,6 +70,15 @@ def measure_segmentation(segmentation: Segmentation, voxels: np.ndarray | None =
         raise ValueError(f"Voxels of shape {voxels.shape} are not on the segmentation's grid "
                          f"{segmentation.geometry.array_shape}")
     return [measure_segment(segmentation, s.number, voxels) for s in segmentation.segments]
+
+
+def measure_on_series(segmentation: Segmentation, series: ReferenceSeries) -> list[SegmentMeasurements]:
+    """Measurements of every segment with the intensities of ``series`` (none on a colour series)."""
+    if series.is_colour:
+        log.warning("%s is a colour image: its segments are measured without intensity statistics (colour "
+                    "values have no modality units)", series.description)
+        return measure_segmentation(segmentation)
+    return measure_segmentation(segmentation, series.read_voxels())
 
 
 def measure_segment(segmentation: Segmentation, number: int, voxels: np.ndarray | None = None) -> SegmentMeasurements:

@@ -18,7 +18,7 @@ content, item by item, and read it back with highdicom, dcmqi's tid1500reader an
 - measurements with UCUM units: Volume (SCT 118565006) in ``ml``, Diameter (SCT 81827009)
   with derivation Maximum in ``mm``, and, on CT, Attenuation Coefficient (DCM 112031) in
   ``[hnsf'U]`` with derivations Mean, Minimum, Maximum and Standard Deviation (MR: MR signal
-  intensity in arbitrary units; other modalities: no intensity statistics). Definitions are
+  intensity in arbitrary units; other modalities and colour images: no intensity statistics). Definitions are
   in :mod:`.measurements`;
 - classification labels as qualitative evaluations of their segment's or mark's group
   (case labels in a TID 1501 group tracked as "Case");
@@ -46,7 +46,7 @@ from .content import ContentEncoder
 from .document import SrSeries, sr_document
 from .labels import ClassificationLabel, read_labels
 from .marks import Mark, read_marks
-from .measurements import SegmentMeasurements, measure_segmentation
+from .measurements import SegmentMeasurements, measure_on_series
 from .templates import IMAGING_MEASUREMENT_REPORT, MODEL_NAME, MeasurementReport
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def export_sr(
     seg_header = read_header(seg_path)  # its per-frame groups stay unparsed: the SR names the SEG instance
     marks = read_marks(marks_path, reference, loaded) if marks_path is not None else []
     labels = read_labels(labels_path, segmentation.segments, marks, loaded) if labels_path is not None else []
-    measured = measure_segmentation(segmentation, reference.read_voxels())
+    measured = measure_on_series(segmentation, reference)
     sr = build_sr(segmentation, seg_header, measured, labels=labels, marks=marks, creator=creator,
                   protocol_id=loaded.id if loaded is not None else segmentation.protocol_id)
     write_sr(sr, output, force=force)
