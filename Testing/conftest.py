@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from DICOMAnnotatorLib.imaging import phantoms
@@ -96,6 +97,16 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed; scripts/install-test-tools.sh installs it")
         pytest.skip(f"{name} is not installed (bash scripts/install-test-tools.sh installs it)")
     return path
+
+
+def require_module(name: str) -> ModuleType:
+    """A Python module of the ``test`` extra: missing under CI fails, elsewhere skips."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if CI:
+            pytest.fail(f"Python module {name} is missing; bash scripts/test.sh installs the test extra")
+        pytest.skip(f"Python module {name} is missing (bash scripts/test.sh installs the test extra)")
 
 
 def node_script(script: str, *args: object) -> str:

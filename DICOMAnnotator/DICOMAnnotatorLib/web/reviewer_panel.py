@@ -59,8 +59,7 @@ class ReviewerPanel:
         self._show_case_state()
         self.state.da_r_submissions = list(session.names)
         self.state.da_r_shown = "all"
-        comparable = hasattr(session, "agreement_table") and len(session.names) > 1  # an annotator sees their own only
-        self.state.da_r_agreement = session.agreement_table() if comparable else []
+        self.state.da_r_agreement = self._agreement(session)
         self.on_case(session.volume_node, session.consensus_node)
         return f"Case {self.desk.case.id} opened to {self.desk.action}"
 
@@ -73,7 +72,7 @@ class ReviewerPanel:
         session, method = self._session(), str(self.state.da_r_method)
         session.build_consensus(method)
         self.state.da_r_has_consensus = True
-        self.state.da_r_agreement = session.agreement_table()
+        self.state.da_r_agreement = self._agreement(session)
         self.on_edit(session.volume_node, session.consensus_node)
         return f"Consensus ({method}) built; edit it with the Segment Editor, then record it"
 
@@ -98,6 +97,12 @@ class ReviewerPanel:
         signature = self.desk.sign(str(self.state.da_r_meaning or ""), password)
         self.state.da_r_case = {**self.state.da_r_case, "state": "final"}
         return f"Case {signature.case} signed by {signature.name} at {signature.signed_at}: {signature.meaning}"
+
+    @staticmethod
+    def _agreement(session) -> list[list[str]]:
+        """The agreement table, when there are two submissions or more to compare (an annotator sees their own
+        only; a project may have one annotator per case)."""
+        return session.agreement_table() if len(session.names) > 1 else []
 
     def _show_case_state(self) -> None:
         case = self.desk.case
@@ -135,12 +140,14 @@ class ReviewerPanel:
                     VBtn("{{ name }}", v_for="name in da_r_submissions", key="name", value=("name",), size="small",
                          click=(controller.da_r_show, "[name]"))
                 html.Div("Agreement", classes="text-subtitle-2 mt-2")
-                with VTable(density="compact", id="da-agreement"):
+                # small type and narrow cells: the five columns fit the drawer without scrolling sideways
+                with VTable(density="compact", classes="text-caption", id="da-agreement"):
                     with html.Thead(), html.Tr():
-                        html.Th("{{ cell }}", v_for="cell in (da_r_agreement[0] || [])", key="cell")
+                        html.Th("{{ cell }}", v_for="cell in (da_r_agreement[0] || [])", key="cell",
+                                classes="px-1")
                     with html.Tbody():
                         with html.Tr(v_for="(row, index) in da_r_agreement.slice(1)", key="index"):
-                            html.Td("{{ cell }}", v_for="(cell, column) in row", key="column")
+                            html.Td("{{ cell }}", v_for="(cell, column) in row", key="column", classes="px-1")
                 with html.Div(classes="d-flex align-center ga-2 mt-2"):
                     VSelect(v_model=("da_r_method",), items=(["staple", "majority"],), label="Consensus",
                             density="compact", hide_details=True, id="da-consensus-method")
