@@ -202,6 +202,10 @@ def test_annotate_review_and_sign_in_the_browser(team, browser, tmp_path):
         assert any(row.startswith("Liver") and "\t0\t" in row for row in ben_rows), ben_rows  # not ann's stroke
         ben_start, ben_end, _ = paint_stroke(ben, browser, "second-annotator-stroke")
         assert click_and_wait(ann, "#da-save-draft") == "Draft of case 1 saved; it opens again with the case"
+        painted = ann.locator("#da-measurements tr").all_inner_texts()
+        ann.fill("#da-case-number", "1")
+        assert click_and_wait(ann, "#da-open-case") == "Case 1 opened"  # resumed from the draft
+        assert ann.locator("#da-measurements tr").all_inner_texts() == painted
 
         for page in (ann, ben):
             assert "submitted" in click_and_wait(page, "#da-submit")

@@ -35,8 +35,9 @@ class AnnotatorPanel:
                            "da_a_edge_cases": [], "da_a_presets": [], "da_a_checklist": [], "da_a_questions": [],
                            "da_a_measurements": [], "da_a_marks": []})
         controller = server.controller
-        controller.da_next_case = lambda: perform(self.state, self.next_case)
-        controller.da_open_case = lambda: perform(self.state, self.open_case)
+        # typed values come with the click (the field's own state update may reach the server after it)
+        controller.da_next_case = lambda project: perform(self.state, lambda: self.next_case(project))
+        controller.da_open_case = lambda number: perform(self.state, lambda: self.open_case(number))
         controller.da_window = lambda name: perform(self.state, lambda: self.apply_window(name))
         controller.da_answer = lambda key, value: perform(self.state, lambda: self.answer(key, value))
         controller.da_place = lambda label: perform(self.state, lambda: self.place(label))
@@ -44,15 +45,15 @@ class AnnotatorPanel:
         controller.da_submit = lambda: perform(self.state, self.submit)
 
     # ------------------------------------------------------------------ actions
-    def next_case(self) -> str:
-        project = str(self.state.da_project or "").strip()
+    def next_case(self, project: str | None) -> str:
+        project = str(project or "").strip()
         if not project:
             return self._refuse("Type the project's name first")
         self._opened(self.desk.open_next_case(project))
         return f"Case {self.desk.case.id} opened"
 
-    def open_case(self) -> str:
-        number = str(self.state.da_case_number or "").strip()
+    def open_case(self, number: str | None) -> str:
+        number = str(number or "").strip()
         if not number.isdigit():
             return self._refuse(f"'{number}' is not a case number; type the number of a case assigned to you")
         self._opened(self.desk.open_case(int(number)))
@@ -190,11 +191,12 @@ class AnnotatorPanel:
         with html.Div(classes="d-flex align-center ga-2 my-2"):
             VTextField(v_model=("da_project",), label="Project", density="compact", hide_details=True,
                        id="da-project")
-            VBtn("Next case", click=self.server.controller.da_next_case, color="primary", id="da-next-case")
+            VBtn("Next case", click=(self.server.controller.da_next_case, "[da_project]"), color="primary",
+                 id="da-next-case")
         with html.Div(classes="d-flex align-center ga-2 my-2"):
             VTextField(v_model=("da_case_number",), label="Case number", density="compact", hide_details=True,
                        id="da-case-number")
-            VBtn("Open", click=self.server.controller.da_open_case, id="da-open-case")
+            VBtn("Open", click=(self.server.controller.da_open_case, "[da_case_number]"), id="da-open-case")
         with VCard(v_if=("da_a_case",), variant="outlined", classes="my-2", id="da-annotate-case"):
             VCardTitle("Case {{ da_a_case.id }} (round {{ da_a_case.round }}): {{ da_a_case.state }}",
                        classes="text-subtitle-1")

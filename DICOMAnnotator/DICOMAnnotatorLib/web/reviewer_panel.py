@@ -29,26 +29,27 @@ class ReviewerPanel:
                            "da_r_comment": "", "da_r_meaning": "Approved as the reference standard",
                            "da_r_password": ""})
         controller = server.controller
-        controller.da_r_next_case = lambda: perform(self.state, self.next_case)
-        controller.da_r_open_case = lambda: perform(self.state, self.open_case)
+        # typed values come with the click (the field's own state update may reach the server after it)
+        controller.da_r_next_case = lambda project: perform(self.state, lambda: self.next_case(project))
+        controller.da_r_open_case = lambda number: perform(self.state, lambda: self.open_case(number))
         controller.da_r_show = lambda name: perform(self.state, lambda: self.show(name))
-        controller.da_r_consensus = lambda: perform(self.state, self.build_consensus)
-        controller.da_r_record = lambda: perform(self.state, self.record_consensus)
-        controller.da_r_approve = lambda: perform(self.state, self.approve)
-        controller.da_r_changes = lambda: perform(self.state, self.request_changes)
-        controller.da_r_sign = lambda: perform(self.state, self.sign)
+        controller.da_r_consensus = lambda method: perform(self.state, lambda: self.build_consensus(method))
+        controller.da_r_record = lambda method: perform(self.state, lambda: self.record_consensus(method))
+        controller.da_r_approve = lambda comment: perform(self.state, lambda: self.approve(comment))
+        controller.da_r_changes = lambda comment: perform(self.state, lambda: self.request_changes(comment))
+        controller.da_r_sign = lambda meaning, password: perform(self.state, lambda: self.sign(meaning, password))
 
     # ------------------------------------------------------------------ actions
-    def next_case(self) -> str:
-        project = str(self.state.da_r_project or "").strip()
+    def next_case(self, project: str | None) -> str:
+        project = str(project or "").strip()
         if not project:
             from ..errors import InputError
 
             raise InputError("Type the project's name first")
         return self._opened(self.desk.open_next_case(project))
 
-    def open_case(self) -> str:
-        number = str(self.state.da_r_case_number or "").strip()
+    def open_case(self, number: str | None) -> str:
+        number = str(number or "").strip()
         if not number.isdigit():
             from ..errors import InputError
 
@@ -68,33 +69,32 @@ class ReviewerPanel:
         self.state.da_r_shown = name
         return "All submissions shown" if name == "all" else f"Only {name}'s submission shown"
 
-    def build_consensus(self) -> str:
-        session, method = self._session(), str(self.state.da_r_method)
+    def build_consensus(self, method: str) -> str:
+        session = self._session()
         session.build_consensus(method)
         self.state.da_r_has_consensus = True
         self.state.da_r_agreement = self._agreement(session)
         self.on_edit(session.volume_node, session.consensus_node)
         return f"Consensus ({method}) built; edit it with the Segment Editor, then record it"
 
-    def record_consensus(self) -> str:
-        case = self.desk.record_consensus(str(self.state.da_r_method))
+    def record_consensus(self, method: str) -> str:
+        case = self.desk.record_consensus(str(method))
         self._show_case_state()
         return f"Consensus of case {case.id} recorded; its state is now {case.state.value}"
 
-    def approve(self) -> str:
-        case = self.desk.approve(str(self.state.da_r_comment or "") or None)
+    def approve(self, comment: str | None) -> str:
+        case = self.desk.approve(str(comment or "") or None)
         self._show_case_state()
         return f"Case {case.id} approved; its state is now {case.state.value}"
 
-    def request_changes(self) -> str:
-        case = self.desk.request_changes(str(self.state.da_r_comment or ""))
+    def request_changes(self, comment: str | None) -> str:
+        case = self.desk.request_changes(str(comment or ""))
         self._show_case_state()
         return f"Changes requested on case {case.id}; its state is now {case.state.value}"
 
-    def sign(self) -> str:
-        password = str(self.state.da_r_password or "")
+    def sign(self, meaning: str | None, password: str | None) -> str:
         self.state.da_r_password = ""  # asked again for every signature, kept for none
-        signature = self.desk.sign(str(self.state.da_r_meaning or ""), password)
+        signature = self.desk.sign(str(meaning or ""), str(password or ""))
         self.state.da_r_case = {**self.state.da_r_case, "state": "final"}
         return f"Case {signature.case} signed by {signature.name} at {signature.signed_at}: {signature.meaning}"
 
@@ -123,11 +123,11 @@ class ReviewerPanel:
         with html.Div(classes="d-flex align-center ga-2 my-2"):
             VTextField(v_model=("da_r_project",), label="Project", density="compact", hide_details=True,
                        id="da-review-project")
-            VBtn("Next case", click=controller.da_r_next_case, color="primary", id="da-review-next")
+            VBtn("Next case", click=(controller.da_r_next_case, "[da_r_project]"), color="primary", id="da-review-next")
         with html.Div(classes="d-flex align-center ga-2 my-2"):
             VTextField(v_model=("da_r_case_number",), label="Case number", density="compact", hide_details=True,
                        id="da-review-case-number")
-            VBtn("Open", click=controller.da_r_open_case, id="da-review-open")
+            VBtn("Open", click=(controller.da_r_open_case, "[da_r_case_number]"), id="da-review-open")
         with VCard(v_if=("da_r_case",), variant="outlined", classes="my-2", id="da-review-case"):
             VCardTitle("Case {{ da_r_case.id }} (round {{ da_r_case.round }}): {{ da_r_case.state }}",
                        classes="text-subtitle-1")
@@ -151,17 +151,18 @@ class ReviewerPanel:
                 with html.Div(classes="d-flex align-center ga-2 mt-2"):
                     VSelect(v_model=("da_r_method",), items=(["staple", "majority"],), label="Consensus",
                             density="compact", hide_details=True, id="da-consensus-method")
-                    VBtn("Build", click=controller.da_r_consensus, id="da-build-consensus")
-                    VBtn("Record", click=controller.da_r_record, disabled=("!da_r_has_consensus",),
+                    VBtn("Build", click=(controller.da_r_consensus, "[da_r_method]"), id="da-build-consensus")
+                    VBtn("Record", click=(controller.da_r_record, "[da_r_method]"), disabled=("!da_r_has_consensus",),
                          id="da-record-consensus")
                 VTextField(v_model=("da_r_comment",), label="Comment", density="compact", hide_details=True,
                            classes="mt-3", id="da-review-comment")
                 with html.Div(classes="d-flex ga-2 mt-2"):
-                    VBtn("Approve", click=controller.da_r_approve, color="primary", id="da-approve")
-                    VBtn("Request changes", click=controller.da_r_changes, id="da-request-changes")
+                    VBtn("Approve", click=(controller.da_r_approve, "[da_r_comment]"), color="primary", id="da-approve")
+                    VBtn("Request changes", click=(controller.da_r_changes, "[da_r_comment]"), id="da-request-changes")
                 html.Div("Signature", classes="text-subtitle-2 mt-3")
                 VTextField(v_model=("da_r_meaning",), label="Meaning", density="compact", hide_details=True,
                            id="da-sign-meaning")
                 VTextField(v_model=("da_r_password",), label="Your password", type="password", density="compact",
                            hide_details=True, autocomplete="current-password", classes="mt-2", id="da-sign-password")
-                VBtn("Sign", click=controller.da_r_sign, color="primary", classes="mt-2", id="da-sign")
+                VBtn("Sign", click=(controller.da_r_sign, "[da_r_meaning, da_r_password]"), color="primary",
+                     classes="mt-2", id="da-sign")
