@@ -174,6 +174,22 @@ class AnnotatorDesk(_Desk):
         if found["action"] != "annotate":
             raise InputError(f"The next case for {self.user} in {project} is waiting for '{found['action']}', "
                              "which is done in the DICOMAnnotatorReview module")
+        return self._open_annotation(project, found, load_volume)
+
+    def open_case(self, case_id: int, load_volume: VolumeLoader | None = None) -> AnnotationSession:
+        """Open one case by its number, as :meth:`open_next_case` opens the most urgent one.
+
+        The service decides whether the user may: a case not assigned to an annotator is refused there
+        (and the refusal audited), and nothing is opened.
+        """
+        shown = self.service.show_case(case_id)
+        return self._open_annotation(shown["project"], shown, load_volume)
+
+    def _open_annotation(self, project: str, found: dict[str, Any],
+                         load_volume: VolumeLoader | None) -> AnnotationSession:
+        if self.session is not None:
+            self.save_draft()
+            self.close_case()
         protocol = self._protocol(project)
         case = self._case_from(found)
         series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)
@@ -243,9 +259,23 @@ class ReviewerDesk(_Desk):
         """
         self.close_case()
         found = self.service.next_case(project)
+        return self._open_review(project, found, self.service.show_case(int(found["case"])), load_volume,
+                                 found["action"])
+
+    def open_case(self, case_id: int, load_volume: VolumeLoader | None = None) -> ReviewSession:
+        """Open one case by its number to compare, merge, review or sign, as :meth:`open_next_case` does.
+
+        The service decides what the user may see and do: an annotator sees only their own submission
+        (until the case is final), and the server refuses their review, consensus or signature.
+        """
+        self.close_case()
+        shown = self.service.show_case(case_id)
+        return self._open_review(shown["project"], shown, shown, load_volume, shown["state"])
+
+    def _open_review(self, project: str, found: dict[str, Any], shown: dict[str, Any],
+                     load_volume: VolumeLoader | None, action: str) -> ReviewSession:
         case = self._case_from(found)
         files = self._files(case.id)
-        shown = self.service.show_case(case.id)
         submitted = [s for s in shown["submissions"] if s["round"] == case.round]
         series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)
         recorded = [c for c in shown["consensus"] if c["round"] == case.round]
@@ -268,7 +298,7 @@ class ReviewerDesk(_Desk):
                 session.load_consensus(files[(f"consensus_{kind}", recorded[-1]["user"], case.round)])
 
         session = self._open(case, load_volume, create, prepare)
-        self.action = found["action"]
+        self.action = action
         return session
 
     def record_consensus(self, method: str | None = None) -> CaseView:

@@ -23,15 +23,26 @@ from .credentials import save_session, saved_session, server_key
 TIMEOUT = (10.0, 600.0)  # (connect, read) seconds: a consensus or a large file may take minutes
 
 
+def sign_in(url: str, user: str, password: str) -> dict[str, Any]:
+    """A new session of ``user`` on the server at ``url`` (``token``, ``user``, ``expires_at``), kept nowhere: the
+    web app holds it for the user's browser session only."""
+    return _call("POST", url, "/api/login", token=None, json={"user": user, "password": password})
+
+
+def sign_out(url: str, token: str) -> None:
+    """End the session of ``token`` on the server (it cannot be used again)."""
+    _call("POST", url, "/api/logout", token=token)
+
+
 def login(url: str, user: str, password: str) -> dict[str, Any]:
     """Sign in to the server at ``url``; the session is kept for later commands (the password is not)."""
-    session = _call("POST", url, "/api/login", token=None, json={"user": user, "password": password})
+    session = sign_in(url, user, password)
     save_session(url, session)
     return session
 
 
 def logout(url: str) -> None:
-    _call("POST", url, "/api/logout", token=saved_session(url)["token"])
+    sign_out(url, saved_session(url)["token"])
 
 
 class RemoteService:
