@@ -3,7 +3,9 @@
 The module is thin on purpose. The Widget binds a parameter node to the GUI and calls the
 Logic; the Logic hands every step to ``DICOMAnnotatorLib.mrml.ReviewerDesk`` (the core's
 MRML layer, tested headless on slicer-core with a real review store), installed by
-../DICOMAnnotator/CMakeLists.txt into the same folder as this module.
+../DICOMAnnotator/CMakeLists.txt into the same folder as this module. The store settings, the
+per-action requirements, the DICOM database calls and the handlers' error handling are
+DICOMAnnotator's.
 """
 
 import os
@@ -11,6 +13,7 @@ import os
 import qt
 import slicer
 from slicer.i18n import tr as _
+from slicer.i18n import translate
 from slicer.parameterNodeWrapper import parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -20,7 +23,20 @@ from slicer.ScriptedLoadableModule import (
 )
 from slicer.util import VTKObservationMixin
 
-from DICOMAnnotator import SETTINGS_FIELDS, addToDICOMDatabase, fillTableWidget, loadSettingsInto, saveSettingsFrom
+from DICOMAnnotator import (
+    SETTINGS_FIELDS,
+    CasePanelMixin,
+    StoreAccess,
+    addToDICOMDatabase,
+    askSignaturePassword,
+    ensureRequirements,
+    ensureTestRequirements,
+    fillTableWidget,
+    loadSettingsInto,
+    openCaseDesk,
+    runShowingErrors,
+    saveSettingsFrom,
+)
 
 ALL_SUBMISSIONS = "All submissions"
 #: The same store and work folder as DICOMAnnotator; the reviewer's name is kept apart from the annotator's.
@@ -37,18 +53,19 @@ class DICOMAnnotatorReview(ScriptedLoadableModule):
     def __init__(self, parent):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("DICOM Annotator Review")
-        self.parent.categories = ["DICOMAnnotator"]
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Segmentation")]
         self.parent.dependencies = ["DICOMAnnotator"]  # its core package, settings and table helpers
-        self.parent.contributors = ["DICOMAnnotator team"]
+        self.parent.contributors = ["DICOMAnnotator contributors (dicom-annotator project)"]
         self.parent.helpText = _("""
 Review annotations made with DICOM Annotator. "Next case" opens your most urgent case: every submission
 as its own segmentation, with the annotators' agreement per segment. Build the consensus (STAPLE or
 majority), edit it in the Segment Editor, record it, then approve, request changes with a comment, or
-sign the approved case. Export writes the consensus as DICOM SEG, NIfTI and surface models.
-See the <a href="https://github.com/dicom-annotator/DICOMAnnotator">project page</a>.
+sign the approved case. Export writes the consensus as DICOM SEG, NIfTI and surface models and adds the
+DICOM files to the DICOM database.
+See the <a href="https://github.com/dicom-annotator/SlicerDICOMAnnotator">project page</a>.
 """)
         self.parent.acknowledgementText = _("""
-Developed by the DICOMAnnotator team on top of 3D Slicer's Segment Editor and DICOM database,
+Developed by the DICOMAnnotator contributors on top of 3D Slicer's Segment Editor and DICOM database,
 pydicom, highdicom and SimpleITK.
 """)
 
@@ -61,16 +78,14 @@ pydicom, highdicom and SimpleITK.
 @parameterNodeWrapper
 class DICOMAnnotatorReviewParameterNode:
     """
-    The parameters of the module.
+    The parameters of the module (saved with the scene; the review store is not among them).
 
-    storeURL - the review store (SQLAlchemy URL; empty: the default SQLite file).
     userName - the reviewer, radiologist or lead, as known to the store.
     projectName - the project whose cases to review.
     workFolder - where consensus and exports are written.
     caseText - what the open case is, for the user.
     """
 
-    storeURL: str = ""
     userName: str = ""
     projectName: str = ""
     workFolder: str = ""
@@ -82,8 +97,12 @@ class DICOMAnnotatorReviewParameterNode:
 #
 
 
-class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    """GUI only: binds the parameter node to Resources/UI/DICOMAnnotatorReview.ui and calls the Logic."""
+class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMixin, CasePanelMixin):
+    """GUI only: binds the parameter node to Resources/UI/DICOMAnnotatorReview.ui and calls the Logic.
+
+    Every handler ends by bringing the panel in line with the Logic's open case (showCase), also
+    when one of its steps failed.
+    """
 
     def __init__(self, parent=None) -> None:
         ScriptedLoadableModuleWidget.__init__(self, parent)
@@ -91,6 +110,7 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self.loadingText = _("Loading the submissions...")
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -102,16 +122,21 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
         self.ui.methodComboBox.addItems(["staple", "majority"])
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        connections = {
-            self.ui.nextCaseButton: self.onNextCase, self.ui.buildConsensusButton: self.onBuildConsensus,
-            self.ui.editConsensusButton: self.onEditConsensus, self.ui.recordConsensusButton: self.onRecordConsensus,
-            self.ui.approveButton: self.onApprove, self.ui.requestChangesButton: self.onRequestChanges,
-            self.ui.signButton: self.onSign, self.ui.exportButton: self.onExport,
-        }
-        for button, handler in connections.items():
+        for button, handler in self.caseActions().items():
             button.connect("clicked(bool)", handler)
+        self.ui.nextCaseButton.connect("clicked(bool)", self.onNextCase)
         self.ui.showOnlyComboBox.connect("currentTextChanged(QString)", self.onShowOnly)
         self.initializeParameterNode()
+        self.showCase()
+
+    def caseActions(self) -> dict:
+        """The buttons that act on the open case, with their handlers."""
+        return {
+            self.ui.buildConsensusButton: self.onBuildConsensus, self.ui.editConsensusButton: self.onEditConsensus,
+            self.ui.recordConsensusButton: self.onRecordConsensus, self.ui.approveButton: self.onApprove,
+            self.ui.requestChangesButton: self.onRequestChanges, self.ui.signButton: self.onSign,
+            self.ui.exportButton: self.onExport,
+        }
 
     def cleanup(self) -> None:
         self.removeObservers()
@@ -121,78 +146,76 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
 
     def onSceneStartClose(self, caller, event) -> None:
         self.logic.closeCase()
+        self.showCase()
         self.setParameterNode(None)
 
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        self.logic.loadSettings(self._parameterNode)
-
-    def setParameterNode(self, inputParameterNode) -> None:
+    def showCase(self) -> None:
+        """Bring the whole panel in line with the Logic's open case, or with no case."""
+        isOpen = self.logic.hasOpenCase()
         if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-
-    def onNextCase(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Failed to open the next case."), waitCursor=True):
-            self.logic.ensureDependencies()
-            self.logic.saveSettings(self._parameterNode)
-            progress = slicer.util.createProgressDialog(labelText=_("Loading the submissions..."), maximum=0)
-            try:
-                self._parameterNode.caseText = self.logic.openNextCase(self._parameterNode)
-            finally:
-                progress.close()
-            self.ui.showOnlyComboBox.clear()
+            self._parameterNode.caseText = self.logic.caseText()
+        for button in self.caseActions():
+            button.enabled = isOpen
+        self.ui.showOnlyComboBox.enabled = isOpen
+        self.ui.showOnlyComboBox.clear()
+        fillTableWidget(self.ui.agreementTableWidget, [[]])
+        if isOpen:
             self.ui.showOnlyComboBox.addItems([ALL_SUBMISSIONS] + self.logic.annotators())
-            self.showAgreement()
+            runShowingErrors(_("The agreement could not be computed."), self.showAgreement, waitCursor=True)
 
     def showAgreement(self) -> None:
         fillTableWidget(self.ui.agreementTableWidget, self.logic.agreementRows())
 
     def onShowOnly(self, name: str) -> None:
         if name and self.logic.hasOpenCase():
-            self.logic.showOnly(None if name == ALL_SUBMISSIONS else name)
+            runShowingErrors(_("The submissions could not be shown."),
+                             lambda: self.logic.showOnly(None if name == ALL_SUBMISSIONS else name))
 
     def onBuildConsensus(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("The consensus could not be built."), waitCursor=True):
-            self.logic.buildConsensus(self.ui.methodComboBox.currentText)
-            self.showAgreement()
+        runShowingErrors(_("The consensus could not be built."),
+                         lambda: self.logic.buildConsensus(self.ui.methodComboBox.currentText), waitCursor=True)
+        self.showCase()
 
     def onEditConsensus(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("The consensus could not be opened for editing.")):
-            self.logic.prepareConsensusEditing()
+        if runShowingErrors(_("The consensus could not be opened for editing."), self.logic.prepareConsensusEditing):
             slicer.util.selectModule("SegmentEditor")
 
     def onRecordConsensus(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("The consensus could not be recorded."), waitCursor=True):
-            self._parameterNode.caseText = self.logic.recordConsensus(self.ui.methodComboBox.currentText)
+        runShowingErrors(_("The consensus could not be recorded."),
+                         lambda: self.logic.recordConsensus(self.ui.methodComboBox.currentText), waitCursor=True)
+        self.showCase()
 
     def onApprove(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("The case could not be approved."), waitCursor=True):
-            self._parameterNode.caseText = self.logic.approve(self.ui.commentPlainTextEdit.plainText)
+        runShowingErrors(_("The case could not be approved."),
+                         lambda: self.logic.approve(self.ui.commentPlainTextEdit.plainText), waitCursor=True)
+        self.showCase()
 
     def onRequestChanges(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("Changes could not be requested."), waitCursor=True):
-            self._parameterNode.caseText = self.logic.requestChanges(self.ui.commentPlainTextEdit.plainText)
+        runShowingErrors(_("Changes could not be requested."),
+                         lambda: self.logic.requestChanges(self.ui.commentPlainTextEdit.plainText), waitCursor=True)
+        self.showCase()
 
     def onSign(self) -> None:
-        with slicer.util.tryWithErrorDisplay(_("The case could not be signed."), waitCursor=True):
-            self._parameterNode.caseText = self.logic.sign(self.ui.meaningLineEdit.text)
+        def sign() -> None:
+            password = askSignaturePassword(self._parameterNode.userName.strip())
+            self.logic.sign(self.ui.meaningLineEdit.text, password or None)
+
+        runShowingErrors(_("The case could not be signed."), sign, waitCursor=True)
+        self.showCase()
 
     def onExport(self) -> None:
         formats = [name for name, box in (("seg", self.ui.exportSegCheckBox), ("nifti", self.ui.exportNiftiCheckBox),
                                           ("models", self.ui.exportModelsCheckBox)) if box.checked]
-        with slicer.util.tryWithErrorDisplay(_("The export failed."), waitCursor=True):
+
+        def export() -> None:
             progress = slicer.util.createProgressDialog(labelText=_("Exporting..."), maximum=0)
             try:
-                self._parameterNode.caseText = self.logic.export(formats)
+                self.logic.export(formats)
             finally:
                 progress.close()
+
+        runShowingErrors(_("The export failed."), export, waitCursor=True)
+        self.showCase()
 
 
 #
@@ -203,6 +226,8 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
 class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
     """Calls the core's ReviewerDesk on the application's scene; usable without the Widget, never touches Qt widgets.
 
+    Each action returns a line saying what it did, which caseText() then gives.
+
     :param settings: the QSettings to read and write; default: Slicer's user settings.
     """
 
@@ -210,6 +235,7 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
         ScriptedLoadableModuleLogic.__init__(self)
         self._settings = settings
         self.desk = None
+        self._caseText = ""
 
     def getParameterNode(self):
         return DICOMAnnotatorReviewParameterNode(super().getParameterNode())
@@ -217,34 +243,40 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
     def settings(self):
         return self._settings if self._settings is not None else slicer.app.userSettings()
 
+    def store(self) -> StoreAccess:
+        return StoreAccess(self.settings())
+
     def loadSettings(self, parameterNode) -> None:
-        """Fill empty fields from the application settings (store, user, work folder)."""
+        """Fill empty fields from the application settings (user, work folder)."""
         loadSettingsInto(self.settings(), parameterNode, REVIEW_SETTINGS_FIELDS)
 
     def saveSettings(self, parameterNode) -> None:
         saveSettingsFrom(self.settings(), parameterNode, REVIEW_SETTINGS_FIELDS)
 
-    def ensureDependencies(self) -> None:
-        """Install what Slicer lacks from DICOMAnnotator's Resources/requirements.txt, asking the user first."""
-        folder = os.path.dirname(slicer.modules.dicomannotator.path)
-        requirements = os.path.join(folder, "Resources", "requirements.txt")
-        slicer.packaging.pip_ensure(slicer.packaging.load_requirements(requirements),
-                                    requester="DICOM Annotator Review")
+    def ensureDependencies(self, action: str = "review") -> None:
+        """Install what ``action`` needs and Slicer lacks, asking the user first."""
+        ensureRequirements(action, requester="DICOM Annotator Review")
 
     def openNextCase(self, parameterNode) -> str:
+        """Open the user's most urgent case (the open one is closed first), its series from the DICOM database."""
         from DICOMAnnotatorLib.mrml import ReviewerDesk
 
-        if not parameterNode.userName.strip() or not parameterNode.projectName.strip():
-            raise ValueError("Give your user name and the project")
-        self.desk = ReviewerDesk(slicer.mrmlScene, parameterNode.storeURL.strip() or None,
-                                 parameterNode.userName.strip(), parameterNode.workFolder.strip())
-        session = self.desk.open_next_case(parameterNode.projectName.strip())
-        slicer.util.setSliceViewerLayers(background=session.volume_node, fit=True)
+        self.closeCase()
+        self.desk, session = openCaseDesk(ReviewerDesk, self.store(), parameterNode)
         case = self.desk.case
-        return f"Case {case.id} (round {case.round}): to {self.desk.action}; {len(session.names)} submission(s)"
+        return self._report(f"Case {case.id} (round {case.round}): to {self.desk.action}; "
+                            f"{len(session.names)} submission(s)")
 
     def hasOpenCase(self) -> bool:
         return self.desk is not None and self.desk.session is not None
+
+    def caseText(self) -> str:
+        """What the open case is and what was last done to it (empty without a case)."""
+        return self._caseText
+
+    def _report(self, text: str) -> str:
+        self._caseText = text
+        return text
 
     def _session(self):
         if not self.hasOpenCase():
@@ -252,7 +284,11 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
         return self.desk.session
 
     def closeCase(self) -> None:
+        """Remove the open case's nodes from the scene."""
+        if self.desk is not None:
+            self.desk.close_case()
         self.desk = None
+        self._caseText = ""
 
     def annotators(self) -> list:
         return list(self._session().names)
@@ -282,30 +318,33 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
     def recordConsensus(self, method: str) -> str:
         self._session()
         case = self.desk.record_consensus(method)
-        return f"Consensus of case {case.id} recorded; the case is {case.state.value} (tier {case.tier})"
+        return self._report(f"Consensus of case {case.id} recorded; the case is {case.state.value} (tier {case.tier})")
 
     def approve(self, comment: str) -> str:
         self._session()
         case = self.desk.approve(comment.strip() or None)
-        return f"Case {case.id} approved; now {case.state.value}"
+        return self._report(f"Case {case.id} approved; now {case.state.value}")
 
     def requestChanges(self, comment: str) -> str:
         self._session()
         case = self.desk.request_changes(comment)
-        return f"Case {case.id} sent back to its annotators (round {case.round})"
+        return self._report(f"Case {case.id} sent back to its annotators (round {case.round})")
 
-    def sign(self, meaning: str) -> str:
+    def sign(self, meaning: str, password: str | None = None) -> str:
+        """Sign the open case; ``password`` is asked again for every signature (a team server always needs it,
+        a local store when the user has one)."""
         self._session()
-        signature = self.desk.sign(meaning)
-        return f"Case {signature.case} signed by {signature.user}: {signature.meaning}"
+        signature = self.desk.sign(meaning, password)
+        return self._report(f"Case {signature.case} signed by {signature.name} ({signature.user}): "
+                            f"{signature.meaning}")
 
     def export(self, formats: list) -> str:
+        """Write the consensus in ``formats``; the DICOM files are added to the DICOM database."""
         session = self._session()
         folder = os.path.join(str(self.desk.work), "exports", f"case-{self.desk.case.id}")
         written = session.export(folder, formats, force=True)
-        if "seg" in written or "sr" in written:
-            addToDICOMDatabase([str(written[kind]) for kind in ("seg", "sr") if kind in written])
-        return "Exported " + ", ".join(str(path) for path in written.values())
+        addToDICOMDatabase([str(written[kind]) for kind in ("seg", "sr") if kind in written])
+        return self._report("Exported " + ", ".join(str(path) for path in written.values()))
 
 
 #
@@ -314,10 +353,14 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
 
 
 class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
-    """The module's whole flow on generated data, run by ctest and by the module's "Reload and Test" button."""
+    """The module's whole flow on generated data, run by ctest and by the module's "Reload and Test" button.
+
+    It works in a temporary DICOM database (DICOMUtils.TemporaryDICOMDatabase), never in the user's.
+    """
 
     def setUp(self):
         slicer.mrmlScene.Clear()
+        ensureTestRequirements(self, "review")
 
     def runTest(self):
         self.setUp()
@@ -328,14 +371,16 @@ class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
         import tempfile
 
         import numpy as np
+        import pydicom
         from DICOMAnnotatorLib import review
         from DICOMAnnotatorLib.imaging import ReferenceSeries, Segmentation, write_phantom_series
         from DICOMAnnotatorLib.protocols import load_protocol
         from DICOMAnnotatorLib.review import create_sample_project
         from DICOMAnnotatorLib.seg import write_seg
+        from DICOMLib import DICOMUtils
 
-        self.delayDisplay("Making a phantom case with two submissions in a temporary review store")
-        with tempfile.TemporaryDirectory() as folder:
+        self.delayDisplay("Making a phantom case with two submissions in a temporary review store and DICOM database")
+        with tempfile.TemporaryDirectory() as folder, DICOMUtils.TemporaryDICOMDatabase() as database:
             seriesFolder = os.path.join(folder, "series")
             geometry, _hu, labels = write_phantom_series(seriesFolder)
             series = ReferenceSeries.from_paths(seriesFolder)
@@ -350,12 +395,13 @@ class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
 
             settings = qt.QSettings(os.path.join(folder, "settings.ini"), qt.QSettings.IniFormat)
             parameters = DICOMAnnotatorReviewLogic(settings).getParameterNode()
-            parameters.storeURL, parameters.projectName = url, "liver"
-            parameters.workFolder = os.path.join(folder, "work")
+            parameters.projectName, parameters.workFolder = "liver", os.path.join(folder, "work")
             for user in ("rev", "rad"):
                 logic = DICOMAnnotatorReviewLogic(settings)
+                logic.store().setLocation(url)
                 parameters.userName = user
                 self.assertIn("Case 1", logic.openNextCase(parameters))
+                self.assertTrue(database.filesForSeries(series.series_instance_uid))
                 self.assertEqual(sorted(logic.annotators()), ["ann", "ben"])
                 if user == "rev":
                     self.assertGreater(len(logic.agreementRows()), 1)
@@ -363,6 +409,14 @@ class DICOMAnnotatorReviewTest(ScriptedLoadableModuleTest):
                     logic.prepareConsensusEditing()
                     self.assertIn("recorded", logic.recordConsensus("staple"))
                 self.assertIn("approved", logic.approve(""))
+                if user == "rev":
+                    logic.closeCase()
             self.assertIn("signed by rad", logic.sign("Approved as reference standard"))
             self.assertIn("Exported", logic.export(["seg", "nifti"]))
+            exported = pydicom.dcmread(os.path.join(folder, "work", "exports", "case-1", "consensus.dcm"),
+                                       stop_before_pixels=True)
+            copies = database.filesForSeries(exported.SeriesInstanceUID)
+            self.assertTrue(copies and not copies[0].startswith(folder), "the SEG is copied into the database")
+            logic.closeCase()
+            self.assertEqual(slicer.mrmlScene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode"), 0)
         self.delayDisplay("Case reviewed, signed and exported")

@@ -27,6 +27,8 @@ TEST_DATA = Path(os.environ.get(TEST_DATA_SETTING) or REPO.parent / "shared" / "
 #: The skip reason of tests whose third-party files are missing (the summary gathers them).
 MISSING_TEST_DATA = "third-party test data missing"
 CI = os.environ.get("CI", "").lower() == "true"
+#: The npm packages of the interoperability tests (dcmjs), installed by scripts/install-node-tools.sh.
+NODE_FOLDER = REPO / "Testing" / "interop" / "node"
 
 
 def pytest_configure(config) -> None:
@@ -96,6 +98,21 @@ def require_tool(name: str) -> str:
     return path
 
 
+def node_script(script: str, *args: object) -> str:
+    """What a reader script of ``NODE_FOLDER`` (dcmjs, the library OHIF uses) prints for ``args``;
+    node or dcmjs missing under CI fails, elsewhere skips; the script failing fails the test."""
+    node = require_tool("node")
+    if not (NODE_FOLDER / "node_modules" / "dcmjs").is_dir():
+        if CI:
+            pytest.fail("dcmjs (npm) is missing; bash scripts/install-node-tools.sh installs it")
+        pytest.skip("dcmjs (npm) is missing (bash scripts/install-node-tools.sh installs it)")
+    result = subprocess.run([node, str(NODE_FOLDER / script), *map(str, args)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, f"{script} exited {result.returncode}:\n{result.stdout[-2000:]}\n" \
+                                   f"{result.stderr[-2000:]}"
+    return result.stdout
+
+
 def run(*args, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``dicom-annotator`` with ``args`` as a user would, capturing its output."""
     return subprocess.run([COMMAND, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout)
@@ -161,3 +178,8 @@ def write_phantom(tmp_path):
         return folder, geometry, hu, labels
 
     return write
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by its relative path, with its bytes (equal trees are byte-identical)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -18,6 +18,7 @@ process, from the same files on disk, so that its time and peak resident memory 
   pydicom-seg: SegmentReader (one array per segment).
 
     .venv/bin/python benchmarks/seg_benchmark.py [--quick] [--segments 1 10 50] [--keep DIR]
+    .venv/bin/python benchmarks/seg_benchmark.py --type labelmap --segments 10 50   # ours against highdicom
 
 Peak memory is the process's maximum resident set (for dcmqi, its own process); the Python
 contenders' figure includes the interpreter, their imports and the label map they start from.
@@ -105,7 +106,7 @@ def _source_files(folder: Path) -> list[Path]:
 
 
 # --------------------------------------------------------------------- write contenders
-def write_ours(folder: Path, segments: int, labels: np.ndarray, output: Path) -> dict:
+def write_ours(folder: Path, segments: int, labels: np.ndarray, output: Path, seg_type: str = "binary") -> dict:
     from DICOMAnnotatorLib.imaging.segmentation import Segmentation
     from DICOMAnnotatorLib.imaging.series import ReferenceSeries
     from DICOMAnnotatorLib.seg.writer import write_seg
@@ -113,24 +114,29 @@ def write_ours(folder: Path, segments: int, labels: np.ndarray, output: Path) ->
     series = ReferenceSeries.from_paths(folder / "ct")
     segmentation = Segmentation.from_labelmap(series.geometry, labels, _segment_descriptions(segments),
                                               reference=series, author=AUTHOR)
-    write_seg(segmentation, output, segmentation_type="binary")
+    write_seg(segmentation, output, segmentation_type=seg_type)
     return {}
 
 
-def write_highdicom(folder: Path, segments: int, labels: np.ndarray, output: Path) -> dict:
+def write_highdicom(folder: Path, segments: int, labels: np.ndarray, output: Path, seg_type: str = "binary") -> dict:
     import highdicom as hd
     import pydicom
     from highdicom.sr.coding import CodedConcept
+    from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
     sources = [pydicom.dcmread(path) for path in _source_files(folder)]
     sources.sort(key=lambda ds: float(ds.ImagePositionPatient[2]))
-    pixels = np.stack([labels == n for n in range(1, segments + 1)], axis=-1)  # (slices, rows, columns, segments)
+    if seg_type == "labelmap":  # the label map itself, RLE-compressed as ours
+        pixels = labels
+    else:
+        pixels = np.stack([labels == n for n in range(1, segments + 1)], axis=-1)  # (slices, rows, columns, segments)
     descriptions = [hd.seg.SegmentDescription(
         segment_number=n, segment_label=f"S{n}", segmented_property_category=CodedConcept(*CATEGORY),
         segmented_property_type=CodedConcept(*TYPE), algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
         for n in range(1, segments + 1)]
     seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=pixels, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        source_images=sources, pixel_array=pixels, segmentation_type=seg_type.upper(),
+        transfer_syntax_uid=RLELossless if seg_type == "labelmap" else ExplicitVRLittleEndian,
         segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=1001,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="benchmark", manufacturer_model_name="benchmark",
         software_versions="1", device_serial_number="1", content_creator_name=AUTHOR)
@@ -138,14 +144,15 @@ def write_highdicom(folder: Path, segments: int, labels: np.ndarray, output: Pat
     return {}
 
 
-def write_dcmqi(folder: Path, segments: int, labels: np.ndarray, output: Path) -> dict:
+def write_dcmqi(folder: Path, segments: int, labels: np.ndarray, output: Path, seg_type: str = "binary") -> dict:
     _run([_program("itkimage2segimage"), "--inputImageList", str(folder / f"labels-{segments}.nrrd"),
           "--inputDICOMDirectory", str(folder / "ct"), "--inputMetadata", str(folder / f"meta-{segments}.json"),
           "--outputDICOM", str(output)])
     return {}
 
 
-def write_pydicom_seg(folder: Path, segments: int, labels: np.ndarray, output: Path) -> dict:
+def write_pydicom_seg(folder: Path, segments: int, labels: np.ndarray, output: Path,
+                      seg_type: str = "binary") -> dict:
     import pydicom
     import pydicom_seg_rb
     import SimpleITK as sitk
@@ -200,11 +207,12 @@ def _run(command: list[str]) -> None:
 
 
 WRITERS = {"ours": write_ours, "highdicom": write_highdicom, "dcmqi": write_dcmqi, "pydicom-seg": write_pydicom_seg}
+LABELMAP_WRITERS = ("ours", "highdicom")
 READERS = {"ours": read_ours, "highdicom": read_highdicom, "dcmqi": read_dcmqi, "pydicom-seg": read_pydicom_seg}
 
 
 # --------------------------------------------------------------------- measurement
-def _child(task: str, contender: str, folder: Path, segments: int, queue) -> None:
+def _child(task: str, contender: str, folder: Path, segments: int, seg_type: str, queue) -> None:
     try:
         scratch = Path(tempfile.mkdtemp(dir=folder))
         if task == "write":
@@ -214,7 +222,7 @@ def _child(task: str, contender: str, folder: Path, segments: int, queue) -> Non
             output = folder / f"{contender}-{segments}.dcm"
             output.unlink(missing_ok=True)
             start = time.perf_counter()
-            summary = WRITERS[contender](folder, segments, labels, output)
+            summary = WRITERS[contender](folder, segments, labels, output, seg_type)
             summary["file_mb"] = output.stat().st_size / 2**20
         else:
             start = time.perf_counter()
@@ -236,8 +244,8 @@ def _make_data_child(folder: Path, shape_kji, segment_counts: list[int], queue) 
         queue.put({"failed": f"{type(error).__name__}: {error}"})
 
 
-def measure(task: str, contender: str, folder: Path, segments: int) -> dict:
-    return in_new_process(_child, task, contender, folder, segments)
+def measure(task: str, contender: str, folder: Path, segments: int, seg_type: str) -> dict:
+    return in_new_process(_child, task, contender, folder, segments, seg_type)
 
 
 def main() -> int:
@@ -247,7 +255,11 @@ def main() -> int:
     parser.add_argument("--contenders", nargs="+", default=list(WRITERS), choices=list(WRITERS))
     parser.add_argument("--keep", type=Path, help="make the data in this folder and keep it (default: a temporary one)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--type", choices=("binary", "labelmap"), default="binary",
+                        help="the SEG type written (LABELMAP: ours against highdicom, the only other writer of it)")
     args = parser.parse_args()
+    if args.type == "labelmap":
+        args.contenders = [c for c in args.contenders if c in LABELMAP_WRITERS]
     shape = (100, 256, 256) if args.quick else (300, 512, 512)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="seg-benchmark-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -264,7 +276,7 @@ def main() -> int:
             for task in ("write", "read"):
                 ours = None
                 for contender in ["ours", *(c for c in args.contenders if c != "ours")]:
-                    result = measure(task, contender, folder, segments)
+                    result = measure(task, contender, folder, segments, args.type)
                     rows.append({"task": task, "segments": segments, "contender": contender, **result})
                     if "failed" in result:
                         print(f"| {task} | {segments} | {contender} | failed: {result['failed']} | | | | |", flush=True)

@@ -5,15 +5,18 @@ Everything a user can do without the Slicer application lives here and is expose
 (``Testing/core/test_layers.py`` holds this order; ``docs/architecture.md`` explains it):
 
 - ``errors``, ``atomic``, ``lazy``: the exception hierarchy, write-then-rename outputs and the
-  packages' lazily loaded APIs, used by all;
+  packages' lazily loaded APIs, used by all; ``parallel``: batch work on local processes or a Dask
+  cluster;
 - ``dicom``: bytes and low-level DICOM (Part 10, headers and sequences read from bytes, codes,
   colours, person names, patient/study attributes copied into derived objects);
 - ``imaging``: series geometry, reference series, segmentations, masks, label-map files, phantoms;
 - ``protocols``: annotation protocols (coded structures, presets, review set-up);
 - ``seg``, then ``sr``: DICOM Segmentation, then TID 1500 reports and measurements;
-- ``agreement``, ``export``, ``deid``: agreement and consensus, NIfTI and surface models,
-  de-identification;
-- ``review``: the review store, workflow and audit;
+- ``agreement``, ``export``, ``deid``, ``pacs``: agreement and consensus, NIfTI and surface models,
+  de-identification, PACS transfer (DICOMweb, DIMSE);
+- ``review``: the review store, identity, workflow, audit and kept files; its ``LocalService``;
+- ``dataset``: final cases exported for training, manifest, splits and the dataset card;
+- ``server``: the team server's HTTP API and ``RemoteService``, the same actions over HTTP;
 - ``mrml``: the only package that imports ``slicer``/``vtk`` (the Slicer modules' layer);
 - ``cli`` and ``demo``: the command and its demonstration.
 

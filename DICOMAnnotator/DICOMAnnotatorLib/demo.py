@@ -4,8 +4,8 @@ Each step yields a line for the user: de-identify a CT series that carries ident
 it, build a segmentation, write each reader's DICOM SEG, read the SEGs back, merge them with
 STAPLE into a consensus SEG with its TID 1500 measurement report, report agreement, export the
 consensus for training (NIfTI) and planning (surface models), compare and merge three readers'
-landmarks and grades (SRs), and run the case through the review store (submissions, consensus,
-two review tiers, signature, audit check).
+landmarks and grades (SRs), run the case through the review store (submissions, consensus,
+two review tiers, signature, audit check), and export the signed case as a dataset with its card.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from .imaging import (
 from .seg import read_segs, write_seg
 from .sr import export_sr
 
+#: The protocol of the demo's review project (its liver and lesion structures are the phantom's).
+REVIEW_PROTOCOL = "liver-lesions-ct"
 #: The demo's de-identification key (a real project keeps its own secret: same key, same UIDs).
 DEMO_KEY = b"dicom-annotator demo key - not a secret"
 
@@ -92,9 +94,9 @@ def run_demo(output: str | os.PathLike[str], *, force: bool = False) -> Iterator
         models = export_models(consensus.segmentation, work / "models")
         yield f"6. Consensus exported as NIfTI for training: {output / 'nifti'}"
         yield f"   and as {len(models)} STL surface models for planning: {output / 'models'}"
-        agreement_json = report.to_json()
         yield from _vertebrae(work, output, series)
-    yield from _review(output, agreement_json)
+    yield from _review(output, drawn)
+    yield from _dataset(output)
     yield f"Done: all outputs are in {output}"
 
 
@@ -135,31 +137,57 @@ def _vertebrae(work: Path, output: Path, series: ReferenceSeries) -> Iterator[st
            + ", ".join(f"{marks[label.mark].label} {label.value.meaning}" for label in labels))
 
 
-def _review(output: Path, agreement: dict) -> Iterator[str]:
-    """The case through the review store, on the final paths (the store records them)."""
+def _review(output: Path, readers: list[Segmentation]) -> Iterator[str]:
+    """The case through the review store: the readers' work as the protocol's structures, submitted, merged by
+    the store, reviewed on two tiers and signed."""
     from . import review
     from .protocols import load_protocol
     from .review import create_sample_project
 
+    protocol = load_protocol(REVIEW_PROTOCOL)
+    series = ReferenceSeries.from_paths(output / "series")
     url = f"sqlite:///{output / 'review.db'}"
-    case = create_sample_project(url, "demo", load_protocol("liver-lesions-ct"), output / "series",
+    case = create_sample_project(url, "demo", protocol, output / "series",
                                  annotators=("reader1", "reader2", "reader3"), reviewer="reviewer",
                                  radiologist="radiologist")
     with review.ReviewStore(url) as store:
-        for n in (1, 2, 3):
-            review.submit(store, case, f"reader{n}", output / "segs" / f"reader{n}.dcm")
-        review.record_consensus(store, case, "reviewer", method="staple",
-                                consensus_seg=output / "segs" / "consensus.dcm", agreement=agreement)
+        for n, reader in enumerate(readers, start=1):
+            labels = reader.to_labelmap()
+            labels[labels > len(protocol.segment_structures)] = 0  # the vertebra is not this protocol's
+            drawn = Segmentation.from_labelmap(series.geometry, labels, protocol.segment_descriptions(),
+                                               reference=series, author=reader.author)
+            review.submit(store, case, f"reader{n}", write_seg(drawn, output / "review" / f"reader{n}.dcm"))
+        review.record_consensus(store, case, "reviewer", method="staple", output=output / "review" / "consensus.dcm")
         review.review_case(store, case, "reviewer", "approve")
         review.review_case(store, case, "radiologist", "approve", "Margins checked")
         signature = review.finalize_case(store, case, "radiologist", "Approved as reference standard")
         with store.read() as conn:
             intact = review.verify_chain(conn).intact
-    yield (f"8. Review store {output / 'review.db'}: 3 submissions, STAPLE consensus, approved by the reviewer "
-           f"and the radiologist, signed by {signature.user} ({signature.meaning}); audit chain "
+    yield (f"8. Review store {output / 'review.db'}: the readers' liver and lesion SEGs ({output / 'review'}) "
+           f"submitted, merged by STAPLE, approved by the reviewer and the radiologist, signed by {signature.user} "
+           f"({signature.meaning}); the store's own copies in {output / 'review-files'}; audit chain "
            f"{'intact' if intact else 'BROKEN'}")
     yield (f"   (try: dicom-annotator project status demo --store sqlite:///{output / 'review.db'} --json; "
            f"dicom-annotator audit verify --store sqlite:///{output / 'review.db'})")
+
+
+def _dataset(output: Path) -> Iterator[str]:
+    """The signed case exported as a training dataset (NIfTI, manifest, splits) and its dataset card."""
+    import json
+
+    from .dataset import build_card, export_dataset, render_card
+    from .review import LocalService, ReviewStore
+
+    with ReviewStore(f"sqlite:///{output / 'review.db'}") as store:
+        manifest = export_dataset(LocalService(store, "lead"), "demo", output / "dataset", jobs=1)
+    card = build_card(manifest)
+    (output / "dataset-card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    (output / "dataset-card.html").write_text(render_card(card), encoding="utf-8")
+    [entry] = manifest["cases"]
+    volumes = ", ".join(f"{s['structure']} {s['volume_ml']:.1f} mL" for s in entry["structures"])
+    yield (f"9. Dataset of the final case exported for training: {output / 'dataset'} (NIfTI image and label map, "
+           f"manifest.json and manifest.csv; split: {entry['split']}; {volumes})")
+    yield f"   dataset card: {output / 'dataset-card.html'} (figures in {output / 'dataset-card.json'})"
 
 
 def _simulated_reader(truth: Segmentation, labels: np.ndarray, seed: int, name: str) -> Segmentation:

@@ -19,6 +19,9 @@ def public_api(package: str, table: Mapping[str, Sequence[str]]) -> tuple[Callab
                                                                         Callable[[], list[str]], list[str]]:
     """``(__getattr__, __dir__, __all__)`` for ``package`` exporting ``table``'s names from its modules."""
     home = {name: module for module, names in table.items() for name in names}
+    shadowed = sorted(set(home) & set(table))
+    if shadowed:  # importing the module would set the package's attribute to the module, not the name
+        raise ValueError(f"{package} exports {shadowed}, which are also its module names; rename the module")
 
     def __getattr__(name: str) -> Any:  # noqa: N807 (the module hook's name)
         module = home.get(name)

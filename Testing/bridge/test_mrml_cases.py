@@ -58,10 +58,17 @@ def test_annotate_review_sign_and_export(project, tmp_path):
     assert np.array_equal(session.segmentation().mask(1), liver) and session.labels
     files, sr_path, case = ann.submit()
     assert case.state is review.CaseState.IN_PROGRESS
-    assert not ann.save_draft().seg.parent.joinpath("x").exists()
+    assert ann.session is None and ann.scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 0, \
+        "a submitted case is closed: its nodes left the scene"
+    with pytest.raises(InputError, match="Open a case first"):
+        ann.save_draft()
     assert dciodvfy_errors(files.seg) == [] and dciodvfy_errors(sr_path) == []
     report = sr_summary(sr_path)
     assert {m["segment"] for m in report["measurements"]} == {1, 2}
+    written = read_seg(files.seg, session.series)  # the SR measured the segments the SEG holds
+    assert {m["segment"]: m["value"] for m in report["measurements"] if m["name"][0] == "118565006"} == \
+        {d.number: pytest.approx(written.volume_ml(d.number), rel=1e-12) for d in written.segments}
+    assert [g["tracking_id"] for g in report["measurements"][::6]] == [d.label for d in written.segments]
     assert report["labels"][0]["value"] == cyst.as_list()
 
     # ben draws a slightly larger liver and no lesion label.
@@ -101,7 +108,7 @@ def test_annotate_review_sign_and_export(project, tmp_path):
         rad.sign("Approved")  # not yet approved at the radiologist's tier
     assert rad.approve("Good").state is review.CaseState.APPROVED
     signature = rad.sign("Approved as reference standard")
-    assert read_seg(signature.result.path, final_review.series).author == "rev"
+    assert read_seg(signature.path, final_review.series).author == "rev"
     exported = final_review.export(tmp_path / "export", ("seg", "nifti", "models"))
     assert np.array_equal(read_seg(exported["seg"], final_review.series).mask(1), trimmed)
     with review.ReviewStore(url) as store, store.read() as conn:
@@ -173,7 +180,7 @@ def test_landmark_protocol_submits_srs_and_reviews_their_marks(write_phantom, tm
     assert position == pytest.approx([2.5, 2.0, 3.0]), "L1 at the mean of the two"
     assert rad.approve().state is review.CaseState.APPROVED
     signature = rad.sign("Reference standard")
-    assert dciodvfy_errors(signature.result.path) == []
+    assert dciodvfy_errors(signature.path) == []
     exported = compare.export(tmp_path / "export", ("seg",))
     assert sorted(r["tracking_id"] for r in sr_summary(exported["sr"])["regions"]) == ["L1", "L2"], \
         "L2, marked by one annotator of two, reaches the protocol's threshold of 0.5"

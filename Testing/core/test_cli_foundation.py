@@ -29,7 +29,9 @@ def test_series_info_json_follows_the_contract(write_phantom):
     result = run("series", "info", folder, "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"series_instance_uid", "modality", "size", "spacing", "affine", "instances"}
+    assert set(payload) == {"series_instance_uid", "modality", "size", "spacing", "affine", "instances",
+                            "samples_per_pixel"}  # the contract's keys, and 3 for a colour series
+    assert payload["samples_per_pixel"] == 1
     assert payload["size"] == list(geometry.size) and payload["instances"] == geometry.size[2]
     np.testing.assert_allclose(payload["affine"], geometry.affine, atol=1e-5)
     text = run("series", "info", folder)
@@ -56,7 +58,7 @@ def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Liver lesion" in result.stdout and "mL" in result.stdout
     steps = [line.split(".")[0] for line in result.stdout.splitlines() if line[:1].isdigit()]
-    assert steps == [str(n) for n in range(1, 9)], "the demo's steps are numbered 1..8 in order"
+    assert steps == [str(n) for n in range(1, 10)], "the demo's steps are numbered 1..9 in order"
     assert (tmp_path / "demo" / "labels.nii.gz").is_file()
     assert "STAPLE" in result.stdout and "Dice" in result.stdout
     assert (tmp_path / "demo" / "agreement.html").is_file()
@@ -72,6 +74,9 @@ def test_demo_writes_its_outputs_and_refuses_to_overwrite(tmp_path):
     phantom_identifiers = (b"Phantom^Demo", b"PHANTOM-001")  # what imaging.phantoms writes into the headers
     for path in (tmp_path / "demo").rglob("*.dcm"):
         assert not any(identifier in path.read_bytes() for identifier in phantom_identifiers), path
+    manifest = json.loads((tmp_path / "demo" / "dataset" / "manifest.json").read_text())
+    assert [entry["split"] for entry in manifest["cases"]] == ["train"]
+    assert (tmp_path / "demo" / "dataset-card.html").is_file() and str(tmp_path / "demo" / "dataset") in result.stdout
     store = f"sqlite:///{tmp_path / 'demo' / 'review.db'}"
     assert json.loads(run("project", "status", "demo", "--store", store, "--json").stdout)["by_state"]["final"] == 1
     assert run("audit", "verify", "--store", store).returncode == 0

@@ -1,9 +1,12 @@
 """The Slicer extension's files agree with each other (no Slicer needed).
 
 Checked here: the three copies of the extension metadata (CMakeLists.txt, extension.s4ext,
-DICOMAnnotator.json), the core files that DICOMAnnotator/CMakeLists.txt installs into Slicer,
-each module's CMakeLists, .py and .ui, and Resources/requirements.txt against pyproject.toml.
-What only a Slicer build or run can confirm is listed in docs/slicer-api-checklist.md.
+DICOMAnnotator.json) and what the Extensions Index checks of them (Slicer/ExtensionsIndex
+``scripts/check_description_files.py``: repository name, screenshots, licence file), the core files
+that DICOMAnnotator/CMakeLists.txt installs into Slicer, each module's CMakeLists, .py and .ui
+(category, contributors, ``import slicer.packaging`` where it is used), and
+Resources/requirements.txt against pyproject.toml. What only a Slicer build or run can confirm is
+listed in docs/slicer-api-checklist.md.
 """
 
 from __future__ import annotations
@@ -28,6 +31,17 @@ CATALOG_KEYS = {
     "build_subdirectory", "enabled", "tier", "dicom_support_rule",
 }
 CATALOG_REQUIRED = {"$schema", "category", "scm_url"}
+# check_git_repository_name of the Extensions Index: the repository's name starts with one of these.
+REPOSITORY_PREFIXES = ("Slicer", "Slicer-", "Slicer_", "SlicerExtension-", "SlicerExtension_")
+# check_license_file of the Extensions Index: one of these files at the repository's root.
+LICENSE_NAMES = ("LICENSE", "LICENCE", "License.txt", "license.txt", "LICENSE.txt", "COPYING", "COPYING.txt")
+# Categories of Slicer's core modules (Modules/Scripted/*.py at v5.12.3), which the index accepts too.
+CORE_CATEGORIES = {"Segmentation", "Quantification", "Informatics", "Utilities", "Converters", "Registration",
+                   "Sequences", "Developer Tools"}
+# EXTENSION_* variables that configure packaging rather than describe the extension (not in the s4ext).
+PACKAGING_INPUTS = {"LICENSE_FILE", "README_FILE"}
+# "Firstname Lastname (Organization)", as Slicer's module and extension templates ask.
+CONTRIBUTOR = re.compile(r"[^(),]+ \([^()]+\)")
 
 
 # ----------------------------------------------------------------------------- parsers
@@ -128,10 +142,14 @@ def test_s4ext_agrees_with_catalog_entry(s4ext, catalog):
 
 def test_cmake_metadata_agrees_with_s4ext(s4ext, catalog):
     cmake = cmake_extension_metadata(REPO / "CMakeLists.txt")
-    assert {"HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "DEPENDS"} <= set(cmake)
+    assert {"HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS"} <= set(cmake)
     for name, value in cmake.items():
-        assert s4ext.get(name.lower(), "") == value, f"EXTENSION_{name} in CMakeLists.txt differs from extension.s4ext"
+        if name not in PACKAGING_INPUTS:
+            assert s4ext.get(name.lower(), "") == value, f"EXTENSION_{name} in CMakeLists.txt differs from the s4ext"
+    assert cmake["LICENSE_FILE"] == "${CMAKE_CURRENT_SOURCE_DIR}/LICENSE", "the package carries our licence"
     text = cmake_text(REPO / "CMakeLists.txt")
+    # the Extensions Index reads the screenshots with this expression (check_cmakelists_content)
+    assert re.search(r'set\s*\(EXTENSION_SCREENSHOTURLS\s*"([^"]+)"\)', text)
     assert re.search(r"\bproject\(\s*DICOMAnnotator\s*\)", text), "the project name is the extension name"
     assert (REPO / "DICOMAnnotator.json").stem == "DICOMAnnotator"
     for module in MODULES:
@@ -140,16 +158,38 @@ def test_cmake_metadata_agrees_with_s4ext(s4ext, catalog):
         assert re.search(rf"\binclude\(\s*\$\{{{include}\}}\s*\)", text), f"include(${{{include}}}) is missing"
 
 
-def test_homepage_and_icon_point_into_the_repository(s4ext):
+def test_homepage_icon_and_screenshots_point_into_the_repository(s4ext):
     match = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?", s4ext["scmurl"])
     assert match, f"scmurl is not a GitHub https URL: {s4ext['scmurl']}"
     owner, name = match.groups()
+    assert name.startswith(REPOSITORY_PREFIXES), "the Extensions Index wants a repository name starting with Slicer"
+    assert not (REPO / "DICOMAnnotator.json").stem.startswith("Slicer"), "and an extension name that does not"
     assert s4ext["homepage"] == f"https://github.com/{owner}/{name}"
     prefix = f"https://raw.githubusercontent.com/{owner}/{name}/{s4ext['scmrevision']}/"
     assert s4ext["iconurl"].startswith(prefix), f"iconurl should start with {prefix}"
     icon = REPO / s4ext["iconurl"][len(prefix):]
     assert icon.is_file(), f"iconurl names {icon}, which is not in the repository"
     assert png_size(icon) == (128, 128)
+    screenshots = s4ext["screenshoturls"].split()
+    assert screenshots, "the Extensions Index wants at least one screenshot"
+    for url in screenshots:
+        assert url.startswith(prefix), f"screenshot {url} should start with {prefix}"
+        width, height = png_size(REPO / url[len(prefix):])
+        assert width >= 400 and height >= 300, f"{url} is {width}x{height}"
+
+
+def test_license_file_matches_the_package_licence():
+    found = [name for name in LICENSE_NAMES if (REPO / name).is_file()]
+    assert found == ["LICENSE"], f"one licence file at the root, found {found}"
+    tomllib = pytest.importorskip("tomllib")
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"] == "BSD-3-Clause"
+    text = (REPO / "LICENSE").read_text()
+    assert text.startswith("BSD 3-Clause License") and "Neither the name of the copyright holder" in text
+
+
+def test_extension_contributors_name_people_and_organisations(s4ext):
+    assert all(CONTRIBUTOR.fullmatch(entry.strip()) for entry in s4ext["contributors"].split(", ")), \
+        s4ext["contributors"]
 
 
 # ----------------------------------------------------------------------------- CMake lists of files
@@ -232,8 +272,35 @@ def test_module_defines_the_scripted_module_classes(module):
     assert decorators == ["parameterNodeWrapper"]
     test_methods = {n.name for n in classes[f"{module}Test"].body if isinstance(n, ast.FunctionDef)}
     assert {"setUp", "runTest"} <= test_methods and any(name.startswith("test_") for name in test_methods)
-    module_source = ast.unparse(classes[module])
-    assert "self.parent.categories = ['DICOMAnnotator']" in module_source
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_category_and_contributors_follow_slicers_conventions(module):
+    """An existing category, translated in the core's context so that it joins the core folder (as
+    Modules/Scripted/SegmentEditor/SegmentEditor.py does), and "Name (Organisation)" contributors."""
+    assigned = {ast.unparse(node.targets[0]): node.value for node in ast.walk(module_classes(module)[module])
+                if isinstance(node, ast.Assign)}
+    categories = assigned["self.parent.categories"]
+    for category in categories.elts:
+        assert ast.unparse(category.func) == "translate" and category.args[0].value == "qSlicerAbstractCoreModule"
+        assert category.args[1].value in CORE_CATEGORIES, category.args[1].value
+    contributors = [element.value for element in assigned["self.parent.contributors"].elts]
+    assert contributors and all(CONTRIBUTOR.fullmatch(entry) for entry in contributors), contributors
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_slicer_packaging_is_imported_where_it_is_used(module):
+    """``import slicer`` does not import its ``packaging`` submodule: each function using it imports it first."""
+    tree = ast.parse((REPO / module / f"{module}.py").read_text())
+
+    def imports_packaging(node) -> bool:
+        return any(isinstance(n, ast.Import) and any(a.name == "slicer.packaging" for a in n.names)
+                   for n in ast.walk(node))
+
+    at_top = imports_packaging(ast.Module(body=[n for n in tree.body if isinstance(n, ast.Import)], type_ignores=[]))
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        uses = [n for n in ast.walk(function) if isinstance(n, ast.Attribute) and ast.unparse(n) == "slicer.packaging"]
+        assert not uses or at_top or imports_packaging(function), f"{function.name} uses slicer.packaging unimported"
 
 
 @pytest.mark.parametrize("module", MODULES)

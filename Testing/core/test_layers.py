@@ -22,14 +22,15 @@ ROOT = "DICOMAnnotatorLib"
 #: Bottom to top. Root modules of the first layer hold no concept of their own.
 LAYERS: list[set[str]] = [
     {"errors", "lazy"},
-    {"atomic"},
+    {"atomic", "parallel"},
     {"dicom"},
     {"imaging"},
     {"protocols"},
     {"seg"},
     {"sr"},
-    {"agreement", "export", "deid"},
+    {"agreement", "export", "deid", "pacs"},
     {"review"},
+    {"dataset"},
     {"server"},
     {"mrml"},
     {"cli", "demo"},
@@ -162,12 +163,19 @@ def test_the_root_holds_few_modules_and_no_module_repeats_its_package():
 
 
 def test_public_apis_name_existing_objects():
+    """Every exported name is the object it names, also after its package's modules were imported
+    (importing a module ``connect`` would replace an exported function ``connect`` by the module)."""
     import importlib
+    import types
 
     for path in sorted(CORE.glob("*/__init__.py")):
         package = importlib.import_module(f"{ROOT}.{path.parent.name}")
+        if path.parent.name != "mrml":
+            for module in sorted(path.parent.glob("*.py")):
+                importlib.import_module(f"{package.__name__}.{module.stem}")
         for name in getattr(package, "__all__", ()):
-            assert getattr(package, name) is not None, f"{package.__name__}.{name}"
+            value = getattr(package, name)
+            assert value is not None and not isinstance(value, types.ModuleType), f"{package.__name__}.{name}"
 
 
 def test_the_core_outside_mrml_runs_without_slicer_qt_ctk_or_vtk():

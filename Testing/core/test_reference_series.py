@@ -10,10 +10,12 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from conftest import third_party_file
+from DICOMAnnotatorLib.dicom.headers import read_header
 from DICOMAnnotatorLib.errors import InputError, SeriesError
 from DICOMAnnotatorLib.imaging import phantoms
 from DICOMAnnotatorLib.imaging.geometry import VolumeGeometry
-from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.imaging.series import ReferenceSeries, _native_pixels
+from pydicom.errors import InvalidDicomError
 from pydicom.uid import generate_uid
 
 ORIENTATIONS = ["axial", "coronal", "sagittal", "oblique"]
@@ -259,3 +261,36 @@ def test_compressed_transfer_syntaxes_decode_to_the_same_voxels(compressed):
 def test_real_projection_image_without_plane_is_refused():
     with pytest.raises(SeriesError, match="no patient position or orientation"):
         ReferenceSeries.from_paths(third_party_file("cornerstone-wado-loader/testImages/no-pixel-spacing.dcm"))
+
+
+def test_pixels_read_where_the_header_ends_are_pydicoms_for_every_shared_image():
+    """read_voxels reads native pixel data from where the header reader stopped (no second parse of the header);
+    every greyscale image of the shared data decodes to pydicom's pixel_array that way."""
+    fast = 0
+    for path in sorted(p for p in third_party_file(".").rglob("*") if p.is_file()):
+        try:
+            header = read_header(path)
+        except (InvalidDicomError, OSError, ValueError, EOFError):
+            continue
+        pixels = _native_pixels(header)
+        if pixels is not None:
+            np.testing.assert_array_equal(pixels, pydicom.dcmread(path).pixel_array, err_msg=str(path))
+            fast += 1
+    assert fast >= 20, "most images of the shared data have native pixel data"
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_bits_above_bits_stored_are_cleared_or_sign_extended_as_pydicom_does(tmp_path, signed):
+    geometry = phantoms.phantom_geometry(size=(8, 6, 3))
+    hu, _ = phantoms.phantom_volume(geometry)
+    datasets = phantoms.ct_datasets(geometry, hu)
+    for ds in datasets:
+        stored = ds.pixel_array.astype(np.int16 if signed else np.uint16)
+        ds.PixelRepresentation, ds.BitsStored, ds.HighBit = int(signed), 12, 11
+        ds.PixelData = (stored.view(np.uint16) | np.uint16(0xA000)).tobytes()  # junk in the 4 unused bits
+    phantoms.write_datasets(datasets, tmp_path / "ct")
+    series = ReferenceSeries.from_paths(tmp_path / "ct")
+    expected = np.stack([pydicom.dcmread(s.path).pixel_array for s in series.slices])
+    slope, intercept = series.datasets[0].RescaleSlope, series.datasets[0].RescaleIntercept
+    np.testing.assert_array_equal(series.read_voxels(), expected * float(slope) + float(intercept))
+    assert not series.read_voxels().flags.writeable and series.read_voxels() is series.read_voxels()

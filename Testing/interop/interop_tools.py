@@ -18,9 +18,7 @@ from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
-from conftest import require_tool
-
-NODE_FOLDER = Path(__file__).resolve().parent / "node"
+from conftest import node_script, require_tool
 
 
 def _missing(what: str, how: str) -> NoReturn:
@@ -53,8 +51,4 @@ def run(command: list[str], *, timeout: float = 120) -> subprocess.CompletedProc
 
 def dcmjs_read(seg: Path, sources: list[Path] = ()) -> dict[str, Any]:
     """What dcmjs (``node/read_seg.js``) reads from ``seg``, with the Cornerstone adapter when sources are given."""
-    node = require_tool("node")
-    if not (NODE_FOLDER / "node_modules" / "dcmjs").is_dir():
-        _missing("dcmjs (npm)", "bash scripts/install-node-tools.sh installs it")
-    result = run([node, str(NODE_FOLDER / "read_seg.js"), str(seg), *map(str, sources)])
-    return json.loads(result.stdout)
+    return json.loads(node_script("read_seg.js", seg, *sources))

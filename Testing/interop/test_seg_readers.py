@@ -3,8 +3,9 @@
 highdicom (the library we write with, but its reading side: segread + get_volume) reads
 every case, LABELMAP included; dcmqi's segimage2itkimage (what 3D Slicer's
 QuantitativeReporting used) reads every case too; pydicom-seg (its maintained fork
-pydicom-seg-rb, as pydicom-seg 0.4 pins numpy<2 and jsonschema<4) and dcmjs (the library
-OHIF uses) read BINARY and FRACTIONAL (neither knows the Label Map Segmentation SOP class).
+pydicom-seg-rb, as pydicom-seg 0.4 pins numpy<2 and jsonschema<4) reads BINARY and FRACTIONAL (it does not know the
+Label Map Segmentation SOP class); dcmjs (the library OHIF uses) reads every case, LABELMAP frames
+through its RLE decoder.
 Each reader's volume is placed on the series grid from the geometry *it* derived, so a
 reader that put a frame on another slice fails here.
 """
@@ -109,7 +110,7 @@ def test_pydicom_seg(cases, name):
 
 
 # ------------------------------------------------------------------ dcmjs
-@pytest.mark.parametrize("name", NOT_LABELMAP)
+@pytest.mark.parametrize("name", ALL)
 def test_dcmjs(cases, name):
     case: SegCase = cases[name]
     binary = case.seg_type == "binary"
@@ -118,7 +119,7 @@ def test_dcmjs(cases, name):
     assert result["contentCreatorName"] == "Doe^Jane"
     codes = {s["number"]: (s["label"], *(None if s[k] is None else tuple(s[k])
                                          for k in ("category", "type", "anatomicRegion")))
-             for s in result["segments"]}
+             for s in result["segments"] if s["number"]}  # a LABELMAP's segment 0 is its background
     assert codes == description_codes(case.segments)
     # every frame: its segment, the slice its position names, and its pixels
     inverse = np.linalg.inv(case.geometry.affine)
@@ -126,7 +127,9 @@ def test_dcmjs(cases, name):
     for frame in result["frames"]:
         i, j, k = np.round(inverse @ np.append(frame["position"], 1.0))[:3].astype(int)
         assert (i, j) == (0, 0)
-        if frame["nonzero"]:
+        if case.seg_type == "labelmap":  # a frame holds the segment numbers of one slice
+            frames.update({(int(number), int(k)): count for number, count in frame["counts"].items()})
+        elif frame["nonzero"]:
             frames[frame["segment"], int(k)] = frame["sum"] if not binary else frame["nonzero"]
         empty_frames += not frame["nonzero"]
     expected = {(number, k): int(values[k].sum()) for number, values in case.values.items()

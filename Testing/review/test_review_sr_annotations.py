@@ -1,8 +1,8 @@
 """Landmarks, boxes and classification answers through the review workflow: SR-only submissions,
 the annotators' agreement on them (distances, IoU, kappa) and the consensus SR.
 
-Real DICOM throughout: a phantom CT series, TID 1500 SRs written by highdicom through our SR
-writer, the consensus SR checked by dciodvfy; on SQLite and on a real PostgreSQL server.
+Real DICOM throughout: a phantom CT series, TID 1500 SRs written by our SR writer, the
+consensus SR checked by dciodvfy; on SQLite and on a real PostgreSQL server.
 """
 
 from __future__ import annotations

@@ -59,6 +59,23 @@ def test_degenerate_shapes(region, expected_mm):
     assert measure_segment(segmentation_of(mask, OBLIQUE), 1).max_diameter_mm == pytest.approx(expected_mm, abs=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_diameter_of_irregular_shapes_is_the_largest_distance_between_any_two_voxel_centres(seed):
+    """Blobs with holes, spurs and several parts: the hull of the line ends and the pruned pairs give exactly
+    what comparing every pair of voxel centres gives."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(OBLIQUE.array_shape, bool)
+    for _ in range(rng.integers(1, 5)):
+        k, j, i = (rng.integers(2, n - 6) for n in OBLIQUE.array_shape)
+        mask[k:k + rng.integers(1, 5), j:j + rng.integers(1, 9), i:i + rng.integers(1, 9)] = True
+    mask &= rng.random(mask.shape) > 0.2
+    if not mask.any():
+        mask[5, 5, 5] = True
+    centres = OBLIQUE.index_to_lps(np.argwhere(mask)[:, ::-1].astype(float))
+    expected = max(float(np.linalg.norm(centres[:, None] - centres[None], axis=2).max()), 0.0)
+    assert measure_segment(segmentation_of(mask, OBLIQUE), 1).max_diameter_mm == pytest.approx(expected, abs=1e-9)
+
+
 def test_empty_segment_has_zero_volume_and_no_shape():
     measured = measure_segment(segmentation_of(np.zeros(OBLIQUE.array_shape, bool), OBLIQUE), 1)
     assert (measured.voxel_count, measured.volume_ml, measured.max_diameter_mm, measured.intensity) == (0, 0.0, None,

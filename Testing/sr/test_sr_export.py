@@ -253,6 +253,8 @@ def test_text_labels_need_a_protocol(case, tmp_path):
      r"instance 1.2.3, which is not an image"),
     ({"kind": "ellipse", "label": "T4", "points_mm": [[0, 0, 0]] * 3}, r"marks\[0\]: ellipse needs 4 points, found 3"),
     ({"kind": "box", "label": "T4", "points_mm": [[0, 0, 0], [5, 5, 5]]}, r"not in one image plane"),
+    ({"kind": "polygon", "label": "T4", "points_mm": [[0, 0, 0], [5, 0, 0], [5, 5, 0], [0, 5, 3]]},
+     r"marks\[0\]: the points of a polygon must lie in one plane"),
     ({"kind": "circle", "label": "T4", "points_mm": [[0, 0, 0]]}, r"kind is 'circle'"),
     ({"kind": "point", "label": "T4", "points_mm": [[0, 0]]}, r"points_mm must be a non-empty list of \[number"),
     ({"kind": "point", "label": 7, "points_mm": [[0, 0, 0]]}, r"label: give a structure label or a code"),

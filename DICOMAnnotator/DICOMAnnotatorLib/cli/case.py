@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .pacs import add_pacs_arguments
 from .review_options import (
     add_password_argument,
     add_review_arguments,
@@ -19,10 +20,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = case.add_subparsers(dest="case_command", metavar="SUBCOMMAND")
     commands.required = True
 
-    add = commands.add_parser("add", help="one case per DICOM series folder (a lead acts)")
+    add = commands.add_parser("add", help="one case per DICOM series folder, or per image series of a PACS study "
+                                          "(a lead acts)")
     add.add_argument("project", metavar="PROJECT")
-    add.add_argument("series", nargs="+", metavar="SERIES", help="DICOM series folders (searched recursively)")
+    add.add_argument("series", nargs="*", metavar="SERIES", help="DICOM series folders (searched recursively)")
     add.add_argument("--priority", type=int, default=0, help="higher comes first in the queues (default 0)")
+    pacs = add.add_argument_group("from a PACS", "instead of SERIES: pull studies (one case per image series; SEG, "
+                                                 "SR and other non-image series are left out)")
+    pacs.add_argument("--pacs", metavar="URL", help="DICOMweb base or dimse://AET@host:port")
+    pacs.add_argument("--study", action="append", metavar="UID", help="Study Instance UID (repeat for several)")
+    pacs.add_argument("--deidentify-key-file", metavar="FILE", help="de-identify on the way in (PS3.15 Basic "
+                      "Profile, UIDs and IDs keyed by the secret in FILE: the same key gives the same UIDs)")
+    pacs.add_argument("--images", metavar="DIR", help="where the pulled series are kept in local mode (default: "
+                      "images/ in the store's files folder); a team server keeps its own copies")
+    add_pacs_arguments(pacs, prefix="pacs-")
     add_review_arguments(add, json='{"cases": [ID, ...]}')
     add.set_defaults(func=_add)
 
@@ -90,13 +101,76 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from ..errors import InputError
     from .output import emit
 
-    with open_service(args) as service:
-        result = service.add_cases(args.project, args.series, priority=args.priority)
+    if bool(args.series) == bool(args.pacs):
+        raise InputError("Give either SERIES folders or --pacs URL with --study UID, not both and not neither")
+    if args.pacs and not args.study:
+        raise InputError("--pacs needs the studies to pull: --study UID (repeat for several)")
+    with open_service(args) as service, tempfile.TemporaryDirectory(prefix="dicom-annotator-pacs-") as scratch:
+        folders = args.series
+        if args.pacs:
+            local = not is_server_url(store_url(args))
+            keep = args.images or str(service.store.files.root / "images" if local else Path(scratch) / "images")
+            folders = [str(folder) for folder in _pull_series(args, keep)]
+        result = service.add_cases(args.project, folders, priority=args.priority)
     emit(args.json, result, "\n".join(f"Case {case_id}: {folder}"
-                                      for case_id, folder in zip(result["cases"], args.series, strict=True)))
+                                      for case_id, folder in zip(result["cases"], folders, strict=True)))
     return 0
+
+
+#: Modalities of series that are results or documents, not images to annotate (PS3.3 C.7.3.1.1.1).
+NON_IMAGE_MODALITIES = frozenset({"SEG", "SR", "PR", "KO", "RTSTRUCT", "RTPLAN", "RTRECORD", "DOC", "REG", "FID"})
+
+
+def _pull_series(args: argparse.Namespace, keep: str) -> list:
+    """Pull ``args.study`` into ``keep`` (de-identified on the way with ``--deidentify-key-file``); the image
+    series folders. What was pulled before is not pulled again: an interrupted pull is finished by a re-run."""
+    from pathlib import Path
+
+    from ..dicom import read_header
+    from ..errors import InputError
+    from ..pacs import pull_studies
+    from .pacs import pacs_connection
+
+    root = Path(keep)
+    # De-identified copies go to ``keep``; the identified originals wait beside it (never inside: the output may
+    # not hold its input), so that a re-run pulls only what is missing and a new key needs no new pull.
+    pulled = root.with_name(f".{root.name}.identified") if args.deidentify_key_file else root
+    report = pull_studies(**pacs_connection(args, args.pacs, prefix="pacs-"), studies=args.study, output=pulled)
+    if not report.complete:
+        first = report.failed[0]
+        raise InputError(f"{len(report.failed)} item(s) of the studies could not be pulled from {args.pacs} (first: "
+                         f"{first.get('sop_instance_uid') or first['study']}: {first['reason']}); no case was added. "
+                         "Run the command again to pull what is missing")
+    studies = set(args.study)
+    if args.deidentify_key_file:
+        from ..deid import DeidOptions, deidentify_tree, load_key
+
+        key = load_key(key_file=args.deidentify_key_file)
+        studies = set()
+        for study in sorted(set(args.study)):
+            summary = deidentify_tree(pulled / study, root, DeidOptions(), key, jobs=1, force=True,
+                                      record_mapping=True)
+            if not summary.complete:
+                problem = summary.problems[0]
+                raise InputError(f"{len(summary.problems)} file(s) of study {study} could not be de-identified "
+                                 f"({problem.reason}); no case was added")
+            studies.add(summary.mapping[("uid", study)])
+    folders = []
+    for study in sorted(studies):
+        for series in sorted(p for p in (root / study).iterdir() if p.is_dir()):
+            first = next(series.glob("*.dcm"), None)
+            modality = str(read_header(first).get("Modality", "")) if first else ""
+            if first is not None and modality not in NON_IMAGE_MODALITIES:
+                folders.append(series)
+    if not folders:
+        raise InputError(f"The studies pulled from {args.pacs} have no image series to annotate")
+    return folders
 
 
 def _assign(args: argparse.Namespace) -> int:

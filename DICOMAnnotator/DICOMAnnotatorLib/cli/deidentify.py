@@ -6,6 +6,7 @@ import argparse
 import os
 
 from .series import add_json_argument
+from .workers import add_worker_arguments, check_jobs
 
 KEY_ENVIRONMENT = "DICOM_ANNOTATOR_DEID_KEY"
 MAX_LISTED_PROBLEMS = 20
@@ -25,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     key.add_argument("--key-file", metavar="FILE", help="file holding the secret; the same key gives the same UIDs")
     parser.add_argument("--mapping", metavar="FILE.csv", help="also write the table from original to replacement "
                         "values for the data owner (it holds identifiers; it may not be inside OUT)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="worker processes (default: the number of CPUs)")
+    add_worker_arguments(parser, "IN and OUT")
     parser.add_argument("--report", metavar="FILE.json", help="write every problem and flagged file as JSON")
     parser.add_argument("--pixels", choices=["redact", "flag", "keep"], default="redact",
                         help="images that may show burned-in text: redact with OCR (default; not written when OCR "
@@ -99,12 +99,12 @@ def _key(args: argparse.Namespace) -> bytes:
 def _deidentify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..deid import ProgressBar, check_outputs_free, deidentify_tree, write_mapping, write_report
+    from ..deid import check_outputs_free, deidentify_tree, write_mapping, write_report
     from ..errors import InputError
+    from ..parallel import ProgressBar
     from .output import emit, warn
 
-    if args.jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
+    check_jobs(args)
     output = Path(args.output).resolve()
     if args.mapping and output in Path(args.mapping).resolve().parents:
         raise InputError(f"The mapping table {args.mapping} holds identifiers and may not be written inside the "
@@ -112,7 +112,8 @@ def _deidentify(args: argparse.Namespace) -> int:
     check_outputs_free([args.report, args.mapping], force=args.force)
     options = _options(args)
     summary = deidentify_tree(args.input, args.output, options, _key(args), jobs=args.jobs, force=args.force,
-                              record_mapping=bool(args.mapping), progress=ProgressBar("deidentify"))
+                              record_mapping=bool(args.mapping), progress=ProgressBar("deidentify"),
+                              scheduler=args.scheduler)
     if args.report:
         write_report(args.report, summary, options, source=args.input, output=args.output, force=args.force)
     if args.mapping:

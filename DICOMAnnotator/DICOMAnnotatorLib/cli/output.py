@@ -34,3 +34,12 @@ def configure_logging(verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     root.propagate = False
+    # The core's modules log under their package (e.g. a colour series measured without intensities):
+    # their warnings reach the user in the same form, their details only with --verbose.
+    core = logging.StreamHandler(sys.stderr)
+    core.setFormatter(handler.formatter)
+    core.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    core_logger = logging.getLogger(__name__.split(".")[0])
+    core_logger.handlers[:] = [core]
+    if verbose:
+        core_logger.setLevel(logging.DEBUG)

@@ -37,10 +37,6 @@ def add_password_argument(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"read {what} from the first line of standard input (never give it on the command line)")
 
 
-def is_server_url(url: str | None) -> bool:
-    return bool(url) and url.split("://", 1)[0].lower() in ("http", "https")
-
-
 def store_url(args: argparse.Namespace) -> str | None:
     from ..review import STORE_ENV
 
@@ -54,24 +50,23 @@ def open_service(args: argparse.Namespace, *, create: bool = False, need_user: b
     Only ``create`` makes a new local store (``user add`` does, for the first lead).
     """
     from ..review import PermissionDeniedError
+    from ..server import connect, is_server_url
 
     url = store_url(args)
     named = args.user or os.environ.get(USER_ENV) or None
-    if is_server_url(url):
-        from ..server import RemoteService
-
-        service = RemoteService(url)
-        if args.user and args.user != service.actor:
-            raise PermissionDeniedError(f"You are logged in to {service.url} as {service.actor}, not {args.user}; "
-                                        f"log in as {args.user} to act as them")
-        yield service
-        return
-    from ..review import LocalService, ReviewStore
-
-    if named is None and need_user:
+    if named is None and need_user and not is_server_url(url):
         raise PermissionDeniedError(f"This command needs to know who acts: pass --user NAME (or set {USER_ENV})")
-    with ReviewStore(url, create=create) as store:
-        yield LocalService(store, named)
+    service = connect(url, args.user if is_server_url(url) else named, create=create)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+def is_server_url(url: str | None) -> bool:
+    from ..server import is_server_url as server_url
+
+    return server_url(url)
 
 
 def read_password(args: argparse.Namespace, prompt: str) -> str | None:

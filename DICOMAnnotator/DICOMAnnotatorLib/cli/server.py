@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .pacs import add_pacs_arguments, pacs_connection
 from .review_options import add_password_argument, read_password
 
 
@@ -26,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--max-upload-mb", type=int, default=4096, help="largest file one request may send")
     serve.add_argument("--upload-timeout", type=float, default=3600, metavar="SECONDS",
                        help="longest time one upload may take")
+    serve.add_argument("--push-to", metavar="URL", help="send each signed SEG/SR on to this PACS (DICOMweb base or "
+                       "dimse://AET@host:port) after the signature; failures are retried and audited (pacs.push), "
+                       "never in the signature's way")
+    add_pacs_arguments(serve, prefix="push-")
     serve.set_defaults(func=_serve)
 
     login = subparsers.add_parser("login", help="sign in to a team server; the session is kept for later commands")
@@ -41,11 +46,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ..server import Limits, serve
+    from ..server import Limits, PushTarget, serve
 
+    push_to = None
+    if args.push_to:
+        connection = pacs_connection(args, args.push_to, prefix="push-")
+        push_to = PushTarget(connection["endpoint"], connection["credentials"], connection["policy"],
+                             connection["timeout"], backoff=(max(args.push_retry_delay, 0.1), 600.0))
     serve(args.store, args.files, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
           session_ttl=args.session_ttl,
-          limits=Limits(max_upload_bytes=args.max_upload_mb << 20, upload_seconds=args.upload_timeout))
+          limits=Limits(max_upload_bytes=args.max_upload_mb << 20, upload_seconds=args.upload_timeout),
+          push_to=push_to)
     return 0
 
 

@@ -12,7 +12,7 @@ Recognizable Visual Features: what is refused), ``files`` (one file in, one file
 from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
-    "batch": ["ProgressBar", "check_outputs_free", "deidentify_tree", "write_mapping", "write_report"],
+    "batch": ["check_outputs_free", "deidentify_tree", "write_mapping", "write_report"],
     "mapping": ["load_key"],
     "options": ["DatePolicy", "DeidOptions", "PixelPolicy", "load_regions"],
 })

@@ -10,23 +10,20 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ..atomic import atomic_path, check_output
 from ..errors import InputError, OutputExistsError
+from ..parallel import run_chunks
 from .files import FAILED, NOT_WRITTEN, WRITTEN, FileDeidentifier, FileResult
 from .ocr import tesseract_version
 from .options import DeidOptions, PixelPolicy
 from .profile import standard_table
-
-IN_FLIGHT_PER_WORKER = 4
-MAX_CHUNK = 16
 
 
 @dataclass
@@ -107,23 +104,18 @@ def check_folders(source: Path, output: Path, *, force: bool) -> None:
         raise OutputExistsError(f"{output} is not empty; choose an empty output folder or pass --force")
 
 
-_worker: FileDeidentifier | None = None
-
-
-def _init_worker(options: DeidOptions, key: bytes, output: Path, force: bool, record: bool) -> None:
-    global _worker
-    _worker = FileDeidentifier(options, key, output, force=force, record_mapping=record)
-
-
-def _work(chunk: list[tuple[str, str]]) -> list[FileResult]:
-    assert _worker is not None, "worker not initialised"
-    return [_worker.process(path, display) for path, display in chunk]
+def _work(worker: FileDeidentifier, chunk: list[tuple[str, str]]) -> list[FileResult]:
+    return [worker.process(path, display) for path, display in chunk]
 
 
 def deidentify_tree(source: str | os.PathLike[str], output: str | os.PathLike[str], options: DeidOptions,
                     key: bytes, *, jobs: int = 1, force: bool = False, record_mapping: bool = False,
-                    progress: Callable[[int, int], None] | None = None) -> BatchSummary:
-    """De-identify every file under ``source`` into ``output``; never raises for one bad file."""
+                    progress: Callable[[int, int], None] | None = None, scheduler: str | None = None) -> BatchSummary:
+    """De-identify every file under ``source`` into ``output``; never raises for one bad file.
+
+    Files go to ``jobs`` local worker processes, or to the Dask cluster at ``scheduler`` (whose workers must
+    see ``source`` and ``output`` at the same paths); each file's output depends on it and the key only, so
+    the files written are the same whichever runs them."""
     source, output = Path(source), Path(output)
     check_folders(source, output, force=force)
     # Built here first so that a bad key or option fails once, clearly, not inside every worker.
@@ -146,35 +138,20 @@ def deidentify_tree(source: str | os.PathLike[str], output: str | os.PathLike[st
             progress(summary.files, len(paths))
 
     items = [(str(path), str(path.relative_to(base))) for path in paths]
-    if jobs <= 1 or len(items) <= 1:
-        for path, display in items:
-            collect(local.process(path, display))
-    else:
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                 initargs=(options, key, output, force, record_mapping)) as pool:
-            # Files go in small chunks: one task per file costs more in messages than small files take.
-            size = max(1, min(MAX_CHUNK, len(items) // (jobs * IN_FLIGHT_PER_WORKER)))
-            pending: set[Future] = set()
-            for start in range(0, len(items), size):
-                pending.add(pool.submit(_work, items[start:start + size]))
-                if len(pending) >= jobs * IN_FLIGHT_PER_WORKER:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        for result in future.result():
-                            collect(result)
-            for future in _as_done(pending):
-                for result in future.result():
-                    collect(result)
+    setup = partial(FileDeidentifier, options, key, output, force=force, record_mapping=record_mapping)
+    if jobs <= 1 and scheduler is None:
+        setup = partial(_same, local)
+    for results in run_chunks(_work, items, setup=setup, jobs=jobs, scheduler=scheduler):
+        for result in results:
+            collect(result)
     summary.seconds = time.perf_counter() - started
     if summary.flagged and options.pixels is PixelPolicy.REDACT:
         summary.ocr = tesseract_version()
     return summary
 
 
-def _as_done(pending: set[Future]) -> Iterator[Future]:
-    while pending:
-        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-        yield from done
+def _same(worker: FileDeidentifier) -> FileDeidentifier:
+    return worker
 
 
 def write_report(path: str | os.PathLike[str], summary: BatchSummary, options: DeidOptions, *,
@@ -203,28 +180,6 @@ def write_mapping(path: str | os.PathLike[str], summary: BatchSummary, *, force:
         writer.writerow(["kind", "original", "replacement"])
         for (kind, original), replacement in sorted(summary.mapping.items()):
             writer.writerow([kind, original, replacement])
-
-
-class ProgressBar:
-    """A one-line bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, label: str, stream=None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty()
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (done < total and now - self._last < 0.1):
-            return
-        self._last = now
-        width = 30
-        filled = width * done // max(total, 1)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 def check_outputs_free(paths: list[str | None], *, force: bool) -> None:

@@ -15,6 +15,9 @@ Decisions that the table leaves to the implementation, made here once:
   text cleaned; their bitmaps are cleaned with the pixels (see ``pixels``).
 - Standard attributes missing from pydicom's dictionary (newer than it) are removed, as
   unknown content could carry identity (E.1.1 note 1).
+- An attribute whose presence PS3.3 conditions on one that was removed (or emptied, where the
+  condition asks for a value) is removed with it, in the same dataset or Sequence Item
+  (``profile.presence_rules``): Responsible Person Role goes with Responsible Person.
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ from .. import IMPLEMENTATION_CLASS_UID, __version__
 from .dates import shift_da, shift_dt
 from .mapping import KeyedMapper
 from .options import DatePolicy, DeidOptions
-from .profile import CONDITIONAL_ACTIONS, ActionTable, conditional_action, iod_attribute_types, safe_private_attributes
+from .profile import (
+    CONDITIONAL_ACTIONS,
+    ActionTable,
+    PresenceRule,
+    conditional_action,
+    iod_attribute_types,
+    presence_rules,
+    safe_private_attributes,
+)
 from .scrub import TextScrubber, date_spellings
 from .values import DUMMY_TEXT, FREE_TEXT_VRS, dummy_value, empty_value
 
@@ -123,7 +134,8 @@ class Deidentifier:
         self.table = ActionTable.for_options(options)
         self._overlay_action = self.table.repeating_action(0x60003000) or "X"
         self._curve_action = self.table.repeating_action(0x50000000) or "X"
-        self._marks = {implicit: _encoded(self._marks_dataset(), implicit) for implicit in (False, True)}
+        self._marks = {(implicit, little): _encoded(self._marks_dataset(), implicit, little)
+                       for implicit in (False, True) for little in (False, True)}
         # Cleaning text needs the dataset's own identifiers, read before anything is replaced.
         self._cleans_text = "C" in {*self.table.exact.values(), self._overlay_action, self._curve_action}
 
@@ -152,6 +164,7 @@ class Deidentifier:
     # ------------------------------------------------------------------ walking
     def _walk(self, ds: Dataset, mode: _Mode, ctx: _Context, *, top: bool = False) -> None:
         keep_private = self._safe_private(ds) if self.table.private != "X" else frozenset()
+        conditioned = [rule for rule in presence_rules() if rule.dependent in ds and _condition_holds(ds, rule)]
         for tag in list(ds.keys()):
             group, element = tag >> 16, tag & 0xFFFF
             if group & 1:
@@ -165,6 +178,10 @@ class Deidentifier:
                 if action is None:
                     continue
             self._apply(ds, tag, action, mode, ctx, top)
+        for rule in conditioned:
+            if rule.dependent in ds and not _condition_holds(ds, rule):
+                del ds[rule.dependent]
+                ctx.counts["removed"] += 1
 
     def _unlisted_action(self, tag: int, group: int, element: int, mode: _Mode) -> str | None:
         """The action for an attribute the table does not list; None to keep it untouched."""
@@ -294,8 +311,10 @@ class Deidentifier:
 
     # ------------------------------------------------------------------ marking
     def _mark(self, ds: Dataset) -> None:
-        implicit = bool(ds.original_encoding[0]) if ds.original_encoding[0] is not None else False
-        marks = self._marks[implicit]
+        # Raw elements are copied as they are, so the marks must be in the file's own encoding (Explicit VR
+        # Big Endian files too: little-endian marks made their De-identification Method Code Sequence unreadable).
+        implicit, little = ds.original_encoding
+        marks = self._marks[(bool(implicit), little is None or bool(little))]
         for tag in marks.keys():
             ds[tag] = marks.get_item(tag)
 
@@ -338,14 +357,14 @@ def _raw_element(like: RawDataElement, vr: str, value: bytes) -> RawDataElement:
     return RawDataElement(like.tag, vr, len(value), value, 0, like.is_implicit_VR, like.is_little_endian)
 
 
-def _encoded(ds: Dataset, implicit: bool) -> Dataset:
+def _encoded(ds: Dataset, implicit: bool, little: bool) -> Dataset:
     """``ds`` encoded once and read back lazily: its elements are raw, ready to be copied into
     every file of the run (see ``_raw_element``)."""
     buffer = DicomBytesIO()
-    buffer.is_implicit_VR, buffer.is_little_endian = implicit, True
+    buffer.is_implicit_VR, buffer.is_little_endian = implicit, little
     write_dataset(buffer, ds)
     buffer.seek(0)
-    return read_dataset(buffer, implicit, True)
+    return read_dataset(buffer, implicit, little)
 
 
 def peek(ds: Dataset, keyword: str) -> str:
@@ -368,6 +387,16 @@ def _code(value: str, meaning: str) -> Dataset:
 
 def _values(value) -> list:
     return list(value) if isinstance(value, (MultiValue, list, tuple)) else [value]
+
+
+def _condition_holds(ds: Dataset, rule: PresenceRule) -> bool:
+    """Whether a trigger of ``rule`` is in ``ds`` (with a value, where the rule asks for one)."""
+    for tag in rule.triggers:
+        if tag in ds:
+            elem = ds.get_item(tag)
+            if not rule.needs_value or (elem.length if elem.is_raw else not elem.is_empty):
+                return True
+    return False
 
 
 def _vr_of(tag: int) -> str:

@@ -17,13 +17,13 @@ from pydicom.uid import MediaStorageDirectoryStorage
 
 from ..atomic import atomic_path
 from ..dicom import save_part10
-from ..errors import DICOMAnnotatorError, OutputExistsError
-from .burned_in import burned_in_risks
+from ..errors import DICOMAnnotatorError, InputError, OutputExistsError
+from .burned_in import burned_in_risks, screens_pixels
 from .dataset import Deidentifier, peek
 from .mapping import KeyedMapper
 from .ocr import tesseract_version
 from .options import DeidOptions, PixelPolicy
-from .pixels import PixelResult, clean_overlays, clean_pixels, configured_boxes, overlay_groups
+from .pixels import PixelResult, Screen, clean_overlays, clean_pixels, configured_boxes, overlay_groups, screen_pixels
 from .visual_features import already_cleaned, has_pixels, recognizable_features
 
 WRITTEN, FAILED, NOT_WRITTEN, SKIPPED = "written", "failed", "not_written", "skipped"
@@ -106,6 +106,15 @@ class FileDeidentifier:
                 return
         policy = self.options.pixels
         risks = burned_in_risks(ds) if policy is not PixelPolicy.KEEP else []
+        screen = None
+        if policy is not PixelPolicy.KEEP and screens_pixels(ds):
+            try:
+                screen = screen_pixels(ds)
+            except InputError as exc:
+                risks.append(f"not screened for text: {exc}")
+            else:
+                if screen.lines:
+                    risks.append(f"{screen.lines} line(s) that look like text in its pixels")
         if self.options.ocr_all_images and policy is PixelPolicy.REDACT and "PixelData" in ds and not risks:
             risks = ["OCR of every image was asked for"]
         boxes = configured_boxes(ds, self.options.regions) if "PixelData" in ds else []
@@ -124,15 +133,15 @@ class FileDeidentifier:
             ds.RecognizableVisualFeatures = "NO"
             self.deidentifier.add_method_code(ds, "clean_recognizable_visual_features")
         if risks or boxes or (self.options.clean_graphics and overlay_groups(ds)):
-            result.pixels = self._clean_pixels(ds, risks, boxes)
+            result.pixels = self._clean_pixels(ds, risks, boxes, screen)
         result.output = str(self._write(ds))
         result.status = WRITTEN
 
-    def _clean_pixels(self, ds, risks: list[str], boxes) -> PixelResult:
+    def _clean_pixels(self, ds, risks: list[str], boxes, screen: Screen | None) -> PixelResult:
         pixels = PixelResult(risks=risks)
         ocr = self.ocr if risks and self.options.pixels is PixelPolicy.REDACT else None
         if ocr is not None or boxes:
-            clean_pixels(ds, pixels, boxes, ocr=ocr)
+            clean_pixels(ds, pixels, boxes, screen or screen_pixels(ds), ocr=ocr, read_all=self.options.ocr_all_images)
         if pixels.checked_by is not None:
             ds.BurnedInAnnotation = "NO"
             self.deidentifier.add_method_code(ds, "clean_pixel_data")

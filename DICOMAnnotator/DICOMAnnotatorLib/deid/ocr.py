@@ -1,11 +1,20 @@
 """Finding text in an image with Tesseract (Debian tesseract-ocr, through pytesseract).
 
-Two passes, because one full-image pass misses words: Tesseract read "DAVIDSON" but not the
-"DOUGLAS" beside it on a real CR. Pass 1 reads the whole image as sparse text and keeps
-confident words as seeds; pass 2 re-reads the full-width band of each seed line as one line of
-text, which recovers its neighbours, and blanks each run of nearby words that holds one word
-read with some confidence. Every box
-found is returned padded; the caller blanks them all (all text is treated as identifying).
+``read_candidates`` reads the lines the text screen (``text_screen``) found: each is cut out with
+a margin, windowed on its own text colour (text stored at 255 under a 16-bit header reads as well
+as text at the top of the range), turned dark on light, cleared of everything but the screen's
+characters and enlarged to the letter height Tesseract reads best, and all of one image's lines
+are stacked into one picture read by one Tesseract run (a run costs more to start than to read a
+line). A line counts as text when Tesseract reads a word of it with some confidence; then the
+line, grown along its rows over neighbouring columns of its colour (letters the screen did not
+count), and the words read in it are blanked.
+
+``find_text`` reads a whole image (``--ocr-all-images``). Two passes, because one full-image pass
+misses words: Tesseract read "DAVIDSON" but not the "DOUGLAS" beside it on a real CR. Pass 1
+reads the whole image as sparse text and keeps confident words as seeds; pass 2 re-reads the
+full-width band of each seed line as one line of text, which recovers its neighbours, and blanks
+each run of nearby words that holds one word read with some confidence. Every box found is
+returned padded; the caller blanks them all (all text is treated as identifying).
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from functools import cache
 
 import numpy as np
 
+from .text_screen import Candidate
+
 # Tesseract spreads each run over OpenMP threads, which on small images cost more than they save and
 # contend with our worker processes: one thread per run reads a 240x320 frame in 0.59 s instead of
 # 1.17 s. Tesseract inherits the environment; a value the user set is kept.
@@ -27,6 +38,10 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels, end exclusive
 
 SEED_CONFIDENCE = 60
 BAND_CONFIDENCE = 30
+#: Letter height (pixels) candidate lines are enlarged to; Tesseract reads 20-40 best.
+LETTER_HEIGHT = 28
+#: White space around and between the stacked lines.
+GAP = 16
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 
 
@@ -52,18 +67,24 @@ class _Word:
 
 
 def _read_words(image: np.ndarray, psm: int, scale: int) -> list[_Word]:
-    import pytesseract
     from PIL import Image
 
     picture = Image.fromarray(image)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.BICUBIC)
+    return _words(picture, psm, scale)
+
+
+def _words(picture, psm: int, scale: float) -> list[_Word]:
+    """Tesseract's words in a PIL picture, boxes divided by ``scale``."""
+    import pytesseract
+
     data = pytesseract.image_to_data(picture, config=f"--psm {psm}", output_type=pytesseract.Output.DICT)
     words = []
     for i, text in enumerate(data["text"]):
         if data["level"][i] != 5 or not text.strip():
             continue
-        x, y, w, h = (data[k][i] // scale for k in ("left", "top", "width", "height"))
+        x, y, w, h = (int(data[k][i] / scale) for k in ("left", "top", "width", "height"))
         words.append(_Word(text.strip(), float(data["conf"][i]), (x, y, x + max(w, 1), y + max(h, 1)),
                            (data["block_num"][i], data["par_num"][i], data["line_num"][i])))
     return words
@@ -123,3 +144,103 @@ def read_text(image: np.ndarray) -> str:
     """All text Tesseract reads in an image (for checks after redaction)."""
     scale = 2 if max(image.shape) <= 1024 else 1
     return " ".join(w.text for w in _read_words(image, 11, scale))
+
+
+def read_candidates(frame: np.ndarray, candidates: list[Candidate]) -> list[Box]:
+    """Boxes to blank among the screen's ``candidates`` on ``frame`` (any dtype; colour as its brightest
+    channel): each line in which OCR reads text, and each word it reads there."""
+    from PIL import Image
+
+    if not candidates:
+        return []
+    grey = frame.max(axis=-1) if frame.ndim == 3 else frame
+    pieces, placed, top = [], [], GAP
+    for candidate in candidates:
+        cut = _cut(candidate, grey.shape, 1)
+        scale = max(1.0, min(4.0, LETTER_HEIGHT / candidate.height))
+        piece = _only_letters(_dark_on_light(grey[cut[1]:cut[3], cut[0]:cut[2]], candidate.ink), candidate, cut)
+        picture = Image.fromarray(piece).resize((max(1, round(piece.shape[1] * scale)),
+                                                 max(1, round(piece.shape[0] * scale))), Image.Resampling.BICUBIC)
+        pieces.append((picture, top))
+        placed.append((cut, scale, top, top + picture.height))
+        top += picture.height + GAP
+    mosaic = Image.new("L", (max(p.width for p, _ in pieces) + 2 * GAP, top), 255)
+    for picture, offset in pieces:
+        mosaic.paste(picture, (GAP, offset))
+    read: dict[int, list[_Word]] = {}
+    for word in _words(mosaic, 11, 1):
+        middle = (word.box[1] + word.box[3]) / 2
+        for index, (_, _, start, stop) in enumerate(placed):
+            if start <= middle < stop:
+                read.setdefault(index, []).append(word)
+    boxes = []
+    for index, words in read.items():
+        if not any(w.confidence >= SEED_CONFIDENCE and _alnum_count(w.text) >= 2 for w in words):
+            continue
+        cut, scale, start, _ = placed[index]
+        boxes.append(_pad(_ink_extent(grey, candidates[index], _cut(candidates[index], grey.shape, 2)), grey.shape))
+        for word in words:
+            if _alnum_count(word.text) >= 1:
+                x0, y0, x1, y1 = word.box
+                boxes.append(_pad((int((x0 - GAP) / scale) + cut[0], int((y0 - start) / scale) + cut[1],
+                                   int((x1 - GAP) / scale) + 1 + cut[0], int((y1 - start) / scale) + 1 + cut[1]),
+                                  grey.shape))
+    return boxes
+
+
+def _cut(candidate: Candidate, shape: tuple[int, ...], letters: int) -> Box:
+    """The line's box with ``letters`` letter heights of margin on either side and half of one above and below."""
+    x0, y0, x1, y1 = candidate.box
+    h = candidate.height
+    return max(0, x0 - letters * h), max(0, y0 - h // 2), min(shape[1], x1 + letters * h), min(shape[0], y1 + h // 2)
+
+
+def _ink_extent(grey: np.ndarray, candidate: Candidate, cut: Box) -> Box:
+    """The line's box grown along its rows over neighbouring columns of its text colour, within the cut-out:
+    letters the screen did not count (an i, a colon, a letter cut by the image's edge) are blanked with the
+    rest of the line. A column counts when a quarter of the line's rows hold the colour: grain that happens to
+    come near it does not, letters do."""
+    x0, _, x1, _ = candidate.box
+    # Rows: those of most of its letters, plus a third of a letter for descenders; a line chained through
+    # staggered shapes of tissue is no taller than its letters.
+    tops, bottoms = sorted(c[1] for c in candidate.characters), sorted(c[3] for c in candidate.characters)
+    reach = candidate.height // 3
+    y0 = max(candidate.box[1], tops[len(tops) // 2] - reach)
+    y1 = min(candidate.box[3], bottoms[len(bottoms) // 2] + reach)
+    rows = grey[y0:y1, cut[0]:cut[2]].astype(np.float32)
+    distance = abs(float(np.median(grey[cut[1]:cut[3], cut[0]:cut[2]])) - candidate.ink)
+    if distance == 0:
+        return candidate.box
+    inked = np.count_nonzero(np.abs(rows - candidate.ink) <= 0.6 * distance, axis=0) >= (y1 - y0) / 4
+    start, stop = _grow(inked, x0 - cut[0], x1 - cut[0], max(2, candidate.height))  # across a word space
+    return start + cut[0], y0, stop + cut[0], y1
+
+
+def _grow(profile: np.ndarray, start: int, stop: int, gap: int) -> tuple[int, int]:
+    """[start, stop) widened while ``profile`` has a true value within ``gap`` beyond either end."""
+    while start > 0 and profile[max(0, start - gap):start].any():
+        start -= 1
+    while stop < len(profile) and profile[stop:stop + gap].any():
+        stop += 1
+    return start, stop
+
+
+def _only_letters(piece: np.ndarray, candidate: Candidate, cut: Box) -> np.ndarray:
+    """``piece`` with everything outside the screen's characters turned white: tissue beside a line (a dark
+    organ under a word) breaks Tesseract's layout analysis, and it is not what OCR is asked about."""
+    kept = np.full(piece.shape, 255, np.uint8)
+    for x0, y0, x1, y1 in candidate.characters:
+        rows = slice(max(0, y0 - cut[1] - 1), max(0, y1 - cut[1] + 1))
+        columns = slice(max(0, x0 - cut[0] - 1), max(0, x1 - cut[0] + 1))
+        kept[rows, columns] = piece[rows, columns]
+    return kept
+
+
+def _dark_on_light(piece: np.ndarray, ink: float) -> np.ndarray:
+    """A cut-out as 8-bit dark text on a light ground: dark where a pixel is near the text colour ``ink``, light
+    as far as the cut-out's background is from it (tissue brighter or darker than the text turns light too)."""
+    values = piece.astype(np.float32)
+    distance = abs(float(np.median(values)) - ink)
+    if distance == 0:
+        return np.full(piece.shape, 255, np.uint8)
+    return (np.abs(values - ink) * (255.0 / distance)).clip(0, 255).astype(np.uint8)

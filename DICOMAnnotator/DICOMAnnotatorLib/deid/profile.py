@@ -7,7 +7,9 @@ person names that the table does not list), and the Retain Safe Private list
 (``safe-private-attributes.json``). When several enabled options give an attribute an action,
 K wins over C: an option that retains an attribute overrides one that only cleans it.
 Combined actions (X/Z, X/D, ...) are settled per IOD with ``iod-attribute-types.json``, the
-attributes' Types from the PS3.3 module tables (see ``conditional_action``).
+attributes' Types from the PS3.3 module tables (see ``conditional_action``). Attributes whose presence
+PS3.3 makes conditional on one that the profile removes go with it (``conditional-attributes.json``,
+see ``PresenceRule``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,29 @@ def iod_attribute_types() -> dict[str, dict[int, str]]:
             for iod in types[required]:
                 by_iod.setdefault(iod, {})[int(tag, 16)] = required
     return {uid: by_iod.get(iod, {}) for uid, iod in table["sop_classes"].items()}
+
+
+@dataclass(frozen=True)
+class PresenceRule:
+    """PS3.3's "Required if <trigger> is present [and has a value]" for a Type 1C or 2C ``dependent``.
+
+    Without a "may be present otherwise" clause the dependent shall not be present when its condition
+    is false, so when de-identification removes every trigger (or empties it, for ``needs_value``)
+    the dependent is removed too: Responsible Person Role without Responsible Person makes the file
+    invalid.
+    """
+
+    dependent: int
+    triggers: tuple[int, ...]
+    needs_value: bool
+
+
+@cache
+def presence_rules() -> tuple[PresenceRule, ...]:
+    """The rules of ``conditional-attributes.json``."""
+    return tuple(PresenceRule(int(rule["dependent"], 16), tuple(int(t, 16) for t in rule["triggers"]),
+                              bool(rule["needs_value"]))
+                 for rule in _resource("conditional-attributes.json")["rules"])
 
 
 def conditional_action(action: str, required: str | None, *, sequence: bool, empty: bool) -> str:

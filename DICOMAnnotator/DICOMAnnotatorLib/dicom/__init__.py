@@ -1,18 +1,22 @@
 """DICOM at the byte level, below every other package: Part 10 files written from encoded
 elements (``part10``), series headers and per-frame sequences read from the files' bytes
-(``headers``, ``sequences``), coded concepts and Code Sequence items (``codes``), CIELab display
-colours (``colors``), person names (``person_names``) and the patient/study attributes that
-derived objects copy from their source (``source_attributes``).
+(``headers``, ``sequences``), Siemens mosaics recognised (``mosaic``), pixel decoding failures
+explained (``decoding``), coded concepts and Code Sequence items (``codes``), CIELab display colours
+(``colors``), person names (``person_names``), RLE Lossless frames (``rle``) and the patient/study
+attributes that derived objects copy from their source (``source_attributes``).
 """
 
 from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
-    "codes": ["Code", "TISSUE", "code_item", "to_highdicom_code"],
+    "codes": ["Code", "TISSUE", "code_item", "code_value_keyword", "to_highdicom_code"],
     "colors": ["dicom_lab_to_rgb", "rgb_to_dicom_lab"],
-    "headers": ["header_value", "read_header"],
-    "part10": ["encode_element", "encode_items", "encode_sequence", "raw_element", "save_part10"],
+    "decoding": ["pixel_decoding_error"],
+    "headers": ["header_value", "native_pixel_data", "read_header"],
+    "mosaic": ["is_mosaic", "mosaic_image_count"],
+    "part10": ["encode_element", "encode_items", "encode_sequence", "new_file_meta", "raw_element", "save_part10"],
     "person_names": ["from_person_name", "to_person_name"],
+    "rle": ["rle_encode_frames"],
     "sequences": ["RawItem", "RawSequenceError", "split_file"],
-    "source_attributes": ["copy_patient_and_study"],
+    "source_attributes": ["copy_patient_and_study", "derived_instance"],
 })

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydicom.dataset import Dataset
 
+from ..errors import InputError
+
 if TYPE_CHECKING:  # pragma: no cover
     import highdicom as hd
 
@@ -66,6 +68,11 @@ class Code:
             or getattr(item, "LongCodeValue", None)
             or getattr(item, "URNCodeValue", None)
         )
+        missing = [k for k in ("CodingSchemeDesignator", "CodeMeaning") if getattr(item, k, None) is None]
+        if value is None or missing:
+            lacking = ", ".join(missing or ["a code value"])
+            raise InputError(f"A code item ({value or 'no code value'}) lacks {lacking}; the file is not conformant "
+                             "(PS3.3 Table 8.8-1 requires code value, scheme and meaning)")
         return cls(str(value), str(item.CodingSchemeDesignator), str(item.CodeMeaning))
 
     def __str__(self) -> str:
@@ -91,16 +98,18 @@ def from_dicom_code(code: Any) -> Code:
     return Code.from_dataset(code)
 
 
+def code_value_keyword(value: str) -> str:
+    """Where a code value goes in a Code Sequence item: CodeValue up to 16 characters, else LongCodeValue,
+    or URNCodeValue for URNs and URLs (PS3.3 Table 8.8-1a)."""
+    if len(value) <= 16:
+        return "CodeValue"
+    return "URNCodeValue" if value.startswith("urn") or "://" in value else "LongCodeValue"
+
+
 def code_item(code: Code) -> Dataset:
-    """One Code Sequence item; values longer than 16 characters go to LongCodeValue, or to
-    URNCodeValue for URNs and URLs (PS3.3 Table 8.8-1a)."""
+    """One Code Sequence item (the code value where :func:`code_value_keyword` puts it)."""
     item = Dataset()
-    if len(code.value) <= 16:
-        item.CodeValue = code.value
-    elif code.value.startswith("urn") or "://" in code.value:
-        item.URNCodeValue = code.value
-    else:
-        item.LongCodeValue = code.value
+    setattr(item, code_value_keyword(code.value), code.value)
     item.CodingSchemeDesignator = code.scheme
     item.CodeMeaning = code.meaning
     return item

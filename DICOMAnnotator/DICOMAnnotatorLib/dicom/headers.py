@@ -7,7 +7,9 @@ elements, which pydicom decodes on access exactly as if it had read them; the re
 ``FileDataset`` that ``pydicom.dcmread(path, stop_before_pixels=True)`` returns (a test compares
 the two on every file in the shared test data). Anything else (no preamble, big endian,
 deflated, an unknown VR, a top-level element of undefined length, a damaged file) is left to
-pydicom, which reads it or raises its own error.
+pydicom, which reads it or raises its own error. Where the header ends at native pixel data, its
+position is kept, so that the voxels can be read later without parsing the header a second
+time (:func:`native_pixel_data`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ from .sequences import decode_value, dictionary_vr, file_meta_syntax
 #: Bytes read first (most image headers are shorter); a longer header is read on in growing steps.
 HEAD_BYTES = 1 << 13
 #: Where pydicom's ``stop_before_pixels`` stops: Float, Double Float and Pixel Data.
-PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+PIXEL_DATA = 0x7FE00010
+PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, PIXEL_DATA})
+#: The dataset attribute (not a DICOM element) where :func:`read_header` keeps where the native pixel data is.
+_PIXEL_DATA_AT = "_pixel_data_at"
 _UNDEFINED = 0xFFFFFFFF
 #: What :func:`_elements` returns when the bytes end inside an element.
 _INCOMPLETE = object()
@@ -82,24 +87,42 @@ def _read_plain_header(path: str | os.PathLike[str]) -> FileDataset | None:
         if not syntax.is_transfer_syntax or not syntax.is_little_endian or syntax.is_deflated:
             return None
         implicit = syntax.is_implicit_VR
-        elements = _elements(data, start, implicit=implicit)
+        pixels: list[tuple[int, int, int]] = []
+        elements = _elements(data, start, implicit=implicit, pixels=pixels)
         while elements is _INCOMPLETE and not complete:  # a header longer than the bytes read so far
             wanted = 3 * len(data)
             more = handle.read(wanted)
             data, complete = data + more, len(more) < wanted
-            elements = _elements(data, start, implicit=implicit)
+            elements = _elements(data, start, implicit=implicit, pixels=pixels)
     if not isinstance(elements, dict):
         return None
     dataset = Dataset(elements)
     ds = FileDataset(os.fspath(path), dataset, data[:128], FileMetaDataset(meta), implicit, True)
     ds.set_original_encoding(implicit, True, dataset._character_set)
+    if pixels and pixels[-1][0] == PIXEL_DATA and pixels[-1][2] != _UNDEFINED and not syntax.is_compressed:
+        setattr(ds, _PIXEL_DATA_AT, pixels[-1][1:])
     return ds
 
 
-def _elements(data: bytes, position: int, *, implicit: bool) -> dict[BaseTag, RawDataElement] | object | None:
+def native_pixel_data(ds: Dataset) -> bytes | None:
+    """The value of the native (not encapsulated) Pixel Data of a file whose header :func:`read_header` read,
+    read from the file now without parsing its header again; None for any other dataset."""
+    position = getattr(ds, _PIXEL_DATA_AT, None)
+    if position is None or not getattr(ds, "filename", None):
+        return None
+    start, length = position
+    with open(ds.filename, "rb") as handle:
+        handle.seek(start)
+        value = handle.read(length)
+    return value if len(value) == length else None
+
+
+def _elements(data: bytes, position: int, *, implicit: bool,
+              pixels: list[tuple[int, int, int]] | None = None) -> dict[BaseTag, RawDataElement] | object | None:
     """The elements from ``position`` to the pixel data or the end of ``data``, as pydicom's raw elements;
     ``_INCOMPLETE`` when the last one does not fit in ``data``, None when one is not plain (unknown
-    VR, undefined length)."""
+    VR, undefined length). The tag, value position and length of the pixel element reached are
+    appended to ``pixels``."""
     elements = {}
     unpack = struct.unpack_from
     end = len(data)
@@ -121,6 +144,8 @@ def _elements(data: bytes, position: int, *, implicit: bool) -> dict[BaseTag, Ra
                 length, value_start = unpack("<I", data, position + 8)[0], position + 12
         tag = group << 16 | element
         if tag in PIXEL_TAGS:
+            if pixels is not None:
+                pixels.append((tag, value_start, length))
             break
         if length == _UNDEFINED:
             return None

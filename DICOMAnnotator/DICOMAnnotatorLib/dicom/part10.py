@@ -5,8 +5,9 @@ produce most of their elements in encoded form: de-identification leaves most el
 the large pixel data) raw as read, and the SEG writer encodes its thousands of per-frame
 functional group items itself (:func:`encode_element`, :func:`encode_sequence`). Here a raw
 element in the encoding of the file is copied as header plus value bytes, and every other
-element goes through pydicom's encoder. Anything unusual (big endian, deflate, a change of
-encoding) is written by pydicom as a whole. The bytes are those
+element goes through pydicom's encoder; encapsulated pixel data built in memory (a LABELMAP SEG's
+RLE frames) is written as pydicom writes it, without its per-frame overhead. Anything unusual
+(big endian, deflate, a change of encoding) is written by pydicom as a whole. The bytes are those
 ``Dataset.save_as(..., enforce_file_format=True)`` writes; tests compare the two.
 """
 
@@ -23,10 +24,14 @@ from pydicom.filewriter import correct_ambiguous_vr_element, write_data_element,
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR
 
+from .. import IMPLEMENTATION_CLASS_UID, __version__
+
 #: VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length (PS3.5 7.1.2).
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
+_SEQUENCE_DELIMITER = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+PIXEL_DATA = 0x7FE00010
 
 
 def encode_element(tag: int, vr: str, value: bytes) -> bytes:
@@ -51,6 +56,17 @@ def raw_element(tag: int, vr: str, value: bytes) -> RawDataElement:
     return RawDataElement(tag, vr, len(value), value, 0, False, True)
 
 
+def new_file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> FileMetaDataset:
+    """The File Meta Information of an object this software creates (PS3.10 7.1)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class_uid
+    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.TransferSyntaxUID = UID(transfer_syntax_uid)
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = f"DICOMANNOT_{__version__}"[:16]
+    return meta
+
+
 def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
     """Write ``ds`` (with its ``file_meta`` and ``preamble``) to ``path``.
 
@@ -62,8 +78,7 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
     implicit = syntax.is_implicit_VR
     built_in_memory = ds.original_encoding == (None, None)
     if (syntax == DeflatedExplicitVRLittleEndian or not syntax.is_little_endian
-            or ds.original_encoding not in ((implicit, True), (None, None))
-            or (built_in_memory and syntax.is_compressed)):  # pydicom marks new encapsulated pixel data
+            or ds.original_encoding not in ((implicit, True), (None, None))):
         ds.save_as(path, enforce_file_format=True)
         return
     encodings = ds.get("SpecificCharacterSet") if built_in_memory else ds.original_character_set
@@ -82,11 +97,19 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
                 value = elem.value or b""
                 fp.write(_header(tag, elem.VR, len(value), implicit=implicit))
                 fp.write(value)
+            elif tag == PIXEL_DATA and built_in_memory and syntax.is_encapsulated:
+                fp.write(_encapsulated_pixel_data(ds[tag].value))
             else:
                 elem = ds[tag]
                 if elem.VR in AMBIGUOUS_VR:  # only in datasets built in memory: read ones are in their own encoding
                     elem = correct_ambiguous_vr_element(elem, ds, True)
                 write_data_element(fp, elem, encodings)
+
+
+def _encapsulated_pixel_data(items: bytes) -> bytes:
+    """Pixel Data of an encapsulated transfer syntax (PS3.5 A.4): OB of undefined length holding the items of
+    ``pydicom.encaps.encapsulate`` (offset table, fragments), then the Sequence Delimitation Item."""
+    return _header(PIXEL_DATA, "OB", _UNDEFINED, implicit=False) + items + _SEQUENCE_DELIMITER
 
 
 def _header(tag: int, vr: str, length: int, *, implicit: bool) -> bytes:

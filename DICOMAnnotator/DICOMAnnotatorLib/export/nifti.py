@@ -1,6 +1,7 @@
 """Image + label map as NIfTI with a JSON label table: the form training pipelines read.
 
-``image.nii.gz`` holds the series voxels in modality units (HU on CT), ``labels.nii.gz`` the
+``image.nii.gz`` holds the series voxels in modality units (HU on CT; a colour series as its RGB
+samples, three components per voxel), ``labels.nii.gz`` the
 segments (value = segment number) on the same grid, and ``labels.json`` what each value means
 (codes, colour) and where it came from. SimpleITK writes the NIfTI orientation from the
 grid's LPS affine (converted to the RAS of the NIfTI header), so any viewer places both

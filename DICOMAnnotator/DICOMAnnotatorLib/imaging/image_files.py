@@ -44,10 +44,16 @@ def read_on_grid(path: str | os.PathLike[str], geometry: VolumeGeometry) -> np.n
 
 def write_image(voxels: np.ndarray, geometry: VolumeGeometry, path: str | os.PathLike[str], *,
                 force: bool = False) -> Path:
-    """Write voxels on ``geometry``; the file type follows the extension; compressed where possible."""
+    """Write voxels on ``geometry``; the file type follows the extension; compressed where possible.
+
+    ``voxels`` is ``[k, j, i]``, or ``[k, j, i, c]`` for a colour series (each voxel's samples become
+    the components of a vector image: a NIfTI vector intent, which ITK, Slicer and nibabel read).
+    """
     import SimpleITK as sitk
 
-    image = geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(voxels)))
+    # [k, j, i, c] is a colour (vector) image, written with its samples as the components of each voxel
+    vector = voxels.ndim == len(geometry.array_shape) + 1
+    image = geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(voxels), isVector=vector))
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
     with atomic_path(path, force=force) as temporary:

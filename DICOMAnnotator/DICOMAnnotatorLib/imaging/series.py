@@ -3,14 +3,14 @@
 Annotations are only as good as the geometry they sit on. ``ReferenceSeries`` therefore
 refuses, with an error that says why and where, every series it cannot represent exactly
 as one regular grid: mixed series, orientations or sizes, missing or duplicated slices,
-gantry tilt, and multi-frame images without per-frame plane positions. Headers are read
-without pixel data; voxels are read on demand.
+gantry tilt, Siemens mosaics, whole-slide images, and multi-frame images without per-frame
+plane positions. Headers are read without pixel data; voxels are read on demand.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from ..dicom import header_value, read_header
+from ..dicom import header_value, is_mosaic, mosaic_image_count, native_pixel_data, pixel_decoding_error, read_header
 from ..errors import InputError, SeriesError
 from .geometry import VolumeGeometry
 
@@ -99,10 +99,12 @@ class ReferenceSeries:
         self.study_instance_uid = str(first.get("StudyInstanceUID", ""))
         self.frame_of_reference_uid = str(first.get("FrameOfReferenceUID", ""))
         self.modality = str(first.get("Modality", ""))
+        self.samples_per_pixel = self._samples_per_pixel()
         self._check_uniform(frames)
         self.geometry, sorted_frames = _regular_grid(frames, self.description)
         self.slices: tuple[SliceSource, ...] = tuple(f.source for f in sorted_frames)
         self._rescale = [f.rescale for f in sorted_frames]
+        self._voxels: np.ndarray | None = None
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -178,6 +180,11 @@ class ReferenceSeries:
         return len(self._datasets)
 
     @property
+    def is_colour(self) -> bool:
+        """Whether the pixels are colour (RGB or YBR: three samples per pixel) rather than one value each."""
+        return self.samples_per_pixel > 1
+
+    @property
     def is_multiframe(self) -> bool:
         return any(s.frame_number is not None for s in self.slices)
 
@@ -188,65 +195,103 @@ class ReferenceSeries:
             "modality": self.modality,
             **self.geometry.to_json(),
             "instances": self.instance_count,
+            "samples_per_pixel": self.samples_per_pixel,
         }
 
     # ----------------------------------------------------------------- voxels
     def read_voxels(self) -> np.ndarray:
-        """The volume as an array ``[k, j, i]`` in modality units (e.g. HU for CT).
+        """The volume as a read-only array ``[k, j, i]`` in modality units (e.g. HU for CT).
 
         Integer data stays integer when every slope is 1 and every intercept whole;
-        otherwise the result is float32.
+        otherwise the result is float32. A colour series (:attr:`is_colour`) is ``[k, j, i, c]``
+        with its samples as stored, converted to RGB where they were YBR (colour samples carry
+        no rescale to modality units; Photometric Interpretation, PS3.3 C.7.6.3.1.2, says which
+        colour they are). The volume is decoded once and kept: the viewer's volume and the
+        measurements at Submit come from the same pass over the files, and uncompressed pixel data
+        is read from where the header reader found it, without parsing each header again.
         """
+        if self._voxels is None:
+            self._voxels = self._read_colour_voxels() if self.is_colour else self._decode_voxels()
+            self._voxels.flags.writeable = False
+        return self._voxels
+
+    def _decode_voxels(self) -> np.ndarray:
         integral = all(s == 1 and float(b).is_integer() for s, b in self._rescale)
         # int16 straight away when the stored range plus the intercept fits it (CT), else int32, narrowed after
         dtype = (np.int16 if integral and self._fits_int16() else np.int32) if integral else np.float32
         volume = np.empty(self.geometry.array_shape, dtype=dtype)
+        for k, frame in enumerate(self._frames_in_order()):
+            slope, intercept = self._rescale[k]
+            if integral:  # summed in int32 chunk by chunk into the slice (no whole-slice temporaries)
+                np.add(frame, np.int32(intercept), out=volume[k], dtype=np.int32, casting="unsafe")
+            else:
+                volume[k] = frame * slope + intercept
+        if dtype == np.int32 and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
+            return volume.astype(np.int16)
+        return volume
+
+    def _read_colour_voxels(self) -> np.ndarray:
+        bits = max(int(header_value(ds, "BitsAllocated", 8) or 8) for ds in self._datasets.values())
+        dtype = np.uint8 if bits <= 8 else np.uint16
+        volume = np.empty((*self.geometry.array_shape, self.samples_per_pixel), dtype=dtype)
+        for k, frame in enumerate(self._frames_in_order()):
+            volume[k] = frame
+        return volume
+
+    def _frames_in_order(self) -> Iterator[np.ndarray]:
+        """The pixels of each slice in slice order, keeping one multi-frame instance decoded at a time."""
         cache: dict[str, np.ndarray] = {}
-        for k, source in enumerate(self.slices):
+        for source in self.slices:
             pixels = cache.get(source.sop_instance_uid)
             if pixels is None:
                 pixels = self._pixel_array(source)
                 if source.frame_number is not None:
-                    cache = {source.sop_instance_uid: pixels}  # keep one multi-frame instance at a time
-            frame = pixels if source.frame_number is None else pixels[source.frame_number - 1]
-            slope, intercept = self._rescale[k]
-            volume[k] = frame * slope + intercept if not integral else frame.astype(np.int32) + int(intercept)
-        if dtype == np.int32 and volume.size and volume.min() >= -32768 and volume.max() <= 32767:
-            return volume.astype(np.int16)
-        return volume
+                    cache = {source.sop_instance_uid: pixels}
+            yield pixels if source.frame_number is None else pixels[source.frame_number - 1]
 
     def _fits_int16(self) -> bool:
         """Whether every stored value of every slice (Bits Stored, Pixel Representation) plus intercept fits int16."""
         for ds, (_, intercept) in zip((self._datasets[s.sop_instance_uid] for s in self.slices), self._rescale,
                                       strict=True):
-            bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
-            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if int(ds.get("PixelRepresentation") or 0) \
-                else (0, (1 << bits) - 1)
+            bits = int(header_value(ds, "BitsStored") or header_value(ds, "BitsAllocated") or 16)
+            signed = int(header_value(ds, "PixelRepresentation") or 0)
+            low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
             if low + int(intercept) < -32768 or high + int(intercept) > 32767:
                 return False
         return True
 
     def _pixel_array(self, source: SliceSource) -> np.ndarray:
         ds = self._datasets[source.sop_instance_uid]
-        if "PixelData" not in ds:
-            if source.path is None:
-                raise InputError(f"Instance {source.sop_instance_uid} of {self.description} has no pixel data")
-            ds = _read_file(source.path, stop_before_pixels=False)
-        try:
-            pixels = ds.pixel_array
-        except Exception as exc:  # pydicom raises many types for undecodable pixel data
-            where = source.path or f"instance {source.sop_instance_uid}"
-            raise InputError(
-                f"Cannot decode the pixel data of {where} ({ds.file_meta.get('TransferSyntaxUID', '?')}): "
-                f"{exc}; install the pydicom pixel handler for this transfer syntax or decompress the file"
-            ) from exc
-        if pixels.ndim == 3 and source.frame_number is None:
-            raise SeriesError(f"{source.path or source.sop_instance_uid} has colour or multi-sample pixels; "
-                              "only greyscale series can be annotated as volumes")
-        return pixels
+        pixels = _native_pixels(ds) if "PixelData" not in ds else None
+        if pixels is None:
+            if "PixelData" not in ds:
+                if source.path is None:
+                    raise InputError(f"Instance {source.sop_instance_uid} of {self.description} has no pixel data")
+                ds = _read_file(source.path, stop_before_pixels=False)
+            try:
+                pixels = ds.pixel_array
+            except Exception as exc:  # pydicom raises many types for undecodable pixel data
+                where = source.path or f"instance {source.sop_instance_uid}"
+                raise pixel_decoding_error(f"the pixel data of {where}",
+                                           str(ds.file_meta.get("TransferSyntaxUID", "")), exc) from exc
+        frame_shape = (int(ds.Rows), int(ds.Columns)) + ((self.samples_per_pixel,) if self.is_colour else ())
+        if source.frame_number is not None:  # pydicom drops the frame axis of a one-frame image
+            frame_shape = (-1, *frame_shape)
+        return pixels.reshape(frame_shape)
 
     def __repr__(self) -> str:
         return f"ReferenceSeries({self.series_instance_uid}, {self.modality}, size={list(self.geometry.size)})"
+
+    def _samples_per_pixel(self) -> int:
+        """Samples Per Pixel of every instance: 1 (greyscale or palette) or 3 (colour), never mixed."""
+        found = {int(header_value(ds, "SamplesPerPixel", 1) or 1) for ds in self._datasets.values()}
+        if len(found) > 1:
+            raise SeriesError(f"{self.description} mixes greyscale and colour images ({sorted(found)} samples per "
+                              "pixel); split the series")
+        samples = found.pop()
+        if samples not in (1, 3):
+            raise SeriesError(f"{self.description} has {samples} samples per pixel; DICOM images have 1 or 3")
+        return samples
 
     def _check_uniform(self, frames: list[_FrameGeometry]) -> None:
         first = frames[0]
@@ -277,6 +322,30 @@ class ReferenceSeries:
 
 
 # --------------------------------------------------------------------- reading files
+def _native_pixels(ds: Dataset) -> np.ndarray | None:
+    """The pixels of a greyscale image whose native pixel data :func:`..dicom.native_pixel_data` reads from its file,
+    as pydicom's ``pixel_array`` gives them (bits above Bits Stored cleared, or sign-extended when
+    signed); None when the image is anything else (pydicom then decodes it)."""
+    bits = int(header_value(ds, "BitsAllocated", 0) or 0)
+    if int(header_value(ds, "SamplesPerPixel", 1) or 1) != 1 or bits not in (8, 16, 32):
+        return None
+    data = native_pixel_data(ds)
+    if data is None:
+        return None
+    rows, columns = int(header_value(ds, "Rows")), int(header_value(ds, "Columns"))
+    frames = int(header_value(ds, "NumberOfFrames", 1) or 1)
+    signed = int(header_value(ds, "PixelRepresentation", 0) or 0) == 1
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    if len(data) < rows * columns * frames * dtype.itemsize:
+        return None
+    pixels = np.frombuffer(data, dtype=dtype, count=rows * columns * frames)
+    pixels = pixels.reshape((frames, rows, columns) if frames > 1 else (rows, columns))
+    unused = bits - int(header_value(ds, "BitsStored", bits) or bits)
+    if unused > 0:
+        pixels = (pixels << unused) >> unused
+    return pixels
+
+
 def _read_header(path: Path) -> Dataset | None:
     """The header of a DICOM file without pixel data, or None when it is not DICOM."""
     try:
@@ -333,6 +402,19 @@ def _frames_of(ds: Dataset) -> list[_FrameGeometry]:
     """The plane of every frame of one instance (one entry for single-frame images)."""
     path = _path_of(ds)
     where = str(path) if path else f"instance {header_value(ds, 'SOPInstanceUID')}"
+    if is_mosaic(ds):
+        count = mosaic_image_count(ds)
+        raise SeriesError(
+            f"{where} is a Siemens mosaic: {f'{count} slices' if count else 'several slices'} tiled into one "
+            f"{header_value(ds, 'Columns')}x{header_value(ds, 'Rows')} image, placed at the corner of the tile grid "
+            "rather than of a slice, so its geometry is not that of any slice; convert it to one image per slice "
+            "first (export it from the scanner without mosaic, or convert it with dcm2niix)"
+        )
+    if "TotalPixelMatrixRows" in ds:
+        raise SeriesError(
+            f"{where} is a whole-slide microscopy image (tiles of a slide's total pixel matrix, placed on the slide "
+            "rather than in the patient); only image volumes in patient coordinates can be annotated here"
+        )
     frame_count = int(header_value(ds, "NumberOfFrames", 1) or 1)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     if frame_count > 1 or per_frame is not None:

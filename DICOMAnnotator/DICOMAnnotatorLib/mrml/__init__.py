@@ -1,7 +1,8 @@
 """The MRML layer: the only package that imports ``slicer`` and ``vtk``. Converts MRML
 segmentation and volume nodes to and from the core's types (``bridge``), runs the annotator's
-session (``annotation``) and the reviewer's (``review``, ``marks_review``), and the two desks the
-Slicer modules' Logic calls (``cases``). Tested headless on the ``slicer-core`` wheel.
+session (``annotation``) and the reviewer's (``review``, ``marks_review``), keeps each case's nodes in
+its own subject-hierarchy folder (``hierarchy``), and the two desks the Slicer modules' Logic calls
+(``cases``). Tested headless on the ``slicer-core`` wheel.
 """
 
 from ..lazy import public_api
@@ -10,4 +11,5 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "annotation": ["CASE_TARGET"],
     "bridge": ["segment_editor_node", "segmentation_to_node"],
     "cases": ["AnnotatorDesk", "ReviewerDesk"],
+    "hierarchy": ["remove_nodes"],
 })

@@ -7,6 +7,9 @@ only through the bridge and the nodes it is given.
 
 - Volume structures of the protocol become coded segments (never duplicated, never cleared);
   landmark and box structures become markups nodes (point lists and ROIs) named after them.
+- Every node the session creates is its own: it lives in the case's subject-hierarchy folder
+  (:func:`.hierarchy.case_folder`) and goes when the session closes, so that a second case (or the
+  same case reopened) in one scene never counts, writes or resumes on top of another case's marks.
 - Classification labels are validated against the protocol's coded values.
 - A draft is the work so far as a SEG plus a JSON of labels and marks, written whole; a
   submission is the final SEG (and the JSON beside it), named by case and user.
@@ -14,9 +17,10 @@ only through the bridge and the nodes it is given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +33,10 @@ from ..imaging import ReferenceSeries, Segmentation, segment_key
 from ..protocols import AnnotationKind, Protocol, StructureTemplate, WindowPreset
 from ..seg import read_seg, write_seg
 from . import bridge
+from .hierarchy import case_folder
 
 #: The target of a label about the whole case rather than one structure.
 CASE_TARGET = "case"
-#: Attribute naming the protocol structure a markups node holds.
-STRUCTURE_ATTRIBUTE = "DICOMAnnotator.Structure"
 MARKUPS_CLASS = {AnnotationKind.LANDMARK: "vtkMRMLMarkupsFiducialNode", AnnotationKind.BOX: "vtkMRMLMarkupsROINode"}
 
 
@@ -54,26 +57,35 @@ class ChecklistItem:
 
 @dataclass(frozen=True)
 class SubmissionFiles:
-    """What a submission or draft wrote: the SEG and the JSON of labels and marks beside it."""
+    """What a submission or draft wrote: the SEG and the JSON of labels and marks beside it, and, when
+    this session wrote them, the segmentation in the SEG (so that the SR is measured without reading
+    the SEG back)."""
 
     seg: Path
     annotations: Path
+    segmentation: Segmentation | None = field(default=None, compare=False, repr=False)
 
 
 class AnnotationSession:
-    """The annotator's work on one series with one protocol, held in MRML nodes of ``scene``."""
+    """The annotator's work on one series with one protocol, held in MRML nodes of ``scene``.
+
+    :param volume_node, owns_volume: the series' volume and whether it goes with the case
+        (:func:`.hierarchy.case_folder`).
+    :param name: the name of the case's subject-hierarchy folder (default: protocol title and user).
+    """
 
     def __init__(self, scene, series: ReferenceSeries, protocol: Protocol, *, user: str,
-                 volume_node=None, segmentation_node=None) -> None:
+                 volume_node=None, owns_volume: bool = False, name: str | None = None) -> None:
         self.scene, self.series, self.protocol, self.user = scene, series, protocol, user
-        self.volume_node = volume_node or bridge.volume_node_from_series(scene, series)
-        bridge.geometry_from_volume_node(self.volume_node).require_same_grid(
-            series.geometry, f"Volume node '{self.volume_node.GetName()}'")
-        if segmentation_node is None:
-            segmentation_node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{protocol.title} - {user}")
-            segmentation_node.CreateDefaultDisplayNodes()
-            segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(self.volume_node)
-        self.segmentation_node = segmentation_node
+        self.folder = case_folder(scene, series, name or f"{protocol.title} - {user}", volume_node,
+                                  owns_volume=owns_volume)
+        self.volume_node = self.folder.volume_node
+        self.segmentation_node = self.folder.add(
+            scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{protocol.title} - {user}"))
+        self.segmentation_node.CreateDefaultDisplayNodes()
+        self.segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(self.volume_node)
+        #: The markups node of each landmark or box structure, by structure label.
+        self.markups: dict[str, Any] = {}
         self.labels: dict[tuple[str, str], Code] = {}
 
     # ----------------------------------------------------------------- protocol
@@ -81,10 +93,10 @@ class AnnotationSession:
         """Create the protocol's coded segments and markups, apply its first window; returns the segment IDs."""
         segment_ids = bridge.ensure_segments(self.segmentation_node, self.protocol.segment_descriptions())
         for structure in self.protocol.structures:
-            if structure.kind in MARKUPS_CLASS and self.markups_node(structure.label) is None:
-                node = self.scene.AddNewNodeByClass(MARKUPS_CLASS[structure.kind], structure.label)
-                node.SetAttribute(STRUCTURE_ATTRIBUTE, structure.label)
+            if structure.kind in MARKUPS_CLASS and structure.label not in self.markups:
+                node = self.folder.add(self.scene.AddNewNodeByClass(MARKUPS_CLASS[structure.kind], structure.label))
                 node.CreateDefaultDisplayNodes()
+                self.markups[structure.label] = node
         if self.protocol.default_window is not None:
             self.apply_window(self.protocol.default_window)
         return segment_ids
@@ -103,13 +115,13 @@ class AnnotationSession:
         return preset
 
     def markups_node(self, label: str):
-        """The markups node holding the landmarks or boxes of structure ``label``, or None."""
-        for class_name in MARKUPS_CLASS.values():
-            for n in range(self.scene.GetNumberOfNodesByClass(class_name)):
-                node = self.scene.GetNthNodeByClass(n, class_name)
-                if node.GetAttribute(STRUCTURE_ATTRIBUTE) == label:
-                    return node
-        return None
+        """This case's markups node holding the landmarks or boxes of structure ``label``, or None."""
+        return self.markups.get(label)
+
+    def close(self) -> None:
+        """Remove the case's nodes (its folder) from the scene; the session is not used afterwards."""
+        self.folder.remove()
+        self.markups = {}
 
     # ----------------------------------------------------------------- progress
     def segmentation(self) -> Segmentation:
@@ -117,9 +129,12 @@ class AnnotationSession:
         return bridge.segmentation_from_nodes(self.segmentation_node, self.volume_node, reference=self.series,
                                                    author=self.user, protocol_id=self.protocol.id)
 
-    def checklist(self) -> list[ChecklistItem]:
-        """Each structure with how often it is annotated; a required one with count 0 is not done."""
-        segmentation = self.segmentation()
+    def checklist(self, segmentation: Segmentation | None = None) -> list[ChecklistItem]:
+        """Each structure with how often it is annotated; a required one with count 0 is not done.
+
+        ``segmentation`` is :meth:`segmentation` when the caller has it already (reading the
+        segmentation node's layers is the slow part)."""
+        segmentation = segmentation or self.segmentation()
         drawn = {segment_key(d): segmentation.voxel_count(d.number) > 0 for d in segmentation.segments}
         items = []
         for structure in self.protocol.structures:
@@ -183,11 +198,12 @@ class AnnotationSession:
 
     def submit(self, folder: str | os.PathLike[str]) -> SubmissionFiles:
         """The final SEG and its labels and marks, refused while a required structure is missing."""
-        missing = [item.label for item in self.checklist() if not item.done]
+        segmentation = self.segmentation()
+        missing = [item.label for item in self.checklist(segmentation) if not item.done]
         if missing:
             raise InputError(f"Required structure(s) not annotated yet: {', '.join(missing)}; annotate them, or ask "
                              "the project lead whether the protocol should make them optional")
-        return self._write(Path(folder), "submission", force=False)
+        return self._write(Path(folder), "submission", force=False, segmentation=segmentation)
 
     def resume_draft(self, files: SubmissionFiles) -> None:
         """Load a draft's segments into the segmentation node and its labels and marks into the session."""
@@ -196,10 +212,14 @@ class AnnotationSession:
                                              node=self.segmentation_node)
         content = json.loads(files.annotations.read_text(encoding="utf-8"))
         marks = content.get("marks", [])
+        for node in self.markups.values():  # the draft replaces the marks, it does not add to them
+            node.RemoveAllControlPoints()
         for mark in marks:
             node = self.markups_node(mark["label"])
             if node is not None and mark["kind"] == "point":
                 node.AddControlPointWorld(*bridge.ras_point(mark["points_mm"][0]))
+            elif node is not None and mark["kind"] == "box":
+                _set_box_from_corners(node, mark["points_mm"], self.series.geometry)
         self.labels = {}
         for entry in content.get("labels", []):
             target = entry.get("segment") or (marks[entry["mark"]]["label"] if "mark" in entry else CASE_TARGET)
@@ -210,7 +230,8 @@ class AnnotationSession:
         stem = f"{self.series.series_instance_uid}-{_safe(self.user)}-{kind}"
         return SubmissionFiles(Path(folder) / f"{stem}.dcm", Path(folder) / f"{stem}.json")
 
-    def _write(self, folder: Path, kind: str, *, force: bool) -> SubmissionFiles:
+    def _write(self, folder: Path, kind: str, *, force: bool,
+               segmentation: Segmentation | None = None) -> SubmissionFiles:
         files = self.files_in(folder, kind)
         seg_path, json_path = files.seg, files.annotations
         marks = self.marks()
@@ -221,12 +242,12 @@ class AnnotationSession:
                        for (target, classification), value in self.labels.items()],
             "marks": marks,
         }
-        segmentation = self.segmentation()
+        segmentation = segmentation or self.segmentation()
         with atomic_path(json_path, force=force) as temporary:
             if segmentation.segments:  # a protocol of landmarks or boxes only has nothing for a SEG
                 write_seg(segmentation, seg_path, force=force, content_label=kind.upper()[:16])
             temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        return files
+        return dataclasses.replace(files, segmentation=segmentation if segmentation.segments else None)
 
     def _sr_label(self, target: str, classification: str, value: Code, marks: list[dict]) -> dict[str, Any]:
         """A label in the form of ``sr export --labels``: about a segment, a mark, or the case."""
@@ -256,6 +277,17 @@ def _box_corners_lps(roi_node, geometry) -> list[list[float]]:
     indices = corners @ to_index[:3, :3].T + to_index[:3, 3]
     indices[:, 2] = np.clip(np.rint(indices[:, 2].mean()), 0, geometry.size[2] - 1)
     return [[float(v) for v in point] for point in geometry.index_to_lps(indices)]
+
+
+def _set_box_from_corners(roi_node, corners_lps, geometry) -> None:
+    """An ROI spanning two opposite corners of a box mark (the inverse of :func:`_box_corners_lps`).
+
+    A box mark lies on one image plane; the ROI gets the thickness of one voxel across it, so that it
+    shows in the slice view and gives the same mark again.
+    """
+    corners = np.array([bridge.ras_point(point) for point in corners_lps], dtype=float)
+    roi_node.SetCenterWorld(*corners.mean(axis=0))
+    roi_node.SetSizeWorld(*np.maximum(np.abs(corners[1] - corners[0]), min(geometry.spacing)))
 
 
 def _safe(name: str) -> str:

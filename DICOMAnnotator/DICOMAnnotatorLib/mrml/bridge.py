@@ -33,7 +33,7 @@ from scipy import ndimage
 from vtk.util import numpy_support
 
 from ..dicom import TISSUE, Code
-from ..errors import GeometryMismatchError, InputError, SegmentationError
+from ..errors import GeometryMismatchError, InputError, SegmentationError, SeriesError
 from ..imaging import (
     DEFAULT_COLOR,
     LPS_TO_RAS,
@@ -111,17 +111,20 @@ def segmentations_logic(scene: slicer.vtkMRMLScene):
 SEGMENT_EDITOR_SINGLETON_TAG = "SegmentEditor"
 
 
-def segment_editor_node(scene: slicer.vtkMRMLScene, segmentation_node, volume_node):
-    """The Segment Editor's parameter node, set to edit ``segmentation_node`` on ``volume_node``.
+def segment_editor_node(scene: slicer.vtkMRMLScene, segmentation_node, volume_node,
+                        singleton_tag: str = SEGMENT_EDITOR_SINGLETON_TAG):
+    """A segment editor parameter node (one per ``singleton_tag``), set to edit ``segmentation_node`` on
+    ``volume_node``.
 
-    It is the singleton node the Segment Editor module uses, so that an embedded editor widget
-    (``setMRMLSegmentEditorNode``) and the Segment Editor module itself open on the same work.
+    With the default tag it is the Segment Editor module's own node, so that the module opens on
+    this work (the reviewer's "Edit in Segment Editor"). An editor widget embedded in another
+    module takes a tag of its own, so that the two widgets never switch each other's nodes.
     """
-    node = scene.GetSingletonNode(SEGMENT_EDITOR_SINGLETON_TAG, "vtkMRMLSegmentEditorNode")
+    node = scene.GetSingletonNode(singleton_tag, "vtkMRMLSegmentEditorNode")
     if node is None:
         node = scene.CreateNodeByClass("vtkMRMLSegmentEditorNode")
         node.UnRegister(None)  # CreateNodeByClass returns a reference the caller owns
-        node.SetSingletonTag(SEGMENT_EDITOR_SINGLETON_TAG)
+        node.SetSingletonTag(singleton_tag)
         node = scene.AddNode(node)
     node.SetAndObserveSegmentationNode(segmentation_node)
     node.SetAndObserveSourceVolumeNode(volume_node)
@@ -136,6 +139,9 @@ def volume_node_from_series(scene: slicer.vtkMRMLScene, series: ReferenceSeries,
     The node carries Slicer's ``DICOM.instanceUIDs`` attribute (as Slicer's DICOM loader sets
     it), so Slicer's own SEG export and slice annotations find the source instances.
     """
+    if series.is_colour:
+        raise SeriesError(f"{series.description} is a colour image; the annotation desks load greyscale volumes "
+                          "only (export a SEG on it with the seg export command)")
     if name is None:
         description = str(series.datasets[0].get("SeriesDescription", "") or "").strip()
         name = description or f"{series.modality or 'Volume'} {series.series_instance_uid[-8:]}"

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..imaging import ReferenceSeries
 from ..review import write_consensus_sr
 from . import bridge
+from .hierarchy import case_folder
 
 
 class MarksReviewSession:
@@ -36,7 +37,8 @@ class MarksReviewSession:
     editable_consensus = False
 
     def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
-                 reviewer: str, protocol, threshold: float = 0.5, volume_node=None) -> None:
+                 reviewer: str, protocol, threshold: float = 0.5, volume_node=None, owns_volume: bool = False,
+                 name: str | None = None) -> None:
         if not submissions:
             raise InputError(f"No submission to review for {series.description}")
         self.scene, self.series, self.reviewer, self.protocol = scene, series, reviewer, protocol
@@ -44,7 +46,8 @@ class MarksReviewSession:
         self.paths = [Path(path) for _, path in submissions]
         self.reports = [read_annotations(path) for path in self.paths]
         self.threshold = threshold
-        self.volume_node = volume_node or bridge.volume_node_from_series(scene, series)
+        self.folder = case_folder(scene, series, name or f"Review - {reviewer}", volume_node, owns_volume=owns_volume)
+        self.volume_node = self.folder.volume_node
         self.nodes = {name: self._marks_nodes(f"Submission: {name}", report.marks)
                       for name, report in zip(self.names, self.reports, strict=True)}
         self.consensus_node = None
@@ -87,9 +90,7 @@ class MarksReviewSession:
             self.threshold = threshold
         agreement = self.agreement()
         marks, _ = consensus_content(agreement, self.protocol)
-        if self.consensus_node is not None:
-            for node in self.consensus_node:
-                self.scene.RemoveNode(node)
+        self._remove_consensus()
         self.consensus_node = self._marks_nodes("Consensus", [
             ReportedMark(mark.label, mark.graphic_type, mark.points_mm, mark.finding, None) for mark in marks])
         self.consensus_method = "majority"
@@ -97,9 +98,7 @@ class MarksReviewSession:
 
     def load_consensus(self, path: str | os.PathLike[str]) -> None:
         """Show a consensus SR recorded earlier (e.g. before the previous review tier)."""
-        if self.consensus_node is not None:
-            for node in self.consensus_node:
-                self.scene.RemoveNode(node)
+        self._remove_consensus()
         self.consensus_node = self._marks_nodes("Consensus (recorded)", read_annotations(path).marks)
         self.consensus_method = "recorded"
 
@@ -115,7 +114,16 @@ class MarksReviewSession:
                                          reference=self.series, protocol=self.protocol, creator=self.reviewer,
                                          force=force)}
 
+    def close(self) -> None:
+        """Remove the case's nodes (its folder) from the scene; the session is not used afterwards."""
+        self.folder.remove()
+        self.nodes, self.consensus_node = {}, None
+
     # ----------------------------------------------------------------- nodes
+    def _remove_consensus(self) -> None:
+        for node in self.consensus_node or ():
+            self.folder.remove_node(node)
+
     def _marks_nodes(self, name: str, marks: Sequence[ReportedMark]) -> list:
         """Locked markups of ``marks``: one point list for the points, a closed curve for each box or polygon."""
         nodes = []
@@ -133,6 +141,7 @@ class MarksReviewSession:
                 node.AddControlPointWorld(*bridge.ras_point(corner), mark.label)
             nodes.append(node)
         for node in nodes:
+            self.folder.add(node)
             node.CreateDefaultDisplayNodes()
             node.SetLocked(1)
         return nodes

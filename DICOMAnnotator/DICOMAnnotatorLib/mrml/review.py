@@ -19,6 +19,7 @@ from ..export import export_models, export_nifti
 from ..imaging import Provenance, ReferenceSeries, Segmentation
 from ..seg import read_segs, write_seg
 from . import bridge
+from .hierarchy import case_folder
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,17 @@ class ReviewSession:
     editable_consensus = True
 
     def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
-                 reviewer: str, volume_node=None) -> None:
+                 reviewer: str, volume_node=None, owns_volume: bool = False, name: str | None = None) -> None:
         if not submissions:
             raise InputError(f"No submission to review for {series.description}")
         self.scene, self.series, self.reviewer = scene, series, reviewer
         self.names = [name for name, _ in submissions]
         self.paths = [Path(path) for _, path in submissions]
         self.segmentations = read_segs(self.paths, series)
-        self.volume_node = volume_node or bridge.volume_node_from_series(scene, series)
-        self.nodes = {name: bridge.segmentation_to_node(segmentation, scene, self.volume_node,
-                                                             name=f"Submission: {name}")
+        self.folder = case_folder(scene, series, name or f"Review - {reviewer}", volume_node, owns_volume=owns_volume)
+        self.volume_node = self.folder.volume_node
+        self.nodes = {name: self.folder.add(bridge.segmentation_to_node(segmentation, scene, self.volume_node,
+                                                                        name=f"Submission: {name}"))
                       for name, segmentation in zip(self.names, self.segmentations, strict=True)}
         self.consensus_node = None
         self.consensus_result: ConsensusResult | None = None  # when built in this session
@@ -100,10 +102,15 @@ class ReviewSession:
 
     def _show_consensus(self, segmentation: Segmentation, method: str) -> None:
         if self.consensus_node is not None:
-            self.scene.RemoveNode(self.consensus_node)
-        self.consensus_node = bridge.segmentation_to_node(segmentation, self.scene, self.volume_node,
-                                                               name=f"Consensus ({method})")
+            self.folder.remove_node(self.consensus_node)
+        self.consensus_node = self.folder.add(bridge.segmentation_to_node(segmentation, self.scene, self.volume_node,
+                                                                          name=f"Consensus ({method})"))
         self.consensus_method = method
+
+    def close(self) -> None:
+        """Remove the case's nodes (its folder) from the scene; the session is not used afterwards."""
+        self.folder.remove()
+        self.nodes, self.consensus_node = {}, None
 
     def consensus(self) -> Segmentation:
         """The consensus as the reviewer left it in its node, with the submissions as provenance."""

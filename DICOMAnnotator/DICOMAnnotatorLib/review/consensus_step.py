@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..agreement import AnnotationAgreement
     from ..imaging import ReferenceSeries
@@ -54,12 +56,15 @@ def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: P
 
     from ..agreement import consensus_content
     from ..seg import read_seg
-    from ..sr import build_sr, measure_segmentation, write_sr
+    from ..sr import build_sr, measure_on_series, write_sr
 
     segmentation = read_seg(seg, reference) if seg is not None else None
     segments = {d.tracking_id or d.label: d.number for d in segmentation.segments} if segmentation else {}
     marks, labels = consensus_content(annotations, protocol, segments=segments)
-    measured = measure_segmentation(segmentation, reference.read_voxels()) if segmentation else []
+    if segmentation is None and not marks and not labels:
+        raise InputError(f"{', '.join(annotations.annotators)} hold no marks or classification answers to merge "
+                         "(a consensus of SRs merges TID 1500 marks and labels); give the annotators' SRs")
+    measured = measure_on_series(segmentation, reference) if segmentation else []
     sr = build_sr(segmentation, pydicom.dcmread(seg, stop_before_pixels=True) if seg is not None else None, measured,
                   labels=labels, marks=marks, creator=creator, protocol_id=protocol.id if protocol else None,
                   reference=reference, series_description=f"SR consensus of {len(annotations.annotators)}")

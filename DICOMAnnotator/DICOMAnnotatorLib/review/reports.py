@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Integer, cast, func, select
 
 from ..protocols import ReviewRole
 from .cases import annotator_ids, case_project, get_case
-from .errors import PermissionDeniedError
+from .errors import PermissionDeniedError, ReviewError
 from .projects import get_project
 from .schema import assignments, cases, consensus, reviews, signatures, submissions, users
 from .states import CaseState
@@ -63,6 +63,55 @@ def project_status(store: ReviewStore, project_name: str) -> dict[str, Any]:
         return {"project": project.name, "cases": sum(by_state.values()), "by_state": by_state,
                 "annotators": _throughput(conn, project.id), "agreement": _agreement(conn, project.id),
                 **project.to_json()}
+
+
+def list_cases(store: ReviewStore, project_name: str, *, state: str | None = None) -> list[dict[str, Any]]:
+    """The ``case`` objects of a project's cases (``state`` one of the workflow's states, or all)."""
+    from .cases import case_from_row
+
+    if state is not None and state not in {s.value for s in CaseState}:
+        raise ReviewError(f"Unknown case state {state!r}; use one of " + ", ".join(s.value for s in CaseState))
+    with store.read() as conn:
+        project = get_project(conn, project_name)
+        query = select(cases).where(cases.c.project_id == project.id).order_by(cases.c.id)
+        if state is not None:
+            query = query.where(cases.c.state == state)
+        return [case_from_row(row).to_json() for row in conn.execute(query)]
+
+
+def signed_result_files(store: ReviewStore, case_id: int) -> list[dict[str, str]]:
+    """The files a signature covers, as the store keeps them: the signed SEG (or SR) and the SR beside it
+    (the consensus SR, or the single submission's SR), each ``{"role", "path", "sha256"}``."""
+    with store.read() as conn:
+        signature = conn.execute(select(signatures).where(signatures.c.case_id == case_id)).one_or_none()
+        if signature is None:
+            raise ReviewError(f"Case {case_id} is not signed; only signed results are sent on")
+        files = [{"role": "signed", "path": signature.result_path, "sha256": signature.result_sha256}]
+        merged = conn.execute(select(consensus.c.sr_path, consensus.c.sr_sha256).where(
+            consensus.c.case_id == case_id, consensus.c.output_sha256 == signature.result_sha256)).first()
+        single = conn.execute(select(submissions.c.sr_path, submissions.c.sr_sha256).where(
+            submissions.c.case_id == case_id, submissions.c.seg_sha256 == signature.result_sha256)).first()
+    for row in (merged, single):
+        if row is not None and row.sr_path and row.sr_sha256 != signature.result_sha256:
+            files.append({"role": "sr", "path": row.sr_path, "sha256": row.sr_sha256})
+            break
+    return files
+
+
+def signed_cases(store: ReviewStore) -> list[int]:
+    """Every signed case, oldest signature first."""
+    with store.read() as conn:
+        return list(conn.execute(select(signatures.c.case_id).order_by(signatures.c.id)).scalars())
+
+
+def audit_details(store: ReviewStore, action: str) -> list[tuple[int | None, dict[str, Any]]]:
+    """``(case, details)`` of every audit record of ``action``, in the log's order."""
+    from .schema import audit_log
+
+    with store.read() as conn:
+        rows = conn.execute(select(audit_log.c.case_id, audit_log.c.details).where(audit_log.c.action == action)
+                            .order_by(audit_log.c.seq)).all()
+    return [(row.case_id, json.loads(row.details)) for row in rows]
 
 
 def _annotators(conn: Connection, case_id: int, only: int | None) -> list[str]:

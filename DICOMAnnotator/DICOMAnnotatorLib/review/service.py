@@ -65,6 +65,9 @@ class LocalService:
         self.actor = actor
         self._acting = False
 
+    def close(self) -> None:
+        self.store.close()
+
     # ------------------------------------------------------------------ users
     @_refusals_audited
     def add_user(self, name: str, roles: Sequence[str], *, password: str | None = None,
@@ -105,6 +108,23 @@ class LocalService:
         from .reports import project_status
 
         return project_status(self.store, name)
+
+    @_refusals_audited
+    def project_protocol(self, name: str) -> dict[str, Any]:
+        """The project's protocol as frozen when the project was created (its JSON form)."""
+        from .projects import project_protocol
+
+        self._require_actor()
+        with self.store.read() as conn:
+            return {"project": name, "protocol": project_protocol(conn, name).to_dict()}
+
+    @_refusals_audited
+    def list_cases(self, project: str, *, state: str | None = None) -> dict[str, Any]:
+        """The project's cases (in one state, if given), in the order they were added; a lead's view."""
+        from .reports import list_cases
+
+        self._require_lead(f"list the cases of project {project}")
+        return {"project": project, "cases": list_cases(self.store, project, state=state)}
 
     @_refusals_audited
     def add_cases(self, project: str, folders: Sequence[str | os.PathLike[str]], *,
@@ -196,8 +216,12 @@ class LocalService:
                   agreement: dict[str, Any] | None = None) -> dict[str, Any]:
         from .workflow import record_consensus
 
-        if output is None and consensus_seg is None:
-            output = self.store.files.root / "consensus" / f"case-{case}" / f"case-{case}-consensus.dcm"
+        if output is None and consensus_seg is None:  # one file per round: a round after changes has its own
+            from .cases import get_case
+
+            with self.store.read() as conn:
+                current = get_case(conn, case).round
+            output = self.store.files.root / "consensus" / f"case-{case}" / f"case-{case}-round-{current}-consensus.dcm"
             output.parent.mkdir(parents=True, exist_ok=True)
         return record_consensus(self.store, case, self._require_actor(), method=method, consensus_seg=consensus_seg,
                                 output=output, agreement=agreement).to_json()

@@ -64,16 +64,16 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
     with store.read() as conn:  # checked before the files are kept, so that a refusal keeps nothing
         user, case = get_user(conn, user_name), get_case(conn, case_id)
         project = case_project(conn, case)
+        takes_seg = protocol_has_volume_structures(conn, project.name)
+        if takes_seg and seg is None:
+            raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') takes a DICOM SEG of its "
+                                      "volume structures, and the SR as the second file")
+        if not takes_seg and (seg is not None or sr is None):
+            raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') has landmarks, boxes and "
+                                      "labels only: submit the DICOM SR that holds them, without a SEG")
         _authorize(conn, case, project, user, Action.SUBMIT)
         _open_assignment(conn, case, user)
-        takes_seg = protocol_has_volume_structures(conn, project.name)
         protocol = project_protocol(conn, project.name)
-    if takes_seg and seg is None:
-        raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') takes a DICOM SEG of its volume "
-                                  "structures, and the SR as the second file")
-    if not takes_seg and (seg is not None or sr is None):
-        raise SubmissionFileError(f"Case {case_id} (protocol '{project.protocol_id}') has landmarks, boxes and labels "
-                                  "only: submit the DICOM SR that holds them, without a SEG")
     files = [seg_record(seg, case.series_uid, role="seg", case_id=case_id, files=store.files,
                         protocol=protocol)] if seg is not None else []
     if sr is not None:

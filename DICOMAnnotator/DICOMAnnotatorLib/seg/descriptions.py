@@ -9,6 +9,7 @@ the tests that hold our header equal to highdicom's), and where a read item beco
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from ..dicom import Code, code_item, dicom_lab_to_rgb, rgb_to_dicom_lab
-from ..errors import SegmentationError
+from ..dicom import TISSUE, Code, code_item, dicom_lab_to_rgb, rgb_to_dicom_lab
+from ..errors import InputError, SegmentationError
 from ..imaging import AlgorithmType, SegmentDescription
 
 #: PS3.16 CID 7162 (Surface Processing Algorithm Families): the family of a non-MANUAL segment's algorithm.
 ARTIFICIAL_INTELLIGENCE = Code("123110", "DCM", "Artificial Intelligence")
 MANUAL_PROCESSING = Code("123109", "DCM", "Manual Processing")
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # pragma: no cover
     import highdicom as hd
@@ -108,32 +111,56 @@ def to_highdicom_segment_descriptions(
     return [to_highdicom_segment_description(d, **kwargs) for d in descriptions]
 
 
-def segment_description_from_dataset(item: Any) -> SegmentDescription:
-    """Our description from a SEG's Segment Sequence item (the inverse of the conversion above)."""
-    type_item = item.SegmentedPropertyTypeCodeSequence[0]
-    modifiers = getattr(type_item, "SegmentedPropertyTypeModifierCodeSequence", None)
-    regions = getattr(item, "AnatomicRegionSequence", None)
-    region_modifiers = getattr(regions[0], "AnatomicRegionModifierSequence", None) if regions else None
+def segment_description_from_dataset(item: Any, source: str = "The SEG") -> SegmentDescription:
+    """Our description from a SEG's Segment Sequence item (the inverse of the conversion above).
+
+    SEGs written before the codes were required (syngo.via's of 2012, for one) have segments with
+    a label and no Segmented Property Category or Type: such a segment keeps its label and gets
+    the generic code Tissue, as a label-map value without a protocol does, and the log says so.
+    Anything else missing or invalid is refused, naming ``source`` (the SEG file) and the segment.
+    """
+    number = int(item.SegmentNumber)
+    label = str(item.get("SegmentLabel") or "").strip() or f"Segment {number}"
+    category_item = _first(item, "SegmentedPropertyCategoryCodeSequence")
+    type_item = _first(item, "SegmentedPropertyTypeCodeSequence")
+    if category_item is None or type_item is None:
+        log.warning("Segment %d ('%s') of %s has no coded category or type: read with its label and the generic "
+                    "code Tissue", number, label, source)
+    modifier = _first(type_item, "SegmentedPropertyTypeModifierCodeSequence") if type_item is not None else None
+    region = _first(item, "AnatomicRegionSequence")
+    region_modifier = _first(region, "AnatomicRegionModifierSequence") if region is not None else None
     color = (128, 174, 128)
     if "RecommendedDisplayCIELabValue" in item:
         lab = [int(v) for v in item.RecommendedDisplayCIELabValue]
         color = dicom_lab_to_rgb(lab)
-    algorithm = AlgorithmType(str(item.SegmentAlgorithmType))
-    return SegmentDescription(
-        number=int(item.SegmentNumber), label=str(item.SegmentLabel),
-        category=Code.from_dataset(item.SegmentedPropertyCategoryCodeSequence[0]),
-        type=Code.from_dataset(type_item),
-        type_modifier=Code.from_dataset(modifiers[0]) if modifiers else None,
-        anatomic_region=Code.from_dataset(regions[0]) if regions else None,
-        anatomic_region_modifier=Code.from_dataset(region_modifiers[0]) if region_modifiers else None,
-        color=tuple(int(c) for c in color),
-        algorithm_type=algorithm,
-        algorithm_name=str(getattr(item, "SegmentAlgorithmName", "")) or (
-            None if algorithm is AlgorithmType.MANUAL else "unnamed"),
-        tracking_id=getattr(item, "TrackingID", None),
-        tracking_uid=getattr(item, "TrackingUID", None),
-    )
+    try:
+        algorithm = AlgorithmType(str(item.get("SegmentAlgorithmType", "")).upper())
+    except ValueError:
+        raise InputError(f"{source}: segment {number} ('{label}') has Segment Algorithm Type "
+                         f"'{item.get('SegmentAlgorithmType', '')}', not MANUAL, SEMIAUTOMATIC or AUTOMATIC; "
+                         "the SEG is not conformant") from None
+    try:
+        return SegmentDescription(
+            number=number, label=label,
+            category=Code.from_dataset(category_item) if category_item is not None else TISSUE,
+            type=Code.from_dataset(type_item) if type_item is not None else TISSUE,
+            type_modifier=Code.from_dataset(modifier) if modifier is not None else None,
+            anatomic_region=Code.from_dataset(region) if region is not None else None,
+            anatomic_region_modifier=Code.from_dataset(region_modifier) if region_modifier is not None else None,
+            color=tuple(int(c) for c in color),
+            algorithm_type=algorithm,
+            algorithm_name=str(item.get("SegmentAlgorithmName", "") or "") or (
+                None if algorithm is AlgorithmType.MANUAL else "unnamed"),
+            tracking_id=item.get("TrackingID"),
+            tracking_uid=item.get("TrackingUID"),
+        )
+    except SegmentationError as exc:
+        raise InputError(f"{source}: {exc}; the SEG is not conformant") from exc
 
+
+def _first(item: Any, keyword: str) -> Any:
+    sequence = item.get(keyword)
+    return sequence[0] if sequence else None
 
 
 def read_segment_descriptions(path: str | os.PathLike[str]) -> list[SegmentDescription]:

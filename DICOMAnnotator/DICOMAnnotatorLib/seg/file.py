@@ -19,7 +19,7 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from ..dicom import Code, RawItem, RawSequenceError, from_person_name, split_file
+from ..dicom import Code, RawItem, RawSequenceError, from_person_name, pixel_decoding_error, split_file
 from ..errors import InputError
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class SegFile:
         self.maximum_fractional_value = float(ds.get("MaximumFractionalValue", 255) or 255)
         self.rows, self.columns = int(ds.Rows), int(ds.Columns)
         self.frame_count = int(ds.get("NumberOfFrames", 1) or 1)
+        self.dimension_organization = str(ds.get("DimensionOrganizationType", "") or "").upper()
         shared = _first(ds.get("SharedFunctionalGroupsSequence")) or pydicom.Dataset()
         self.frames = [self._frame(index, shared, per_frame[index] if index < len(per_frame) else pydicom.Dataset())
                        for index in range(self.frame_count)]
@@ -74,6 +75,11 @@ class SegFile:
     def segment_items(self) -> list[pydicom.Dataset]:
         """The Segment Sequence items, without a LABELMAP's background (segment 0, pixel value 0)."""
         return [item for item in self.dataset.SegmentSequence if int(item.SegmentNumber) != 0]
+
+    @property
+    def is_whole_slide(self) -> bool:
+        """Whether the SEG tiles a slide's total pixel matrix (microscopy) rather than image planes."""
+        return "TotalPixelMatrixRows" in self.dataset or self.dimension_organization.startswith("TILED")
 
     @property
     def segment_numbers(self) -> list[int]:
@@ -107,10 +113,8 @@ class SegFile:
             for frame, pixels in zip(self.frames, pydicom.pixels.iter_pixels(self.dataset), strict=True):
                 yield frame, pixels.reshape(self.rows, self.columns)
         except (ValueError, NotImplementedError, RuntimeError, AttributeError, TypeError) as exc:
-            raise InputError(
-                f"Cannot decode the frames of {self.path} ({self.dataset.file_meta.get('TransferSyntaxUID', '?')}): "
-                f"{exc}; install the pydicom decoder for this transfer syntax or decompress the file"
-            ) from exc
+            raise pixel_decoding_error(f"the frames of {self.path}",
+                                       str(self.dataset.file_meta.get("TransferSyntaxUID", "")), exc) from exc
 
     # ----------------------------------------------------------------- parsing
     def _frame(self, index: int, shared: pydicom.Dataset, frame: pydicom.Dataset | RawItem) -> SegFrame:
@@ -120,10 +124,13 @@ class SegFile:
         segment = None
         if self.segmentation_type != "LABELMAP":
             identification = group("SegmentIdentificationSequence")
-            if identification is None or "ReferencedSegmentNumber" not in identification:
+            if identification is not None and "ReferencedSegmentNumber" in identification:
+                segment = int(identification.get("ReferencedSegmentNumber"))
+            elif self.dimension_organization == "TILED_FULL":
+                segment = self._tiled_full_segment(index)
+            else:
                 raise InputError(f"Frame {index + 1} of {self.path} names no segment "
                                  "(Segment Identification Sequence); the SEG is not conformant")
-            segment = int(identification.get("ReferencedSegmentNumber"))
         position_item = group("PlanePositionSequence")
         position = None
         if position_item is not None and "ImagePositionPatient" in position_item:
@@ -141,6 +148,19 @@ class SegFile:
             source_sop_class_uid=str(source.get("ReferencedSOPClassUID", "")) or None if source is not None else None,
             source_frame_number=int(frame_numbers) if frame_numbers not in (None, "") else None,
         )
+
+    def _tiled_full_segment(self, index: int) -> int:
+        """The segment of frame ``index`` of a TILED_FULL SEG, which names none per frame.
+
+        TILED_FULL frames follow an order the standard fixes (PS3.3 C.7.6.17.3): tiles along a
+        row, rows down the total pixel matrix, focal planes, optical paths, and, in a SEG, the
+        segments slowest (PS3.3 C.8.20.2.2), each segment as many frames as the others.
+        """
+        numbers = sorted(self.segment_numbers)
+        if not numbers or self.frame_count % len(numbers):
+            raise InputError(f"{self.path} is a TILED_FULL SEG of {self.frame_count} frames and {len(numbers)} "
+                             "segments, which do not divide into equal tiles per segment; the SEG is not conformant")
+        return numbers[index // (self.frame_count // len(numbers))]
 
     def _orientation(self, shared: pydicom.Dataset, per_frame) -> tuple[np.ndarray | None, np.ndarray | None]:
         values = _group_values(shared, per_frame, "PlaneOrientationSequence", "ImageOrientationPatient", self.path)

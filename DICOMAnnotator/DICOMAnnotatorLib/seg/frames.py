@@ -8,7 +8,7 @@ The per-frame items are encoded to bytes here (explicit VR little endian, as
 :func:`..dicom.part10.save_part10` copies them), from pieces encoded once per slice (plane position,
 source image) and once per segment; BINARY and FRACTIONAL pixel data are filled row band by row
 band, so memory follows the labelled region plus the packed pixel data. LABELMAP frames are
-compressed with RLE Lossless, which every DICOM toolkit decodes.
+compressed with RLE Lossless, which every DICOM toolkit decodes (encoded by :mod:`..dicom.rle`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import pydicom
 from pydicom.encaps import encapsulate
 
-from ..dicom import encode_element, encode_items, encode_sequence, raw_element
+from ..dicom import encode_element, encode_items, encode_sequence, raw_element, rle_encode_frames
 from ..imaging import Segmentation, SliceSource
 from .header import MAX_FRACTIONAL_VALUE, decimal_string
 
@@ -77,20 +77,20 @@ def _segment_frames(segmentation: Segmentation, items: _ItemEncoder, pixels: _Pi
 
 def _labelmap_frames(segmentation: Segmentation, items: _ItemEncoder, bits: int) -> tuple[list[bytes], list[bytes]]:
     """One RLE-compressed frame of segment numbers per labelled slice; one empty frame when nothing is labelled."""
-    from pydicom.pixels.encoders import RLELosslessEncoder
-
     rows, columns = segmentation.geometry.array_shape[1:]
     first, last = _slab(segmentation)
     planes = np.zeros((last - first, rows, columns), dtype=np.uint8 if bits == 8 else np.uint16)
+    occupied = np.zeros(last - first, dtype=bool)
     for description in segmentation.segments:
         if segmentation.bounding_box(description.number) is not None:
             box, values = segmentation.cropped_mask(description.number)
-            planes[box[0].start - first:box[0].stop - first, box[1], box[2]][values] = description.number
-    labelled = [k for k in range(first, last) if planes[k - first].any()] or [first]
-    options = {"rows": rows, "columns": columns, "number_of_frames": 1, "samples_per_pixel": 1, "bits_allocated": bits,
-               "bits_stored": bits, "pixel_representation": 0, "photometric_interpretation": "MONOCHROME2"}
-    frames = [RLELosslessEncoder.encode(planes[k - first], **options) for k in labelled]
-    return [items.item(None, k) for k in labelled], frames
+            np.copyto(planes[box[0].start - first:box[0].stop - first, box[1], box[2]], description.number,
+                      where=values.astype(bool, copy=False))
+            occupied[box[0].start - first:box[0].stop - first] |= values.reshape(len(values), -1).any(axis=1)
+    if not occupied.any():
+        return [items.item(None, first)], rle_encode_frames(planes[:1])
+    frames = planes if occupied.all() else planes[occupied]
+    return [items.item(None, first + int(k)) for k in np.flatnonzero(occupied)], rle_encode_frames(frames)
 
 
 def _slab(segmentation: Segmentation) -> tuple[int, int]:

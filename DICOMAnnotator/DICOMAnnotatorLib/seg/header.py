@@ -19,20 +19,19 @@ checked by dciodvfy and read back by highdicom, dcmqi, pydicom-seg and dcmjs in 
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.tag import Tag
-from pydicom.uid import UID, ExplicitVRLittleEndian, RLELossless, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
 
-from .. import IMPLEMENTATION_CLASS_UID, MANUFACTURER, __version__
+from .. import MANUFACTURER, __version__
 from ..dicom import (
     Code,
     code_item,
-    copy_patient_and_study,
+    derived_instance,
     encode_element,
     encode_items,
     encode_sequence,
@@ -74,23 +73,9 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     datasets = reference.datasets
     source = datasets[0]
     labelmap = seg_type == "labelmap"
-    now = datetime.datetime.now()
-    ds = Dataset()
-    sop_class = LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE
-    ds.file_meta = _file_meta(sop_class, generate_uid(), RLELossless if labelmap else ExplicitVRLittleEndian)
-    ds.preamble = b"\0" * 128
-    if source.get("SpecificCharacterSet"):
-        ds.SpecificCharacterSet = source.SpecificCharacterSet
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.InstanceCreationDate = ds.ContentDate = now.strftime("%Y%m%d")
-    ds.InstanceCreationTime = ds.ContentTime = now.strftime("%H%M%S.%f")
-    copy_patient_and_study(source, ds)
-    ds.Modality = "SEG"
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = series.series_number
-    ds.SeriesDescription = series.series_description[:64]
-    ds.InstanceNumber = 1
+    ds = derived_instance(source, LABEL_MAP_SEGMENTATION_STORAGE if labelmap else SEGMENTATION_STORAGE,
+                          RLELossless if labelmap else ExplicitVRLittleEndian, modality="SEG",
+                          series_number=series.series_number, series_description=series.series_description)
     if reference.frame_of_reference_uid:  # the module is optional where frames name their source images
         ds.FrameOfReferenceUID = reference.frame_of_reference_uid
         ds.PositionReferenceIndicator = source.get("PositionReferenceIndicator", "")
@@ -123,16 +108,6 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     _dimensions(ds, labelmap)
     _reference_sources(ds, datasets, reference.series_instance_uid)
     return ds
-
-
-def _file_meta(sop_class: str, sop_instance: str, syntax: str) -> FileMetaDataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = UID(syntax)
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = f"DICOMANNOT_{__version__}"[:16]
-    return meta
 
 
 def _acquisition_equipment(source: Dataset) -> Dataset | None:

@@ -29,6 +29,10 @@ def read_seg(path: str | os.PathLike[str], series: ReferenceSeries | None = None
 def read_segs(paths: Sequence[str | os.PathLike[str]], series: ReferenceSeries | None = None) -> list[Segmentation]:
     """Several SEGs of one series, all on the same grid (``series``, or the grid rebuilt from the SEGs)."""
     segs = [SegFile(path) for path in paths]
+    for seg in segs:
+        if seg.is_whole_slide:
+            raise InputError(f"{seg.path} is a whole-slide microscopy SEG (tiles of a slide's total pixel matrix); "
+                             "seg info reads it, but whole-slide SEGs cannot be placed on an image volume here")
     reference = series if series is not None else SeriesFromSegs(segs)
     return [_to_segmentation(seg, reference) for seg in segs]
 
@@ -55,7 +59,7 @@ def _to_segmentation(seg: SegFile, reference) -> Segmentation:
             add(frame.segment_number, k, plane.astype(np.float32) / seg.maximum_fractional_value)
         else:
             add(frame.segment_number, k, plane != 0)
-    descriptions = [segment_description_from_dataset(item) for item in seg.segment_items]
+    descriptions = [segment_description_from_dataset(item, str(seg.path)) for item in seg.segment_items]
     cropped = {number: p.box_and_values() for number, p in planes.items() if p.planes}
     return Segmentation.from_cropped_masks(
         geometry, descriptions, cropped, kind=MaskKind.FRACTIONAL if fractional else MaskKind.BINARY,
@@ -119,9 +123,15 @@ def _require_same_series(seg: SegFile, reference) -> None:
         )
     if seg.frame_of_reference_uid and reference.frame_of_reference_uid \
             and seg.frame_of_reference_uid != reference.frame_of_reference_uid:
+        if referenced:  # the right series by its UID, so the user did give it: one of the two was changed since
+            advice = ("the SEG names this very series, so one of the two was changed after the SEG was made (new "
+                      "UIDs from separate de-identification, for one); use the SEG and series as they were made, "
+                      "or de-identify them together")
+        else:
+            advice = "give the series the SEG was made on"
         raise GeometryMismatchError(
             f"{seg.path} is in frame of reference {seg.frame_of_reference_uid}, {reference.description} in "
-            f"{reference.frame_of_reference_uid}; give the series the SEG was made on"
+            f"{reference.frame_of_reference_uid}; {advice}"
         )
 
 

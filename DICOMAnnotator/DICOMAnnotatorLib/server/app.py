@@ -69,8 +69,10 @@ class Limits:
     max_json_bytes: int = 16 << 20
 
 
-def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | None = None) -> Starlette:
-    """The API over ``store``; its files folder is where uploads and kept files live."""
+def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | None = None,
+               on_signed: Callable[[int], None] | None = None) -> Starlette:
+    """The API over ``store``; its files folder is where uploads and kept files live. ``on_signed(case)`` is
+    told of each signature once it is recorded (``serve --push-to`` queues the result for the PACS)."""
     limits = limits or Limits()
 
     def action(handler: Callable[[Request, LocalService, dict[str, Any]], Any]) -> Callable[[Request], Response]:
@@ -176,6 +178,12 @@ def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | N
     def case_id(request: Request) -> int:
         return int(request.path_params["case"])
 
+    def finalize(request: Request, service: LocalService, body: dict[str, Any]) -> Any:
+        signature = service.finalize(case_id(request), str(body.get("meaning", "")), password=body.get("password"))
+        if on_signed is not None:
+            on_signed(signature["case"])
+        return signature
+
     routes = [
         Route("/api/version", lambda request: JSONResponse({"dicom_annotator": __version__}), methods=["GET"]),
         Route("/api/login", sign_in, methods=["POST"]),
@@ -190,9 +198,13 @@ def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | N
         Route("/api/users/{name}/password", action(lambda r, s, b: s.set_password(
             r.path_params["name"], str(b.get("password", "")))), methods=["POST"]),
         Route("/api/projects", action(create_project), methods=["POST"]),
+        Route("/api/projects/{project}/protocol", action(lambda r, s, b: s.project_protocol(
+            r.path_params["project"])), methods=["GET"]),
         Route("/api/projects/{project}/status", action(lambda r, s, b: s.project_status(r.path_params["project"])),
               methods=["GET"]),
         Route("/api/projects/{project}/cases", action(add_cases), methods=["POST"]),
+        Route("/api/projects/{project}/cases", action(lambda r, s, b: s.list_cases(
+            r.path_params["project"], state=r.query_params.get("state"))), methods=["GET"]),
         Route("/api/projects/{project}/assign", action(lambda r, s, b: s.assign(
             r.path_params["project"], case=b.get("case"), annotators=b.get("annotators"))), methods=["POST"]),
         Route("/api/projects/{project}/next", action(lambda r, s, b: s.next_case(
@@ -208,8 +220,7 @@ def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | N
         Route("/api/cases/{case:int}/consensus", action(lambda r, s, b: s.consensus(
             case_id(r), method=b.get("method"), consensus_seg=held_files(b, "consensus_seg"),
             agreement=b.get("agreement"))), methods=["POST"]),
-        Route("/api/cases/{case:int}/finalize", action(lambda r, s, b: s.finalize(
-            case_id(r), str(b.get("meaning", "")), password=b.get("password"))), methods=["POST"]),
+        Route("/api/cases/{case:int}/finalize", action(finalize), methods=["POST"]),
         Route("/api/audit/verify", action(lambda r, s, b: s.verify_audit()), methods=["GET"]),
         Route("/api/audit/export", action(export_audit), methods=["GET"]),
     ]

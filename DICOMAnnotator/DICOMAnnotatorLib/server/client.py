@@ -43,6 +43,9 @@ class RemoteService:
         self.token = saved["token"]
         self.actor = saved.get("user")
 
+    def close(self) -> None:
+        """Nothing to release: each call is its own request (the session stays until logout or expiry)."""
+
     # ------------------------------------------------------------------ users
     def whoami(self) -> str:
         return self._get("/api/me")["user"]
@@ -67,6 +70,12 @@ class RemoteService:
 
     def project_status(self, name: str) -> dict[str, Any]:
         return self._get(f"/api/projects/{name}/status")
+
+    def project_protocol(self, name: str) -> dict[str, Any]:
+        return self._get(f"/api/projects/{name}/protocol")
+
+    def list_cases(self, project: str, *, state: str | None = None) -> dict[str, Any]:
+        return self._get(f"/api/projects/{project}/cases" + (f"?state={state}" if state else ""))
 
     def add_cases(self, project: str, folders: Sequence[str | os.PathLike[str]], *,
                   priority: int = 0) -> dict[str, Any]:

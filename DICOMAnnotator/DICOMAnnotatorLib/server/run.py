@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import InputError, MissingDependencyError
 from ..review import ReviewStore
 from .app import Limits, create_app
+from .pacs_push import PushTarget, ResultPusher
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,9 @@ def is_loopback(host: str) -> bool:
 
 def serve(store_url: str, files: str | os.PathLike[str], *, host: str = "127.0.0.1", port: int = 8443,
           tls_cert: str | None = None, tls_key: str | None = None, session_ttl: float = 8 * 3600,
-          limits: Limits | None = None) -> None:
-    """Run the server until interrupted (SIGINT/SIGTERM stop it cleanly)."""
+          limits: Limits | None = None, push_to: PushTarget | None = None) -> None:
+    """Run the server until interrupted (SIGINT/SIGTERM stop it cleanly); with ``push_to``, signed results are
+    sent on to that PACS."""
     if bool(tls_cert) != bool(tls_key):
         raise InputError("TLS needs both --tls-cert and --tls-key")
     for path in (tls_cert, tls_key):
@@ -52,7 +54,9 @@ def serve(store_url: str, files: str | os.PathLike[str], *, host: str = "127.0.0
     removed = store.files.clear_incoming()
     if removed:
         log.warning("Removed %d upload(s) left unfinished by an earlier server process", removed)
-    app = create_app(store, session_ttl=timedelta(seconds=session_ttl), limits=limits or Limits())
+    pusher = ResultPusher(store, push_to).start() if push_to is not None else None
+    app = create_app(store, session_ttl=timedelta(seconds=session_ttl), limits=limits or Limits(),
+                     on_signed=pusher.submit if pusher is not None else None)
     scheme = "https" if tls_cert else "http"
     log.warning("Serving the review store %s on %s://%s:%d (files in %s)", store.display_url, scheme, host, port,
                 store.files.root)
@@ -60,4 +64,6 @@ def serve(store_url: str, files: str | os.PathLike[str], *, host: str = "127.0.0
         uvicorn.run(app, host=host, port=port, ssl_certfile=tls_cert, ssl_keyfile=tls_key, log_level="warning",
                     access_log=False, timeout_graceful_shutdown=10)
     finally:
+        if pusher is not None:
+            pusher.stop()
         store.close()

@@ -142,9 +142,21 @@ def _shape(kind: str, points: np.ndarray, reference: ReferenceSeries, where: str
         if len(points) < low or (high is not None and len(points) > high):
             count = f"{low}" if low == high else f"at least {low}"
             raise InputError(f"{where}: {kind} needs {count} points, found {len(points)}")
+    if kind in ("polygon", "ellipse") and not _coplanar(points):
+        raise InputError(f"{where}: the points of a {kind} must lie in one plane (SCOORD3D, PS3.3 C.18.9.1.2); "
+                         "give points of one image plane")
     if kind in ("box", "polygon") and not np.allclose(points[0], points[-1]):
         points = np.vstack([points, points[:1]])
     return points
+
+
+def _coplanar(points: np.ndarray) -> bool:
+    """Whether the points lie in one plane, within _PLANE_TOLERANCE_MM."""
+    if len(points) < 4:
+        return True
+    centred = points - points.mean(axis=0)
+    normal = np.linalg.svd(centred)[2][-1]  # the direction in which the points spread least
+    return float(np.abs(centred @ normal).max()) <= _PLANE_TOLERANCE_MM
 
 
 def _box_corners(corners: np.ndarray, reference: ReferenceSeries, where: str) -> np.ndarray:

@@ -6,12 +6,17 @@ Definitions (written to the SR, so they are fixed here once):
 - ``max_diameter_mm``: the largest distance between the centres of two voxels of the segment,
   in patient millimetres (the "maximum Feret diameter" of ITK and Slicer's Segment Statistics,
   which measure between voxel centres too). It is exact, not sampled: the farthest pair of a
-  point set lies on its convex hull, so the hull of the surface voxels' centres is taken
-  first and only its vertices are compared pairwise. Centres rather than voxel corners: on a
+  point set lies on its convex hull, so only the voxels that end their row, column and slice
+  line (the only ones that can be its vertices) are considered, pruned by the triangle
+  inequality, and of many the hull's vertices alone are compared pairwise. Centres rather than voxel corners: on a
   sphere, corners overestimate the diameter by about one voxel diagonal, centres are within
   a fraction of a voxel.
 - ``intensity``: mean, minimum, maximum and population standard deviation (ddof 0) of the
   series values in the segment, in modality units (Hounsfield units on CT).
+- colour series (RGB, e.g. a colour FA map or a photograph): no intensity statistics. Colour
+  samples have no modality units, and in a colour FA map the hue is a fibre direction and the
+  brightness a product of anisotropy and colour, so neither the mean of a channel nor a luminance
+  is a figure a reader could compare; the report keeps volume and diameter and the log says why.
 - FRACTIONAL segments: the volume is weighted (sum of fractions times voxel volume, the
   expected volume of a probability map, as :meth:`Segmentation.volume_ml`); the diameter and
   the intensity statistics use the voxels with a fraction of at least 0.5.
@@ -21,13 +26,16 @@ Work happens in each segment's bounding box, so cost follows the segment, not th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import ConvexHull
 from scipy.spatial.distance import cdist
 
-from ..imaging import MaskKind, Segmentation, VolumeGeometry, surface_of
+from ..imaging import MaskKind, ReferenceSeries, Segmentation, VolumeGeometry
+
+log = logging.getLogger(__name__)
 
 #: Fractional voxels at or above this fraction count as inside for shape and intensity.
 FRACTIONAL_THRESHOLD = 0.5
@@ -64,6 +72,15 @@ def measure_segmentation(segmentation: Segmentation, voxels: np.ndarray | None =
     return [measure_segment(segmentation, s.number, voxels) for s in segmentation.segments]
 
 
+def measure_on_series(segmentation: Segmentation, series: ReferenceSeries) -> list[SegmentMeasurements]:
+    """Measurements of every segment with the intensities of ``series`` (none on a colour series)."""
+    if series.is_colour:
+        log.warning("%s is a colour image: its segments are measured without intensity statistics (colour "
+                    "values have no modality units)", series.description)
+        return measure_segmentation(segmentation)
+    return measure_segmentation(segmentation, series.read_voxels())
+
+
 def measure_segment(segmentation: Segmentation, number: int, voxels: np.ndarray | None = None) -> SegmentMeasurements:
     """Measurements of segment ``number`` (see the module docstring for the definitions)."""
     box, values = segmentation.cropped_mask(number)
@@ -81,9 +98,30 @@ def maximum_diameter_mm(mask: np.ndarray, geometry: VolumeGeometry, offset_ijk: 
 
     ``offset_ijk`` is the grid index of ``mask[0, 0, 0]`` in (i, j, k) order.
     """
-    kji = np.argwhere(surface_of(mask.astype(bool, copy=False)))
+    kji = np.argwhere(_ends_of_every_grid_line(mask.astype(bool, copy=False)))
     points = geometry.index_to_lps(kji[:, ::-1] + np.asarray(offset_ijk, dtype=float))
-    return _largest_pairwise_distance(_hull_vertices(points))
+    return _largest_pairwise_distance(points)
+
+
+def _ends_of_every_grid_line(mask: np.ndarray) -> np.ndarray:
+    """The voxels of ``mask`` that are the first or the last of the mask along their row, column and slice line.
+
+    A vertex of the convex hull lies between no two points of the set, so it is an end of each of
+    its three grid lines; the rest cannot be a vertex (and the grid-to-patient map is affine, so
+    this holds in millimetres too). This leaves far fewer points than the surface for the hull.
+    """
+    ends = mask.copy()
+    for axis in range(3):
+        before = np.logical_or.accumulate(mask, axis=axis)
+        after = np.flip(np.logical_or.accumulate(np.flip(mask, axis=axis), axis=axis), axis=axis)
+        inner = np.zeros_like(mask)
+        lead = [slice(None)] * 3
+        lead[axis] = slice(1, -1)
+        previous, following = list(lead), list(lead)
+        previous[axis], following[axis] = slice(0, -2), slice(2, None)
+        inner[tuple(lead)] = before[tuple(previous)] & after[tuple(following)]
+        ends &= ~inner
+    return ends
 
 
 def intensity_statistics(values: np.ndarray) -> IntensityStatistics:
@@ -107,6 +145,26 @@ def _hull_vertices(points: np.ndarray) -> np.ndarray:
 
 
 def _largest_pairwise_distance(points: np.ndarray) -> float:
+    """The largest distance between two of ``points``, exactly.
+
+    A pair farther apart than a known distance ``d`` has both ends farther than ``d - R`` from
+    the centroid (``R`` the largest distance from it, by the triangle inequality), so after a
+    first guess (the point farthest from the centroid and the point farthest from that one) only
+    the points beyond ``d - R`` are compared pairwise: on blob-like segments a small fraction.
+    When many are left (long or irregular shapes), only those on their convex hull are (the
+    farthest pair of a set lies on its hull).
+    """
+    centre = points.mean(axis=0)
+    radii = np.linalg.norm(points - centre, axis=1)
+    start = points[int(np.argmax(radii))]
+    guess = float(np.linalg.norm(points - start, axis=1).max())
+    candidates = points[radii > guess - float(radii.max())]
+    if len(candidates) > _PAIRWISE_CHUNK:
+        candidates = _hull_vertices(candidates)
+    return max(guess, _all_pairs_largest(candidates))
+
+
+def _all_pairs_largest(points: np.ndarray) -> float:
     largest = 0.0
     for start in range(0, len(points), _PAIRWISE_CHUNK):
         largest = max(largest, float(cdist(points[start:start + _PAIRWISE_CHUNK], points, "sqeuclidean").max()))

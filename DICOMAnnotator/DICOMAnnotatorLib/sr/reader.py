@@ -65,8 +65,8 @@ def _read_group(group: Dataset, summary: dict[str, Any]) -> None:
     finding: list[str] | None = None
     measurements, labels, regions = [], [], []
     for item in group.get("ContentSequence") or []:
-        name = _name(item)
         kind = item.ValueType
+        name = _name(item) if kind in ("TEXT", "UIDREF", "CODE") else None  # an IMAGE's name is not needed
         if kind == "TEXT" and name == TRACKING_IDENTIFIER:
             context["tracking_id"] = str(item.TextValue)
         elif kind == "UIDREF" and name == TRACKING_UID:

@@ -5,8 +5,8 @@
 //   node read_seg.js SEG [SOURCE...]
 //
 // Always: the segments (number, label, codes, colour) and every frame (segment, position,
-// source image, non-zero pixel count and pixel sum) from dcmjs.data.DicomMessage, with BINARY
-// frames unpacked by dcmjs' BitArray. With the source images (files of the referenced series)
+// source image, non-zero pixel count, pixel sum and count per value) from dcmjs.data.DicomMessage,
+// with BINARY frames unpacked by dcmjs' BitArray and LABELMAP frames decoded by its RLE decoder. With the source images (files of the referenced series)
 // and a BINARY SEG, also the label maps that the Cornerstone Segmentation adapter
 // (generateToolState, the SEG import path of OHIF) builds on those images: one Uint16 buffer
 // per non-overlapping group of segments, base64, with the (SOP Instance UID, frame) of each
@@ -17,6 +17,7 @@ const fs = require("fs");
 const dcmjs = require("dcmjs");
 
 const { DicomMessage, DicomMetaDictionary, BitArray } = dcmjs.data;
+const RLE_LOSSLESS = "1.2.840.10008.1.2.5";
 
 function readDataset(path) {
   const bytes = fs.readFileSync(path);
@@ -49,12 +50,22 @@ function segments(seg) {
   }));
 }
 
+// The frames' pixels, one value per pixel: BINARY unpacked by dcmjs' BitArray, LABELMAP (RLE Lossless)
+// decoded by dcmjs' RLE decoder (the one its Cornerstone adapter uses), FRACTIONAL as stored.
+function pixelsOf(seg) {
+  if (seg._meta.TransferSyntaxUID.Value[0] === RLE_LOSSLESS) {
+    const fragments = Array.isArray(seg.PixelData) ? seg.PixelData : [seg.PixelData];
+    return dcmjs.utilities.compression.decode(fragments, seg.Rows, seg.Columns);
+  }
+  const data = first(seg.PixelData);
+  return seg.SegmentationType === "BINARY" ? BitArray.unpack(data) : new Uint8Array(data);
+}
+
 function frames(seg) {
   const rows = seg.Rows;
   const columns = seg.Columns;
   const length = rows * columns;
-  const data = first(seg.PixelData);
-  const pixels = seg.SegmentationType === "BINARY" ? BitArray.unpack(data) : new Uint8Array(data);
+  const pixels = pixelsOf(seg);
   const shared = first(seg.SharedFunctionalGroupsSequence) || {};
   const groups = Array.isArray(seg.PerFrameFunctionalGroupsSequence)
     ? seg.PerFrameFunctionalGroupsSequence : [seg.PerFrameFunctionalGroupsSequence];
@@ -64,14 +75,17 @@ function frames(seg) {
     const source = derivation ? first(derivation.SourceImageSequence) : null;
     let nonzero = 0;
     let sum = 0;
+    const counts = {};  // pixels per stored value (a LABELMAP frame's segment numbers)
     for (let p = index * length; p < (index + 1) * length; p++) {
       if (pixels[p]) {
         nonzero++;
         sum += pixels[p];
+        counts[pixels[p]] = (counts[pixels[p]] || 0) + 1;
       }
     }
     return {
-      segment: identification.ReferencedSegmentNumber,
+      segment: identification ? identification.ReferencedSegmentNumber : null,
+      counts,
       position: first(group.PlanePositionSequence).ImagePositionPatient,
       source: source ? [source.ReferencedSOPInstanceUID, source.ReferencedFrameNumber || null] : null,
       nonzero,

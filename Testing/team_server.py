@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 from conftest import COMMAND
+from processes import stop_process
 
 
 def free_port() -> int:
@@ -64,13 +65,7 @@ class TeamServer:
         raise RuntimeError(f"the server did not answer within 60 s: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGINT)
         self.process = None
 
     def kill(self) -> None:

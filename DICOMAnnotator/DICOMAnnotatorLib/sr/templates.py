@@ -1,0 +1,270 @@
+"""The content tree of a TID 1500 Measurement Report (PS3.16), from segments, measurements, labels and marks.
+
+The tree, item for item, is the one highdicom 0.28's template classes build for the same
+content (a test compares the two apart from UIDs and times); its items are encoded by
+:class:`.content.ContentEncoder`. Under the report's root container:
+
+- Language of Content (TID 1204), then the observer context (TID 1001): the annotator as
+  Person Observer (TID 1003) when known, and this software as Device Observer (TID 1004);
+- Procedure Reported (CID 100 per modality);
+- an Image Library (TID 1600) of the source images: one Image Library Group carrying what all
+  entries share (modality, frame of reference; TID 1602), and one bare image reference per
+  source instance (TID 1601 entries may omit their descriptors);
+- Imaging Measurements: per segment a TID 1411 Volumetric ROI group (tracking identifier and
+  UID, finding category and type, finding site, measurements of TID 300 with their derivation,
+  qualitative evaluations, the Referenced Segment of the SEG and the source images it lies on),
+  per mark a TID 1410 Planar ROI group (its SCOORD3D Image Region), and the case's labels in a
+  TID 1501 group tracked as "Case".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from .. import MANUFACTURER, __version__
+from ..dicom import Code, header_value
+from ..errors import InputError, SegmentationError
+from ..imaging import ReferenceSeries, Segmentation, SegmentDescription
+from .content import ContentEncoder
+from .labels import ClassificationLabel
+from .marks import Mark
+from .measurements import SegmentMeasurements
+
+log = logging.getLogger(__name__)
+
+#: The software as Device Observer: one UID per version, the same on every machine.
+DEVICE_OBSERVER_UID = generate_uid(entropy_srcs=["DICOMAnnotator device observer", __version__])
+MODEL_NAME = "DICOMAnnotatorLib"
+
+IMAGING_MEASUREMENT_REPORT = Code("126000", "DCM", "Imaging Measurement Report")
+LANGUAGE = Code("121049", "DCM", "Language of Content Item and Descendants")
+ENGLISH_US = Code("en-US", "RFC5646", "English (United States)")
+OBSERVER_TYPE = Code("121005", "DCM", "Observer Type")
+PERSON = Code("121006", "DCM", "Person")
+DEVICE = Code("121007", "DCM", "Device")
+PERSON_OBSERVER_NAME = Code("121008", "DCM", "Person Observer Name")
+DEVICE_OBSERVER_UID_NAME = Code("121012", "DCM", "Device Observer UID")
+DEVICE_OBSERVER_NAME = Code("121013", "DCM", "Device Observer Name")
+DEVICE_OBSERVER_MANUFACTURER = Code("121014", "DCM", "Device Observer Manufacturer")
+DEVICE_OBSERVER_MODEL_NAME = Code("121015", "DCM", "Device Observer Model Name")
+PROCEDURE_REPORTED = Code("121058", "DCM", "Procedure reported")
+IMAGE_LIBRARY = Code("111028", "DCM", "Image Library")
+IMAGE_LIBRARY_GROUP = Code("126200", "DCM", "Image Library Group")
+MODALITY = Code("121139", "DCM", "Modality")
+FRAME_OF_REFERENCE_UID = Code("112227", "DCM", "Frame of Reference UID")
+SOURCE = Code("260753009", "SCT", "Source (attribute)")
+IMAGING_MEASUREMENTS = Code("126010", "DCM", "Imaging Measurements")
+MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
+TRACKING_IDENTIFIER = Code("112039", "DCM", "Tracking Identifier")
+TRACKING_UID = Code("112040", "DCM", "Tracking Unique Identifier")
+FINDING_CATEGORY = Code("276214006", "SCT", "Finding category")
+FINDING = Code("121071", "DCM", "Finding")
+FINDING_SITE = Code("363698007", "SCT", "Finding Site")
+LATERALITY = Code("272741003", "SCT", "Laterality")
+TOPOGRAPHICAL_MODIFIER = Code("106233006", "SCT", "Topographical modifier")
+DERIVATION = Code("121401", "DCM", "Derivation")
+REFERENCED_SEGMENT = Code("121191", "DCM", "Referenced Segment")
+SOURCE_IMAGE_FOR_SEGMENTATION = Code("121233", "DCM", "Source Image for Segmentation")
+SOURCE_SERIES_FOR_SEGMENTATION = Code("121232", "DCM", "Source Series for Segmentation")
+IMAGE_REGION = Code("111030", "DCM", "Image Region")
+
+VOLUME = Code("118565006", "SCT", "Volume")
+DIAMETER = Code("81827009", "SCT", "Diameter")
+MEAN = Code("373098007", "SCT", "Mean")
+MINIMUM = Code("255605001", "SCT", "Minimum")
+MAXIMUM = Code("56851009", "SCT", "Maximum")
+STANDARD_DEVIATION = Code("386136009", "SCT", "Standard Deviation")
+MILLILITRE = Code("ml", "UCUM", "milliliter")
+MILLIMETRE = Code("mm", "UCUM", "millimeter")
+#: The quantity and unit of intensity statistics per modality.
+INTENSITY_QUANTITIES = {
+    "CT": (Code("112031", "DCM", "Attenuation Coefficient"), Code("[hnsf'U]", "UCUM", "Hounsfield unit")),
+    "MR": (Code("110852", "DCM", "MR signal intensity"), Code("[arb'U]", "UCUM", "arbitrary unit")),
+}
+#: Procedure Reported (CID 100) per modality.
+PROCEDURES = {
+    "CT": Code("25045-6", "LN", "CT unspecified body region"),
+    "MR": Code("25056-3", "LN", "MRI unspecified body region"),
+    "PT": Code("44136-0", "LN", "PET unspecified body region"),
+    "NM": Code("49118-3", "LN", "NM unspecified body region"),
+}
+IMAGING_PROCEDURE = Code("363679005", "SCT", "Imaging procedure")
+#: Anatomic region modifiers that are a laterality (CID 244) rather than a topographical modifier.
+LATERALITIES = {("24028007", "SCT"), ("7771000", "SCT"), ("51440002", "SCT"), ("66459002", "SCT")}
+CASE_TRACKING_IDENTIFIER = "Case"
+
+CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT = (
+    "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT", "HAS ACQ CONTEXT")
+
+
+class MeasurementReport:
+    """The content of one report: what :func:`content_items` encodes below its root container."""
+
+    def __init__(self, encoder: ContentEncoder, reference: ReferenceSeries) -> None:
+        self._encode = encoder
+        self._reference = reference
+
+    def content_items(self, segmentation: Segmentation | None, seg: Dataset | None,
+                      measurements: Sequence[SegmentMeasurements], labels: Sequence[ClassificationLabel],
+                      marks: Sequence[Mark], author: str | None) -> list[bytes]:
+        """The root container's children (the report's title and template are the document's)."""
+        reference = self._reference
+        if marks and not reference.frame_of_reference_uid:
+            raise InputError(f"{reference.description} has no Frame of Reference UID, so marks cannot be written in "
+                             "patient coordinates (SCOORD3D)")
+        modality = reference.modality
+        if measurements and modality not in INTENSITY_QUANTITIES:
+            log.warning("Intensity statistics are written for CT and MR only; %s is %s", reference.description,
+                        modality)
+        by_number = {m.number: m for m in measurements}
+        groups = [self._segment_group(segmentation, description, seg, by_number.get(description.number),
+                                      [label for label in labels if label.segment == description.number])
+                  for description in (segmentation.segments if segmentation is not None else [])]
+        groups += [self._mark_group(mark, [label for label in labels if label.mark == mark.index]) for mark in marks]
+        case_labels = [label for label in labels if label.segment is None and label.mark is None]
+        if case_labels:
+            groups.append(self._encode.container(MEASUREMENT_GROUP, CONTAINS, [
+                *self._tracking(CASE_TRACKING_IDENTIFIER, None), *self._evaluations(case_labels)], template="1501"))
+        if not groups:
+            raise SegmentationError("The report would hold no measurement group; give a SEG, marks or labels")
+        encode = self._encode
+        return [
+            encode.code(LANGUAGE, ENGLISH_US, HAS_CONCEPT_MOD),
+            *self._observers(author),
+            encode.code(PROCEDURE_REPORTED, PROCEDURES.get(modality, IMAGING_PROCEDURE), HAS_CONCEPT_MOD),
+            self._image_library(),
+            encode.container(IMAGING_MEASUREMENTS, CONTAINS, groups),
+        ]
+
+    # ------------------------------------------------------------ observer context (TID 1001-1004)
+    def _observers(self, author: str | None) -> list[bytes]:
+        encode = self._encode
+        person = [encode.code(OBSERVER_TYPE, PERSON, HAS_OBS_CONTEXT),
+                  encode.pname(PERSON_OBSERVER_NAME, author, HAS_OBS_CONTEXT)] if author else []
+        return [*person,
+                encode.code(OBSERVER_TYPE, DEVICE, HAS_OBS_CONTEXT),
+                encode.uidref(DEVICE_OBSERVER_UID_NAME, DEVICE_OBSERVER_UID, HAS_OBS_CONTEXT),
+                encode.text(DEVICE_OBSERVER_NAME, MANUFACTURER, HAS_OBS_CONTEXT),
+                encode.text(DEVICE_OBSERVER_MANUFACTURER, MANUFACTURER, HAS_OBS_CONTEXT),
+                encode.text(DEVICE_OBSERVER_MODEL_NAME, MODEL_NAME, HAS_OBS_CONTEXT)]
+
+    # ------------------------------------------------------------ image library (TID 1600-1602)
+    def _image_library(self) -> bytes:
+        encode, reference = self._encode, self._reference
+        shared = [encode.code(MODALITY, coded_modality(reference.modality), HAS_ACQ_CONTEXT)]
+        if reference.frame_of_reference_uid:
+            shared.append(encode.uidref(FRAME_OF_REFERENCE_UID, reference.frame_of_reference_uid, HAS_ACQ_CONTEXT))
+        entries = [encode.image(SOURCE, CONTAINS, str(header_value(ds, "SOPClassUID")),
+                                str(header_value(ds, "SOPInstanceUID"))) for ds in reference.datasets]
+        group = encode.container(IMAGE_LIBRARY_GROUP, CONTAINS, [*shared, *entries])
+        return encode.container(IMAGE_LIBRARY, CONTAINS, [group])
+
+    # ------------------------------------------------------------ measurement groups (TID 1410, 1411)
+    def _segment_group(self, segmentation: Segmentation, description: SegmentDescription, seg: Dataset,
+                       measured: SegmentMeasurements | None, labels: list[ClassificationLabel]) -> bytes:
+        encode = self._encode
+        referenced = [encode.image(REFERENCED_SEGMENT, CONTAINS, str(seg.SOPClassUID), str(seg.SOPInstanceUID),
+                                   segment=description.number), *self._sources(segmentation, description.number)]
+        return encode.container(MEASUREMENT_GROUP, CONTAINS, [
+            *self._tracking(description.tracking_id or description.label, description.tracking_uid),
+            *self._finding(description.category, description.type),
+            *self._finding_sites(description.anatomic_region, description.anatomic_region_modifier),
+            *(self._measurements(measured) if measured is not None else []),
+            *self._evaluations(labels),
+            *referenced], template="1411")
+
+    def _mark_group(self, mark: Mark, labels: list[ClassificationLabel]) -> bytes:
+        encode = self._encode
+        region = encode.scoord3d(IMAGE_REGION, CONTAINS, mark.graphic_type, mark.points_mm,
+                                 self._reference.frame_of_reference_uid)
+        return encode.container(MEASUREMENT_GROUP, CONTAINS, [
+            *self._tracking(mark.label, None), *self._finding(mark.finding_category, mark.finding),
+            *self._finding_sites(mark.finding_site, None), *self._evaluations(labels), region], template="1410")
+
+    def _tracking(self, identifier: str, uid: str | None) -> list[bytes]:
+        """TID 4108 Tracking Identifier: text and UID (a new UID where the finding has none yet)."""
+        return [self._encode.text(TRACKING_IDENTIFIER, identifier, HAS_OBS_CONTEXT),
+                self._encode.uidref(TRACKING_UID, uid or generate_uid(), HAS_OBS_CONTEXT)]
+
+    def _finding(self, category: Code | None, finding: Code | None) -> list[bytes]:
+        return ([self._encode.code(FINDING_CATEGORY, category, CONTAINS)] if category else []) + \
+            ([self._encode.code(FINDING, finding, CONTAINS)] if finding else [])
+
+    def _finding_sites(self, region: Code | None, modifier: Code | None) -> list[bytes]:
+        """The finding site; a laterality modifier becomes its laterality, any other its topographical modifier."""
+        if region is None:
+            return []
+        children = []
+        if modifier is not None:
+            lateral = (modifier.value, modifier.scheme) in LATERALITIES
+            children.append(self._encode.code(LATERALITY if lateral else TOPOGRAPHICAL_MODIFIER, modifier,
+                                              HAS_CONCEPT_MOD))
+        return [self._encode.code(FINDING_SITE, region, HAS_CONCEPT_MOD, children)]
+
+    def _measurements(self, measured: SegmentMeasurements) -> list[bytes]:
+        """TID 300 measurements: volume, maximum diameter and, on CT and MR, intensity statistics."""
+        def measurement(name: Code, value: float, unit: Code, derivation: Code | None = None) -> bytes:
+            children = [self._encode.code(DERIVATION, derivation, HAS_CONCEPT_MOD)] if derivation else []
+            return self._encode.num(name, float(value), unit, CONTAINS, children)
+
+        items = [measurement(VOLUME, measured.volume_ml, MILLILITRE)]
+        if measured.max_diameter_mm is not None:
+            items.append(measurement(DIAMETER, measured.max_diameter_mm, MILLIMETRE, MAXIMUM))
+        statistics = measured.intensity
+        modality = self._reference.modality
+        if statistics is not None and modality in INTENSITY_QUANTITIES:
+            quantity, unit = INTENSITY_QUANTITIES[modality]
+            items += [measurement(quantity, value, unit, derivation) for value, derivation in (
+                (statistics.mean, MEAN), (statistics.minimum, MINIMUM), (statistics.maximum, MAXIMUM),
+                (statistics.std, STANDARD_DEVIATION))]
+        return items
+
+    def _evaluations(self, labels: Sequence[ClassificationLabel]) -> list[bytes]:
+        return [self._encode.code(label.name, label.value, CONTAINS) for label in labels]
+
+    def _sources(self, segmentation: Segmentation, number: int) -> list[bytes]:
+        """The source images of the slices the segment lies on (with their frames), or the series when it is empty."""
+        reference = self._reference
+        box, values = segmentation.cropped_mask(number)
+        if not values.size or not values.any():
+            return [self._encode.uidref(SOURCE_SERIES_FOR_SEGMENTATION, reference.series_instance_uid, CONTAINS)]
+        occupied = box[0].start + np.flatnonzero(values.reshape(len(values), -1).any(axis=1))
+        frames: dict[tuple[str, str], list[int]] = {}
+        for k in occupied.tolist():
+            source = reference.slices[k]
+            numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
+            if source.frame_number is not None:
+                numbers.append(source.frame_number)
+        return [self._encode.image(SOURCE_IMAGE_FOR_SEGMENTATION, CONTAINS, class_uid, instance_uid,
+                                   frames=sorted(numbers) or None)
+                for (class_uid, instance_uid), numbers in frames.items()]
+
+
+#: CID 29 Acquisition Modality for the modalities this software annotates (others are looked up in pydicom's
+#: copy of the CID, whose import costs a tenth of a second).
+ANNOTATED_MODALITIES = {"CT": "Computed Tomography", "MR": "Magnetic Resonance",
+                        "PT": "Positron emission tomography", "NM": "Nuclear Medicine", "US": "Ultrasound",
+                        "CR": "Computed Radiography", "DX": "Digital Radiography", "MG": "Mammography",
+                        "XA": "X-Ray Angiography", "RF": "Radiofluoroscopy"}
+
+
+def coded_modality(modality: str) -> Code:
+    """The CID 29 code of a modality (e.g. CT -> (CT, DCM, "Computed Tomography")).
+
+    CID 29 codes are the Modality attribute's defined terms in scheme DCM, so a modality the
+    group does not list keeps its term as value and meaning.
+    """
+    if modality in ANNOTATED_MODALITIES:
+        return Code(modality, "DCM", ANNOTATED_MODALITIES[modality])
+    from pydicom.sr.codedict import codes
+
+    for name in codes.cid29.dir():
+        code = getattr(codes.cid29, name)
+        if code.value == modality:
+            return Code(code.value, code.scheme_designator, code.meaning)
+    return Code(modality or "OT", "DCM", modality or "Other")

@@ -1,0 +1,204 @@
+"""highdicom's TID 1500 report for the same content as ``sr.writer.build_sr``: the oracle of the SR tests.
+
+Our writer encodes the document itself (for speed); highdicom's template classes stay the
+reference for what a Measurement Report holds. This builds, with highdicom 0.28, the report of
+the same segments, measurements, labels and marks, as the writer did when it was built on
+highdicom: same groups, codes, observer context and Image Library (one group of shared
+descriptors, bare image entries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import highdicom as hd
+import numpy as np
+import pydicom
+from DICOMAnnotatorLib import MANUFACTURER, __version__
+from DICOMAnnotatorLib.dicom.codes import Code, to_highdicom_code
+from DICOMAnnotatorLib.dicom.person_names import to_person_name
+from DICOMAnnotatorLib.dicom.source_attributes import copy_patient_and_study
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
+from DICOMAnnotatorLib.sr.labels import ClassificationLabel
+from DICOMAnnotatorLib.sr.marks import Mark
+from DICOMAnnotatorLib.sr.measurements import SegmentMeasurements
+from DICOMAnnotatorLib.sr.templates import (
+    CASE_TRACKING_IDENTIFIER,
+    DEVICE_OBSERVER_UID,
+    DIAMETER,
+    IMAGING_PROCEDURE,
+    INTENSITY_QUANTITIES,
+    LATERALITIES,
+    MAXIMUM,
+    MEAN,
+    MILLILITRE,
+    MILLIMETRE,
+    MINIMUM,
+    PROCEDURES,
+    STANDARD_DEVIATION,
+    VOLUME,
+    coded_modality,
+)
+from DICOMAnnotatorLib.sr.writer import SR_SERIES_NUMBER_OFFSET
+from pydicom.sr.codedict import codes
+
+
+def highdicom_sr(segmentation: Segmentation | None, seg: pydicom.Dataset | None,
+                 measurements: Sequence[SegmentMeasurements], *, labels: Sequence[ClassificationLabel] = (),
+                 marks: Sequence[Mark] = (), creator: str | None = None, protocol_id: str | None = None,
+                 series_number: int | None = None, series_description: str | None = None,
+                 reference=None) -> hd.sr.Comprehensive3DSR:
+    """highdicom's Comprehensive 3D SR for the arguments of ``build_sr``."""
+    reference = segmentation.reference if segmentation is not None else reference
+    modality = reference.modality
+    by_number = {m.number: m for m in measurements}
+    groups = [_segment_group(segmentation, description, seg, by_number.get(description.number), modality,
+                             [label for label in labels if label.segment == description.number])
+              for description in (segmentation.segments if segmentation is not None else [])]
+    groups += [_mark_group(mark, reference.frame_of_reference_uid, [label for label in labels
+                                                                    if label.mark == mark.index]) for mark in marks]
+    case_labels = [label for label in labels if label.segment is None and label.mark is None]
+    if case_labels:
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=CASE_TRACKING_IDENTIFIER),
+            qualitative_evaluations=_evaluations(case_labels)))
+    author = creator or (segmentation.author if segmentation is not None else None)
+    person = None
+    if author:
+        person = hd.sr.ObserverContext(
+            observer_type=codes.DCM.Person,
+            observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(name=to_person_name(author)))
+    device = hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=DEVICE_OBSERVER_UID, name=MANUFACTURER, manufacturer_name=MANUFACTURER,
+            model_name="DICOMAnnotatorLib"))
+    report = hd.sr.MeasurementReport(
+        observation_context=hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device),
+        procedure_reported=to_highdicom_code(PROCEDURES.get(modality, IMAGING_PROCEDURE)),
+        imaging_measurements=groups)
+    _insert_image_library(report, reference)
+    description = series_description or " ".join(part for part in ("SR", protocol_id, author) if part)
+    return hd.sr.Comprehensive3DSR(
+        evidence=[_first_evidence(reference.datasets[0]), *reference.datasets[1:], *([seg] if seg is not None else [])],
+        content=report, series_instance_uid=hd.UID(),
+        series_number=series_number if series_number is not None
+        else SR_SERIES_NUMBER_OFFSET + int(reference.datasets[0].get("SeriesNumber") or 0),
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer=MANUFACTURER, is_complete=True,
+        series_description=description[:64], manufacturer_model_name="DICOMAnnotatorLib",
+        software_versions=__version__)
+
+
+def _first_evidence(source: pydicom.Dataset) -> pydicom.Dataset:
+    """highdicom copies the patient and study from the first evidence item: give it the attributes that
+    ``copy_patient_and_study`` keeps (as our document does), with the instance's identity."""
+    first = pydicom.Dataset()
+    for keyword in ("SpecificCharacterSet", "SOPClassUID", "SOPInstanceUID", "SeriesInstanceUID", "Modality"):
+        if keyword in source:
+            first[keyword] = source[keyword]
+    copy_patient_and_study(source, first)
+    return first
+
+
+def _insert_image_library(report, reference) -> None:
+    """The Image Library as our writer has it: one group of shared descriptors, then bare image entries."""
+    group = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibraryGroup,
+                                       relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+    modality = coded_modality(reference.modality)
+    group.ContentSequence = hd.sr.ContentSequence([hd.sr.CodeContentItem(
+        name=codes.DCM.Modality, value=to_highdicom_code(modality),
+        relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT)])
+    if reference.frame_of_reference_uid:
+        group.ContentSequence.append(hd.sr.UIDRefContentItem(
+            name=codes.DCM.FrameOfReferenceUID, value=reference.frame_of_reference_uid,
+            relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT))
+    for ds in reference.datasets:
+        group.ContentSequence.append(hd.sr.ImageContentItem(
+            name=codes.SCT.Source, referenced_sop_class_uid=ds.SOPClassUID,
+            referenced_sop_instance_uid=ds.SOPInstanceUID, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+    library = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibrary,
+                                         relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+    library.ContentSequence = hd.sr.ContentSequence([group])
+    items = report[0].ContentSequence
+    position = next(n for n, item in enumerate(items)
+                    if item.ConceptNameCodeSequence[0].CodeValue == codes.DCM.ImagingMeasurements.value)
+    items.insert(position, library)
+
+
+def _segment_group(segmentation: Segmentation, description: SegmentDescription, seg: pydicom.Dataset,
+                   measured: SegmentMeasurements | None, modality: str, labels: list[ClassificationLabel]):
+    tracking = hd.sr.TrackingIdentifier(uid=description.tracking_uid or hd.UID(),
+                                        identifier=description.tracking_id or description.label)
+    referenced = hd.sr.ReferencedSegment(
+        sop_class_uid=str(seg.SOPClassUID), sop_instance_uid=str(seg.SOPInstanceUID),
+        segment_number=description.number, **_sources(segmentation, description.number))
+    return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=tracking, referenced_segment=referenced,
+        finding_type=to_highdicom_code(description.type), finding_category=to_highdicom_code(description.category),
+        finding_sites=_finding_sites(description.anatomic_region, description.anatomic_region_modifier),
+        measurements=_measurements(measured, modality) if measured is not None else None,
+        qualitative_evaluations=_evaluations(labels) or None)
+
+
+def _mark_group(mark: Mark, frame_of_reference_uid: str, labels: list[ClassificationLabel]):
+    region = hd.sr.ImageRegion3D(graphic_type=hd.sr.GraphicTypeValues3D(mark.graphic_type),
+                                 graphic_data=np.asarray(mark.points_mm, dtype=float),
+                                 frame_of_reference_uid=frame_of_reference_uid)
+    return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=mark.label),
+        referenced_region=region,
+        finding_type=to_highdicom_code(mark.finding) if mark.finding else None,
+        finding_category=to_highdicom_code(mark.finding_category) if mark.finding_category else None,
+        finding_sites=_finding_sites(mark.finding_site, None),
+        qualitative_evaluations=_evaluations(labels) or None)
+
+
+def _sources(segmentation: Segmentation, number: int) -> dict:
+    reference = segmentation.reference
+    box, values = segmentation.cropped_mask(number)
+    if not values.size or not values.any():
+        return {"source_series": hd.sr.SourceSeriesForSegmentation(reference.series_instance_uid)}
+    frames: dict[tuple[str, str], list[int]] = {}
+    for k in range(box[0].start, box[0].stop):
+        if values[k - box[0].start].any():
+            source = reference.slices[k]
+            numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
+            if source.frame_number is not None:
+                numbers.append(source.frame_number)
+    return {"source_images": [
+        hd.sr.SourceImageForSegmentation(class_uid, instance_uid, referenced_frame_numbers=sorted(numbers) or None)
+        for (class_uid, instance_uid), numbers in frames.items()]}
+
+
+def _measurements(measured: SegmentMeasurements, modality: str) -> list:
+    def measurement(name: Code, value: float, unit: Code, derivation: Code | None = None):
+        return hd.sr.Measurement(name=to_highdicom_code(name), value=float(value), unit=to_highdicom_code(unit),
+                                 derivation=to_highdicom_code(derivation) if derivation else None)
+
+    items = [measurement(VOLUME, measured.volume_ml, MILLILITRE)]
+    if measured.max_diameter_mm is not None:
+        items.append(measurement(DIAMETER, measured.max_diameter_mm, MILLIMETRE, MAXIMUM))
+    statistics = measured.intensity
+    if statistics is not None and modality in INTENSITY_QUANTITIES:
+        quantity, unit = INTENSITY_QUANTITIES[modality]
+        items += [measurement(quantity, value, unit, derivation) for value, derivation in (
+            (statistics.mean, MEAN), (statistics.minimum, MINIMUM), (statistics.maximum, MAXIMUM),
+            (statistics.std, STANDARD_DEVIATION))]
+    return items
+
+
+def _evaluations(labels: Sequence[ClassificationLabel]) -> list:
+    return [hd.sr.QualitativeEvaluation(to_highdicom_code(label.name), to_highdicom_code(label.value))
+            for label in labels]
+
+
+def _finding_sites(region: Code | None, modifier: Code | None) -> list | None:
+    if region is None:
+        return None
+    laterality = topographical = None
+    if modifier is not None:
+        if (modifier.value, modifier.scheme) in LATERALITIES:
+            laterality = to_highdicom_code(modifier)
+        else:
+            topographical = to_highdicom_code(modifier)
+    return [hd.sr.FindingSite(to_highdicom_code(region), laterality=laterality, topographical_modifier=topographical)]
