@@ -18,7 +18,9 @@ as its own annotator) repeats, as fast as it can:
 Each call is timed from the client. Over HTTP the client is ``server.RemoteService`` (login with
 a password, token saved under its own ``$DICOM_ANNOTATOR_CONFIG``); in local mode it is
 ``review.LocalService`` on its own connection to the database. Before the timed calls every
-client makes one untimed round (imports, connections, first queries). The floor of ``submit`` is
+client makes one untimed round (imports, connections, first queries). Before each mode's concurrent
+run, one client runs by itself (``--alone-rounds``): what a call costs without waiting behind the
+others, so the report separates a call's own latency from the queue of 20. The floor of ``submit`` is
 measured in the same run: writing the same 25 MB into the store's files folder with ``fsync``,
 which every submission does once whatever the software around it.
 
@@ -51,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "DICOMAnnotator"), str(REPO / "Testing"), str(REPO / "Testing" / "server")]
+sys.path[:0] = [str(REPO / "DICOMAnnotator"), str(REPO / "Testing")]
 
 PROJECT = "bench"
 PROTOCOL = "liver-lesions-ct"
@@ -195,12 +197,15 @@ def client(mode: str, target: str, files: str, name: str, work: str, template: s
             from DICOMAnnotatorLib.review import LocalService, ReviewStore
 
             service = LocalService(ReviewStore(target, files=files, create=False), name)
-        seg_bytes = Path(template).read_bytes()
         import pydicom
 
+        seg_bytes = bytearray(Path(template).read_bytes())
         header = pydicom.dcmread(template, stop_before_pixels=True)
-        seg_uids = [str(header.SOPInstanceUID).encode(), str(header.SeriesInstanceUID).encode()]
-        placeholder = series_uid(uid_root, 0).encode()
+        # where the case's series UID and the SEG's own UIDs go: patched in place each round, so that a client's
+        # untimed work between calls stays small beside the server's (they share the machine's cores)
+        template_series = series_uid(uid_root, 0)
+        places = {uid: _offsets(seg_bytes, uid.encode()) for uid in
+                  (template_series, str(header.SOPInstanceUID), str(header.SeriesInstanceUID))}
         times: dict[str, list[float]] = {call: [] for call in CALLS}
 
         def one_round(serial: int, timed: bool) -> None:
@@ -216,10 +221,11 @@ def client(mode: str, target: str, files: str, name: str, work: str, template: s
             fetched = work_folder / f"case-{case}"
             call("fetch", service.fetch_case, case, fetched)
             seg = work_folder / f"case-{case}.seg.dcm"
-            data = seg_bytes.replace(placeholder, found["series"].encode())
-            for uid in seg_uids:
-                data = data.replace(uid, renewed_uid(uid.decode(), number * 1_000_000 + serial).encode())
-            seg.write_bytes(data)
+            for uid, offsets in places.items():
+                new = found["series"] if uid == template_series else renewed_uid(uid, number * 1_000_000 + serial)
+                for offset in offsets:
+                    seg_bytes[offset:offset + len(new)] = new.encode()
+            seg.write_bytes(seg_bytes)
             call("submit", service.submit, case, seg)
             seg.unlink()
             shutil.rmtree(fetched)
@@ -235,15 +241,26 @@ def client(mode: str, target: str, files: str, name: str, work: str, template: s
         results.put({"name": name, "error": f"{type(error).__name__}: {error}"})
 
 
+def _offsets(data: bytearray, value: bytes) -> list[int]:
+    """Every position of ``value`` in ``data``."""
+    found, start = [], data.find(value)
+    while start >= 0:
+        found.append(start)
+        start = data.find(value, start + len(value))
+    if not found:
+        raise ValueError(f"{value.decode()} is not in the template SEG")
+    return found
+
+
 def run_clients(mode: str, target: str, files: Path, annotators: list[str], work: Path, template: Path,
-                uid_root: str, rounds: int) -> dict[str, Any]:
-    """Every annotator's client at once; their timings and the wall time from the common start."""
+                uid_root: str, rounds: int, first: int) -> dict[str, Any]:
+    """Every annotator's client at once; their timings and the wall time from the common start. Clients are
+    numbered from ``first`` on, and each run must use numbers of its own: they make the SEGs' UIDs."""
     context = multiprocessing.get_context("spawn")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
-    first = 1 + CLIENT_MODES.index(mode) * len(annotators)  # so that no two submissions share a SEG UID
     processes = [context.Process(target=client, args=(
-        mode, target, str(files), name, str(work / f"{mode}-{name}"), str(template), uid_root, number, rounds,
-        ready, go, results)) for number, name in enumerate(annotators, start=first)]
+        mode, target, str(files), name, str(work / f"{mode}-{number}-{name}"), str(template), uid_root, number,
+        rounds, ready, go, results)) for number, name in enumerate(annotators, start=first)]
     for process in processes:
         process.start()
     for _ in processes:
@@ -257,7 +274,7 @@ def run_clients(mode: str, target: str, files: Path, annotators: list[str], work
     if failed:
         raise RuntimeError(f"{mode} client {failed[0]['name']} failed: {failed[0]['error']}")
     times = {call: [t for a in answers for t in a["times"][call]] for call in CALLS}
-    return {"times": times, "seconds": max(a["finished"] for a in answers) - started}
+    return {"times": times, "seconds": max(a["finished"] for a in answers) - started, "load": os.getloadavg()}
 
 
 def write_floor(files: Path, template: Path, samples: int) -> list[float]:
@@ -295,8 +312,9 @@ def report(args: argparse.Namespace, built: float, seg_mb: float, images: list[P
             values = runs[mode]["times"][call]
             cells = [mode, call, str(len(values)), f"{statistics.median(values):.1f}", f"{percentile(values, 95):.1f}",
                      f"{max(values):.1f}"]
-            if mode == "http" and "local" in runs:
-                local = runs["local"]["times"][call]
+            counterpart = mode.replace("http", "local")
+            if mode.startswith("http") and counterpart in runs:
+                local = runs[counterpart]["times"][call]
                 cells += [f"{statistics.median(values) / statistics.median(local):.2f}x",
                           f"{percentile(values, 95) / percentile(local, 95):.2f}x"]
             else:
@@ -309,7 +327,8 @@ def report(args: argparse.Namespace, built: float, seg_mb: float, images: list[P
         rounds = len(run["times"]["submit"])
         lines.append(f"{mode}: {rounds} rounds (next + fetch + submit) in {run['seconds']:.1f} s: "
                      f"{rounds / run['seconds']:.2f} submissions/s, {3 * rounds / run['seconds']:.1f} calls/s, "
-                     f"{rounds * seg_mb / run['seconds']:.0f} MB/s of SEGs kept")
+                     f"{rounds * seg_mb / run['seconds']:.0f} MB/s of SEGs kept; load average at its end "
+                     f"{' '.join(f'{value:.2f}' for value in run['load'])}")
     return "\n".join(lines)
 
 
@@ -322,6 +341,8 @@ def main() -> None:
     parser.add_argument("--modes", default="http,local", help="http, local or both")
     parser.add_argument("--files", type=Path, help="the store's files folder (default: a new one beside the "
                                                    "database, on the disk); must not exist")
+    parser.add_argument("--alone-rounds", type=int, default=5, help="timed rounds of one client by itself, "
+                        "before the concurrent run of each mode (0: none): the calls' latency without a queue")
     parser.add_argument("--quick", action="store_true", help="10,000 cases, 6 clients x 3 rounds")
     args = parser.parse_args()
     if args.quick:
@@ -355,19 +376,24 @@ def main() -> None:
             store_url = postgres.new_database()
             built = build(store_url, files, args.cases, annotators, images, study_uid, uid_root)
             print(f"built {args.cases} cases in {built:.1f} s", file=sys.stderr)
-            runs = {}
-            for mode in args.modes.split(","):
-                if mode == "http":
-                    server = TeamServer(store_url, base, extra=("--files", str(files)) if args.files else ())
+            runs: dict[str, dict[str, Any]] = {}
+            modes = args.modes.split(",")
+            for index, mode in enumerate(modes):
+                server = TeamServer(store_url, base) if mode == "http" else None
+                if server is not None:
+                    server.files = files
                     server.start()
-                    try:
-                        runs[mode] = run_clients(mode, server.url, files, annotators, work, template, uid_root,
-                                                 args.rounds)
-                    finally:
+                target = server.url if server is not None else store_url
+                try:
+                    if args.alone_rounds:
+                        runs[f"{mode} alone"] = run_clients(mode, target, files, annotators[:1], work, template,
+                                                            uid_root, args.alone_rounds,
+                                                            first=1 + len(modes) * args.clients + index)
+                    runs[mode] = run_clients(mode, target, files, annotators, work, template, uid_root, args.rounds,
+                                             first=1 + index * args.clients)
+                finally:
+                    if server is not None:
                         server.stop()
-                else:
-                    runs[mode] = run_clients(mode, store_url, files, annotators, work, template, uid_root,
-                                             args.rounds)
                 print(f"{mode}: done in {runs[mode]['seconds']:.1f} s", file=sys.stderr)
             floor = write_floor(files, template, 10)
             summary = report(args, built, seg_mb, images, runs, floor, load)
