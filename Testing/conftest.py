@@ -10,6 +10,7 @@ in one line. Everything else the tests need, they make.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ MISSING_TEST_DATA = "third-party test data missing"
 CI = os.environ.get("CI", "").lower() == "true"
 #: The npm packages of the interoperability tests (dcmjs), installed by scripts/install-node-tools.sh.
 NODE_FOLDER = REPO / "Testing" / "interop" / "node"
+DICOMPYLER_PYTHON = REPO / ".tools" / "dicompyler" / "bin" / "python"
 
 
 def pytest_configure(config) -> None:
@@ -111,6 +113,20 @@ def node_script(script: str, *args: object) -> str:
     assert result.returncode == 0, f"{script} exited {result.returncode}:\n{result.stdout[-2000:]}\n" \
                                    f"{result.stderr[-2000:]}"
     return result.stdout
+
+
+def dicompyler_structures(path: Path) -> dict[str, dict]:
+    """The structures dicompyler-core reads from an RT Structure Set (``Testing/interop/dicompyler_structures.py``
+    in its own environment); missing under CI fails, elsewhere skips."""
+    if not DICOMPYLER_PYTHON.exists():
+        if CI:
+            pytest.fail("dicompyler-core is missing; bash scripts/install-dicompyler.sh installs it")
+        pytest.skip("dicompyler-core is missing (bash scripts/install-dicompyler.sh installs it)")
+    script = REPO / "Testing" / "interop" / "dicompyler_structures.py"
+    result = subprocess.run([str(DICOMPYLER_PYTHON), str(script), str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
 
 
 def run(*args, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -30,8 +30,8 @@ def test_series_info_json_follows_the_contract(write_phantom):
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert set(payload) == {"series_instance_uid", "modality", "size", "spacing", "affine", "instances",
-                            "samples_per_pixel"}  # the contract's keys, and 3 for a colour series
-    assert payload["samples_per_pixel"] == 1
+                            "samples_per_pixel", "kind", "calibration"}  # the contract's keys, and 3 for colour
+    assert payload["samples_per_pixel"] == 1 and (payload["kind"], payload["calibration"]) == ("volume", "patient")
     assert payload["size"] == list(geometry.size) and payload["instances"] == geometry.size[2]
     np.testing.assert_allclose(payload["affine"], geometry.affine, atol=1e-5)
     text = run("series", "info", folder)

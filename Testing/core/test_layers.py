@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"dicom"},
     {"imaging"},
     {"protocols"},
-    {"seg"},
+    {"seg", "rtstruct"},
     {"sr"},
     {"agreement", "export", "deid", "pacs"},
     {"review"},

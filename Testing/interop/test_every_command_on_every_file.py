@@ -2,9 +2,10 @@
 
 The third-party test data (files other tools and scanners wrote) is found by the DICM preamble, and
 each file is handed to every command in the place where that command takes DICOM: ``series info``,
-``seg info|import|export``, ``sr info|export``, ``export nifti|models``, ``consensus``, ``agreement``
-and ``deidentify``. Commands that need the series a SEG or SR was made on get that series where the
-data (or the pydicom wheel) holds it, otherwise a wrong series, which must be a clean refusal too.
+``seg info|import|export``, ``sr info|export``, ``rtstruct import|export``, ``pet suv``, ``export
+nifti|models``, ``consensus``, ``agreement`` and ``deidentify``. Commands that need the series a SEG
+or SR was made on get that series where the data (or the pydicom wheel) holds it, otherwise a wrong
+series, which must be a clean refusal too.
 
 Whatever the file, the command either works or refuses it as the contract says (shared/CLI.md):
 exit 0, 1 or 3, at most one ``error: `` line and nothing printed after it, never "unexpected" (the
@@ -115,6 +116,10 @@ def commands(data_file: DataFile, work: Path) -> list[list[object]]:
         ["export", "nifti", path, "--series", *series, "-o", work / "nifti"],
         ["export", "models", path, "--series", *series, "-o", work / "models"],
         ["sr", "export", path, "--series", *series, "-o", work / "sr.dcm"],
+        ["rtstruct", "import", path, "--series", *series, "-o", work / "rtstruct.nii.gz"],
+        ["rtstruct", "export", path, "--series", *series, "-o", work / "rtstruct.dcm"],
+        ["pet", "suv", path, "--json"],
+        ["pet", "suv", *series, "--json"],
         ["consensus", path, path, "--method", "majority", "--series", *series, "-o", work / "consensus.dcm"],
         ["agreement", path, path, "--json"],
         ["deidentify", path, work / "deidentified", "--key", KEY, "--pixels", "flag", "--jobs", "1"],
@@ -138,6 +143,8 @@ def label_map_commands(data_file: DataFile, work: Path) -> list[list[object]]:
         ["seg", "import", seg, "--series", *series, "-o", work / "back.nii.gz"],
         ["export", "nifti", seg, "--series", *series, "-o", work / "seg-nifti"],
         ["sr", "export", seg, "--series", *series, "-o", work / "seg-sr.dcm"],
+        ["rtstruct", "export", seg, "--series", *series, "-o", work / "seg-rtstruct.dcm"],
+        ["rtstruct", "import", work / "seg-rtstruct.dcm", "--series", *series, "-o", work / "rtstruct-back.nii.gz"],
     ]
 
 

@@ -20,7 +20,7 @@ from DICOMAnnotatorLib.dicom.person_names import to_person_name
 from DICOMAnnotatorLib.dicom.source_attributes import copy_patient_and_study
 from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
 from DICOMAnnotatorLib.sr.labels import ClassificationLabel
-from DICOMAnnotatorLib.sr.marks import Mark
+from DICOMAnnotatorLib.sr.marks import AREA, PIXEL, SQUARE_MILLIMETRE, SQUARE_PIXEL, Mark
 from DICOMAnnotatorLib.sr.measurements import SegmentMeasurements
 from DICOMAnnotatorLib.sr.templates import (
     CASE_TRACKING_IDENTIFIER,
@@ -51,10 +51,13 @@ def highdicom_sr(segmentation: Segmentation | None, seg: pydicom.Dataset | None,
     """highdicom's Comprehensive 3D SR for the arguments of ``build_sr``."""
     reference = segmentation.reference if segmentation is not None else reference
     modality = reference.modality
-    by_number = {m.number: m for m in measurements}
-    groups = [_segment_group(segmentation, description, seg, by_number.get(description.number), modality,
+    by_number: dict[int, list[SegmentMeasurements]] = {}
+    for measured in measurements:
+        by_number.setdefault(measured.number, []).append(measured)
+    groups = [_segment_group(segmentation, description, seg, measured, modality,
                              [label for label in labels if label.segment == description.number])
-              for description in (segmentation.segments if segmentation is not None else [])]
+              for description in (segmentation.segments if segmentation is not None else [])
+              for measured in by_number.get(description.number) or [None]]
     groups += [_mark_group(mark, reference.frame_of_reference_uid, [label for label in labels
                                                                     if label.mark == mark.index]) for mark in marks]
     case_labels = [label for label in labels if label.segment is None and label.mark is None]
@@ -127,11 +130,14 @@ def _insert_image_library(report, reference) -> None:
 
 def _segment_group(segmentation: Segmentation, description: SegmentDescription, seg: pydicom.Dataset,
                    measured: SegmentMeasurements | None, modality: str, labels: list[ClassificationLabel]):
-    tracking = hd.sr.TrackingIdentifier(uid=description.tracking_uid or hd.UID(),
-                                        identifier=description.tracking_id or description.label)
+    k = measured.slice_index if measured is not None else None
+    identifier, uid = description.tracking_id or description.label, description.tracking_uid
+    if k is not None and segmentation.geometry.size[2] > 1:  # a frame of a cine: its own group
+        identifier, uid = f"{identifier} frame {k + 1}", None
+    tracking = hd.sr.TrackingIdentifier(uid=uid or hd.UID(), identifier=identifier)
     referenced = hd.sr.ReferencedSegment(
         sop_class_uid=str(seg.SOPClassUID), sop_instance_uid=str(seg.SOPInstanceUID),
-        segment_number=description.number, **_sources(segmentation, description.number))
+        segment_number=description.number, **_sources(segmentation, description.number, k))
     return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=tracking, referenced_segment=referenced,
         finding_type=to_highdicom_code(description.type), finding_category=to_highdicom_code(description.category),
@@ -141,26 +147,39 @@ def _segment_group(segmentation: Segmentation, description: SegmentDescription, 
 
 
 def _mark_group(mark: Mark, frame_of_reference_uid: str, labels: list[ClassificationLabel]):
-    region = hd.sr.ImageRegion3D(graphic_type=hd.sr.GraphicTypeValues3D(mark.graphic_type),
-                                 graphic_data=np.asarray(mark.points_mm, dtype=float),
-                                 frame_of_reference_uid=frame_of_reference_uid)
+    measurements = None
+    if mark.points_mm is not None:
+        region = hd.sr.ImageRegion3D(graphic_type=hd.sr.GraphicTypeValues3D(mark.graphic_type),
+                                     graphic_data=np.asarray(mark.points_mm, dtype=float),
+                                     frame_of_reference_uid=frame_of_reference_uid)
+    else:  # a 2D image or a frame of a cine: SCOORD selected from it, and its length or area
+        source = mark.source
+        region = hd.sr.ImageRegion(
+            graphic_type=hd.sr.GraphicTypeValues(mark.graphic_type), graphic_data=np.asarray(mark.points, dtype=float),
+            source_image=hd.sr.SourceImageForRegion(
+                source.sop_class_uid, source.sop_instance_uid,
+                referenced_frame_numbers=[source.frame_number] if source.frame_number is not None else None))
+        measured = mark.measurement()
+        if measured is not None:
+            name, value, unit = measured
+            measurements = [hd.sr.Measurement(name=to_highdicom_code(name), value=value, unit=to_highdicom_code(unit))]
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier=mark.label),
-        referenced_region=region,
+        referenced_region=region, measurements=measurements,
         finding_type=to_highdicom_code(mark.finding) if mark.finding else None,
         finding_category=to_highdicom_code(mark.finding_category) if mark.finding_category else None,
         finding_sites=_finding_sites(mark.finding_site, None),
         qualitative_evaluations=_evaluations(labels) or None)
 
 
-def _sources(segmentation: Segmentation, number: int) -> dict:
+def _sources(segmentation: Segmentation, number: int, only: int | None = None) -> dict:
     reference = segmentation.reference
     box, values = segmentation.cropped_mask(number)
     if not values.size or not values.any():
         return {"source_series": hd.sr.SourceSeriesForSegmentation(reference.series_instance_uid)}
     frames: dict[tuple[str, str], list[int]] = {}
     for k in range(box[0].start, box[0].stop):
-        if values[k - box[0].start].any():
+        if values[k - box[0].start].any() and only in (None, k):
             source = reference.slices[k]
             numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
             if source.frame_number is not None:
@@ -175,6 +194,11 @@ def _measurements(measured: SegmentMeasurements, modality: str) -> list:
         return hd.sr.Measurement(name=to_highdicom_code(name), value=float(value), unit=to_highdicom_code(unit),
                                  derivation=to_highdicom_code(derivation) if derivation else None)
 
+    if measured.area is not None:  # a 2D image or a frame of a cine
+        length, area = (MILLIMETRE, SQUARE_MILLIMETRE) if measured.calibrated else (PIXEL, SQUARE_PIXEL)
+        return [measurement(AREA, measured.area, area),
+                *([measurement(DIAMETER, measured.max_diameter_mm, length, MAXIMUM)]
+                  if measured.max_diameter_mm is not None else [])]
     items = [measurement(VOLUME, measured.volume_ml, MILLILITRE)]
     if measured.max_diameter_mm is not None:
         items.append(measurement(DIAMETER, measured.max_diameter_mm, MILLIMETRE, MAXIMUM))

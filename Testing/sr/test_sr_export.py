@@ -264,6 +264,20 @@ def test_marks_are_checked(case, tmp_path, mark, message):
     path = write_json(tmp_path / "marks.json", {"marks": [mark]})
     with pytest.raises(InputError, match=message):
         export_sr(seg_path, series_folder, tmp_path / "sr.dcm", marks_path=path)
+    assert not (tmp_path / "sr.dcm").exists()
+
+
+def test_a_mark_over_the_edge_of_the_volume_is_kept_as_drawn(case, tmp_path):
+    """SCOORD3D may lie anywhere in the frame of reference (PS3.3 C.18.9.1): a line from inside the volume
+    to beyond its edge (as a box drawn over an image's edge in Slicer) is written with both its points."""
+    series_folder, seg_path = case
+    series = ReferenceSeries.from_paths(series_folder)
+    inside, beyond = series.geometry.index_to_lps(np.array([[5.0, 5.0, 3.0], [-20.0, 5.0, 3.0]])).tolist()
+    path = write_json(tmp_path / "marks.json", {"marks": [{"kind": "polyline", "label": "T4",
+                                                            "points_mm": [inside, beyond]}]})
+    export_sr(seg_path, series_folder, tmp_path / "sr.dcm", marks_path=path)
+    [region] = sr_summary(tmp_path / "sr.dcm")["regions"]
+    assert np.allclose(region["points_mm"], [inside, beyond], atol=1e-4)
 
 
 def test_existing_output_is_kept_without_force(case, tmp_path):

@@ -20,11 +20,12 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from conftest import dciodvfy_errors, node_script
+from conftest import dciodvfy_errors, node_script, third_party_file
 from DICOMAnnotatorLib.agreement.annotations import compare_annotations, consensus_content, read_annotations
 from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.dicom.headers import read_header
 from DICOMAnnotatorLib.imaging import phantoms
+from DICOMAnnotatorLib.imaging.images import open_grid, open_images
 from DICOMAnnotatorLib.imaging.segmentation import Segmentation
 from DICOMAnnotatorLib.imaging.series import ReferenceSeries
 from DICOMAnnotatorLib.protocols.loading import load_protocol
@@ -33,17 +34,19 @@ from DICOMAnnotatorLib.seg.reader import read_seg
 from DICOMAnnotatorLib.seg.writer import write_seg
 from DICOMAnnotatorLib.sr.labels import read_labels
 from DICOMAnnotatorLib.sr.marks import read_marks
-from DICOMAnnotatorLib.sr.measurements import measure_segmentation
+from DICOMAnnotatorLib.sr.measurements import measure_on_series, measure_segmentation
 from DICOMAnnotatorLib.sr.reader import sr_summary
 from DICOMAnnotatorLib.sr.writer import build_sr, write_sr
 from highdicom_sr import highdicom_sr
+from pydicom.data import get_testdata_file
 from sr_cases import dcmqi_read_sr, phantom_case, write_json
 
 #: New in every document, or the moment it was made: not compared.
 NOT_COMPARED = {"SOPInstanceUID", "SeriesInstanceUID", "InstanceCreationDate", "InstanceCreationTime", "ContentDate",
                 "ContentTime"}
 TRACKING_UID = ("112040", "DCM")
-KINDS = ["volumes", "marks", "marks-alone", "multiframe-fractional", "latin-1", "consensus"]
+KINDS = ["volumes", "marks", "marks-alone", "multiframe-fractional", "latin-1", "consensus", "radiograph", "cine",
+         "ultrasound-marks-alone"]
 RIGHT = Code("24028007", "SCT", "Right")
 CENTRAL = Code("26216008", "SCT", "Central")
 
@@ -55,7 +58,8 @@ def reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
     made = {"volumes": _volumes(folder / "volumes"), "marks": _marks(folder / "marks", with_seg=True),
             "marks-alone": _marks(folder / "marks-alone", with_seg=False),
             "multiframe-fractional": _multiframe(folder / "multiframe"), "latin-1": _latin1(folder / "latin-1"),
-            "consensus": _consensus(folder / "consensus")}
+            "consensus": _consensus(folder / "consensus"), "radiograph": _radiograph(folder / "radiograph"),
+            "cine": _cine(folder / "cine"), "ultrasound-marks-alone": _ultrasound_marks(folder / "ultrasound")}
     return {kind: (inputs, written if written is not None else write_sr(build_sr(**inputs), folder / f"{kind}.dcm"))
             for kind, (inputs, written) in made.items()}
 
@@ -171,6 +175,63 @@ def _consensus(folder: Path) -> tuple[dict, Path]:
             "series_description": "SR consensus of 2"}, written
 
 
+def _planar_case(folder: Path, image_path: Path, labels: np.ndarray, marks: list[dict]) -> dict:
+    """A SEG of ``labels`` (label value v = phantom segment v) on a 2D image or cine, measured, with ``marks``."""
+    folder.mkdir(parents=True)
+    image = open_grid([image_path])
+    segmentation = Segmentation.from_labelmap(image.geometry, labels, phantoms.PHANTOM_SEGMENTS[:int(labels.max())],
+                                              reference=image, author="Reader^Anna")
+    write_seg(segmentation, folder / "seg.dcm")
+    segmentation = read_seg(folder / "seg.dcm", image)
+    marks = read_marks(write_json(folder / "marks.json", {"marks": marks}), image)
+    return {"segmentation": segmentation, "seg": read_header(folder / "seg.dcm"), "marks": marks,
+            "measurements": measure_on_series(segmentation, image)}
+
+
+def _radiograph(folder: Path) -> tuple[dict, None]:
+    """highdicom's DX image (calibrated at the detector: Imager Pixel Spacing): a SEG and marks of every kind,
+    areas and lengths in mm, a label on a mark."""
+    dx = third_party_file("highdicom/dx_image.dcm")
+    labels = np.zeros((1, 169, 211), dtype=np.uint8)
+    labels[0, 20:60, 30:90], labels[0, 100:120, 100:150] = 1, 2
+    lesion = ["52988006", "SCT", "Lesion"]
+    inputs = _planar_case(folder, dx, labels, [
+        {"kind": "point", "label": lesion, "points": [[10.5, 20.5]]},
+        {"kind": "box", "label": lesion, "points": [[10, 10], [40, 30]]},
+        {"kind": "polygon", "label": lesion, "points": [[1, 1], [90, 2], [50, 80]]},
+        {"kind": "polyline", "label": lesion, "points": [[1, 1], [90, 2], [50, 80]]},
+        {"kind": "ellipse", "label": lesion, "points": [[20, 50], [120, 50], [70, 30], [70, 70]]}])
+    coded = write_json(folder / "coded.json", {"labels": [
+        {"mark": 1, "name": ["246112005", "SCT", "Severity"], "value": ["255604002", "SCT", "Mild"]}]})
+    return {**inputs, "labels": read_labels(coded, inputs["segmentation"].segments, inputs["marks"]),
+            "creator": "Doe^Jane"}, None
+
+
+def _cine(folder: Path) -> tuple[dict, None]:
+    """pydicom's YBR ultrasound cine: one segment on frames 4 and 11 (a group per frame), marks on frames, one in
+    its calibrated region (mm) and one beside it (pixels)."""
+    folder.mkdir(parents=True)
+    cine = folder / "cine.dcm"
+    ds = pydicom.dcmread(get_testdata_file("examples_ybr_color.dcm"))
+    del ds.EthnicGroup  # PS3.3 retired it from the Patient module after 2020: highdicom no longer copies it, we do
+    ds.save_as(cine)
+    labels = np.zeros((30, 240, 320), dtype=np.uint8)
+    labels[3, 50:80, 100:140], labels[10, 70:90, 100:140], labels[10, 100:110, 200:220] = 1, 1, 2
+    return _planar_case(folder / "report", cine, labels, [
+        {"kind": "polygon", "label": "LV", "frame": 4, "points": [[100, 50], [140, 50], [140, 80], [100, 80]]},
+        {"kind": "polyline", "label": "outside the region", "frame": 11, "points": [[10, 10], [40, 50]]}]), None
+
+
+def _ultrasound_marks(folder: Path) -> tuple[dict, None]:
+    """pydicom's palette ultrasound image: marks alone (no SEG) in its calibrated region."""
+    folder.mkdir(parents=True)
+    image = open_images([get_testdata_file("examples_palette.dcm")])
+    marks = read_marks(write_json(folder / "marks.json", {"marks": [
+        {"kind": "box", "label": "cyst", "points": [[200, 100], [260, 140]]},
+        {"kind": "point", "label": "apex", "points": [[300.5, 80.5]]}]}), image)
+    return {"segmentation": None, "seg": None, "measurements": [], "reference": image, "marks": marks}, None
+
+
 # ------------------------------------------------------------------ the same document as highdicom's
 def _differences(ours: pydicom.Dataset, theirs: pydicom.Dataset, where: str = "") -> list[str]:
     found = []
@@ -253,7 +314,7 @@ def test_valid_and_read_by_highdicom_dcmqi_and_dcmjs(reports, kind, tmp_path):
         sorted((m["name"][0], m["derivation"][0] if m["derivation"] else None, _rounded(m["value"]), m["unit"][0])
                for m in g["measurements"]),
         sorted((e["name"][0], e["value"][0]) for e in g["evaluations"]),
-        [(r["graphicType"], len(r["points"]) // 3) for r in g["regions"]]) for g in dcmjs["groups"]}
+        [(r["graphicType"], len(r["points"]) // r["dimensions"]) for r in g["regions"]]) for g in dcmjs["groups"]}
     assert found == {key: (sorted(measured), labels, regions) for key, (measured, labels, regions) in expected.items()}
 
     dcmqi = dcmqi_read_sr(path, tmp_path)["Measurements"]
@@ -278,7 +339,7 @@ def _groups(summary: dict) -> dict[tuple[str, str], tuple[list, list, list]]:
             elif key == "labels":
                 group[1].append((entry["name"][0], entry["value"][0]))
             else:
-                group[2].append((entry["graphic_type"], len(entry["points_mm"])))
+                group[2].append((entry["graphic_type"], len(entry.get("points_mm") or entry["points"])))
     for _, labels, _ in groups.values():
         labels.sort()
     return groups

@@ -67,7 +67,7 @@ def _protocol(source: str | None):
 def _export(args: argparse.Namespace) -> int:
     from ..atomic import check_output
     from ..errors import InputError
-    from ..imaging import ReferenceSeries, from_labelmap_file, from_probability_files
+    from ..imaging import from_labelmap_file, from_probability_files, open_grid
     from ..seg import write_seg
     from .output import emit, warn
 
@@ -82,7 +82,7 @@ def _export(args: argparse.Namespace) -> int:
         raise InputError(f"Give the series and then {image_count} image file(s); got {len(args.inputs)} path(s)")
     series_paths, images = args.inputs[:-image_count], args.inputs[-image_count:]
     protocol = _protocol(args.protocol)
-    series = ReferenceSeries.from_paths(series_paths, series_uid=args.series_uid)
+    series = open_grid(series_paths, series_uid=args.series_uid, purpose="a label map")
     if fractional:
         segmentation = from_probability_files(series, images, args.structure, protocol=protocol, author=args.creator)
     else:
@@ -105,12 +105,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     from ..atomic import check_output
-    from ..imaging import ReferenceSeries, label_values, write_labelmap_files
+    from ..imaging import label_values, open_grid, write_labelmap_files
     from ..seg import read_seg
     from .output import emit
 
     check_output(args.output, force=args.force)
-    series = ReferenceSeries.from_paths(args.series, series_uid=args.series_uid)
+    series = open_grid(args.series, series_uid=args.series_uid, purpose="a SEG")
     segmentation = read_seg(args.seg, series)
     values = label_values(segmentation, _protocol(args.protocol))
     files = write_labelmap_files(segmentation, args.output, values=values, split=args.split, force=args.force)

@@ -13,10 +13,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands.required = True
 
     export = commands.add_parser(
-        "export", help="measure every segment of a SEG (volume, maximum diameter, intensity) into a TID 1500 SR")
-    export.add_argument("seg", metavar="SEG", help="the DICOM SEG file")
+        "export", help="measure every segment of a SEG (volume, maximum diameter, intensity) into a TID 1500 SR, "
+                       "with marks (SCOORD3D on volumes, SCOORD on 2D images and cine) and labels")
+    export.add_argument("seg", metavar="SEG", nargs="?",
+                        help="the DICOM SEG file (optional with --marks or --labels: a report of those alone)")
     export.add_argument("--series", nargs="+", required=True, metavar="SERIES",
-                        help="the image series the SEG segments: a folder (searched recursively) or files")
+                        help="the image series the SEG segments or the marks are on: a folder (searched "
+                             "recursively) or files; 2D images and cine too")
     export.add_argument("--series-uid", help="the series to use when the folder holds several")
     export.add_argument("-o", "--output", required=True, metavar="OUT.dcm", help="the SR file to write")
     export.add_argument("--protocol", metavar="FILE|ID", help="protocol that labels and marks are checked against")

@@ -34,16 +34,16 @@ _SEQUENCE_DELIMITER = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
 PIXEL_DATA = 0x7FE00010
 
 
-def encode_element(tag: int, vr: str, value: bytes) -> bytes:
-    """One element in explicit VR little endian, its value padded to even length as pydicom pads it."""
+def encode_element(tag: int, vr: str, value: bytes, *, implicit: bool = False) -> bytes:
+    """One element in explicit (or implicit) VR little endian, its value padded to even length as pydicom pads it."""
     if len(value) % 2:
         value += b"\0" if vr in ("UI", "OB", "UN") else b" "
-    return _header(tag, vr, len(value), implicit=False) + value
+    return _header(tag, vr, len(value), implicit=implicit) + value
 
 
-def encode_sequence(tag: int, items: Iterable[bytes]) -> bytes:
+def encode_sequence(tag: int, items: Iterable[bytes], *, implicit: bool = False) -> bytes:
     """A sequence of defined length holding ``items`` (each the encoded elements of one item, in tag order)."""
-    return encode_element(tag, "SQ", encode_items(items))
+    return encode_element(tag, "SQ", encode_items(items), implicit=implicit)
 
 
 def encode_items(items: Iterable[bytes]) -> bytes:
@@ -51,9 +51,10 @@ def encode_items(items: Iterable[bytes]) -> bytes:
     return b"".join(_ITEM + struct.pack("<I", len(item)) + item for item in items)
 
 
-def raw_element(tag: int, vr: str, value: bytes) -> RawDataElement:
-    """An element whose value is already encoded in explicit VR little endian (copied as is by :func:`save_part10`)."""
-    return RawDataElement(tag, vr, len(value), value, 0, False, True)
+def raw_element(tag: int, vr: str, value: bytes, *, implicit: bool = False) -> RawDataElement:
+    """An element whose value is already encoded in explicit (or implicit) VR little endian, copied as is by
+    :func:`save_part10` into a file of that encoding."""
+    return RawDataElement(tag, vr, len(value), value, 0, implicit, True)
 
 
 def new_file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> FileMetaDataset:
@@ -71,8 +72,7 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
     """Write ``ds`` (with its ``file_meta`` and ``preamble``) to ``path``.
 
     ``ds`` is either read from a file (then written in that file's encoding) or built in memory
-    with explicit VRs (then its raw elements must be explicit VR little endian, as
-    :func:`raw_element` makes them).
+    (then its raw elements must be in the encoding of its transfer syntax, as :func:`raw_element` makes them).
     """
     syntax = UID(ds.file_meta.TransferSyntaxUID)
     implicit = syntax.is_implicit_VR

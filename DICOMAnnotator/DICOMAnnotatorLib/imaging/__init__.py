@@ -1,22 +1,29 @@
-"""Images and what is drawn on them, without DICOM objects of our own: volume geometry
-(``geometry``), the sorted source slices of one series (``series``), segmentations on that grid
+"""Images and what is drawn on them, without DICOM objects of our own: volume geometry and 2D pixel grids
+(``geometry``), the headers of one series (``instances``), the sorted source slices of a volume
+(``series``), 2D images and cine loops with their pixel calibration (``images``, ``calibration``),
+segmentations on either grid
 (``segmentation``), label boxes and mask surfaces (``masks``), segments matched across
 annotators by code (``matching``), label-map files read and written on the series grid
 (``image_files``) and converted to and from segmentations with a protocol's label values
-(``labelmaps``), and the generated phantom CT series of the demo and tests (``phantoms``).
+(``labelmaps``), the SUV scale of a PET series (``suv``) and the SUV statistics of segments on it
+(``uptake``), and the generated phantom CT and PET series of the demo and tests (``phantoms``).
 """
 
 from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
-    "geometry": ["LPS_TO_RAS", "VolumeGeometry"],
+    "calibration": ["Calibration", "PixelCalibration", "UltrasoundRegion", "calibration_of"],
+    "geometry": ["ImageGrid", "LPS_TO_RAS", "VolumeGeometry"],
+    "images": ["PlanarImage", "PlanarSeries", "has_patient_plane", "open_grid", "open_images"],
     "image_files": ["write_image"],
     "labelmaps": ["from_labelmap_file", "from_probability_files", "label_values", "write_labelmap_files"],
     "masks": ["surface_of"],
     "matching": ["MatchedSegment", "match_segments", "segment_key"],
     "phantoms": [
         "PHANTOM_SEGMENTS",
+        "PetAcquisition",
         "ct_datasets",
+        "pet_datasets",
         "phantom_geometry",
         "phantom_volume",
         "write_datasets",
@@ -24,4 +31,6 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     ],
     "segmentation": ["AlgorithmType", "DEFAULT_COLOR", "MaskKind", "Provenance", "SegmentDescription", "Segmentation"],
     "series": ["ReferenceSeries", "SliceSource"],
+    "suv": ["DECAY_CORRECTIONS", "SUVScale", "pet_suv_scale", "series_suv_scale", "suv_scale"],
+    "uptake": ["PEAK_SPHERE_RADIUS_MM", "UptakeStatistics", "uptake_statistics"],
 })

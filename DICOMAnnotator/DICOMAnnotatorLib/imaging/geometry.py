@@ -29,6 +29,9 @@ class VolumeGeometry:
     size: tuple[int, int, int]
     affine: np.ndarray
 
+    #: Whether the affine maps to patient coordinates (LPS mm); :class:`ImageGrid`'s does not.
+    in_patient_space = True
+
     def __post_init__(self) -> None:
         size = tuple(int(n) for n in self.size)
         if len(size) != 3 or min(size) < 1:
@@ -142,3 +145,40 @@ class VolumeGeometry:
         image.SetSpacing(self.spacing)
         image.SetDirection(tuple(float(v) for v in self.directions.flatten()))
         return image
+
+
+@dataclass(frozen=True, eq=False)
+class ImageGrid(VolumeGeometry):
+    """The pixel grid of a 2D image, or of the frames of a cine loop (k counts frames): not a place in the patient.
+
+    Its affine maps (column, row, frame) to millimetres in the image plane as the image's calibration
+    states them (:mod:`.calibration`), or to pixels when it states none (``calibrated`` False); frames are
+    1 apart. Two such grids are the same when their sizes are: the pixels are the grid, and a 2D
+    label-map file (a PNG, a NIfTI slice) carries no position of its own to compare.
+    """
+
+    calibrated: bool = True
+    in_patient_space = False
+
+    @classmethod
+    def of_pixels(cls, columns: int, rows: int, frames: int, spacing: tuple[float, float] | None) -> ImageGrid:
+        """The grid of ``frames`` frames of ``columns`` x ``rows`` pixels, ``spacing`` (column mm, row mm) apart."""
+        column_mm, row_mm = spacing if spacing is not None else (1.0, 1.0)
+        return cls((columns, rows, frames), np.diag([column_mm, row_mm, 1.0, 1.0]), spacing is not None)
+
+    def max_distance_to(self, other: VolumeGeometry) -> float:
+        return 0.0 if self.size == other.size else float("inf")
+
+    def require_same_grid(self, other: VolumeGeometry, what: str, tolerance_mm: float = GRID_TOLERANCE_MM) -> None:
+        if self.size != other.size:
+            frames = f" x {self.size[2]} frames" if self.size[2] > 1 else ""
+            raise GeometryMismatchError(
+                f"{what} has size {list(other.size[:2]) if other.size[2] == 1 else list(other.size)} but the image "
+                f"has {self.size[0]} columns x {self.size[1]} rows{frames}; give a label map of the image's size "
+                "(2D for one image, 3D with slice k = frame k+1 for a cine)"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """``size`` and ``spacing`` (column mm, row mm; null when uncalibrated), without an affine: no patient space."""
+        return {"size": list(self.size),
+                "spacing": [round(v, 6) for v in self.spacing[:2]] if self.calibrated else None}

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import InputError
-from .geometry import VolumeGeometry
+from .geometry import ImageGrid, VolumeGeometry
 
 
 def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, VolumeGeometry]:
@@ -27,11 +27,14 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, VolumeGeometry
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         raise InputError(f"{path} could not be read as an image ({str(exc).strip().splitlines()[-1]})") from exc
-    if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+    if image.GetDimension() not in (2, 3) or image.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(
             f"{path} is a {image.GetDimension()}D image with {image.GetNumberOfComponentsPerPixel()} "
-            "component(s); a label map must be a 3D single-component image"
+            "component(s); a label map must be a single-component image, 3D (2D on a 2D image)"
         )
+    if image.GetDimension() == 2:  # a label map of a 2D image: one slice
+        columns, rows = image.GetSize()
+        return sitk.GetArrayFromImage(image)[np.newaxis], ImageGrid.of_pixels(columns, rows, 1, image.GetSpacing())
     return sitk.GetArrayFromImage(image), VolumeGeometry.from_sitk(image)
 
 
@@ -48,12 +51,17 @@ def write_image(voxels: np.ndarray, geometry: VolumeGeometry, path: str | os.Pat
 
     ``voxels`` is ``[k, j, i]``, or ``[k, j, i, c]`` for a colour series (each voxel's samples become
     the components of a vector image: a NIfTI vector intent, which ITK, Slicer and nibabel read).
+    On a single 2D image (an :class:`ImageGrid` of one frame) the file is 2D, columns x rows.
     """
     import SimpleITK as sitk
 
     # [k, j, i, c] is a colour (vector) image, written with its samples as the components of each voxel
     vector = voxels.ndim == len(geometry.array_shape) + 1
-    image = geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(voxels), isVector=vector))
+    if isinstance(geometry, ImageGrid) and geometry.size[2] == 1:
+        image = sitk.GetImageFromArray(np.ascontiguousarray(voxels[0]), isVector=vector)
+        image.SetSpacing(geometry.spacing[:2])
+    else:
+        image = geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(voxels), isVector=vector))
     path = Path(path)
     suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".nii.gz") else path.suffix
     with atomic_path(path, force=force) as temporary:

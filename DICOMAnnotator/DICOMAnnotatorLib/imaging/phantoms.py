@@ -1,24 +1,33 @@
-"""Synthetic but standard-conformant CT series for the demo and the tests.
+"""Synthetic but standard-conformant CT and PET series for the demo and the tests.
 
 The product cannot depend on third-party test data, so the demo makes its own: a
 phantom (body, liver, lesion, vertebra) in any orientation, written as real DICOM CT
-files (one file per slice) or as one Enhanced CT multi-frame instance. No real patient is
+files (one file per slice) or as one Enhanced CT multi-frame instance, and PET images of any
+activity with the injection, decay and weight that SUV is computed from. No real patient is
 involved; the patient attributes are obviously fictitious.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import (
+    CTImageStorage,
+    EnhancedCTImageStorage,
+    ExplicitVRLittleEndian,
+    PositronEmissionTomographyImageStorage,
+    generate_uid,
+)
 
 from .. import IMPLEMENTATION_CLASS_UID, __version__
-from ..dicom import Code
+from ..dicom import Code, code_item
 from .geometry import VolumeGeometry
 from .segmentation import SegmentDescription
 
@@ -113,12 +122,7 @@ def ct_datasets(
         ds = _new_instance(CTImageStorage, common)
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.InstanceNumber = k + 1
-        ds.ImagePositionPatient = _ds_numbers(geometry.index_to_lps([0, 0, k])[0])
-        ds.ImageOrientationPatient = _ds_numbers(np.concatenate([geometry.directions[:, 0],
-                                                                 geometry.directions[:, 1]]))
-        ds.SliceLocation = _ds_number(float(np.dot(geometry.index_to_lps([0, 0, k])[0], geometry.directions[:, 2])))
-        ds.PixelSpacing = _ds_numbers([geometry.spacing[1], geometry.spacing[0]])
-        ds.SliceThickness = _ds_number(geometry.spacing[2])
+        _place_slice(ds, geometry, k)
         ds.KVP = "120"
         ds.AcquisitionNumber = 1
         ds.RescaleIntercept = "0"
@@ -127,6 +131,82 @@ def ct_datasets(
         ds.WindowCenter = "40"
         ds.WindowWidth = "400"
         _set_pixels(ds, voxels[k])
+        datasets.append(ds)
+    return datasets
+
+
+@dataclass(frozen=True)
+class PetAcquisition:
+    """What a PET header says about the injection and the scan (PS3.3 C.8.9.1 and C.8.9.2).
+
+    ``frame_seconds`` is each slice's Acquisition Time after the scan start (a whole-body scan
+    moving through bed positions); ``decay_correction`` is START, ADMIN or NONE.
+    """
+
+    injection: datetime
+    scan_start: datetime
+    dose_bq: float = 370e6
+    half_life_s: float = 6586.2  # fluorine-18
+    weight_kg: float | None = 70.0
+    decay_correction: str = "START"
+    units: str = "BQML"
+    frame_seconds: tuple[float, ...] | None = None
+
+
+def pet_datasets(geometry: VolumeGeometry, activity: np.ndarray, acquisition: PetAcquisition, *,
+                 patient_name: str = "Phantom^Demo", patient_id: str = "PHANTOM-001",
+                 study_uid: str | None = None, frame_of_reference_uid: str | None = None) -> list[Dataset]:
+    """PET Image instances (one per slice) whose rescaled values are ``activity`` (``[k, j, i]``, in the
+    acquisition's Units), each slice with its own Rescale Slope as scanners write them."""
+    if activity.shape != geometry.array_shape:
+        raise ValueError(f"Activity of shape {activity.shape} does not fit the grid {geometry.array_shape}")
+    common = _common_attributes(geometry, patient_name, patient_id, study_uid, None)
+    if frame_of_reference_uid:
+        common.FrameOfReferenceUID = frame_of_reference_uid
+    common.Modality = "PT"
+    common.SeriesDescription = "Phantom PET"
+    common.SeriesDate = acquisition.scan_start.strftime("%Y%m%d")
+    common.SeriesTime = acquisition.scan_start.strftime("%H%M%S.%f")
+    if acquisition.weight_kg is not None:
+        common.PatientWeight = _ds_number(acquisition.weight_kg)
+    common.Units = acquisition.units
+    common.CountsSource = "EMISSION"
+    common.SeriesType = ["STATIC", "IMAGE"]
+    common.NumberOfSlices = geometry.size[2]
+    common.CorrectedImage = ["ATTN", "DECY"] if acquisition.decay_correction != "NONE" else ["ATTN"]
+    common.DecayCorrection = acquisition.decay_correction
+    common.CollimatorType = "NONE"
+    del common.PatientPosition  # NM/PET Patient Orientation (C.8.4.6) states it by code instead
+    common.PatientOrientationCodeSequence = []
+    common.PatientGantryRelationshipCodeSequence = []
+    radiopharmaceutical = Dataset()
+    radiopharmaceutical.RadiopharmaceuticalStartTime = acquisition.injection.strftime("%H%M%S.%f")
+    radiopharmaceutical.RadiopharmaceuticalStartDateTime = acquisition.injection.strftime("%Y%m%d%H%M%S.%f")
+    radiopharmaceutical.RadionuclideTotalDose = _ds_number(acquisition.dose_bq)
+    radiopharmaceutical.RadionuclideHalfLife = _ds_number(acquisition.half_life_s)
+    radiopharmaceutical.RadionuclidePositronFraction = "0.9673"
+    radiopharmaceutical.RadionuclideCodeSequence = [code_item(Code("77004003", "SCT", "^18^Fluorine"))]
+    common.RadiopharmaceuticalInformationSequence = [radiopharmaceutical]
+    offsets = acquisition.frame_seconds or (0.0,) * geometry.size[2]
+    datasets = []
+    for k in range(geometry.size[2]):
+        ds = _new_instance(PositronEmissionTomographyImageStorage, common)
+        ds.ImageType = ["ORIGINAL", "PRIMARY"]
+        ds.InstanceNumber = k + 1
+        ds.ImageIndex = k + 1
+        _place_slice(ds, geometry, k)
+        acquired = acquisition.scan_start + timedelta(seconds=offsets[k])
+        ds.AcquisitionDate = acquired.strftime("%Y%m%d")
+        ds.AcquisitionTime = acquired.strftime("%H%M%S.%f")
+        ds.FrameReferenceTime = _ds_number(offsets[k] * 1000.0)
+        ds.ActualFrameDuration = 120000
+        if acquisition.decay_correction != "NONE":
+            ds.DecayFactor = "1"
+        peak = float(np.abs(activity[k]).max()) or 1.0
+        slope = peak / 32000.0
+        ds.RescaleIntercept = "0"
+        ds.RescaleSlope = _ds_number(slope)
+        _set_pixels(ds, np.round(activity[k] / slope).astype(np.int16))
         datasets.append(ds)
     return datasets
 
@@ -189,8 +269,7 @@ def _common_attributes(geometry: VolumeGeometry, patient_name: str, patient_id: 
 
 
 def _new_instance(sop_class_uid: str, common: Dataset) -> Dataset:
-    ds = Dataset()
-    ds.update(common)
+    ds = copy.deepcopy(common)  # each instance its own sequence items
     ds.SOPClassUID = sop_class_uid
     ds.SOPInstanceUID = generate_uid()
     ds.file_meta = FileMetaDataset()
@@ -199,6 +278,15 @@ def _new_instance(sop_class_uid: str, common: Dataset) -> Dataset:
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     return ds
+
+
+def _place_slice(ds: Dataset, geometry: VolumeGeometry, k: int) -> None:
+    """The Image Plane Module of slice ``k`` (PS3.3 C.7.6.2)."""
+    ds.ImagePositionPatient = _ds_numbers(geometry.index_to_lps([0, 0, k])[0])
+    ds.ImageOrientationPatient = _ds_numbers(np.concatenate([geometry.directions[:, 0], geometry.directions[:, 1]]))
+    ds.SliceLocation = _ds_number(float(np.dot(geometry.index_to_lps([0, 0, k])[0], geometry.directions[:, 2])))
+    ds.PixelSpacing = _ds_numbers([geometry.spacing[1], geometry.spacing[0]])
+    ds.SliceThickness = _ds_number(geometry.spacing[2])
 
 
 def _set_pixels(ds: Dataset, pixels: np.ndarray) -> None:

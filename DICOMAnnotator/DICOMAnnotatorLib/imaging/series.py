@@ -16,23 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
-from ..dicom import header_value, is_mosaic, mosaic_image_count, native_pixel_data, pixel_decoding_error, read_header
+from ..dicom import header_value, is_mosaic, mosaic_image_count, native_pixel_data, pixel_decoding_error
 from ..errors import InputError, SeriesError
 from .geometry import VolumeGeometry
+from .instances import path_of, read_file, series_headers
 
 #: Slice positions may differ from a regular grid by this much (mm) plus the relative part.
 SLICE_POSITION_TOLERANCE_MM = 0.01
 SLICE_POSITION_TOLERANCE_RELATIVE = 0.005
 #: Direction cosines of two slices are the same orientation within this tolerance.
 ORIENTATION_TOLERANCE = 1e-4
-
-#: Modalities whose instances describe other images rather than being images themselves.
-NON_IMAGE_MODALITIES = frozenset({"SEG", "SR", "RTSTRUCT", "RTPLAN", "PR", "KO", "REG", "DOC", "RWV"})
-
 
 @dataclass(frozen=True)
 class SliceSource:
@@ -90,7 +85,7 @@ class ReferenceSeries:
             uid = str(header_value(ds, "SOPInstanceUID"))
             if uid in self._datasets:
                 raise SeriesError(
-                    f"{self.description} contains instance {uid} twice ({_path_of(ds)}); remove the copy"
+                    f"{self.description} contains instance {uid} twice ({path_of(ds)}); remove the copy"
                 )
             self._datasets[uid] = ds
             frames.extend(_frames_of(ds))
@@ -115,42 +110,8 @@ class ReferenceSeries:
         In folders, files that are not DICOM and non-image instances (SEG, SR, ...) are
         passed over; a file named explicitly must be a DICOM image.
         """
-        if isinstance(paths, (str, os.PathLike)):
-            paths = [paths]
-        headers: list[Dataset] = []
-        for path in (Path(p) for p in paths):
-            if path.is_dir():
-                headers.extend(_read_folder(path))
-            elif path.is_file():
-                ds = _read_header(path)
-                if ds is None:
-                    raise InputError(f"{path} is not a DICOM file; give DICOM image files or a folder of them")
-                if not _is_image(ds):
-                    raise InputError(
-                        f"{path} is a {ds.get('Modality', 'non-image')} object, not an image; "
-                        "give the image series it refers to"
-                    )
-                headers.append(ds)
-            else:
-                raise InputError(f"{path} does not exist; give a DICOM folder or files")
-        name = str(paths[0]) if len(paths) == 1 else f"the {len(paths)} inputs starting with {paths[0]}"
-        by_series: dict[str, list[Dataset]] = {}
-        for ds in headers:
-            by_series.setdefault(str(header_value(ds, "SeriesInstanceUID", "")), []).append(ds)
-        if series_uid is not None:
-            if series_uid not in by_series:
-                raise SeriesError(
-                    f"{name} holds no image series {series_uid}; it has {_list_series(by_series)}"
-                )
-            return cls(by_series[series_uid], name=name)
-        if not by_series:
-            raise SeriesError(f"{name} holds no DICOM image; give a folder or files of one image series")
-        if len(by_series) > 1:
-            raise SeriesError(
-                f"{name} holds {len(by_series)} image series ({_list_series(by_series)}); "
-                "pick one with --series-uid"
-            )
-        return cls(next(iter(by_series.values())), name=name)
+        name, headers = series_headers(paths, series_uid=series_uid)
+        return cls(headers, name=name)
 
     @classmethod
     def from_datasets(cls, datasets: Iterable[Dataset], *, name: str | None = None) -> ReferenceSeries:
@@ -196,6 +157,8 @@ class ReferenceSeries:
             **self.geometry.to_json(),
             "instances": self.instance_count,
             "samples_per_pixel": self.samples_per_pixel,
+            "kind": "volume",
+            "calibration": "patient",
         }
 
     # ----------------------------------------------------------------- voxels
@@ -267,7 +230,7 @@ class ReferenceSeries:
             if "PixelData" not in ds:
                 if source.path is None:
                     raise InputError(f"Instance {source.sop_instance_uid} of {self.description} has no pixel data")
-                ds = _read_file(source.path, stop_before_pixels=False)
+                ds = read_file(source.path, stop_before_pixels=False)
             try:
                 pixels = ds.pixel_array
             except Exception as exc:  # pydicom raises many types for undecodable pixel data
@@ -346,52 +309,6 @@ def _native_pixels(ds: Dataset) -> np.ndarray | None:
     return pixels
 
 
-def _read_header(path: Path) -> Dataset | None:
-    """The header of a DICOM file without pixel data, or None when it is not DICOM."""
-    try:
-        return _read_file(path, stop_before_pixels=True)
-    except InvalidDicomError:
-        return None
-
-
-def _read_file(path: Path, *, stop_before_pixels: bool) -> Dataset:
-    try:
-        ds = read_header(path) if stop_before_pixels else pydicom.dcmread(path)
-    except InvalidDicomError:
-        raise
-    except (OSError, EOFError, ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise InputError(f"{path} could not be read as DICOM ({exc}); the file may be truncated") from exc
-    ds.filename = str(path)
-    return ds
-
-
-def _read_folder(folder: Path) -> list[Dataset]:
-    headers = []
-    for root, _dirs, files in os.walk(folder):
-        for file_name in sorted(files):
-            if file_name.upper() == "DICOMDIR":
-                continue
-            ds = _read_header(Path(root) / file_name)
-            if ds is not None and _is_image(ds):
-                headers.append(ds)
-    return headers
-
-
-def _is_image(ds: Dataset) -> bool:
-    return "Rows" in ds and "Columns" in ds and str(header_value(ds, "Modality", "")) not in NON_IMAGE_MODALITIES
-
-
-def _path_of(ds: Dataset) -> Path | None:
-    filename = getattr(ds, "filename", None)
-    return Path(filename) if isinstance(filename, (str, os.PathLike)) and filename else None
-
-
-def _list_series(by_series: dict[str, list[Dataset]]) -> str:
-    return "; ".join(
-        f"{uid} ({items[0].get('Modality', '?')}, {len(items)} files)" for uid, items in sorted(by_series.items())
-    )
-
-
 def _where(source: SliceSource) -> str:
     name = str(source.path) if source.path else f"instance {source.sop_instance_uid}"
     return name if source.frame_number is None else f"{name} frame {source.frame_number}"
@@ -400,7 +317,7 @@ def _where(source: SliceSource) -> str:
 # --------------------------------------------------------------------- frame geometry
 def _frames_of(ds: Dataset) -> list[_FrameGeometry]:
     """The plane of every frame of one instance (one entry for single-frame images)."""
-    path = _path_of(ds)
+    path = path_of(ds)
     where = str(path) if path else f"instance {header_value(ds, 'SOPInstanceUID')}"
     if is_mosaic(ds):
         count = mosaic_image_count(ds)

@@ -106,8 +106,12 @@ class _ItemEncoder:
 
     def __init__(self, geometry, sources: Mapping[int, SliceSource], *, segment_dimension: bool,
                  per_frame_identification: bool) -> None:
+        self._in_patient = geometry.in_patient_space
         self._positions = geometry.index_to_lps(
             np.column_stack([np.zeros((geometry.size[2], 2)), np.arange(geometry.size[2])]))
+        #: Frames of a 2D image or cine are labelled (a LABELMAP's, or a cine's, the dimension after the segment).
+        self._frame_labels = not self._in_patient and (not segment_dimension or geometry.size[2] > 1)
+        self._cine = geometry.size[2] > 1
         self._sources = sources
         self._segment_dimension = segment_dimension
         self._per_frame_identification = per_frame_identification
@@ -120,16 +124,23 @@ class _ItemEncoder:
         if k not in self._slices:
             self._slices[k] = self._slice_parts(k)
         derivation, position = self._slices[k]
-        index = struct.pack("<2I", segment, k + 1) if self._segment_dimension else struct.pack("<I", k + 1)
-        content = encode_sequence(0x00209111, [  # FrameContentSequence > DimensionIndexValues: (segment,) slice
-            encode_element(0x00209157, "UL", index)])
+        indices = ([segment] if self._segment_dimension else []) + ([k + 1] if self._in_patient or self._cine else [])
+        index = struct.pack(f"<{len(indices) or 1}I", *(indices or [1]))
+        label = b""
+        if self._frame_labels:  # FrameLabel (LO): "Frame" on a 2D image, "Frame N" on a cine
+            text = f"Frame {k + 1}" if self._cine else "Frame"
+            label = encode_element(0x00209453, "LO", text.encode())
+        content = encode_sequence(0x00209111, [  # FrameContentSequence > DimensionIndexValues (, FrameLabel)
+            encode_element(0x00209157, "UL", index) + label])
         identification = encode_sequence(0x0062000A, [  # SegmentIdentificationSequence > ReferencedSegmentNumber
             encode_element(0x0062000B, "US", struct.pack("<H", segment))]) if self._per_frame_identification else b""
         return derivation + content + position + identification
 
     def _slice_parts(self, k: int) -> tuple[bytes, bytes]:
-        position = "\\".join(decimal_string(v) for v in self._positions[k])
-        plane = encode_sequence(0x00209113, [encode_element(0x00200032, "DS", position.encode())])
+        plane = b""  # a 2D image's frames have no position in the patient
+        if self._in_patient:
+            position = "\\".join(decimal_string(v) for v in self._positions[k])
+            plane = encode_sequence(0x00209113, [encode_element(0x00200032, "DS", position.encode())])
         source = self._sources.get(k)
         if source is None:
             return b"", plane

@@ -87,6 +87,10 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     if equipment is not None:
         ds.ContributingEquipmentSequence = [equipment]
     ds.ImageType = ["DERIVED", "PRIMARY"]
+    if not reference.geometry.in_patient_space:
+        # General Image: Patient Orientation is Type 2C where frames have no Image Orientation (Patient), as on a
+        # 2D image (PS3.3 C.7.6.1); highdicom leaves it out, which dciodvfy reports as an error
+        ds.PatientOrientation = source.get("PatientOrientation") or ""
     ds.LossyImageCompression = source.get("LossyImageCompression") or "00"
     if ds.LossyImageCompression == "01":
         for keyword in ("LossyImageCompressionRatio", "LossyImageCompressionMethod"):
@@ -105,7 +109,7 @@ def seg_header(reference, segments: Sequence[SegmentDescription], *, seg_type: s
     ds.SegmentSequence = ([_background_item()] if labelmap else []) + [
         segment_item(s, algorithm_version=__version__) for s in segments]
     ds.SharedFunctionalGroupsSequence = [_shared_groups(reference.geometry, source, segments, labelmap)]
-    _dimensions(ds, labelmap)
+    _dimensions(ds, labelmap, reference.geometry)
     _reference_sources(ds, datasets, reference.series_instance_uid)
     return ds
 
@@ -149,22 +153,35 @@ def _image_pixel(ds: Dataset, geometry, seg_type: str, segment_count: int) -> No
 
 
 def _shared_groups(geometry, source: Dataset, segments: Sequence[SegmentDescription], labelmap: bool) -> Dataset:
-    """Pixel Measures and Plane Orientation of the grid; the segment too when there is only one."""
-    measures = Dataset()
-    measures.SliceThickness = decimal_string(_slice_thickness(source, float(geometry.spacing[2])))
-    measures.SpacingBetweenSlices = decimal_string(geometry.spacing[2])
-    measures.PixelSpacing = [decimal_string(geometry.spacing[1]), decimal_string(geometry.spacing[0])]
-    orientation = Dataset()
-    directions = np.asarray(geometry.directions, dtype=float)
-    orientation.ImageOrientationPatient = [decimal_string(v) for v in (*directions[:, 0], *directions[:, 1])]
+    """Pixel Measures and Plane Orientation of the grid; the segment too when there is only one.
+
+    On a 2D image or cine (no plane in the patient) only the source's own Pixel Spacing is repeated, as
+    highdicom does: the SEG's frames are placed by the source frames they name."""
     shared = Dataset()
-    shared.PixelMeasuresSequence = [measures]
-    shared.PlaneOrientationSequence = [orientation]
+    if not geometry.in_patient_space:
+        if source.get("PixelSpacing"):
+            measures = Dataset()
+            measures.PixelSpacing = [decimal_string(v) for v in source.PixelSpacing]
+            shared.PixelMeasuresSequence = [measures]
+    else:
+        shared.PixelMeasuresSequence = [_pixel_measures(geometry, source)]
+        orientation = Dataset()
+        directions = np.asarray(geometry.directions, dtype=float)
+        orientation.ImageOrientationPatient = [decimal_string(v) for v in (*directions[:, 0], *directions[:, 1])]
+        shared.PlaneOrientationSequence = [orientation]
     if len(segments) == 1 and not labelmap:
         identification = Dataset()
         identification.ReferencedSegmentNumber = segments[0].number
         shared.SegmentIdentificationSequence = [identification]
     return shared
+
+
+def _pixel_measures(geometry, source: Dataset) -> Dataset:
+    measures = Dataset()
+    measures.SliceThickness = decimal_string(_slice_thickness(source, float(geometry.spacing[2])))
+    measures.SpacingBetweenSlices = decimal_string(geometry.spacing[2])
+    measures.PixelSpacing = [decimal_string(geometry.spacing[1]), decimal_string(geometry.spacing[0])]
+    return measures
 
 
 def _slice_thickness(source: Dataset, spacing: float) -> float:
@@ -184,13 +201,19 @@ def decimal_string(value: float) -> str:
     return format(float(value), ".10g")
 
 
-def _dimensions(ds: Dataset, labelmap: bool) -> None:
+def _dimensions(ds: Dataset, labelmap: bool, geometry) -> None:
+    """Segment number (not in a LABELMAP SEG), then where the frame lies: its plane position in a volume; on a
+    2D image or cine, which has none, its Frame Label (``Frame``, ``Frame N`` on a cine), as highdicom labels
+    the frames of a LABELMAP SEG on a 2D image."""
     organization = Dataset()
     organization.DimensionOrganizationUID = generate_uid()
     ds.DimensionOrganizationSequence = [organization]
     pointers = [] if labelmap else [
         (Tag("ReferencedSegmentNumber"), Tag("SegmentIdentificationSequence"), "Referenced Segment Number")]
-    pointers.append((Tag("ImagePositionPatient"), Tag("PlanePositionSequence"), "Image Position Patient"))
+    if geometry.in_patient_space:
+        pointers.append((Tag("ImagePositionPatient"), Tag("PlanePositionSequence"), "Image Position Patient"))
+    elif labelmap or geometry.size[2] > 1:
+        pointers.append((Tag("FrameLabel"), Tag("FrameContentSequence"), "Frame Label"))
     items = []
     for index_pointer, group_pointer, label in pointers:
         item = Dataset()

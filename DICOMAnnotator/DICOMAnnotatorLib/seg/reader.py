@@ -109,9 +109,10 @@ class _SegmentPlanes:
 
 
 def _source_index(reference) -> dict[tuple[str, int | None], int]:
-    if isinstance(reference, ReferenceSeries):
-        return {(s.sop_instance_uid, s.frame_number): k for k, s in enumerate(reference.slices)}
-    return reference.source_index
+    """Source instance and frame to slice k: a series' or 2D image's slices, or what SEGs say of their series."""
+    if isinstance(reference, SeriesFromSegs):
+        return reference.source_index
+    return {(s.sop_instance_uid, s.frame_number): k for k, s in enumerate(reference.slices)}
 
 
 def _require_same_series(seg: SegFile, reference) -> None:
@@ -141,6 +142,8 @@ class _FramePlacement:
     def __init__(self, seg: SegFile, geometry: VolumeGeometry, source_index: dict[tuple[str, int | None], int]):
         self.seg, self.geometry, self.source_index = seg, geometry, source_index
         self.inverse = np.linalg.inv(geometry.affine)
+        if not geometry.in_patient_space:  # a 2D image or cine: frames are placed by the source frame they name
+            return
         directions = geometry.directions
         if seg.row_direction is not None and (
                 not np.allclose(seg.row_direction, directions[:, 0], atol=1e-4)

@@ -101,6 +101,15 @@ class ContentEncoder:
             (REFERENCED_FRAME_OF_REFERENCE_UID, encode_element(REFERENCED_FRAME_OF_REFERENCE_UID, "UI",
                                                                frame_of_reference_uid.encode()))])
 
+    def scoord(self, name: Code, relationship: str, graphic_type: str, points: np.ndarray,
+               selected_from: bytes) -> bytes:
+        """A SCOORD item: pixel points (N x 2, column and row as PS3.3 C.18.6.1.1 has them) as single-precision
+        Graphic Data, with the IMAGE item (``selected_from``, its relationship SELECTED FROM) of the image and
+        frame they are on."""
+        return self._item(relationship, "SCOORD", name, [
+            (GRAPHIC_DATA, encode_element(GRAPHIC_DATA, "FL", np.asarray(points, dtype="<f4").tobytes())),
+            (GRAPHIC_TYPE, encode_element(GRAPHIC_TYPE, "CS", graphic_type.encode()))], [selected_from])
+
     # ------------------------------------------------------------ pieces
     def code_item(self, code: Code) -> bytes:
         """The elements of one Code Sequence item (PS3.3 Table 8.8-1a), encoded once per code."""

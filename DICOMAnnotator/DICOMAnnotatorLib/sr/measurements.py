@@ -55,13 +55,21 @@ class IntensityStatistics:
 
 @dataclass(frozen=True)
 class SegmentMeasurements:
-    """What is measured for one segment; diameter and intensity are None for an empty segment."""
+    """What is measured for one segment; diameter and intensity are None for an empty segment.
+
+    On a 2D image or cine a segment is measured on each frame it lies on (``slice_index``): its ``area``
+    (mm2, or pixels where the image is uncalibrated: ``calibrated`` False, and then ``max_diameter_mm`` is
+    in pixels too) instead of a volume.
+    """
 
     number: int
     voxel_count: int
-    volume_ml: float
+    volume_ml: float | None
     max_diameter_mm: float | None
     intensity: IntensityStatistics | None
+    area: float | None = None
+    slice_index: int | None = None
+    calibrated: bool = True
 
 
 def measure_segmentation(segmentation: Segmentation, voxels: np.ndarray | None = None) -> list[SegmentMeasurements]:
@@ -73,7 +81,10 @@ def measure_segmentation(segmentation: Segmentation, voxels: np.ndarray | None =
 
 
 def measure_on_series(segmentation: Segmentation, series: ReferenceSeries) -> list[SegmentMeasurements]:
-    """Measurements of every segment with the intensities of ``series`` (none on a colour series)."""
+    """Measurements of every segment with the intensities of ``series`` (none on a colour series); on a 2D image
+    or cine, areas frame by frame (:func:`measure_planar`)."""
+    if not segmentation.geometry.in_patient_space:
+        return measure_planar(segmentation)
     if series.is_colour:
         log.warning("%s is a colour image: its segments are measured without intensity statistics (colour "
                     "values have no modality units)", series.description)
@@ -91,6 +102,40 @@ def measure_segment(segmentation: Segmentation, number: int, voxels: np.ndarray 
     intensity = intensity_statistics(voxels[box][inside]) if voxels is not None and count else None
     return SegmentMeasurements(number=number, voxel_count=count, volume_ml=segmentation.volume_ml(number),
                                max_diameter_mm=diameter, intensity=intensity)
+
+
+def measure_planar(segmentation: Segmentation) -> list[SegmentMeasurements]:
+    """On a 2D image or cine: per segment and frame it lies on, its pixel count, area and maximum diameter.
+
+    A frame of a cine is one moment (an end-diastolic and an end-systolic outline are two areas, not
+    one volume), so each labelled frame is measured on its own. Areas and diameters are in mm on the
+    image's calibration (:mod:`..imaging.calibration`; ultrasound: its largest calibrated region), in
+    pixels where it has none. No intensity statistics: radiograph and ultrasound values have no units.
+    An empty segment is one entry of area 0.
+    """
+    geometry = segmentation.geometry
+    pixel_area = float(geometry.spacing[0] * geometry.spacing[1])
+    calibrated = bool(getattr(geometry, "calibrated", True))
+    measured = []
+    for description in segmentation.segments:
+        box, values = segmentation.cropped_mask(description.number)
+        inside = values >= FRACTIONAL_THRESHOLD if segmentation.kind is MaskKind.FRACTIONAL else values.astype(bool)
+        found = False
+        for offset, plane in enumerate(inside):
+            count = int(np.count_nonzero(plane))
+            if not count:
+                continue
+            found = True
+            k = box[0].start + offset
+            origin = np.array([box[2].start, box[1].start, k], dtype=float)
+            measured.append(SegmentMeasurements(
+                number=description.number, voxel_count=count, volume_ml=None,
+                max_diameter_mm=maximum_diameter_mm(plane[np.newaxis], geometry, origin), intensity=None,
+                area=count * pixel_area, slice_index=k, calibrated=calibrated))
+        if not found:
+            measured.append(SegmentMeasurements(number=description.number, voxel_count=0, volume_ml=None,
+                                                max_diameter_mm=None, intensity=None, area=0.0, calibrated=calibrated))
+    return measured
 
 
 def maximum_diameter_mm(mask: np.ndarray, geometry: VolumeGeometry, offset_ijk: np.ndarray) -> float:

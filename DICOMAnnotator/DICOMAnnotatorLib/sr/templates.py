@@ -13,7 +13,8 @@ content (a test compares the two apart from UIDs and times); its items are encod
 - Imaging Measurements: per segment a TID 1411 Volumetric ROI group (tracking identifier and
   UID, finding category and type, finding site, measurements of TID 300 with their derivation,
   qualitative evaluations, the Referenced Segment of the SEG and the source images it lies on),
-  per mark a TID 1410 Planar ROI group (its SCOORD3D Image Region), and the case's labels in a
+  per mark a TID 1410 Planar ROI group (its SCOORD3D Image Region on a volume; on a 2D image its SCOORD with
+  the image and frame it was selected from, and its length or area), and the case's labels in a
   TID 1501 group tracked as "Case".
 """
 
@@ -32,7 +33,7 @@ from ..errors import InputError, SegmentationError
 from ..imaging import ReferenceSeries, Segmentation, SegmentDescription
 from .content import ContentEncoder
 from .labels import ClassificationLabel
-from .marks import Mark
+from .marks import AREA, PIXEL, SQUARE_MILLIMETRE, SQUARE_PIXEL, Mark
 from .measurements import SegmentMeasurements
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ IMAGE_LIBRARY_GROUP = Code("126200", "DCM", "Image Library Group")
 MODALITY = Code("121139", "DCM", "Modality")
 FRAME_OF_REFERENCE_UID = Code("112227", "DCM", "Frame of Reference UID")
 SOURCE = Code("260753009", "SCT", "Source (attribute)")
+#: The same concept as highdicom names the image a SCOORD was selected from (TID 1410's Image Region).
+SELECTED_FROM_SOURCE = Code("260753009", "SCT", "Source")
 IMAGING_MEASUREMENTS = Code("126010", "DCM", "Imaging Measurements")
 MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
 TRACKING_IDENTIFIER = Code("112039", "DCM", "Tracking Identifier")
@@ -98,8 +101,8 @@ IMAGING_PROCEDURE = Code("363679005", "SCT", "Imaging procedure")
 LATERALITIES = {("24028007", "SCT"), ("7771000", "SCT"), ("51440002", "SCT"), ("66459002", "SCT")}
 CASE_TRACKING_IDENTIFIER = "Case"
 
-CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT = (
-    "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT", "HAS ACQ CONTEXT")
+CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT, SELECTED_FROM = (
+    "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT", "HAS ACQ CONTEXT", "SELECTED FROM")
 
 
 class MeasurementReport:
@@ -114,17 +117,20 @@ class MeasurementReport:
                       marks: Sequence[Mark], author: str | None) -> list[bytes]:
         """The root container's children (the report's title and template are the document's)."""
         reference = self._reference
-        if marks and not reference.frame_of_reference_uid:
+        if any(mark.points_mm is not None for mark in marks) and not reference.frame_of_reference_uid:
             raise InputError(f"{reference.description} has no Frame of Reference UID, so marks cannot be written in "
                              "patient coordinates (SCOORD3D)")
         modality = reference.modality
-        if measurements and modality not in INTENSITY_QUANTITIES:
+        if measurements and modality not in INTENSITY_QUANTITIES and reference.geometry.in_patient_space:
             log.warning("Intensity statistics are written for CT and MR only; %s is %s", reference.description,
                         modality)
-        by_number = {m.number: m for m in measurements}
-        groups = [self._segment_group(segmentation, description, seg, by_number.get(description.number),
+        by_number: dict[int, list[SegmentMeasurements]] = {}
+        for measured in measurements:
+            by_number.setdefault(measured.number, []).append(measured)
+        groups = [self._segment_group(segmentation, description, seg, measured,
                                       [label for label in labels if label.segment == description.number])
-                  for description in (segmentation.segments if segmentation is not None else [])]
+                  for description in (segmentation.segments if segmentation is not None else [])
+                  for measured in by_number.get(description.number) or [None]]
         groups += [self._mark_group(mark, [label for label in labels if label.mark == mark.index]) for mark in marks]
         case_labels = [label for label in labels if label.segment is None and label.mark is None]
         if case_labels:
@@ -168,10 +174,14 @@ class MeasurementReport:
     def _segment_group(self, segmentation: Segmentation, description: SegmentDescription, seg: Dataset,
                        measured: SegmentMeasurements | None, labels: list[ClassificationLabel]) -> bytes:
         encode = self._encode
+        k = measured.slice_index if measured is not None else None
         referenced = [encode.image(REFERENCED_SEGMENT, CONTAINS, str(seg.SOPClassUID), str(seg.SOPInstanceUID),
-                                   segment=description.number), *self._sources(segmentation, description.number)]
+                                   segment=description.number), *self._sources(segmentation, description.number, k)]
+        identifier, uid = description.tracking_id or description.label, description.tracking_uid
+        if k is not None and segmentation.geometry.size[2] > 1:  # one group per frame of a cine: one moment each
+            identifier, uid = f"{identifier} frame {k + 1}", None
         return encode.container(MEASUREMENT_GROUP, CONTAINS, [
-            *self._tracking(description.tracking_id or description.label, description.tracking_uid),
+            *self._tracking(identifier, uid),
             *self._finding(description.category, description.type),
             *self._finding_sites(description.anatomic_region, description.anatomic_region_modifier),
             *(self._measurements(measured) if measured is not None else []),
@@ -179,12 +189,26 @@ class MeasurementReport:
             *referenced], template="1411")
 
     def _mark_group(self, mark: Mark, labels: list[ClassificationLabel]) -> bytes:
+        """TID 1410: the mark's region (SCOORD3D on a volume; SCOORD on the image and frame it was drawn on) and,
+        on a 2D image, its length or area in mm or in pixels as the image's calibration allows."""
         encode = self._encode
-        region = encode.scoord3d(IMAGE_REGION, CONTAINS, mark.graphic_type, mark.points_mm,
-                                 self._reference.frame_of_reference_uid)
+        measured = []
+        if mark.points_mm is not None:
+            region = encode.scoord3d(IMAGE_REGION, CONTAINS, mark.graphic_type, mark.points_mm,
+                                     self._reference.frame_of_reference_uid)
+        else:
+            source = mark.source
+            image = encode.image(SELECTED_FROM_SOURCE, SELECTED_FROM, source.sop_class_uid, source.sop_instance_uid,
+                                 frames=[source.frame_number] if source.frame_number is not None else None)
+            region = encode.scoord(IMAGE_REGION, CONTAINS, mark.graphic_type, mark.points, image)
+            measurement = mark.measurement()
+            if measurement is not None:
+                name, value, unit = measurement
+                measured.append(encode.num(name, value, unit, CONTAINS))
         return encode.container(MEASUREMENT_GROUP, CONTAINS, [
             *self._tracking(mark.label, None), *self._finding(mark.finding_category, mark.finding),
-            *self._finding_sites(mark.finding_site, None), *self._evaluations(labels), region], template="1410")
+            *self._finding_sites(mark.finding_site, None), *measured, *self._evaluations(labels), region],
+            template="1410")
 
     def _tracking(self, identifier: str, uid: str | None) -> list[bytes]:
         """TID 4108 Tracking Identifier: text and UID (a new UID where the finding has none yet)."""
@@ -212,6 +236,12 @@ class MeasurementReport:
             children = [self._encode.code(DERIVATION, derivation, HAS_CONCEPT_MOD)] if derivation else []
             return self._encode.num(name, float(value), unit, CONTAINS, children)
 
+        if measured.area is not None:  # a 2D image or a frame of a cine: area and diameter, in pixels if uncalibrated
+            length_unit, area_unit = (MILLIMETRE, SQUARE_MILLIMETRE) if measured.calibrated else (PIXEL, SQUARE_PIXEL)
+            items = [measurement(AREA, measured.area, area_unit)]
+            if measured.max_diameter_mm is not None:
+                items.append(measurement(DIAMETER, measured.max_diameter_mm, length_unit, MAXIMUM))
+            return items
         items = [measurement(VOLUME, measured.volume_ml, MILLILITRE)]
         if measured.max_diameter_mm is not None:
             items.append(measurement(DIAMETER, measured.max_diameter_mm, MILLIMETRE, MAXIMUM))
@@ -227,13 +257,16 @@ class MeasurementReport:
     def _evaluations(self, labels: Sequence[ClassificationLabel]) -> list[bytes]:
         return [self._encode.code(label.name, label.value, CONTAINS) for label in labels]
 
-    def _sources(self, segmentation: Segmentation, number: int) -> list[bytes]:
-        """The source images of the slices the segment lies on (with their frames), or the series when it is empty."""
+    def _sources(self, segmentation: Segmentation, number: int, k: int | None = None) -> list[bytes]:
+        """The source images of the slices the segment lies on (with their frames; slice ``k`` alone when given),
+        or the series when it is empty."""
         reference = self._reference
         box, values = segmentation.cropped_mask(number)
         if not values.size or not values.any():
             return [self._encode.uidref(SOURCE_SERIES_FOR_SEGMENTATION, reference.series_instance_uid, CONTAINS)]
         occupied = box[0].start + np.flatnonzero(values.reshape(len(values), -1).any(axis=1))
+        if k is not None:
+            occupied = occupied[occupied == k]
         frames: dict[tuple[str, str], list[int]] = {}
         for k in occupied.tolist():
             source = reference.slices[k]

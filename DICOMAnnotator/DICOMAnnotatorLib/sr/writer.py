@@ -56,7 +56,7 @@ SR_SERIES_NUMBER_OFFSET = 2000
 
 
 def export_sr(
-    seg_path: str | os.PathLike[str],
+    seg_path: str | os.PathLike[str] | None,
     series: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     output: str | os.PathLike[str],
     *,
@@ -67,22 +67,32 @@ def export_sr(
     creator: str | None = None,
     force: bool = False,
 ) -> pydicom.Dataset:
-    """``sr export``: measure every segment of a SEG on its series and write the report to ``output``."""
+    """``sr export``: measure every segment of a SEG on its series (a volume, or a 2D image or cine) with the
+    marks and labels given, and write the report to ``output``; without a SEG, the marks and labels alone."""
     from ..atomic import check_output
     from ..dicom import read_header
+    from ..imaging import PlanarSeries, open_images
     from ..protocols import load_protocol
     from ..seg import read_seg
 
     check_output(output, force=force)  # fail before the slow part
+    if seg_path is None and marks_path is None and labels_path is None:
+        raise SegmentationError("Give a SEG, --marks or --labels: the report would hold nothing")
     loaded = load_protocol(protocol) if protocol is not None else None
-    reference = ReferenceSeries.from_paths(series, series_uid=series_uid)
-    segmentation = read_seg(seg_path, reference)
-    seg_header = read_header(seg_path)  # its per-frame groups stay unparsed: the SR names the SEG instance
+    reference = open_images(series, series_uid=series_uid)
+    segmentation = seg_header = None
+    if seg_path is not None:
+        if isinstance(reference, PlanarSeries):
+            reference = reference.single_image("a SEG")
+        segmentation = read_seg(seg_path, reference)
+        seg_header = read_header(seg_path)  # its per-frame groups stay unparsed: the SR names the SEG instance
     marks = read_marks(marks_path, reference, loaded) if marks_path is not None else []
-    labels = read_labels(labels_path, segmentation.segments, marks, loaded) if labels_path is not None else []
-    measured = measure_on_series(segmentation, reference)
+    segments = segmentation.segments if segmentation is not None else []
+    labels = read_labels(labels_path, segments, marks, loaded) if labels_path is not None else []
+    measured = measure_on_series(segmentation, reference) if segmentation is not None else []
+    protocol_id = loaded.id if loaded is not None else segmentation.protocol_id if segmentation is not None else None
     sr = build_sr(segmentation, seg_header, measured, labels=labels, marks=marks, creator=creator,
-                  protocol_id=loaded.id if loaded is not None else segmentation.protocol_id)
+                  protocol_id=protocol_id, reference=reference)
     write_sr(sr, output, force=force)
     return sr
 

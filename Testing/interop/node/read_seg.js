@@ -5,7 +5,8 @@
 //   node read_seg.js SEG [SOURCE...]
 //
 // Always: the segments (number, label, codes, colour) and every frame (segment, position,
-// source image, non-zero pixel count, pixel sum and count per value) from dcmjs.data.DicomMessage,
+// source image, non-zero pixel count, pixel sum and count per value; no position on a 2D image)
+// from dcmjs.data.DicomMessage,
 // with BINARY frames unpacked by dcmjs' BitArray and LABELMAP frames decoded by its RLE decoder. With the source images (files of the referenced series)
 // and a BINARY SEG, also the label maps that the Cornerstone Segmentation adapter
 // (generateToolState, the SEG import path of OHIF) builds on those images: one Uint16 buffer
@@ -86,7 +87,7 @@ function frames(seg) {
     return {
       segment: identification ? identification.ReferencedSegmentNumber : null,
       counts,
-      position: first(group.PlanePositionSequence).ImagePositionPatient,
+      position: group.PlanePositionSequence ? first(group.PlanePositionSequence).ImagePositionPatient : null,
       source: source ? [source.ReferencedSOPInstanceUID, source.ReferencedFrameNumber || null] : null,
       nonzero,
       sum,

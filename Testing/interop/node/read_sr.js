@@ -8,7 +8,8 @@
 // content tree is walked: the root's title and template, the Image Library's image references,
 // the evidence, and per Measurement Group of the Imaging Measurements its template, tracking
 // identifier and UID, finding, referenced segment, every NUM (concept, derivation, value, unit),
-// qualitative evaluation (CODE items it CONTAINS other than finding and category) and SCOORD3D.
+// qualitative evaluation (CODE items it CONTAINS other than finding and category), SCOORD3D and SCOORD
+// (with the image and frame it was selected from).
 "use strict";
 
 const fs = require("fs");
@@ -59,8 +60,13 @@ function group(container) {
         unit: code(measured.MeasurementUnitsCodeSequence),
       });
     } else if (item.ValueType === "SCOORD3D") {
-      found.regions.push({ graphicType: item.GraphicType, points: list(item.GraphicData).map(Number),
+      found.regions.push({ graphicType: item.GraphicType, points: list(item.GraphicData).map(Number), dimensions: 3,
         frameOfReference: item.ReferencedFrameOfReferenceUID });
+    } else if (item.ValueType === "SCOORD") {
+      const image = list(item.ContentSequence).find((c) => c.ValueType === "IMAGE" && c.RelationshipType === "SELECTED FROM");
+      const reference = image ? list(image.ReferencedSOPSequence)[0] : {};
+      found.regions.push({ graphicType: item.GraphicType, points: list(item.GraphicData).map(Number), dimensions: 2,
+        image: reference.ReferencedSOPInstanceUID || null, frame: list(reference.ReferencedFrameNumber).map(Number)[0] || null });
     }
   }
   return found;

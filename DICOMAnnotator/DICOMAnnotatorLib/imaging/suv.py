@@ -1,0 +1,237 @@
+"""Standardised uptake values of a PET series: the factor that turns its Bq/ml into SUVbw (g/ml).
+
+SUVbw = activity concentration (Bq/ml) x patient weight (g) / injected activity (Bq), the injected
+activity decayed to the time the image values are decay-corrected to. The inputs and their rules are
+those of PS3.3 C.8.9.1 (PET Series Module: Units, Decay Correction, Corrected Image, and Series Date
+and Time as the reference time of every activity value) and C.8.9.2 (PET Isotope Module: the
+Radiopharmaceutical Information Sequence with the injected dose, its start time and the nuclide's half
+life), applied as the QIBA vendor-neutral SUV pseudo-code does:
+
+- Units must be BQML; counts (CNTS) or an already-normalised unit need vendor data this does not guess.
+- Decay Correction START: values are corrected to the scan start, the Series Date/Time, unless the
+  series time is later than the earliest Acquisition Date/Time (a series re-made after the scan), in
+  which case the earliest acquisition is the start. The dose is decayed from the injection to it.
+- ADMIN: values are corrected to the injection itself; the dose is used as it is.
+- NONE: values are as measured; each image's dose is decayed to its own Acquisition Date/Time.
+
+Anything missing or inconsistent (no injection time, a dose or weight of 0, an injection after the
+scan, images that disagree on dose or weight) is an InputError naming the series and the attribute.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.valuerep import DA, DT, TM
+
+from ..dicom import header_value
+from ..errors import InputError
+from .instances import series_headers
+from .series import ReferenceSeries
+
+DECAY_CORRECTIONS = ("START", "ADMIN", "NONE")
+
+
+@dataclass(frozen=True)
+class SUVScale:
+    """How to turn one PET series' values (after the rescale, in Bq/ml) into SUVbw in g/ml.
+
+    ``factors`` holds one factor per slice of the series (in the series' slice order); they are all
+    equal except where Decay Correction is NONE.
+    """
+
+    factors: tuple[float, ...]
+    injected_dose_bq: float
+    patient_weight_kg: float
+    half_life_s: float
+    injection_time: datetime
+    decay_correction: str
+    decay_corrected_to: datetime | None  # None for NONE: each image at its own acquisition time
+
+    suv_type = "bw"
+    units = "g/ml"
+
+    @property
+    def factor(self) -> float | None:
+        """The one factor of the whole series, or None when it differs by image (Decay Correction NONE)."""
+        return self.factors[0] if len(set(self.factors)) == 1 else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``pet suv --json`` object of the CLI contract."""
+        payload: dict[str, Any] = {
+            "suv_type": self.suv_type,
+            "factor": self.factor,
+            "units": self.units,
+            "injected_dose_bq": self.injected_dose_bq,
+            "patient_weight_kg": self.patient_weight_kg,
+            "half_life_s": self.half_life_s,
+            "injection_time": self.injection_time.isoformat(),
+            "decay_correction": self.decay_correction,
+            "decay_corrected_to": self.decay_corrected_to.isoformat() if self.decay_corrected_to else None,
+        }
+        if self.factor is None:
+            payload["factors"] = list(self.factors)
+        return payload
+
+
+def pet_suv_scale(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], *,
+                  series_uid: str | None = None) -> SUVScale:
+    """The SUVbw scale of the PET series in ``paths``; per-slice factors follow the volume's slice order."""
+    name, headers = series_headers(paths, series_uid=series_uid)
+    scale = suv_scale(headers, f"series {header_value(headers[0], 'SeriesInstanceUID', '')} ({name})")
+    if scale.factor is not None:
+        return scale
+    return series_suv_scale(ReferenceSeries(headers, name=name))
+
+
+def series_suv_scale(series: ReferenceSeries) -> SUVScale:
+    """The SUVbw scale of a PET series opened as a volume (its factors in the volume's slice order)."""
+    by_uid = {str(header_value(ds, "SOPInstanceUID")): ds for ds in series.datasets}
+    return suv_scale([by_uid[source.sop_instance_uid] for source in series.slices], series.description)
+
+
+def suv_scale(slices: Sequence[Dataset], description: str) -> SUVScale:
+    """The SUVbw scale of a PET series, from the headers of its slices (one per slice, in slice order;
+    a multi-frame instance repeated for each of its frames)."""
+    if not slices:
+        raise InputError(f"{description} holds no image")
+    first = slices[0]
+    modality = str(header_value(first, "Modality", ""))
+    if modality != "PT":
+        raise InputError(f"{description} is {modality or 'of no modality'}, not PET (PT); SUV is for PET images")
+    units = _same(slices, "Units", description)
+    if units != "BQML":
+        raise InputError(
+            f"{description} has Units {units or 'missing'}; SUV needs activity concentration in Bq/ml (BQML), "
+            "and converting other units takes the scanner vendor's calibration, which the images do not carry; "
+            "reconstruct or export the series in BQML")
+    decay_correction = _same(slices, "DecayCorrection", description)
+    if decay_correction not in DECAY_CORRECTIONS:
+        raise InputError(f"{description} has Decay Correction (0054,1102) {decay_correction or 'missing'}; SUV needs "
+                         f"one of {', '.join(DECAY_CORRECTIONS)} to know when the dose is counted from")
+    _check_corrections(first, decay_correction, description)
+    weight = _positive(_same_number(slices, "PatientWeight", description), "Patient's Weight (0010,1030), in kg",
+                       description)
+    radiopharmaceutical = _radiopharmaceutical(first, description)
+    dose = _positive(_number(radiopharmaceutical, "RadionuclideTotalDose"),
+                     "Radionuclide Total Dose (0018,1074), the injected activity in Bq", description)
+    half_life = _positive(_number(radiopharmaceutical, "RadionuclideHalfLife"),
+                          "Radionuclide Half Life (0018,1075), in s", description)
+    series_time = _date_time(first, "SeriesDate", "SeriesTime")
+    injection = _injection_time(radiopharmaceutical, series_time, description)
+    grams_per_bq = weight * 1000.0 / dose
+    if decay_correction == "ADMIN":
+        return SUVScale((grams_per_bq,) * len(slices), dose, weight, half_life, injection, decay_correction, injection)
+    acquisitions = [_date_time(ds, "AcquisitionDate", "AcquisitionTime") for ds in slices]
+    if decay_correction == "START":
+        start = _scan_start(series_time, acquisitions, description)
+        factor = grams_per_bq / _decayed(start, injection, half_life, description)
+        return SUVScale((factor,) * len(slices), dose, weight, half_life, injection, decay_correction, start)
+    if any(time is None for time in acquisitions):
+        raise InputError(f"{description} is not decay-corrected (Decay Correction NONE) and some images have no "
+                         "Acquisition Date and Time (0008,0022/0032) to decay the dose to; SUV cannot be computed")
+    factors = tuple(grams_per_bq / _decayed(time, injection, half_life, description) for time in acquisitions)
+    return SUVScale(factors, dose, weight, half_life, injection, decay_correction, None)
+
+
+def _decayed(time: datetime, injection: datetime, half_life: float, description: str) -> float:
+    """The fraction of the injected activity left at ``time``: 2^-(elapsed / half life)."""
+    elapsed = (time - injection).total_seconds()
+    if elapsed < 0:
+        raise InputError(f"{description}: the injection ({injection.isoformat()}) is after the scan "
+                         f"({time.isoformat()}); check Radiopharmaceutical Start Date Time and the series' times")
+    return math.pow(2.0, -elapsed / half_life)
+
+
+def _scan_start(series_time: datetime | None, acquisitions: list[datetime | None], description: str) -> datetime:
+    known = [time for time in acquisitions if time is not None]
+    earliest = min(known) if known else None
+    if series_time is None and earliest is None:
+        raise InputError(f"{description} has neither Series Date/Time nor Acquisition Date/Time; the time its "
+                         "values are decay-corrected to (the scan start) is unknown")
+    if series_time is None or (earliest is not None and series_time > earliest):
+        return earliest
+    return series_time
+
+
+def _check_corrections(ds: Dataset, decay_correction: str, description: str) -> None:
+    """Corrected Image (0028,0051) must agree with Decay Correction and include attenuation correction."""
+    corrected = ds.get("CorrectedImage")
+    if corrected is None:
+        return
+    applied = {str(value).upper() for value in (corrected if isinstance(corrected, MultiValue) else [corrected])}
+    if "ATTN" not in applied:
+        raise InputError(f"{description} is not attenuation-corrected (Corrected Image lacks ATTN); its values are "
+                         "not activity concentrations and give no SUV")
+    if ("DECY" in applied) != (decay_correction != "NONE"):
+        raise InputError(f"{description}: Corrected Image {'includes' if 'DECY' in applied else 'lacks'} DECY but "
+                         f"Decay Correction is {decay_correction}; the header contradicts itself about decay")
+
+
+def _radiopharmaceutical(ds: Dataset, description: str) -> Dataset:
+    items = ds.get("RadiopharmaceuticalInformationSequence") or []
+    if not items:
+        raise InputError(f"{description} has no Radiopharmaceutical Information Sequence (0054,0016): the injected "
+                         "dose, its time and the nuclide's half life are needed for SUV")
+    if len(items) > 1:
+        raise InputError(f"{description} lists {len(items)} radiopharmaceuticals; SUV is defined for one injection")
+    return items[0]
+
+
+def _injection_time(item: Dataset, series_time: datetime | None, description: str) -> datetime:
+    """Radiopharmaceutical Start DateTime, else Start Time on the Series Date (QIBA's fallback)."""
+    text = str(item.get("RadiopharmaceuticalStartDateTime", "") or "")
+    if text:
+        return _naive(DT(text))
+    text = str(item.get("RadiopharmaceuticalStartTime", "") or "")
+    if text and series_time is not None:
+        return datetime.combine(series_time.date(), TM(text))
+    raise InputError(f"{description} has no injection time (Radiopharmaceutical Start DateTime (0018,1078) or "
+                     "Start Time (0018,1072)); the dose cannot be decayed to the scan, so SUV cannot be computed")
+
+
+def _date_time(ds: Dataset, date_keyword: str, time_keyword: str) -> datetime | None:
+    date, time = str(ds.get(date_keyword, "") or ""), str(ds.get(time_keyword, "") or "")
+    if not date or not time:
+        return None
+    return datetime.combine(DA(date), TM(time))
+
+
+def _naive(value: datetime) -> datetime:
+    """Times in the series are local without offsets; an offset on the injection time alone is dropped."""
+    return value.replace(tzinfo=None)
+
+
+def _same(slices: Sequence[Dataset], keyword: str, description: str) -> str:
+    values = {str(header_value(ds, keyword, "") or "").strip().upper() for ds in slices}
+    if len(values) > 1:
+        raise InputError(f"{description}: images disagree on {keyword} ({', '.join(sorted(values))}); "
+                         "SUV needs one value for the series")
+    return values.pop()
+
+
+def _same_number(slices: Sequence[Dataset], keyword: str, description: str) -> float | None:
+    values = {_number(ds, keyword) for ds in slices}
+    if len(values) > 1:
+        raise InputError(f"{description}: images disagree on {keyword} ({sorted(values, key=str)}); "
+                         "SUV needs one value for the series")
+    return values.pop()
+
+
+def _number(ds: Dataset, keyword: str) -> float | None:
+    value = header_value(ds, keyword)
+    return None if value in (None, "") else float(value)
+
+
+def _positive(value: float | None, what: str, description: str) -> float:
+    if value is None or not value > 0:
+        raise InputError(f"{description} has {'no' if value is None else f'a zero or negative ({value:g})'} "
+                         f"{what}; SUV cannot be computed without it")
+    return value

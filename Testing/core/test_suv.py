@@ -1,0 +1,170 @@
+"""SUVbw of PET series: hand-worked examples, a second computation from the files, and clean refusals.
+
+No PET series with its Radiopharmaceutical Information Sequence is in the third-party test data (the
+one PT image there, TCIA's pseudo-PHI RGB capture in presidio's test data, has neither Units nor
+radiopharmaceutical, and is used as such a case); the PET series are generated
+(``imaging.phantoms.pet_datasets``), with the injection, times and weight each example needs.
+
+The worked example, fluorine-18 (half life 6586.2 s), 370 MBq injected at 10:00:00, 70 kg, a voxel of
+5000 Bq/ml:
+- START, scan from 11:00:00: 3600 s elapsed = 3600 / 6586.2 = 0.546597 half lives;
+  2^-0.546597 = 0.684633, so 370 MBq x 0.684633 = 253.314 MBq remain;
+  SUV = 5000 x 70000 g / 253.314e6 Bq = 1.38168 (factor 2.76337e-4 g/ml per Bq/ml).
+- ADMIN: SUV = 5000 x 70000 / 370e6 = 0.945946 (factor 1.891892e-4).
+- NONE, slices acquired at 11:00, 11:01, 11:02, 11:03: each its own decay; at 11:02:00,
+  3720 / 6586.2 = 0.564817 half lives, 2^-0.564817 = 0.676041, 250.135 MBq, SUV 1.39924.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from conftest import assert_one_line_error, dciodvfy_errors, run, third_party_file
+from DICOMAnnotatorLib.imaging import (
+    PetAcquisition,
+    ReferenceSeries,
+    pet_datasets,
+    phantom_geometry,
+    series_suv_scale,
+    write_datasets,
+)
+
+INJECTION = datetime(2026, 1, 5, 10, 0, 0)
+SCAN_START = datetime(2026, 1, 5, 11, 0, 0)
+ACTIVITY = 5000.0  # Bq/ml in every voxel
+MINUTES = (0.0, 60.0, 120.0, 180.0)  # acquisition of each slice after the scan start
+
+#: The worked example's SUV of the 5000 Bq/ml voxel, per decay correction (per slice for NONE).
+HAND_SUV = {
+    "START": [1.38168] * 4,
+    "ADMIN": [0.945946] * 4,
+    "NONE": [1.38168, 1.39044, 1.39924, 1.40811],
+}
+
+
+def write_pet(folder: Path, decay_correction: str = "START", change=None, **acquisition) -> Path:
+    geometry = phantom_geometry(size=(8, 6, 4))
+    acquisition = PetAcquisition(**{"injection": INJECTION, "scan_start": SCAN_START, "frame_seconds": MINUTES,
+                                    "decay_correction": decay_correction, **acquisition})
+    datasets = pet_datasets(geometry, np.full(geometry.array_shape, ACTIVITY), acquisition)
+    for ds in datasets:
+        if change:
+            change(ds)
+    write_datasets(datasets, folder)
+    return folder
+
+
+def seconds_of_day(text: str) -> float:
+    """A DICOM TM (HHMMSS.FFFFFF) as seconds, read by hand rather than by pydicom's or the core's parser."""
+    return int(text[0:2]) * 3600 + int(text[2:4]) * 60 + float(text[4:])
+
+
+def independent_suv(path: Path) -> np.ndarray:
+    """SUVbw of one file from its own header by the exponential decay law (e^(-ln 2 t / T)), with the
+    activity from pydicom's pixels and Rescale Slope: a computation sharing nothing with the core's."""
+    ds = pydicom.dcmread(path)
+    item = ds.RadiopharmaceuticalInformationSequence[0]
+    injection = seconds_of_day(item.RadiopharmaceuticalStartTime)
+    reference = {"START": ds.SeriesTime, "ADMIN": item.RadiopharmaceuticalStartTime,
+                 "NONE": ds.AcquisitionTime}[ds.DecayCorrection]
+    elapsed = seconds_of_day(reference) - injection
+    remaining = float(item.RadionuclideTotalDose) * math.exp(-math.log(2) * elapsed / float(item.RadionuclideHalfLife))
+    activity = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    return activity * float(ds.PatientWeight) * 1000 / remaining
+
+
+@pytest.mark.parametrize("decay_correction", ["START", "ADMIN", "NONE"])
+def test_suv_equals_the_worked_example_and_an_independent_computation(tmp_path, decay_correction):
+    folder = write_pet(tmp_path / "pet", decay_correction)
+    series = ReferenceSeries.from_paths(folder)
+    scale = series_suv_scale(series)
+    activity = series.read_voxels()
+    suv = [float(activity[k].mean()) * scale.factors[k] for k in range(4)]
+    assert suv == pytest.approx(HAND_SUV[decay_correction], rel=1e-5)
+    for k, source in enumerate(series.slices):
+        assert np.allclose(activity[k] * scale.factors[k], independent_suv(source.path), rtol=1e-6)  # float32 voxels
+    assert scale.decay_corrected_to == {"START": SCAN_START, "ADMIN": INJECTION, "NONE": None}[decay_correction]
+
+
+def test_pet_suv_command_prints_the_contract_object(tmp_path):
+    folder = write_pet(tmp_path / "pet", "NONE")
+    assert dciodvfy_errors(folder / "0001.dcm") == []
+    result = run("pet", "suv", folder, "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["suv_type"] == "bw" and payload["units"] == "g/ml" and payload["factor"] is None
+    assert payload["decay_correction"] == "NONE" and payload["decay_corrected_to"] is None
+    assert payload["injected_dose_bq"] == 370e6 and payload["patient_weight_kg"] == 70
+    assert payload["injection_time"] == "2026-01-05T10:00:00"
+    assert [ACTIVITY * f for f in payload["factors"]] == pytest.approx(HAND_SUV["NONE"], rel=1e-5)
+
+    result = run("pet", "suv", write_pet(tmp_path / "start", "START"), "--json")
+    payload = json.loads(result.stdout)
+    assert ACTIVITY * payload["factor"] == pytest.approx(HAND_SUV["START"][0], rel=1e-5)
+    assert payload["decay_corrected_to"] == "2026-01-05T11:00:00" and "factors" not in payload
+
+
+def test_series_time_after_the_acquisition_uses_the_earliest_acquisition(tmp_path):
+    """A series re-made after the scan keeps Acquisition Times, not its Series Time (QIBA)."""
+    def later_series_time(ds):
+        ds.SeriesTime = "130000"
+
+    scale = series_suv_scale(ReferenceSeries.from_paths(write_pet(tmp_path / "pet", change=later_series_time)))
+    assert scale.decay_corrected_to == SCAN_START
+    assert ACTIVITY * scale.factor == pytest.approx(HAND_SUV["START"][0], rel=1e-5)
+
+
+def test_start_time_on_the_series_date_when_no_start_date_time(tmp_path):
+    def time_only(ds):
+        del ds.RadiopharmaceuticalInformationSequence[0].RadiopharmaceuticalStartDateTime
+
+    scale = series_suv_scale(ReferenceSeries.from_paths(write_pet(tmp_path / "pet", change=time_only)))
+    assert scale.injection_time == INJECTION
+    assert ACTIVITY * scale.factor == pytest.approx(HAND_SUV["START"][0], rel=1e-5)
+
+
+def _no_injection_time(ds):
+    item = ds.RadiopharmaceuticalInformationSequence[0]
+    del item.RadiopharmaceuticalStartDateTime, item.RadiopharmaceuticalStartTime
+
+
+def _no_decay_correction(ds):
+    del ds.DecayCorrection
+
+
+def _no_acquisition_times(ds):
+    del ds.AcquisitionTime
+
+
+def _contradicting_decay(ds):
+    ds.CorrectedImage = ["ATTN"]
+
+
+@pytest.mark.parametrize(("settings", "change", "fragments"), [
+    ({"units": "CNTS"}, None, ["Units CNTS", "BQML"]),
+    ({"units": "GML"}, None, ["Units GML", "BQML"]),
+    ({}, _no_injection_time, ["no injection time", "Radiopharmaceutical Start DateTime"]),
+    ({"dose_bq": 0.0}, None, ["Radionuclide Total Dose", "zero"]),
+    ({"weight_kg": None}, None, ["no Patient's Weight"]),
+    ({}, _no_decay_correction, ["Decay Correction (0054,1102) missing"]),
+    ({}, _contradicting_decay, ["lacks DECY", "Decay Correction is START"]),
+    ({"decay_correction": "NONE"}, _no_acquisition_times, ["NONE", "Acquisition Date and Time"]),
+    ({"injection": datetime(2026, 1, 5, 12, 0, 0)}, None, ["injection", "is after the scan"]),
+])
+def test_pet_without_what_suv_needs_is_refused_by_name(tmp_path, settings, change, fragments):
+    folder = write_pet(tmp_path / "pet", settings.pop("decay_correction", "START"), change, **settings)
+    assert_one_line_error(run("pet", "suv", folder), "series", *fragments)
+
+
+@pytest.mark.shared_data
+def test_a_real_pet_capture_without_units_or_radiopharmaceutical_is_refused():
+    """TCIA Pseudo-PHI-DICOM-Data (Rutherford et al. 2021, doi:10.7937/s17z-r072, CC BY 4.0), from
+    presidio's test data (MIT): a PT secondary capture in RGB without Units or radiopharmaceutical."""
+    path = third_party_file("presidio/presidio-image-redactor/tests/test_data/RGB_ORIGINAL.dcm")
+    assert_one_line_error(run("pet", "suv", path), "Units missing", "BQML")
