@@ -281,8 +281,8 @@ class LocalService:
     def file_for(self, case: int, sha256: str) -> Path:
         """The kept file with this hash, if the user may see it as part of ``case`` (the server's downloads).
 
-        A case image needs only the right to see the case; any other file is looked for in what
-        :meth:`case_files` shows the user (blinding decides), which takes a dozen queries more."""
+        A case image needs only the right to see the case (4 queries); any other file is looked for in
+        what :meth:`case_files` shows the user, where blinding decides (9 queries more)."""
         from .reports import case_viewer
 
         with self.store.read() as conn:
