@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, exists, or_, select
 
 from ..protocols import ReviewRole
 from .assignment import claim_case
-from .cases import Case, case_from_row, get_case
+from .cases import Case, case_from_row
 from .drafts import latest_uncertainty
 from .errors import EmptyQueueError, ReviewError
 from .projects import Project, get_project
@@ -74,12 +74,13 @@ def next_case(store: ReviewStore, project_name: str, user_name: str, *, claim: b
 def _candidates(conn: Connection, project: Project, user: User, by_uncertainty: bool) -> list[Case]:
     found = []
     if user.has(ReviewRole.ANNOTATOR):
+        # the queue's index seek and the case's row in one query (one round trip to the database less per call)
         first = [latest_uncertainty(assignments.c.case_id).desc().nulls_last()] if by_uncertainty else []
-        case_id = conn.execute(select(assignments.c.case_id).where(
+        row = conn.execute(select(cases).join(assignments, assignments.c.case_id == cases.c.id).where(
             assignments.c.user_id == user.id, assignments.c.project_id == project.id, assignments.c.is_open)
-            .order_by(*first, assignments.c.priority.desc(), assignments.c.case_id).limit(1)).scalar()
-        if case_id is not None:
-            found.append(get_case(conn, case_id))
+            .order_by(*first, assignments.c.priority.desc(), assignments.c.case_id).limit(1)).one_or_none()
+        if row is not None:
+            found.append(case_from_row(row))
     for role in sorted(user.roles - {ReviewRole.ANNOTATOR}, key=lambda r: r.value):
         row = conn.execute(_waiting_query(project, user, role)).one_or_none()
         if row is not None:

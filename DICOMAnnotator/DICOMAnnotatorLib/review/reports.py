@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Integer, cast, func, select
 
 from ..protocols import ReviewRole
-from .cases import annotator_ids, case_project, get_case
+from .cases import Case, annotator_ids, case_project, get_case
 from .corrections import case_corrections, project_corrections
 from .drafts import case_drafts
 from .errors import PermissionDeniedError, ReviewError
@@ -25,22 +25,29 @@ from .projects import get_project
 from .schema import assignments, cases, consensus, reviews, signatures, submissions, users
 from .states import CaseState
 from .store import ReviewStore, utc_now
-from .users import get_user
+from .users import User, get_user
 
 _SEE_ALL = frozenset({ReviewRole.REVIEWER, ReviewRole.RADIOLOGIST, ReviewRole.LEAD})
+
+
+def case_viewer(conn: Connection, case_id: int, viewer: str) -> tuple[User, Case, bool]:
+    """``viewer``, the case and whether they annotate it, once it is sure they may see the case at all (its
+    images; what else of it is :func:`show_case`'s to say)."""
+    user = get_user(conn, viewer)
+    case = get_case(conn, case_id)
+    on_case = user.id in annotator_ids(conn, case.id)
+    if not (case.state is CaseState.FINAL or on_case or user.roles & _SEE_ALL):
+        raise PermissionDeniedError(f"Case {case.id} is not assigned to {user.name}, who may see only their own "
+                                    "cases until a case is final")
+    return user, case, on_case
 
 
 def show_case(store: ReviewStore, case_id: int, viewer: str) -> dict[str, Any]:
     """The ``case show --json`` object as ``viewer`` may see it."""
     with store.read() as conn:
-        user = get_user(conn, viewer)
-        case = get_case(conn, case_id)
+        user, case, on_case = case_viewer(conn, case_id, viewer)
         project = case_project(conn, case)
-        on_case = user.id in annotator_ids(conn, case.id)
         final = case.state is CaseState.FINAL
-        if not (final or on_case or user.roles & _SEE_ALL):
-            raise PermissionDeniedError(f"Case {case.id} is not assigned to {user.name}, who may see only their own "
-                                        "cases until a case is final")
         blinded = on_case and not final
         only = user.id if blinded else None
         round_open = not on_case and case.state in (CaseState.ASSIGNED, CaseState.IN_PROGRESS)

@@ -39,6 +39,14 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def _sync_directory(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 class Incoming:
     """A file arriving in pieces: hashed as it is written, held once complete (see :meth:`FileStore.receive`)."""
 
@@ -173,6 +181,11 @@ class FileStore:
         if target.is_file():
             source.unlink(missing_ok=True)  # the same bytes are kept already
             return
+        new_folders = [folder for folder in (target.parent, target.parent.parent) if not folder.is_dir()]
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(source, 0o444)  # kept files are never changed in place
         os.replace(source, target)
+        # the rename made durable before the record that names the file commits: after a power cut the file is
+        # where the record says (its bytes were synced when the upload or copy finished)
+        for folder in [target.parent, *(folder.parent for folder in new_folders)]:
+            _sync_directory(folder)

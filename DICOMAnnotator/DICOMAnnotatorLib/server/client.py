@@ -10,6 +10,7 @@ Slicer bundles it, so the modules need nothing more to reach a server.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from ..review import StoreError, sha256_of, write_fetched
 from .credentials import save_session, saved_session, server_key
 
 TIMEOUT = (10.0, 600.0)  # (connect, read) seconds: a consensus or a large file may take minutes
+
+_connections = threading.local()
 
 
 def sign_in(url: str, user: str, password: str) -> dict[str, Any]:
@@ -55,7 +58,8 @@ class RemoteService:
         self.actor = saved.get("user")
 
     def close(self) -> None:
-        """Nothing to release: each call is its own request (the session stays until logout or expiry)."""
+        """Nothing to release: the thread's connection is shared by its calls (the server's session stays until
+        logout or expiry)."""
 
     # ------------------------------------------------------------------ users
     def whoami(self) -> str:
@@ -197,9 +201,8 @@ class RemoteService:
                          headers={"X-Content-SHA256": sha256, "Content-Length": str(path.stat().st_size)})
 
     def _download(self, case: int, entry: dict[str, Any], target: Path) -> None:
-        response = _request("GET", self.url, f"/api/cases/{case}/files/{entry['sha256']}", token=self.token,
-                            stream=True)
-        with open(target, "wb") as handle:
+        with _request("GET", self.url, f"/api/cases/{case}/files/{entry['sha256']}", token=self.token,
+                      stream=True) as response, open(target, "wb") as handle:
             for chunk in response.iter_content(1 << 20):
                 handle.write(chunk)
 
@@ -216,7 +219,7 @@ def _request(method: str, url: str, path: str, *, token: str | None, headers: di
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        response = requests.request(method, server_key(url) + path, headers=headers, timeout=TIMEOUT, **kwargs)
+        response = _http().request(method, server_key(url) + path, headers=headers, timeout=TIMEOUT, **kwargs)
     except requests.exceptions.SSLError as error:
         raise StoreError(f"The team server at {server_key(url)} did not prove its identity over TLS ({error}); "
                          "check the URL, or give its CA certificate in REQUESTS_CA_BUNDLE") from None
@@ -226,6 +229,17 @@ def _request(method: str, url: str, path: str, *, token: str | None, headers: di
     if response.status_code >= 400:
         raise _error_of(response, url)
     return response
+
+
+def _http() -> Any:
+    """This thread's ``requests.Session``: calls reuse their connection to the server (HTTP keep-alive) instead
+    of opening one each, which the server would otherwise accept, set up and close for every call. One per
+    thread and per process, since a session is not shared safely across either."""
+    import requests
+
+    if getattr(_connections, "pid", None) != os.getpid():
+        _connections.session, _connections.pid = requests.Session(), os.getpid()
+    return _connections.session
 
 
 def _error_of(response: Any, url: str) -> DICOMAnnotatorError:
