@@ -10,7 +10,7 @@ from ..lazy import public_api
 __getattr__, __dir__, __all__ = public_api(__name__, {
     "labels": ["ClassificationLabel", "read_labels"],
     "marks": ["Mark", "read_marks"],
-    "measurements": ["measure_on_series", "measure_segmentation"],
+    "measurements": ["measure_on_series", "measure_segmentation", "with_uptake"],
     "reader": ["sr_summary"],
     "writer": ["build_sr", "export_sr", "write_sr"],
 })
