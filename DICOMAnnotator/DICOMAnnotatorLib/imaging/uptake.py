@@ -9,6 +9,9 @@ voxel), so the PET is never assumed aligned with the CT. On the PET voxels of a 
   the sphere holding the PET voxels whose centres lie within it (PERCIST 1.0, Wahl et al. 2009);
 - metabolic tumour volume (MTV, ml): the segment's PET voxels times the PET voxel volume;
 - total lesion glycolysis (TLG): SUVmean x MTV, in g (g/ml x ml; cm2 for SUVbsa).
+
+:func:`threshold_region` is the segmentation aid a protocol's SUV thresholds drive (a fixed SUV such as
+2.5, or a fraction of the region's SUVmax such as 41 %: ``protocols.SUVThreshold.level``).
 """
 
 from __future__ import annotations
@@ -72,6 +75,14 @@ def uptake_statistics(segmentation: Segmentation, pet: ReferenceSeries, scale: S
         statistics.append(UptakeStatistics(description.number, description.label, float(values.max()), mean,
                                            float(peak[inside].max()), mtv, mean * mtv, scale.suv_type))
     return statistics
+
+
+def threshold_region(suv: np.ndarray, region: np.ndarray, level: float) -> np.ndarray:
+    """The voxels of ``region`` (a boolean mask on the grid of ``suv``, e.g. a box drawn around a lesion) whose SUV
+    is at least ``level``: a lesion segmented by a fixed or relative SUV threshold."""
+    if region.shape != suv.shape:
+        raise GeometryMismatchError(f"A region of shape {region.shape} is not on the PET's grid {suv.shape}")
+    return region & (suv >= level)
 
 
 def _on_pet_grid(segmentation: Segmentation, number: int, pet: ReferenceSeries) -> np.ndarray:
