@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from DICOMAnnotatorLib.imaging import phantoms
@@ -60,7 +61,7 @@ def slicer_terminology_file(name: str) -> Path:
     """Slicer's terminology file ``name`` (e.g. ``SegmentationCategoryTypeModifier-DICOM-Master``).
 
     From $SLICER_TERMINOLOGY_DIR (a Slicer install's ``share/Slicer-*/.../Terminologies``), else the
-    copies trame-slicer ships (``scripts/test.sh`` installs its wheel without dependencies for them).
+    copies trame-slicer ships (``scripts/test.sh`` installs it: the ``web`` extra).
     """
     folders = [Path(os.environ["SLICER_TERMINOLOGY_DIR"])] if os.environ.get("SLICER_TERMINOLOGY_DIR") else []
     spec = importlib.util.find_spec("trame_slicer")  # located, not imported: it would need trame
@@ -98,6 +99,16 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed; scripts/install-test-tools.sh installs it")
         pytest.skip(f"{name} is not installed (bash scripts/install-test-tools.sh installs it)")
     return path
+
+
+def require_module(name: str) -> ModuleType:
+    """A Python module of the ``test`` extra: missing under CI fails, elsewhere skips."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if CI:
+            pytest.fail(f"Python module {name} is missing; bash scripts/test.sh installs the test extra")
+        pytest.skip(f"Python module {name} is missing (bash scripts/test.sh installs the test extra)")
 
 
 def node_script(script: str, *args: object) -> str:

@@ -26,6 +26,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_answering(process: subprocess.Popen, url: str, log: Path, what: str, *, verify: bool | str = True,
+                         timeout: float = 60) -> None:
+    """Wait until ``url`` answers; the process's log tells why when it stopped or did not answer in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} stopped at start: {log.read_text()[-2000:]}")
+        try:
+            if requests.get(url, timeout=2, verify=verify).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer within {timeout:g} s: {log.read_text()[-2000:]}")
+
+
 class TeamServer:
     """``dicom-annotator serve --store DB --files DIR`` on 127.0.0.1; ``start``/``stop``/``kill``."""
 
@@ -52,17 +67,9 @@ class TeamServer:
             args += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self._env())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server stopped at start: {self.log.read_text()[-2000:]}")
-            try:
-                verify = str(self.tls[0]) if self.tls else True
-                if requests.get(f"{self.url}/api/version", timeout=2, verify=verify).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"the server did not answer within 60 s: {self.log.read_text()[-2000:]}")
+        wait_until_answering(self.process, f"{self.url}/api/version", self.log, "the server",
+                             verify=str(self.tls[0]) if self.tls else True)
+        return self
 
     def stop(self) -> None:
         stop_process(self.process, signal.SIGINT)

@@ -9,10 +9,16 @@ cd "$root"
 bash scripts/install-test-tools.sh
 bash scripts/install-node-tools.sh
 bash scripts/install-dicompyler.sh
-bash scripts/setup-venv.sh slicer,test
-# Slicer's own terminology files, as trame-slicer's wheel ships them (Testing/conftest.py reads them; the
-# package itself is not imported, so its dependencies, which pin another slicer-core, are not installed).
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "trame-slicer==2.0.0"
+bash scripts/setup-venv.sh
+# PyTorch's CPU build, before the test extra asks for torch (the AI-draft tests): on the CI machines pip finds a
+# CPU wheel of torch 2.13.0 on disk (about 40 s of CPU to install with MONAI); elsewhere set
+# PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cpu (and TORCH_SPEC to a version it has), or pip takes
+# PyPI's CUDA build of several GB.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "${TORCH_SPEC:-torch==2.13.0}"
+# slicer: the MRML bridge on slicer-core; web: trame-slicer and the slicer-core it pins (also the terminology
+# files Testing/conftest.py reads); test: the test tools, Playwright among them, which drives Debian's Chromium
+# (scripts/install-test-tools.sh), never a browser of its own.
+PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 bash scripts/setup-venv.sh slicer,web,test
 echo "== ruff" >&2
 .venv/bin/ruff check .
 echo "== pytest" >&2

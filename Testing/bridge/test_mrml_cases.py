@@ -212,3 +212,35 @@ def test_box_protocol_submits_roi_boxes_on_their_image_plane_and_compares_them(w
     compare = rad.open_next_case("mg")
     assert ["Mass", "ann", "ben", "IoU 0.60"] in compare.agreement_table()  # 20x20 mm boxes 5 mm apart: 300/500
     assert compare.nodes["ann"][0].GetClassName() == "vtkMRMLMarkupsClosedCurveNode"
+
+
+def test_the_annotator_starts_from_the_ai_draft_and_the_store_measures_the_corrections(project, tmp_path):
+    """A FRACTIONAL AI draft (nnU-Net probabilities) loads as the starting segmentation; the submission's
+    corrections and the time from opening the case are recorded."""
+    import json
+
+    url, labels = project
+    liver, lesion = labels == 1, labels == 2
+    grown = ndimage.binary_dilation(liver)
+    probabilities = np.stack([~grown, grown & ~lesion, lesion]).astype(np.float32) * 0.9 + 0.05
+    np.savez_compressed(tmp_path / "case.npz", probabilities=probabilities)
+    (tmp_path / "dataset.json").write_text(json.dumps({"labels": {"background": 0, "liver": 1, "tumour": 2}}))
+    with review.ReviewStore(url) as store:
+        review.import_draft(store, 1, "lead", tmp_path / "case.npz", algorithm="nnUNet", algorithm_version="2",
+                            label_table=tmp_path / "dataset.json", labels={"tumour": "Liver lesion"})
+
+    ann = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    session = ann.open_next_case("liver")
+    drawn = session.segmentation()
+    masks = {d.label: drawn.mask(d.number) for d in drawn.segments}
+    assert np.array_equal(masks["Liver"], grown & ~lesion) and np.array_equal(masks["Liver lesion"], lesion)
+    assert {d.algorithm_type.value for d in drawn.segments} == {"MANUAL"}, "the annotator's segments from here on"
+
+    _draw(session, {"Liver": liver, "Liver lesion": lesion})  # the annotator trims what the model grew
+    ann.submit()
+    with review.ReviewStore(url) as store:
+        status = review.project_status(store, "liver")["drafts"]["segments"]
+    recorded = {entry["segment"]: entry for entry in status}
+    assert recorded["Liver"]["voxels_removed"] == int((grown & ~lesion & ~liver).sum())
+    assert recorded["Liver"]["voxels_added"] == 0 and recorded["Liver lesion"]["mean_dice"] == 1.0
+    assert recorded["Liver"]["mean_seconds_open_to_submit"] > 0

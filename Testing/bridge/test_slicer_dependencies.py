@@ -53,9 +53,10 @@ BUNDLED_BY_SLICER_5_12 = {
     "cryptography": "48.0.0", "pyjwt": "2.13.0", "wrapt": "2.2.1", "deprecated": "1.3.1", "pycparser": "3.0",
     "cffi": "2.0.0", "pynacl": "1.6.2", "python-dateutil": "2.9.0.post0", "pygithub": "2.9.1",
 }
-#: Distributions of the application itself (Slicer's MRML and VTK; slicer-core stands in for them here)
-#: and of this extension.
-APPLICATION = {"slicer-core", "vtk", "dicom-annotator"}
+#: Distributions of the application itself (Slicer's MRML and VTK; slicer-core stands in for them here, with
+#: slicer-layer-dm, the displayable managers trame-slicer brings, which slicer-core's ``slicer`` imports when
+#: installed: the web extra) and of this extension.
+APPLICATION = {"slicer-core", "slicer-layer-dm", "vtk", "dicom-annotator"}
 
 
 def canonical(name: str) -> str:

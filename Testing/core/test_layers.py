@@ -28,16 +28,23 @@ LAYERS: list[set[str]] = [
     {"protocols"},
     {"seg", "rtstruct"},
     {"sr"},
-    {"agreement", "export", "deid", "pacs"},
+    {"agreement", "export", "deid", "pacs", "drafts"},
     {"review"},
     {"dataset"},
     {"server"},
     {"mrml"},
-    {"cli", "demo"},
+    {"cli", "demo", "web"},
 ]
+#: The web app's modules that run in a user's Slicer session process (on trame-slicer), not in the launcher.
+SESSION_PROCESS = tuple(f"{ROOT}.web.{name}" for name in ("desk_app", "desk_layout", "annotator_panel",
+                                                           "reviewer_panel", "probe", "feedback"))
 LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}
-#: Modules importing these are the MRML layer, which only ``mrml`` may be.
-SLICER_MODULES = ("slicer", "vtk", "vtkmodules", "qt", "ctk")
+#: Modules importing these are the MRML layer, which only ``mrml`` may be (and the web app's session process,
+#: which runs trame-slicer on slicer-core).
+SLICER_MODULES = ("slicer", "vtk", "vtkmodules", "qt", "ctk", "trame", "trame_slicer", "trame_server", "trame_client",
+                  "undo_stack")
+#: The packages that may import them.
+SLICER_PACKAGES = ("mrml", "web")
 
 
 def core_modules() -> dict[str, Path]:
@@ -82,8 +89,9 @@ def layer_violations(name: str, source: str, *, is_package: bool = False) -> lis
     concept = concept_of(name)
     problems = []
     for line, module, names in imports_of(name, source, is_package):
-        if module.split(".")[0] in SLICER_MODULES and concept != "mrml":
-            problems.append(f"{name}:{line} imports {module}: only the mrml package may use Slicer, Qt or VTK")
+        if module.split(".")[0] in SLICER_MODULES and concept not in SLICER_PACKAGES:
+            problems.append(f"{name}:{line} imports {module}: only the mrml and web packages may use Slicer, Qt, VTK "
+                            "or trame")
             continue
         # ``from DICOMAnnotatorLib import review`` imports the review package (its API, by attribute)
         targets = [(f"{ROOT}.{n}", []) for n in names if n in LAYER_OF] if module == ROOT else [(module, names)]
@@ -121,7 +129,8 @@ def test_packages_import_only_downward_and_through_public_apis():
     ("DICOMAnnotatorLib.agreement.report", "from ..export import export_nifti\n", "not below agreement's"),
     ("DICOMAnnotatorLib.sr.writer", "from ..seg.reader import read_seg\n", "use the seg package's API"),
     ("DICOMAnnotatorLib.sr.writer", "from ..seg import SegFile\n", "not in its public API"),
-    ("DICOMAnnotatorLib.review.store", "import vtk\n", "only the mrml package"),
+    ("DICOMAnnotatorLib.review.store", "import vtk\n", "only the mrml and web packages"),
+    ("DICOMAnnotatorLib.cli.case", "from trame.app import get_server\n", "only the mrml and web packages"),
     ("DICOMAnnotatorLib.review.store", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
                                        "    from ..mrml import AnnotatorDesk\n", "not below review's"),
 ])
@@ -179,8 +188,9 @@ def test_public_apis_name_existing_objects():
 
 
 def test_the_core_outside_mrml_runs_without_slicer_qt_ctk_or_vtk():
-    """Import every module outside ``mrml`` in a fresh interpreter: none may load Slicer's libraries."""
-    modules = [name for name in core_modules() if concept_of(name) != "mrml"]
+    """Import every module outside ``mrml`` and the web app's session process in a fresh interpreter: none may load
+    Slicer's libraries (the web app's launcher does not either)."""
+    modules = [name for name in core_modules() if concept_of(name) != "mrml" and not name.startswith(SESSION_PROCESS)]
     code = ("import importlib, sys\n"
             f"for name in {modules!r}:\n    importlib.import_module(name)\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('slicer', 'qt', 'ctk', 'vtk')"

@@ -11,9 +11,10 @@ from scipy import ndimage
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint32])
 @pytest.mark.parametrize("shape", [(7, 13, 11), (5, 9, 16), (1, 1, 1), (30, 17, 24), (12, 40)])
-def test_boxes_are_find_objects(dtype, shape):
+@pytest.mark.parametrize("density", [0.05, 0.3])  # runs of labelled voxels; a dense map through scipy
+def test_boxes_are_find_objects(dtype, shape, density):
     rng = np.random.default_rng(sum(shape))
-    labels = (rng.integers(1, 9, size=shape) * (rng.random(shape) < 0.3)).astype(dtype)
+    labels = (rng.integers(1, 9, size=shape) * (rng.random(shape) < density)).astype(dtype)
     assert label_boxes(labels) == ndimage.find_objects(labels)
 
 

@@ -8,37 +8,19 @@ a missing tool fails the test, elsewhere it skips it.
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
-import pytest
 from conftest import node_script, require_tool
-
-
-def _missing(what: str, how: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} is missing; {how}")
-    pytest.skip(f"{what} is missing ({how})")
 
 
 def python_program(name: str) -> str:
     """A program installed by a Python package of the test environment (e.g. dcmqi's segimage2itkimage)."""
     path = Path(sys.executable).with_name(name)
     return str(path) if path.exists() else require_tool(name)
-
-
-def require_module(name: str) -> ModuleType:
-    """A Python module of the ``test`` extra."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        _missing(f"Python module {name}", "bash scripts/setup-venv.sh test installs the test extra")
 
 
 def run(command: list[str], *, timeout: float = 120) -> subprocess.CompletedProcess:

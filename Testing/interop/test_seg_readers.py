@@ -19,7 +19,8 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from interop_tools import dcmjs_read, python_program, require_module, run
+from conftest import require_module
+from interop_tools import dcmjs_read, python_program, run
 from seg_cases import (
     FRACTIONAL_MAX,
     SegCase,

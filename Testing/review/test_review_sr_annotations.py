@@ -202,7 +202,8 @@ def test_a_version_1_store_is_upgraded_keeping_its_rows(cli, store_url, monkeypa
         assert cli(*args, "--store", store_url)[0] == 0
     engine = sqlalchemy.create_engine(resolve_store_url(store_url))
     with engine.begin() as conn:  # back to version 1's tables: SEG required, no output kind nor consensus SR
-        for table in ("sessions", "case_images"):  # nor version 3's identity and case images
+        # nor version 4's AI drafts and case openings, nor version 3's identity and case images
+        for table in ("draft_corrections", "drafts", "case_opens", "sessions", "case_images"):
             conn.execute(sqlalchemy.text(f"DROP TABLE {table}"))
         for column in ("full_name", "password_hash", "failed_logins", "locked_until"):
             conn.execute(sqlalchemy.text(f"ALTER TABLE users DROP COLUMN {column}"))
@@ -221,7 +222,9 @@ def test_a_version_1_store_is_upgraded_keeping_its_rows(cli, store_url, monkeypa
             {"h": "0" * 64})
     monkeypatch.undo()
     with ReviewStore(store_url) as store, store.read() as conn:
-        assert migrations.stored_version(conn) == migrations.current_version() == 3
+        assert migrations.stored_version(conn) == migrations.current_version() == 4
+        assert {"drafts", "draft_corrections", "case_opens"} <= set(sqlalchemy.inspect(conn).get_table_names())
+        assert "opened_at" in {c["name"] for c in sqlalchemy.inspect(conn).get_columns("submissions")}
         assert {"password_hash", "failed_logins", "locked_until"} <= {
             c["name"] for c in sqlalchemy.inspect(conn).get_columns("users")}
         assert [tuple(row) for row in conn.execute(sqlalchemy.text("SELECT id, seg_path FROM submissions"))] == \

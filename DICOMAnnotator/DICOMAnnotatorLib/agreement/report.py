@@ -1,14 +1,17 @@
-"""Agreement reports as one self-contained HTML page (inline CSS and SVG, no scripts, no network).
+"""Agreement and evaluation reports as one self-contained HTML page (inline CSS and SVG, no scripts, no network).
 
 A reviewer should see at a glance which structures annotators disagree on and which
 annotator is the outlier: per-segment tables, strip plots of Dice and HD95 over annotator
-pairs (or over cases, for a dataset), and per-annotator performance.
+pairs (or over cases, for a dataset), and per-annotator performance. A model's evaluation
+shows, per structure, the distribution over cases of Dice, HD95 and volume difference against
+the signed results (box plots with every case as a dot), and each case's figures.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .consensus import ConsensusResult
 from .overlap import OverlapMetrics
@@ -77,6 +80,101 @@ def render_dataset_report(reports: Mapping[str, AgreementReport], *,
         f"<table><tr><th class='name'>case</th>{header}</tr>{''.join(rows)}</table>",
     ]
     return _page(title, parts)
+
+
+def render_evaluation_report(evaluation: Mapping[str, Any]) -> str:
+    """The HTML page of an ``evaluate --json`` object: a model's drafts against the signed results."""
+    title = f"{evaluation['algorithm']} against the signed results of project {evaluation['project']}"
+    versions = ", ".join(evaluation.get("algorithm_versions") or []) or "—"
+    parts = [f"<h1>{_e(title)}</h1>",
+             f"<p>Version(s) {_e(versions)}; {evaluation['cases_evaluated']} case(s) evaluated against "
+             f"{_e(evaluation['reference'])}.</p>"]
+    if evaluation.get("not_evaluated"):
+        rows = "".join(f"<tr><td>{_e(item['case'])}</td><td class='name'>{_e(item['reason'])}</td></tr>"
+                       for item in evaluation["not_evaluated"])
+        parts.append(f"<h2>Not evaluated</h2><table><tr><th>case</th><th class='name'>why</th></tr>{rows}</table>")
+    parts += ["<h2>Summary per structure</h2>", _evaluation_table(evaluation["segments"])]
+    per_case = {segment["segment"]: [] for segment in evaluation["segments"]}
+    for case in evaluation["cases"]:
+        for entry in case["segments"]:
+            if entry["draft_voxels"] or entry["reference_voxels"]:
+                per_case[entry["segment"]].append(entry)
+    for heading, key, unit, bounds in (("Dice", "dice", "", (0.0, 1.0)), ("HD95 (mm)", "hd95_mm", " mm", None),
+                                       ("Volume difference, draft − reference (mL)", "volume_difference_ml", " mL",
+                                        None)):
+        parts.append(f"<h2>{_e(heading)} per structure (box: quartiles, line: median, dots: cases)</h2>")
+        parts.append(_box_plot({label: [e[key] for e in entries] for label, entries in per_case.items()},
+                               unit=unit, bounds=bounds))
+    labels = list(per_case)
+    header = "".join(f"<th>{_e(label)} Dice</th><th>{_e(label)} HD95</th>" for label in labels)
+    rows = []
+    for case in evaluation["cases"]:
+        by_label = {entry["segment"]: entry for entry in case["segments"]}
+        cells = "".join(_metric_cell(by_label[label]["dice"]) + _plain_cell(by_label[label]["hd95_mm"])
+                        if label in by_label else "<td>—</td><td>—</td>" for label in labels)
+        rows.append(f"<tr><td>{_e(case['case'])}</td>{cells}</tr>")
+    parts += ["<h2>Cases</h2>", f"<table><tr><th>case</th>{header}</tr>{''.join(rows)}</table>", "<h2>Definitions</h2>",
+              "<dl>" + "".join(f"<dt>{_e(term)}</dt><dd class='note'>{_e(text)}</dd>"
+                               for term, text in evaluation["definitions"].items()) + "</dl>"]
+    return _page(title, parts)
+
+
+def _evaluation_table(segments: Sequence[Mapping[str, Any]]) -> str:
+    rows = []
+    for segment in segments:
+        dice, hd95, volume = segment["dice"], segment["hd95_mm"], segment["volume_difference_ml"]
+        rows.append(f"<tr><td class='name'>{_e(segment['segment'])}</td><td>{segment['cases']}</td>"
+                    f"<td>{segment['cases_both_empty']}</td>{_metric_cell(dice['mean'])}{_metric_cell(dice['median'])}"
+                    f"<td>{_range(dice)}</td>{_plain_cell(hd95['median'])}<td>{_range(hd95)}</td>"
+                    f"<td>{hd95['undefined']}</td>{_plain_cell(volume['median'])}<td>{_range(volume)}</td></tr>")
+    return ("<table><tr><th class='name'>structure</th><th>cases</th><th>both empty</th><th>mean Dice</th>"
+            "<th>median Dice</th><th>Dice q1–q3</th><th>median HD95 (mm)</th><th>HD95 q1–q3</th><th>HD95 undefined</th>"
+            f"<th>median volume diff (mL)</th><th>volume diff q1–q3</th></tr>{''.join(rows)}</table>")
+
+
+def _range(summary: Mapping[str, Any]) -> str:
+    return "—" if summary["q1"] is None else f"{summary['q1']:.3f}–{summary['q3']:.3f}"
+
+
+def _box_plot(values: Mapping[str, Sequence[float | None]], *, unit: str,
+              bounds: tuple[float, float] | None = None) -> str:
+    """One row per label: a box from the first to the third quartile, the median, whiskers to the extremes and
+    one dot per value; undefined values are counted, not drawn. The axis includes 0."""
+    import numpy as np
+
+    width, row_height, left, right = 720, 30, 180, 30
+    defined = [v for series in values.values() for v in series if v is not None]
+    low, high = bounds if bounds is not None else (min([0.0, *defined]), max([0.0, *defined]))
+    high = high if high > low else low + 1.0
+    scale = (width - left - right) / (high - low)
+
+    def x(value: float) -> float:
+        return left + (value - low) * scale
+
+    height = row_height * max(len(values), 1) + 30
+    items = [f"<svg role='img' width='{width}' height='{height}' xmlns='http://www.w3.org/2000/svg'>"]
+    for tick in range(5):
+        value = low + tick * (high - low) / 4
+        items.append(f"<line x1='{x(value):.1f}' y1='0' x2='{x(value):.1f}' y2='{height - 20}' stroke='#dde'/>")
+        items.append(f"<text x='{x(value):.1f}' y='{height - 5}' font-size='11' text-anchor='middle'>"
+                     f"{value:.3g}{_e(unit)}</text>")
+    for row, (label, series) in enumerate(values.items()):
+        y = row * row_height + row_height / 2 + 4
+        present = np.array([v for v in series if v is not None], dtype=float)
+        missing = len(series) - present.size
+        items.append(f"<text x='5' y='{y + 4:.1f}' font-size='12'>{_e(label)}"
+                     f"{_e(f' ({missing} undefined)') if missing else ''}</text>")
+        if present.size:
+            q1, median, q3 = np.percentile(present, [25, 50, 75])
+            items.append(f"<line x1='{x(present.min()):.1f}' y1='{y:.1f}' x2='{x(present.max()):.1f}' y2='{y:.1f}' "
+                         "stroke='#7a8699'/>")
+            items.append(f"<rect x='{x(q1):.1f}' y='{y - 8:.1f}' width='{max(x(q3) - x(q1), 1):.1f}' height='16' "
+                         "fill='#dbe6f6' stroke='#3b6fb6'/>")
+            items.append(f"<line x1='{x(median):.1f}' y1='{y - 9:.1f}' x2='{x(median):.1f}' y2='{y + 9:.1f}' "
+                         "stroke='#c0392b' stroke-width='2'/>")
+        items += [f"<circle cx='{x(v):.1f}' cy='{y:.1f}' r='3' fill='#1d2530' fill-opacity='0.5'/>" for v in present]
+    items.append("</svg>")
+    return "".join(items)
 
 
 # --------------------------------------------------------------------- pieces

@@ -87,7 +87,7 @@ def segmentation_agreement(
     shape = segmentations[0].geometry.array_shape
     results = []
     for segment in matched:
-        masks = _SegmentMasks(_masks_in_common_box(everything, segment, shape), spacing_kji, surface_distances)
+        masks = _SegmentMasks(masks_in_common_box(everything, segment, shape), spacing_kji, surface_distances)
         pairs = tuple(PairAgreement(a, b, masks.compare(a, b))
                       for a, b in itertools.combinations(range(len(segmentations)), 2))
         versus = None
@@ -118,8 +118,10 @@ class _SegmentMasks:
         return metrics.with_surface_distances(distance_b[self.surfaces[a]], distance_a[self.surfaces[b]])
 
 
-def _masks_in_common_box(segmentations: Sequence[Segmentation], segment: MatchedSegment,
-                         shape: tuple[int, int, int]) -> list[np.ndarray]:
+def masks_in_common_box(segmentations: Sequence[Segmentation], segment: MatchedSegment,
+                        shape: tuple[int, int, int]) -> list[np.ndarray]:
+    """One matched segment's mask of each input, in the smallest box (plus a voxel) holding them all; a
+    FRACTIONAL mask counts where it is at least 0.5."""
     boxes = [seg.bounding_box(n) if n is not None else None
              for seg, n in zip(segmentations, segment.numbers, strict=True)]
     box = union_box(boxes, shape, margin=1)

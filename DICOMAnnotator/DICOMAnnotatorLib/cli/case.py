@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     nxt.add_argument("project", metavar="PROJECT")
     nxt.add_argument("--claim", action="store_true",
                      help="an annotator with nothing open takes a free place on the most urgent unassigned case")
+    nxt.add_argument("--order", choices=("priority", "uncertainty"), default="priority",
+                     help="an annotator's queue by priority (default), or by uncertainty: the cases whose AI draft "
+                          "(probability maps) the model was least sure of first, as active learning does")
     add_review_arguments(nxt, json='{"case", "series", "state"}')
     nxt.set_defaults(func=_next)
 
@@ -187,7 +190,7 @@ def _next(args: argparse.Namespace) -> int:
     from .output import emit
 
     with open_service(args) as service:
-        payload = service.next_case(args.project, claim=args.claim)
+        payload = service.next_case(args.project, claim=args.claim, order=args.order)
     emit(args.json, payload, f"Case {payload['case']} ({payload['state']}): {payload['action']} series "
                              f"{payload['series']} in {payload['images']}")
     return 0

@@ -18,7 +18,7 @@ from .output import configure_logging
 #: Each module has ``register(subparsers)`` and sets ``func`` on the parsers it adds;
 #: ``func(args) -> int`` returns the exit status. Heavy imports stay inside ``func``.
 COMMAND_MODULES = ("series", "seg", "sr", "consensus", "export", "protocol", "deidentify", "user", "project", "case",
-                   "audit", "server", "pacs", "dataset", "pet", "rtstruct", "demo")
+                   "draft", "evaluate", "audit", "server", "pacs", "dataset", "pet", "rtstruct", "web", "demo")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 

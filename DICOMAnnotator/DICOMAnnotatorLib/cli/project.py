@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="cases by state, per-annotator throughput, agreement so far")
     status.add_argument("project", metavar="ID", help="the project's name")
     add_review_arguments(status, json='{"cases", "by_state": {STATE: N}, "annotators": {...}, '
-                                      '"agreement": {"segments", "labels", "marks"}}')
+                                      '"agreement": {"segments", "labels", "marks"}, "drafts": {"segments": '
+                                      '[{"segment", "cases", "submissions", "mean_dice", "mean_hd95_mm", '
+                                      '"voxels_added", "voxels_removed", "mean_seconds_open_to_submit"}]}}')
     status.set_defaults(func=_status)
 
 
@@ -55,5 +57,9 @@ def _status(args: argparse.Namespace) -> int:
     for segment in status["agreement"]["segments"]:
         lines.append(f"Agreement {segment['segment']}: mean Dice {segment['mean_dice']:.3f} over "
                      f"{segment['pairs']} pair(s)")
+    for segment in status["drafts"]["segments"]:
+        lines.append(f"Draft corrections {segment['segment']}: mean Dice to the draft {segment['mean_dice']:.3f} over "
+                     f"{segment['submissions']} submission(s); {segment['voxels_added']} voxels added, "
+                     f"{segment['voxels_removed']} removed")
     emit(args.json, status, "\n".join(lines))
     return 0

@@ -123,10 +123,26 @@ def _review(cases: list[dict[str, Any]], manifest: dict[str, Any]) -> dict[str, 
 
 
 def _drafts(cases: list[dict[str, Any]]) -> dict[str, Any]:
-    drafts = [c["ai_draft"] for c in cases if c.get("ai_draft")]
-    return {"cases": len(drafts), "drafts": drafts,
-            "from": "cases[].ai_draft (none of the cases started from an AI draft)" if not drafts
-            else "cases[].ai_draft"}
+    """How many cases started from an AI draft, from which models, and how much the experts corrected the drafts:
+    per structure, the distribution over cases of the Dice between draft and final submissions, and the voxels
+    added and removed."""
+    drafted = [c["ai_draft"] for c in cases if c.get("ai_draft")]
+    by_structure: dict[str, list[dict[str, Any]]] = {}
+    for draft in drafted:
+        for change in draft["corrections"]:
+            by_structure.setdefault(change["structure"], []).append(change)
+    structures = [{"structure": name, "cases": len(changes), "values": [c["dice"] for c in changes],
+                   "dice": _summary([c["dice"] for c in changes]),
+                   "hd95_mm": _summary([c["hd95_mm"] for c in changes if c["hd95_mm"] is not None]),
+                   "voxels_added": sum(c["voxels_added"] for c in changes),
+                   "voxels_removed": sum(c["voxels_removed"] for c in changes)}
+                  for name, changes in sorted(by_structure.items())]
+    return {"cases": len(drafted),
+            "algorithms": _counts(f"{d['algorithm']} {d['algorithm_version']}" for d in drafted),
+            "structures": structures,
+            "from": "cases[].ai_draft (none of the cases started from an AI draft)" if not drafted
+            else "cases[].ai_draft: algorithm, algorithm_version, corrections (Dice and HD95 between the draft and "
+                 "the final round's submissions, mean per case; voxels added and removed)"}
 
 
 def _counts(values: Iterable[Any]) -> dict[str, int]:

@@ -143,8 +143,36 @@ def review_account(shown: dict[str, Any]) -> dict[str, Any]:
         "consensus": final_round[-1]["method"] if final_round else None,
         "agreement": dict(sorted(agreement.items())),
         "signature": {key: signature[key] for key in ("user", "name", "signed_at", "meaning", "sha256")},
-        "ai_draft": None,
+        "ai_draft": ai_draft_account(shown),
     }
+
+
+def ai_draft_account(shown: dict[str, Any]) -> dict[str, Any] | None:
+    """The AI draft the case's annotators started from (None without one) and how much the final round's
+    submissions corrected it, per structure: mean Dice and HD95 to the draft, voxels added and removed
+    (measured by the store at each submission)."""
+    drafts = shown.get("drafts") or []
+    if not drafts:
+        return None
+    draft = drafts[-1]
+    measured: dict[str, list[dict[str, Any]]] = {}
+    for submission in shown.get("submissions", []):
+        if submission["round"] == shown.get("round"):
+            for change in submission.get("corrections", []):
+                if change["draft"] == draft["draft"]:
+                    measured.setdefault(change["segment"], []).append(change)
+    corrections = []
+    for structure, changes in measured.items():
+        distances = [c["hd95_mm"] for c in changes if c["hd95_mm"] is not None]
+        corrections.append({
+            "structure": structure, "submissions": len(changes),
+            "dice": round(sum(c["dice"] for c in changes) / len(changes), 4),
+            "hd95_mm": round(sum(distances) / len(distances), 4) if distances else None,
+            "voxels_added": sum(c["voxels_added"] for c in changes),
+            "voxels_removed": sum(c["voxels_removed"] for c in changes)})
+    return {"algorithm": draft["algorithm"], "algorithm_version": draft["algorithm_version"],
+            "segmentation_type": draft["segmentation_type"], "uncertainty": draft["uncertainty"],
+            "structures": draft["structures"], "corrections": corrections}
 
 
 def _settings(settings: ExportSettings) -> ExportSettings:

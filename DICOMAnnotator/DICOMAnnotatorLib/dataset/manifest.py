@@ -3,8 +3,9 @@ and spreadsheets), written whole or not at all, and read back for the card.
 
 The JSON has the contract's ``{"cases": [{"case", "patient", "study", "series", "split", "files"}, ...]}``
 and, per case, what the card counts: composition (modality, scanner, slice thickness, pixel spacing,
-sex, age), de-identification, protocol, annotators, reviews, signature, agreement, structures and
-answers. No time of export and no absolute path is in it: the same cases give the same bytes.
+sex, age), de-identification, protocol, annotators, reviews, signature, agreement, structures,
+answers, and the AI draft the annotators started from with how much they corrected it. No time of
+export and no absolute path is in it: the same cases give the same bytes.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def manifest_csv(manifest: dict[str, Any]) -> str:
               "pixel_spacing_mm", "sex", "age_years", "protocol_id", "protocol_version", "annotators", "reviewers",
               "rounds", "changes_requested", "signed_by", "signed_at", "signature_meaning", "signature_sha256"]
     header += [f"{name} volume_ml" for name in structures] + [f"{name} dice" for name in structures]
+    header += ["ai_draft"] + [f"{name} dice to ai_draft" for name in structures]
     header += [f"answer: {question}" for question in questions] + ["files"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -69,6 +71,10 @@ def manifest_csv(manifest: dict[str, Any]) -> str:
                signature.get("meaning"), signature.get("sha256")]
         row += [volumes.get(name) for name in structures]
         row += [(entry.get("agreement") or {}).get(name) for name in structures]
+        draft = entry.get("ai_draft") or {}
+        corrected = {c["structure"]: c["dice"] for c in draft.get("corrections", [])}
+        row += [f"{draft['algorithm']} {draft['algorithm_version']}" if draft else None]
+        row += [corrected.get(name) for name in structures]
         row += [entry["answers"].get(question) for question in questions]
         row += [";".join(f["path"] for f in entry["files"])]
         writer.writerow(["" if value is None else value for value in row])

@@ -62,11 +62,10 @@ def render_card(card: dict[str, Any]) -> str:
             _table(["Patient Identity Removed", "cases"], list(card["deidentification"]["patient_identity_removed"]
                                                                  .items()))
             + _table(["method", "cases"], list(card["deidentification"]["methods"].items()))),
-        _section("Protocol versions and AI drafts", card["protocol_versions"]["from"], [],
+        _section("Protocol versions", card["protocol_versions"]["from"], [],
                  _table(["protocol version", "cases"], [[k, v] for k, v in card["protocol_versions"].items()
-                                                        if k != "from"])
-                 + f"<p>Cases started from an AI draft: <b>{card['ai_drafts']['cases']}</b> "
-                 f"<span class=\"from\">({escape(card['ai_drafts']['from'])})</span></p>"),
+                                                        if k != "from"])),
+        _drafts_section(card["ai_drafts"]),
     ]
     summary = "".join(f"<span><b>{size[key]}</b> {key}</span>" for key in ("cases", "patients", "studies", "series"))
     return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(card['title'])}</title>"
@@ -76,6 +75,22 @@ def render_card(card: dict[str, Any]) -> str:
             f"{escape(str(source.get('created_with')))}. Every figure is counted from manifest.json (SHA-256 "
             f"<code>{source['manifest_sha256']}</code>); each section names the fields it counts.</p>"
             f"<p class=\"summary\">{summary}</p>{''.join(sections)}</body></html>\n")
+
+
+def _drafts_section(drafts: dict[str, Any]) -> str:
+    """How many cases started from an AI draft and how much the experts corrected the drafts."""
+    structures = drafts["structures"]
+    plots = [strip_plot("Dice between the AI draft and the final submissions, per case",
+                        [(s["structure"], s["values"]) for s in structures], low=0.0, high=1.0)] if structures else []
+    body = (f"<p>Cases started from an AI draft: <b>{drafts['cases']}</b>"
+            + (" (" + escape(", ".join(f"{k}: {v}" for k, v in drafts["algorithms"].items())) + ")"
+               if drafts["algorithms"] else "") + ".</p>")
+    if structures:
+        body += _table(["structure", "cases", "mean Dice", "median Dice", "min Dice", "median HD95 mm",
+                        "voxels added", "voxels removed"],
+                       [[s["structure"], s["cases"], s["dice"]["mean"], s["dice"]["median"], s["dice"]["min"],
+                         s["hd95_mm"]["median"], s["voxels_added"], s["voxels_removed"]] for s in structures])
+    return _section("AI drafts: how much the experts corrected them", drafts["from"], plots, body)
 
 
 def _section(title: str, source: str, plots: list[str], body: str) -> str:

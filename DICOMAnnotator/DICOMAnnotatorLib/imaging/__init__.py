@@ -17,7 +17,7 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "images": ["PlanarImage", "PlanarSeries", "has_patient_plane", "open_grid", "open_images"],
     "image_files": ["write_image"],
     "labelmaps": ["from_labelmap_file", "from_probability_files", "label_values", "write_labelmap_files"],
-    "masks": ["surface_of"],
+    "masks": ["label_boxes", "surface_of"],
     "matching": ["MatchedSegment", "match_segments", "segment_key"],
     "phantoms": [
         "PHANTOM_SEGMENTS",

@@ -46,18 +46,23 @@ def read_on_grid(path: str | os.PathLike[str], geometry: VolumeGeometry) -> np.n
 
 
 def write_image(voxels: np.ndarray, geometry: VolumeGeometry, path: str | os.PathLike[str], *,
-                force: bool = False) -> Path:
+                force: bool = False, channels: bool = False) -> Path:
     """Write voxels on ``geometry``; the file type follows the extension; compressed where possible.
 
     ``voxels`` is ``[k, j, i]``, or ``[k, j, i, c]`` for a colour series (each voxel's samples become
     the components of a vector image: a NIfTI vector intent, which ITK, Slicer and nibabel read).
     On a single 2D image (an :class:`ImageGrid` of one frame) the file is 2D, columns x rows.
+    With ``channels``, ``voxels`` is ``[channel, k, j, i]``: several images on the grid (e.g. a model's
+    probability per label), written as one 4D image with the channel along the fourth axis.
     """
     import SimpleITK as sitk
 
     # [k, j, i, c] is a colour (vector) image, written with its samples as the components of each voxel
-    vector = voxels.ndim == len(geometry.array_shape) + 1
-    if isinstance(geometry, ImageGrid) and geometry.size[2] == 1:
+    vector = not channels and voxels.ndim == len(geometry.array_shape) + 1
+    if channels:
+        image = sitk.JoinSeries([geometry.apply_to_sitk(sitk.GetImageFromArray(np.ascontiguousarray(channel)))
+                                 for channel in voxels])
+    elif isinstance(geometry, ImageGrid) and geometry.size[2] == 1:
         image = sitk.GetImageFromArray(np.ascontiguousarray(voxels[0]), isVector=vector)
         image.SetSpacing(geometry.spacing[:2])
     else:

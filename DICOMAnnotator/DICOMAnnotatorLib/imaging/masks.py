@@ -8,6 +8,8 @@ SEG. Here the map is read in chunks; labelled voxels are found eight bytes at a 
 are mostly background, so most 8-byte words are zero) and grouped into runs (consecutive voxels
 of one label along a row). Each run marks its label's slice, row, first and last column in one
 presence table per axis (``bincount``); a box needs only the extremes. About 0.1 s for that map.
+A dense map (a whole-body model's, a third of its voxels labelled) has runs everywhere: there
+scipy's single pass in C is three times faster than the runs, and its import is worth paying.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 
 #: Voxels per chunk (a multiple of 8): bounds the index arrays of a dense map to a few tens of MB.
 CHUNK_VOXELS = 1 << 22
+#: From this fraction of labelled voxels on, boxes come from ``scipy.ndimage.find_objects``.
+DENSE_FRACTION = 0.1
 
 
 def label_boxes(labelmap: np.ndarray) -> list[tuple[slice, ...] | None]:
@@ -27,6 +31,11 @@ def label_boxes(labelmap: np.ndarray) -> list[tuple[slice, ...] | None]:
     top = int(labels.max()) if labels.size else 0
     if top <= 0:
         return []
+    if np.count_nonzero(labels) > DENSE_FRACTION * labels.size:
+        from scipy import ndimage
+
+        boxes = ndimage.find_objects(labels)
+        return [*boxes, *[None] * (top - len(boxes))]
     presence = [np.zeros((top + 1) * n, dtype=bool) for n in labels.shape]
     flat = labels.reshape(-1)
     for start in range(0, flat.size, CHUNK_VOXELS):

@@ -55,6 +55,9 @@ class SegmentDescription:
     algorithm_name: str | None = None
     tracking_id: str | None = None
     tracking_uid: str | None = None
+    #: The version of the algorithm of a non-MANUAL segment (e.g. an AI model's), written to its Algorithm
+    #: Identification; None: the writing program's own version.
+    algorithm_version: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.number, bool) or not isinstance(self.number, (int, np.integer)) or self.number < 1:

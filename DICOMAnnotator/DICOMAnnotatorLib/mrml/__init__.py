@@ -10,7 +10,7 @@ from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
     "annotation": ["CASE_TARGET"],
-    "bridge": ["segment_editor_node", "segmentation_to_node"],
+    "bridge": ["create_headless_scene", "segment_editor_node", "segmentation_to_node", "share_segmentations_logic"],
     "cases": ["AnnotatorDesk", "ReviewerDesk"],
     "hierarchy": ["remove_nodes"],
     "planar": ["CineNodes", "cine_sequence", "image_volume_node", "open_planar_series"],

@@ -12,7 +12,8 @@ only through the bridge and the nodes it is given.
   same case reopened) in one scene never counts, writes or resumes on top of another case's marks.
 - Classification labels are validated against the protocol's coded values.
 - A draft is the work so far as a SEG plus a JSON of labels and marks, written whole; a
-  submission is the final SEG (and the JSON beside it), named by case and user.
+  submission is the final SEG (and the JSON beside it), named by case and user. Work may start
+  from a model's AI draft (its segments become the protocol's, for the annotator to correct).
 """
 
 from __future__ import annotations
@@ -234,6 +235,26 @@ class AnnotationSession:
         for entry in content.get("labels", []):
             target = entry.get("segment") or (marks[entry["mark"]]["label"] if "mark" in entry else CASE_TARGET)
             self.labels[(target, entry["name"])] = Code(*entry["value"])
+
+    def start_from_draft(self, seg: str | os.PathLike[str]) -> list[str]:
+        """Load an AI draft SEG as the starting segmentation; returns the structures it filled.
+
+        Its segments become the protocol's (by code), drawn by the annotator from here on; a probability
+        map counts where it is at least 0.5, so the annotator edits what the model predicted.
+        """
+        drafted = read_seg(seg, self.series)
+        descriptions, cropped = [], {}
+        for segment in drafted.segments:
+            structure = self.protocol.structure_for_segment(segment)
+            if structure is None:
+                continue
+            box, values = drafted.cropped_mask(segment.number)
+            descriptions.append(structure.segment_description())
+            if values.size:
+                cropped[structure.label_value] = (box, values if values.dtype == bool else values >= 0.5)
+        start = Segmentation.from_cropped_masks(self.series.geometry, descriptions, cropped, reference=self.series)
+        bridge.segmentation_to_node(start, self.scene, self.volume_node, node=self.segmentation_node)
+        return [d.label for d in descriptions]
 
     def files_in(self, folder: str | os.PathLike[str], kind: str) -> SubmissionFiles:
         """Where this user's ``kind`` ("draft" or "submission") of this series goes in ``folder``."""

@@ -107,6 +107,12 @@ def segmentations_logic(scene: slicer.vtkMRMLScene):
     return logics[1]
 
 
+def share_segmentations_logic(scene: slicer.vtkMRMLScene, application_logic, logic) -> None:
+    """Make :func:`segmentations_logic` answer ``logic`` for ``scene``: an application that built its own
+    (trame-slicer's ``SlicerApp``) keeps one segmentations logic per scene instead of two observing it."""
+    scene._dicom_annotator_logics = (application_logic, logic)
+
+
 #: Singleton tag of the Segment Editor module's parameter node (Modules/Scripted/SegmentEditor/SegmentEditor.py).
 SEGMENT_EDITOR_SINGLETON_TAG = "SegmentEditor"
 

@@ -5,8 +5,9 @@ that the whole flow (next case, protocol, drafts, SEG + SR submission, consensus
 sign-off, export) runs, and is tested, headless on ``slicer-core`` with a real store. A desk
 works through a review service (``server.connect``): a database opened here (local mode) or a
 team server, whose case images and files it fetches into its work folder, checksums verified.
-Files go under the work folder: ``cases/`` (fetched), ``drafts/``, ``submissions/`` and
-``reviews/``, one subfolder per case.
+Files go under the work folder: ``cases/`` (fetched), ``drafts/`` (the annotator's work in
+progress, not the AI drafts, which the store keeps), ``submissions/`` and ``reviews/``, one
+subfolder per case.
 
 One case is open at a time: its nodes live in its subject-hierarchy folder and leave the scene
 when it closes (:meth:`close_case`, a submission, or the next case), and a case that fails to
@@ -156,20 +157,39 @@ class AnnotatorDesk(_Desk):
 
     session: AnnotationSession | None
 
-    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None) -> AnnotationSession:
-        """Claim or reopen the user's most urgent case, apply its protocol and resume its draft if there is one.
+    def open_next_case(self, project: str, load_volume: VolumeLoader | None = None, *,
+                       order: str = "priority") -> AnnotationSession:
+        """Claim or reopen the user's most urgent case, apply its protocol and resume the user's work on it, or else
+        start from the case's AI draft if it has one; the store notes when the user opened the case.
 
         A case still open is kept as a draft and closed first. ``load_volume(case)`` may give the
         case's volume node (Slicer loads it from its DICOM database); otherwise the core reads the
-        series from the case's image location.
+        series from the case's image location. ``order`` ``uncertainty`` takes first the cases whose
+        AI draft the model was least sure of.
         """
         if self.session is not None:
             self.save_draft()
             self.close_case()
-        found = self.service.next_case(project, claim=True)
+        found = self.service.next_case(project, claim=True, order=order)
         if found["action"] != "annotate":
             raise InputError(f"The next case for {self.user} in {project} is waiting for '{found['action']}', "
                              "which is done in the DICOMAnnotatorReview module")
+        return self._open_annotation(project, found, load_volume)
+
+    def open_case(self, case_id: int, load_volume: VolumeLoader | None = None) -> AnnotationSession:
+        """Open one case by its number, as :meth:`open_next_case` opens the most urgent one.
+
+        The service decides whether the user may: a case not assigned to an annotator is refused there
+        (and the refusal audited), and nothing is opened.
+        """
+        shown = self.service.show_case(case_id)
+        return self._open_annotation(shown["project"], shown, load_volume)
+
+    def _open_annotation(self, project: str, found: dict[str, Any],
+                         load_volume: VolumeLoader | None) -> AnnotationSession:
+        if self.session is not None:
+            self.save_draft()
+            self.close_case()
         protocol = self._protocol(project)
         case = self._case_from(found)
         series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)
@@ -179,10 +199,19 @@ class AnnotatorDesk(_Desk):
             draft = session.files_in(self._folder("drafts", case), "draft")
             if draft.annotations.exists():
                 session.resume_draft(draft)
+            else:
+                self._start_from_ai_draft(session, case)
+            self.service.open_case(case.id)
 
         return self._open(case, load_volume, lambda volume: AnnotationSession(
             self.scene, series, protocol, user=self.user, volume_node=volume, owns_volume=True,
             name=case_folder_name(case)), prepare)
+
+    def _start_from_ai_draft(self, session: AnnotationSession, case: CaseView) -> None:
+        """Load the case's latest AI draft (fetched with the case's files) as the starting segmentation."""
+        drafts = [path for (role, _user, _round), path in self._files(case.id).items() if role == "draft"]
+        if drafts:
+            session.start_from_draft(drafts[-1])
 
     def save_draft(self) -> SubmissionFiles:
         """Keep the work so far (also what to do before the scene closes)."""
@@ -230,9 +259,23 @@ class ReviewerDesk(_Desk):
         """
         self.close_case()
         found = self.service.next_case(project)
+        return self._open_review(project, found, self.service.show_case(int(found["case"])), load_volume,
+                                 found["action"])
+
+    def open_case(self, case_id: int, load_volume: VolumeLoader | None = None) -> ReviewSession:
+        """Open one case by its number to compare, merge, review or sign, as :meth:`open_next_case` does.
+
+        The service decides what the user may see and do: an annotator sees only their own submission
+        (until the case is final), and the server refuses their review, consensus or signature.
+        """
+        self.close_case()
+        shown = self.service.show_case(case_id)
+        return self._open_review(shown["project"], shown, shown, load_volume, shown["state"])
+
+    def _open_review(self, project: str, found: dict[str, Any], shown: dict[str, Any],
+                     load_volume: VolumeLoader | None, action: str) -> ReviewSession:
         case = self._case_from(found)
         files = self._files(case.id)
-        shown = self.service.show_case(case.id)
         submitted = [s for s in shown["submissions"] if s["round"] == case.round]
         series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)
         recorded = [c for c in shown["consensus"] if c["round"] == case.round]
@@ -255,7 +298,7 @@ class ReviewerDesk(_Desk):
                 session.load_consensus(files[(f"consensus_{kind}", recorded[-1]["user"], case.round)])
 
         session = self._open(case, load_volume, create, prepare)
-        self.action = found["action"]
+        self.action = action
         return session
 
     def record_consensus(self, method: str | None = None) -> CaseView:

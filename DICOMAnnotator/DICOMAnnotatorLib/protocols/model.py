@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -348,6 +349,11 @@ class StructureTemplate:
         )
 
 
+#: Set while :meth:`Protocol.from_dict` builds a protocol from data it has just validated (or that was validated
+#: before): the constructor's own check of its canonical form would only repeat that work.
+_BUILT_FROM_VALIDATED_DATA: ContextVar[bool] = ContextVar("protocol_built_from_validated_data", default=False)
+
+
 @dataclass(frozen=True)
 class Protocol:
     """An annotation protocol; construction validates it (raises :class:`ProtocolError`)."""
@@ -378,6 +384,8 @@ class Protocol:
         settings = self.modality_settings
         pairs = settings.items() if isinstance(settings, Mapping) else settings
         object.__setattr__(self, "modality_settings", tuple(sorted(pairs, key=lambda pair: pair[0])))
+        if _BUILT_FROM_VALIDATED_DATA.get():
+            return
         from .validation import validate_protocol_data
 
         problems = validate_protocol_data(self.to_dict())
@@ -386,17 +394,29 @@ class Protocol:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_dict(cls, data: Any, *, source: str | Path | None = None, base_dir: Path | None = None) -> Protocol:
+    def from_dict(cls, data: Any, *, source: str | Path | None = None, base_dir: Path | None = None,
+                  validated: bool = False) -> Protocol:
         """Validate a parsed protocol file and build the protocol.
 
         Every problem (schema and semantic) is reported at once in one :class:`ProtocolError`.
-        ``base_dir`` is where relative reference-image paths are looked up.
+        ``base_dir`` is where relative reference-image paths are looked up. ``validated`` says that
+        ``data`` is a copy validated before (a project's frozen protocol), which is not checked again;
+        the data is checked once either way, not again by the constructor.
         """
-        from .validation import validate_protocol_data
+        if not validated:
+            from .validation import validate_protocol_data
 
-        problems = validate_protocol_data(data, base_dir=base_dir)
-        if problems:
-            raise ProtocolError(str(source or "protocol"), [str(p) for p in problems])
+            problems = validate_protocol_data(data, base_dir=base_dir)
+            if problems:
+                raise ProtocolError(str(source or "protocol"), [str(p) for p in problems])
+        token = _BUILT_FROM_VALIDATED_DATA.set(True)
+        try:
+            return cls._from_valid_dict(data, source)
+        finally:
+            _BUILT_FROM_VALIDATED_DATA.reset(token)
+
+    @classmethod
+    def _from_valid_dict(cls, data: Any, source: str | Path | None) -> Protocol:
         consensus = data.get("consensus", {})
         return cls(
             id=data["id"], version=data["version"], title=data["title"], modality=data["modality"],
@@ -459,6 +479,21 @@ class Protocol:
                 return structure
         raise KeyError(f"Protocol '{self.id}' has no structure '{label}'; its structures are "
                        + ", ".join(repr(s.label) for s in self.structures))
+
+    def structure_for_segment(self, segment: SegmentDescription) -> StructureTemplate | None:
+        """The volume/contour structure a segment is by its codes (category, type, modifier; the anatomic region
+        where the protocol names one), whatever its label: how submissions are checked and drafts mapped."""
+
+        def same(a: Code | None, b: Code | None) -> bool:
+            return (a is None and b is None) or (a is not None and b is not None and a.matches(b))
+
+        for structure in self.segment_structures:
+            if (same(structure.category, segment.category) and structure.type.matches(segment.type)
+                    and same(structure.type_modifier, segment.type_modifier)
+                    and (structure.anatomic_region is None
+                         or same(structure.anatomic_region, segment.anatomic_region))):
+                return structure
+        return None
 
     def structure_for_label_value(self, value: int) -> StructureTemplate | None:
         """The volume/contour structure whose label-map value is ``value``, or None."""

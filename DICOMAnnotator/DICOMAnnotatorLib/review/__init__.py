@@ -1,5 +1,6 @@
 """Review store: projects, cases, users and roles, assignments, submissions, multi-tier review,
-electronic sign-off and a hash-chained audit log, on SQLite (default) or PostgreSQL.
+electronic sign-off, AI drafts and how annotators corrected them, and a hash-chained audit log, on
+SQLite (default) or PostgreSQL.
 
 Public API::
 
@@ -20,6 +21,9 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "audit": ["ChainReport", "FileRecord", "export_log", "verify_chain"],
     "cases": ["Case", "SeriesRef", "add_cases"],
     "consensus_step": ["write_consensus_sr"],
+    "corrections": ["project_corrections"],
+    "draft_evaluation": ["evaluate_drafts"],
+    "drafts": ["case_drafts", "import_draft", "latest_draft", "record_open"],
     "errors": [
         "AlreadyExistsError",
         "AuthenticationError",
@@ -49,10 +53,10 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
         "verify_password",
     ],
     "projects": ["Project", "create_project", "project_protocol"],
-    "queues": ["NextCase", "next_case"],
+    "queues": ["NextCase", "QUEUE_ORDERS", "next_case"],
     "reports": ["audit_details", "project_status", "show_case", "signed_cases", "signed_result_files"],
     "sample_project": ["create_sample_project"],
-    "fetched": ["write_fetched"],
+    "fetched": ["safe_name", "write_fetched"],
     "service": ["LocalService"],
     "states": ["Action", "CaseState", "TRANSITIONS"],
     "store": ["SYSTEM_ACTOR", "ReviewStore", "utc_now"],

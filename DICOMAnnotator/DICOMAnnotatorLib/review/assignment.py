@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, exists, func, insert, select
 
 from ..protocols import ReviewRole
 from .cases import Case, case_from_row, get_case, set_state
+from .drafts import latest_uncertainty
 from .errors import NotFoundError, QuotaError, ReviewError
 from .projects import Project, get_project
 from .schema import assignments, cases, user_roles, users
@@ -80,8 +81,9 @@ def assign_cases(store: ReviewStore, project_name: str, *, actor: str, case_id: 
         return made
 
 
-def claim_case(tx: Transaction, project: Project, user: User) -> Case | None:
-    """Give ``user`` a free place on the most urgent case they are not on yet (None: there is none).
+def claim_case(tx: Transaction, project: Project, user: User, *, by_uncertainty: bool = False) -> Case | None:
+    """Give ``user`` a free place on the most urgent case they are not on yet (None: there is none); with
+    ``by_uncertainty`` the case whose AI draft the model was least sure of comes first.
 
     Claims wait for each other rather than skip locked cases (no SKIP LOCKED): a case another
     annotator is claiming may still have a place left when that claim commits, and PostgreSQL
@@ -91,7 +93,8 @@ def claim_case(tx: Transaction, project: Project, user: User) -> Case | None:
     query = (select(cases).where(
         cases.c.project_id == project.id, cases.c.claimable,
         ~exists().where(and_(assignments.c.case_id == cases.c.id, assignments.c.user_id == user.id)))
-        .order_by(cases.c.priority.desc(), cases.c.id).limit(1).with_for_update())
+        .order_by(*([latest_uncertainty(cases.c.id).desc().nulls_last()] if by_uncertainty else []),
+                  cases.c.priority.desc(), cases.c.id).limit(1).with_for_update())
     row = tx.conn.execute(query).one_or_none()
     if row is None:
         return None

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from ..dicom import Code
 from ..errors import InputError
-from ..imaging import SegmentDescription
-from ..protocols import AnnotationKind, Protocol, StructureTemplate
+from ..protocols import AnnotationKind, Protocol
 from .errors import SubmissionFileError
 
 
@@ -27,7 +26,7 @@ def check_seg_structures(path: str | os.PathLike[str], protocol: Protocol, case_
     found: set[str] = set()
     strangers = []
     for segment in read_segment_descriptions(path):
-        structure = _structure_for(segment, structures)
+        structure = protocol.structure_for_segment(segment)
         if structure is None:
             strangers.append(f"segment {segment.number} '{segment.label}' ({_codes(segment.category, segment.type)})")
         else:
@@ -63,19 +62,6 @@ def check_sr_answers(path: str | os.PathLike[str], protocol: Protocol, case_id: 
             allowed = "; ".join(v.meaning for s in asked for v in s.values)
             raise SubmissionFileError(f"{where} is '{answer.meaning}' ({answer.scheme} {answer.value}), not one of "
                                       f"its allowed values: {allowed}")
-
-
-def _structure_for(segment: SegmentDescription, structures: list[StructureTemplate]) -> StructureTemplate | None:
-    """The structure with the segment's codes; the anatomic region counts where the protocol names one."""
-    def same(a: Code | None, b: Code | None) -> bool:
-        return (a is None and b is None) or (a is not None and b is not None and a.matches(b))
-
-    for structure in structures:
-        if (same(structure.category, segment.category) and structure.type.matches(segment.type)
-                and same(structure.type_modifier, segment.type_modifier)
-                and (structure.anatomic_region is None or same(structure.anatomic_region, segment.anatomic_region))):
-            return structure
-    return None
 
 
 def _codes(category: Code | None, type_: Code) -> str:

@@ -34,7 +34,8 @@ def write_fetched(listing: dict[str, Any], folder: Path,
             copy(entry, target)
             _check(target, entry["sha256"])
             fetched.append({"role": entry["role"], "user": entry["user"], "round": entry["round"],
-                            "path": str(folder / "files" / target.name), "sha256": entry["sha256"]})
+                            "path": str(folder / "files" / target.name), "sha256": entry["sha256"],
+                            **{key: entry[key] for key in ("algorithm", "algorithm_version") if key in entry}})
     return {"case": listing["case"], "images": str(folder / "images"), "files": fetched}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, inspect, select, text
 
 from .audit import initialise_head
-from .schema import case_images, metadata, schema_version, sessions, submissions
+from .schema import case_images, case_opens, draft_corrections, drafts, metadata, schema_version, sessions, submissions
 
 #: Serialises schema creation and upgrades of one PostgreSQL database across processes.
 _PG_LOCK_KEY = 0x44434D5256  # "DCMRV"
@@ -42,8 +42,10 @@ def _sr_only_submissions(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE submissions ADD CONSTRAINT ck_submission_files "
                           "CHECK (seg_path IS NOT NULL OR sr_path IS NOT NULL)"))
         return
-    # SQLite cannot change a column's constraints: the table is rebuilt, rows copied as they are.
-    columns = ", ".join(column.name for column in submissions.columns)
+    # SQLite cannot change a column's constraints: the table is rebuilt (as the current schema has it, so with
+    # the columns later versions add, which their steps then find present), rows copied as they are.
+    kept = {column["name"] for column in inspect(conn).get_columns("submissions")}
+    columns = ", ".join(column.name for column in submissions.columns if column.name in kept)
     conn.execute(text("ALTER TABLE submissions RENAME TO submissions_v1"))
     submissions.create(conn)
     conn.execute(text(f"INSERT INTO submissions ({columns}) SELECT {columns} FROM submissions_v1"))
@@ -60,10 +62,19 @@ def _identity_and_files(conn: Connection) -> None:
     case_images.create(conn)
 
 
+def _ai_drafts(conn: Connection) -> None:
+    """Version 4: AI drafts, how each submission corrected its draft, and when annotators opened their cases."""
+    if "opened_at" not in {column["name"] for column in inspect(conn).get_columns("submissions")}:
+        conn.execute(text("ALTER TABLE submissions ADD COLUMN opened_at VARCHAR(32)"))
+    for table in (drafts, draft_corrections, case_opens):
+        table.create(conn)
+
+
 #: Step k (0-based) upgrades a store from version k+1 to k+2. Add a step whenever the tables in
 #: :mod:`.schema` change, and change the tables there to what the steps produce.
 UPGRADES: list[Upgrade] = [Upgrade(2, "SR-only submissions and SR consensus", _sr_only_submissions),
-                           Upgrade(3, "identity, sessions, case images", _identity_and_files)]
+                           Upgrade(3, "identity, sessions, case images", _identity_and_files),
+                           Upgrade(4, "AI drafts, their corrections, case openings", _ai_drafts)]
 
 
 def current_version() -> int:

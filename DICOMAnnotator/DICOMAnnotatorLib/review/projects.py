@@ -60,7 +60,7 @@ def project_protocol(conn: Connection, name: str) -> Protocol:
     row = conn.execute(select(projects.c.protocol_json).where(projects.c.name == name)).one_or_none()
     if row is None:
         get_project(conn, name)  # raises the NotFoundError that says how to create it
-    return Protocol.from_dict(json.loads(row.protocol_json), source=f"project {name}")
+    return Protocol.from_dict(json.loads(row.protocol_json), source=f"project {name}", validated=True)
 
 
 def protocol_has_volume_structures(conn: Connection, name: str) -> bool:

@@ -1,4 +1,5 @@
-""""My next case": the most urgent case a user can act on now, in priority order, then earliest added.
+""""My next case": the most urgent case a user can act on now, in priority order, then earliest added (or, for
+annotators who ask for it, the cases whose AI draft the model was least sure of first).
 
 An annotator's queue is their open assignments (assigned, not yet submitted in the current
 round); a reviewer's, radiologist's or lead's is the cases waiting for their role (consensus
@@ -17,7 +18,8 @@ from sqlalchemy import Connection, and_, exists, or_, select
 from ..protocols import ReviewRole
 from .assignment import claim_case
 from .cases import Case, case_from_row, get_case
-from .errors import EmptyQueueError
+from .drafts import latest_uncertainty
+from .errors import EmptyQueueError, ReviewError
 from .projects import Project, get_project
 from .schema import assignments, cases, reviews
 from .states import CaseState
@@ -42,17 +44,26 @@ class NextCase:
                 "images": self.case.image_location}
 
 
-def next_case(store: ReviewStore, project_name: str, user_name: str, *, claim: bool = False) -> NextCase:
+#: How an annotator's queue is ordered: by priority (then earliest added), or with ``uncertainty`` the cases whose
+#: AI draft the model was least sure of first (active learning), then by priority; cases without such a draft last.
+QUEUE_ORDERS = ("priority", "uncertainty")
+
+
+def next_case(store: ReviewStore, project_name: str, user_name: str, *, claim: bool = False,
+              order: str = "priority") -> NextCase:
     """The user's most urgent case; with ``claim`` an annotator with nothing open takes a free place."""
+    if order not in QUEUE_ORDERS:
+        raise ReviewError(f"Unknown queue order {order!r}; use {' or '.join(QUEUE_ORDERS)}")
+    by_uncertainty = order == "uncertainty"
     with store.read() as conn:
         project = get_project(conn, project_name)
         user = get_user(conn, user_name)
-        found = _best(_candidates(conn, project, user))
+        found = _best(_candidates(conn, project, user, by_uncertainty))
     if found is not None:
         return NextCase(found, _ACTION_BY_STATE[found.state])
     if claim and user.has(ReviewRole.ANNOTATOR):
         with store.write(user.name) as tx:
-            claimed = claim_case(tx, project, user)
+            claimed = claim_case(tx, project, user, by_uncertainty=by_uncertainty)
         if claimed is not None:
             return NextCase(claimed, "annotate")
     raise EmptyQueueError(f"No case waits for {user.name} in project {project_name}"
@@ -60,12 +71,13 @@ def next_case(store: ReviewStore, project_name: str, user_name: str, *, claim: b
                              else "; --claim takes a free place on an unassigned case"))
 
 
-def _candidates(conn: Connection, project: Project, user: User) -> list[Case]:
+def _candidates(conn: Connection, project: Project, user: User, by_uncertainty: bool) -> list[Case]:
     found = []
     if user.has(ReviewRole.ANNOTATOR):
+        first = [latest_uncertainty(assignments.c.case_id).desc().nulls_last()] if by_uncertainty else []
         case_id = conn.execute(select(assignments.c.case_id).where(
             assignments.c.user_id == user.id, assignments.c.project_id == project.id, assignments.c.is_open)
-            .order_by(assignments.c.priority.desc(), assignments.c.case_id).limit(1)).scalar()
+            .order_by(*first, assignments.c.priority.desc(), assignments.c.case_id).limit(1)).scalar()
         if case_id is not None:
             found.append(get_case(conn, case_id))
     for role in sorted(user.roles - {ReviewRole.ANNOTATOR}, key=lambda r: r.value):

@@ -2,9 +2,10 @@
 
 Blinding: until a case is final, an annotator of the case sees only their own submissions,
 no other annotator's name and no consensus; reviewers' comments stay visible, since a change
-request is addressed to them. Users who are not on the case need a reviewing or lead role, and
-see a round's submissions once its last one is in (so that no one reads an early submission
-while the others are still being drawn).
+request is addressed to them, and so do the case's AI drafts, which annotators start from.
+Users who are not on the case need a reviewing or lead role, and see a round's submissions
+once its last one is in (so that no one reads an early submission while the others are still
+being drawn).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import Connection, Integer, cast, func, select
 
 from ..protocols import ReviewRole
 from .cases import annotator_ids, case_project, get_case
+from .corrections import case_corrections, project_corrections
+from .drafts import case_drafts
 from .errors import PermissionDeniedError, ReviewError
 from .projects import get_project
 from .schema import assignments, cases, consensus, reviews, signatures, submissions, users
@@ -48,7 +51,8 @@ def show_case(store: ReviewStore, case_id: int, viewer: str) -> dict[str, Any]:
                    "submissions": _submissions(conn, case.id, only, hide_round=case.round if round_open else None),
                    "reviews": _reviews(conn, case.id),
                    "consensus": [] if blinded else _consensus(conn, case.id),
-                   "signature": _signature(conn, case.id)}
+                   "signature": _signature(conn, case.id),
+                   "drafts": case_drafts(conn, case.id)}
     return payload
 
 
@@ -62,7 +66,7 @@ def project_status(store: ReviewStore, project_name: str) -> dict[str, Any]:
             by_state[state] = count
         return {"project": project.name, "cases": sum(by_state.values()), "by_state": by_state,
                 "annotators": _throughput(conn, project.id), "agreement": _agreement(conn, project.id),
-                **project.to_json()}
+                "drafts": project_corrections(conn, project.id), **project.to_json()}
 
 
 def list_cases(store: ReviewStore, project_name: str, *, state: str | None = None) -> list[dict[str, Any]]:
@@ -130,8 +134,10 @@ def _submissions(conn: Connection, case_id: int, only: int | None, *,
         query = query.where(submissions.c.user_id == only)
     if hide_round is not None:
         query = query.where(submissions.c.round != hide_round)
+    corrections = case_corrections(conn, case_id)
     return [{"user": r.name, "round": r.round, "seg": r.seg_path, "seg_sha256": r.seg_sha256, "sr": r.sr_path,
-             "sr_sha256": r.sr_sha256, "submitted_at": r.submitted_at} for r in conn.execute(query)]
+             "sr_sha256": r.sr_sha256, "opened_at": r.opened_at, "submitted_at": r.submitted_at,
+             "corrections": corrections.get(r.id, [])} for r in conn.execute(query)]
 
 
 def _reviews(conn: Connection, case_id: int) -> list[dict[str, Any]]:

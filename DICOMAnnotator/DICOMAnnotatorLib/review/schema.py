@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -150,6 +151,8 @@ submissions = Table(
     Column("sr_path", Text),
     Column("sr_sha256", _HASH),
     Column("submitted_at", _TIME, nullable=False),
+    # schema version 4: when the annotator first opened (fetched) the case in this round, if they did
+    Column("opened_at", _TIME),
     UniqueConstraint("case_id", "user_id", "round", name="uq_submission_round"),
     CheckConstraint("seg_path IS NOT NULL OR sr_path IS NOT NULL", name="ck_submission_files"),
 )
@@ -205,6 +208,51 @@ case_images = Table(
     Column("case_id", ForeignKey("cases.id"), primary_key=True),
     Column("name", Text, primary_key=True),
     Column("sha256", _HASH, nullable=False),
+)
+
+#: AI drafts (schema version 4): a model's output made a SEG of the protocol's structures (Segment Algorithm Type
+#: AUTOMATIC), kept in the file store. A case may get drafts of several models; annotators start from the latest.
+drafts = Table(
+    "drafts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", ForeignKey("cases.id"), nullable=False),
+    Column("algorithm", String(64), nullable=False),
+    Column("algorithm_version", String(64), nullable=False),
+    Column("segmentation_type", String(16), nullable=False),  # BINARY, or FRACTIONAL for probabilities
+    Column("seg_path", Text, nullable=False),
+    Column("seg_sha256", _HASH, nullable=False),
+    Column("source_sha256", _HASH, nullable=False),  # the model's output file it was made from
+    Column("import_json", Text, nullable=False),  # canonical JSON: the source, the label mapping, the uncertainty
+    Column("uncertainty", Float),  # mean entropy (bits) inside the predicted structures; probability maps only
+    Column("imported_by", ForeignKey("users.id"), nullable=False),
+    Column("imported_at", _TIME, nullable=False),
+    _one_of("segmentation_type", ("BINARY", "FRACTIONAL")),
+)
+Index("ix_drafts_case", drafts.c.case_id, drafts.c.id)
+
+#: How a submission differs from the draft it started from, per structure of the draft (schema version 4).
+draft_corrections = Table(
+    "draft_corrections", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("submission_id", ForeignKey("submissions.id"), nullable=False),
+    Column("draft_id", ForeignKey("drafts.id"), nullable=False),
+    Column("structure", Text, nullable=False),
+    Column("draft_voxels", Integer, nullable=False),
+    Column("result_voxels", Integer, nullable=False),
+    Column("voxels_added", Integer, nullable=False),  # in the submission, not in the draft
+    Column("voxels_removed", Integer, nullable=False),  # in the draft, not in the submission
+    Column("dice", Float, nullable=False),
+    Column("hd95_mm", Float),  # undefined (NULL) when the draft or the submission is empty
+    UniqueConstraint("submission_id", "structure", name="uq_correction_structure"),
+)
+
+#: When an annotator first opened (fetched) a case in a round (schema version 4): the start of their work on it.
+case_opens = Table(
+    "case_opens", metadata,
+    Column("case_id", ForeignKey("cases.id"), primary_key=True),
+    Column("user_id", ForeignKey("users.id"), primary_key=True),
+    Column("round", Integer, primary_key=True, autoincrement=False),
+    Column("opened_at", _TIME, nullable=False),
 )
 
 audit_log = Table(

@@ -191,10 +191,37 @@ class LocalService:
         return {"assignments": [a.to_json() for a in made]}
 
     @_refusals_audited
-    def next_case(self, project: str, *, claim: bool = False) -> dict[str, Any]:
+    def next_case(self, project: str, *, claim: bool = False, order: str = "priority") -> dict[str, Any]:
         from .queues import next_case
 
-        return next_case(self.store, project, self._require_actor(), claim=claim).to_json()
+        return next_case(self.store, project, self._require_actor(), claim=claim, order=order).to_json()
+
+    # ------------------------------------------------------------------ AI drafts
+    @_refusals_audited
+    def import_draft(self, case: int, output: str | os.PathLike[str], *, algorithm: str, algorithm_version: str,
+                     label_table: str | os.PathLike[str] | None = None, labels: dict[str, str | None] | None = None,
+                     drop_unmapped: bool = False, output_name: str | None = None) -> dict[str, Any]:
+        """A model's output (label map, probability maps or SEG) becomes the case's latest AI draft (a lead acts)."""
+        from .drafts import import_draft
+
+        return import_draft(self.store, case, self._require_actor(), output, algorithm=algorithm,
+                            algorithm_version=algorithm_version, label_table=label_table, labels=labels,
+                            drop_unmapped=drop_unmapped, source_name=output_name)
+
+    @_refusals_audited
+    def open_case(self, case: int) -> dict[str, Any]:
+        """Note that the user opened their case (the start of the time their submission took)."""
+        from .drafts import record_open
+
+        self.show_case(case)  # the user must be able to see the case
+        return {"case": case, "opened_at": record_open(self.store, case, self._require_actor())}
+
+    @_refusals_audited
+    def evaluate(self, project: str, algorithm: str, *, version: str | None = None) -> dict[str, Any]:
+        """The algorithm's drafts against the signed results of the same cases (``evaluate --json``)."""
+        from .draft_evaluation import evaluate_drafts
+
+        return evaluate_drafts(self.store, project, algorithm, version=version)
 
     # ------------------------------------------------------------------ the case's steps
     @_refusals_audited
@@ -251,8 +278,12 @@ class LocalService:
 
     @_refusals_audited
     def case_files(self, case: int) -> dict[str, Any]:
-        """What the user may download of the case: its images and the files ``show_case`` lets them see."""
+        """What the user may download of the case: its images and the files ``show_case`` lets them see (asked by an
+        annotator of the case, this is their opening it)."""
+        from .drafts import record_open
+
         shown = self.show_case(case)
+        record_open(self.store, case, self._require_actor())
         with self.store.read() as conn:
             stored = conn.execute(select(case_images.c.name, case_images.c.sha256)
                                   .where(case_images.c.case_id == case).order_by(case_images.c.name)).all()
@@ -270,6 +301,11 @@ class LocalService:
                 if merged[role]:
                     files.append({"role": f"consensus_{role}", "user": merged["user"], "round": merged["round"],
                                   "path": merged[role], "sha256": merged[f"{role}_sha256"]})
+        if shown["drafts"]:  # the latest draft, which annotators start from
+            draft = shown["drafts"][-1]
+            files.append({"role": "draft", "user": draft["imported_by"], "round": shown["round"], "path": draft["seg"],
+                          "sha256": draft["seg_sha256"], "algorithm": draft["algorithm"],
+                          "algorithm_version": draft["algorithm_version"]})
         return {"case": case, "images": images, "files": files}
 
     def fetch_case(self, case: int, folder: str | os.PathLike[str]) -> dict[str, Any]:

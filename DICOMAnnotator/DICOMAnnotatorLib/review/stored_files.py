@@ -125,6 +125,21 @@ class FileStore:
             raise
         return self.record(incoming.finish(), role)
 
+    def scratch(self, suffix: str = "") -> Path:
+        """A new file name in ``incoming`` for a file the store writes itself (e.g. an AI draft's SEG), to keep with
+        :meth:`adopt`; a process killed before that leaves it for :meth:`clear_incoming`."""
+        self.incoming.mkdir(parents=True, exist_ok=True)
+        return self.incoming / f"partial-{secrets.token_hex(16)}{suffix}"
+
+    def adopt(self, written: str | os.PathLike[str], role: str) -> FileRecord:
+        """Keep a file written at a :meth:`scratch` name by moving it into place (hashed once, never copied)."""
+        written = Path(written).absolute()
+        if written.parent != self.incoming:
+            raise StoreError(f"{written} is not in {self.incoming}; only files written there are adopted")
+        held = written.with_name(f"held-{sha256_of(written)}-{secrets.token_hex(16)}")
+        os.replace(written, held)
+        return self.record(held, role)
+
     def open_verified(self, sha256: str) -> Path:
         """The stored file, after checking it still hashes to ``sha256``."""
         path = self.path(sha256)

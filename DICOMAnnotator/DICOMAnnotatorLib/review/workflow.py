@@ -22,6 +22,8 @@ from ..imaging import ReferenceSeries
 from .audit import FileRecord, canonical_json
 from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
 from .consensus_step import compare_srs, compute_consensus_seg, write_consensus_sr
+from .corrections import measure_corrections, record_corrections
+from .drafts import latest_draft, opened_at
 from .errors import IllegalTransitionError, PermissionDeniedError, ReviewError, SelfReviewError, SubmissionFileError
 from .files import check_unchanged, seg_record, sr_record
 from .projects import Project, project_protocol, protocol_has_volume_structures
@@ -79,15 +81,23 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
     if sr is not None:
         files.append(sr_record(sr, case.series_uid, case_id=case_id, files=store.files, protocol=protocol))
     by_role = {record.role: record for record in files}
+    corrections = measure_corrections(store, case, by_role["seg"].path) if "seg" in by_role else None
     with store.write(user_name) as tx:
         user, case, project = _load(tx, case_id)
         _authorize(tx.conn, case, project, user, Action.SUBMIT)
         assignment = _open_assignment(tx.conn, case, user)
         seg_file, sr_file = by_role.get("seg"), by_role.get("sr")
-        tx.conn.execute(insert(submissions).values(
+        submission_id = tx.conn.execute(insert(submissions).values(
             case_id=case.id, user_id=user.id, round=case.round, submitted_at=tx.now,
+            opened_at=opened_at(tx.conn, case.id, user.id, case.round),
             seg_path=seg_file.path if seg_file else None, seg_sha256=seg_file.sha256 if seg_file else None,
-            sr_path=sr_file.path if sr_file else None, sr_sha256=sr_file.sha256 if sr_file else None))
+            sr_path=sr_file.path if sr_file else None, sr_sha256=sr_file.sha256 if sr_file else None)
+        ).inserted_primary_key[0]
+        if corrections is not None and latest_draft(tx.conn, case.id).id == corrections.draft_id:
+            record_corrections(tx.conn, submission_id, corrections)
+            details = {"draft": corrections.draft_id, "draft_corrections": corrections.to_json()}
+        else:
+            details = {}
         tx.conn.execute(update(assignments).where(assignments.c.id == assignment.id).values(is_open=False))
         count = tx.conn.execute(select(func.count()).select_from(submissions).where(
             submissions.c.case_id == case.id, submissions.c.round == case.round)).scalar_one()
@@ -97,7 +107,7 @@ def submit(store: ReviewStore, case_id: int, user_name: str, seg: str | os.PathL
             target = CaseState.SUBMITTED
         else:
             target = _after_merge(project)
-        return _move(tx, case, project, Action.SUBMIT, target, files=files)
+        return _move(tx, case, project, Action.SUBMIT, target, files=files, details=details)
 
 
 def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method: str | None = None,

@@ -44,9 +44,9 @@ def segment_item(
     Carries number, label, category, type (with its modifier inside the type item), anatomic
     region (with modifier), tracking ids and the display colour as CIELab. A non-MANUAL segment
     gets an Algorithm Identification: its name, ``algorithm_family`` (default: CID 7162
-    "Artificial Intelligence" for AUTOMATIC, "Manual Processing" otherwise) and
-    ``algorithm_version``. Tracking ID and UID go together (the macro requires both or none):
-    a missing one is made up from the label or a new UID.
+    "Artificial Intelligence" for AUTOMATIC, "Manual Processing" otherwise) and its version (the
+    description's own, e.g. an AI model's, else ``algorithm_version``). Tracking ID and UID go
+    together (the macro requires both or none): a missing one is made up from the label or a new UID.
     """
     _check_long_strings(description)
     item = Dataset()
@@ -65,7 +65,7 @@ def segment_item(
         identification = Dataset()
         identification.AlgorithmFamilyCodeSequence = [code_item(family)]
         identification.AlgorithmName = item.SegmentAlgorithmName
-        identification.AlgorithmVersion = algorithm_version
+        identification.AlgorithmVersion = description.algorithm_version or algorithm_version
         item.SegmentationAlgorithmIdentificationSequence = [identification]
     if description.tracking_id is not None or description.tracking_uid is not None:
         item.TrackingID = description.tracking_id or description.label
@@ -85,6 +85,7 @@ def _check_long_strings(description: SegmentDescription) -> None:
     codes = (description.category, description.type, description.type_modifier, description.anatomic_region,
              description.anatomic_region_modifier)
     texts = [("label", description.label), ("algorithm name", description.algorithm_name or ""),
+             ("algorithm version", description.algorithm_version or ""),
              *(("code meaning", code.meaning) for code in codes if code is not None)]
     for what, text in texts:
         problems = [f"{len(text)} characters"] if len(text) > 64 else []
@@ -139,6 +140,7 @@ def segment_description_from_dataset(item: Any, source: str = "The SEG") -> Segm
         raise InputError(f"{source}: segment {number} ('{label}') has Segment Algorithm Type "
                          f"'{item.get('SegmentAlgorithmType', '')}', not MANUAL, SEMIAUTOMATIC or AUTOMATIC; "
                          "the SEG is not conformant") from None
+    identification = _first(item, "SegmentationAlgorithmIdentificationSequence")
     try:
         return SegmentDescription(
             number=number, label=label,
@@ -153,6 +155,8 @@ def segment_description_from_dataset(item: Any, source: str = "The SEG") -> Segm
                 None if algorithm is AlgorithmType.MANUAL else "unnamed"),
             tracking_id=item.get("TrackingID"),
             tracking_uid=item.get("TrackingUID"),
+            algorithm_version=(str(identification.get("AlgorithmVersion", "") or "") or None)
+            if identification is not None else None,
         )
     except SegmentationError as exc:
         raise InputError(f"{source}: {exc}; the SEG is not conformant") from exc

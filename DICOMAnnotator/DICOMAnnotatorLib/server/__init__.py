@@ -11,9 +11,9 @@ from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
     "app": ["Limits", "create_app"],
-    "client": ["RemoteService", "login", "logout"],
+    "client": ["RemoteService", "login", "logout", "sign_in", "sign_out"],
     "connection": ["connect", "is_server_url"],
     "credentials": ["config_folder", "forget_session", "saved_session"],
     "pacs_push": ["PushTarget", "ResultPusher"],
-    "run": ["serve"],
+    "run": ["is_loopback", "serve"],
 })

@@ -154,6 +154,32 @@ def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | N
     def submit(request: Request, service: LocalService, body: dict[str, Any]) -> Any:
         return service.submit(int(request.path_params["case"]), held_files(body, "seg"), held_files(body, "sr"))
 
+    def import_draft(request: Request, service: LocalService, body: dict[str, Any]) -> Any:
+        """The model's output (and its label table) as sent, under their own names: readers go by extension."""
+        import shutil
+        import tempfile
+
+        from ..review import safe_name
+
+        store.files.incoming.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="draft-upload-", dir=store.files.incoming))
+        try:
+            named = {}
+            for key in ("output", "label_table"):
+                if body.get(key):
+                    named[key] = work / key / safe_name(str(body.get(f"{key}_name") or key))
+                    store.files.link_into(store.files.held(body[key]), named[key])
+            return service.import_draft(
+                int(request.path_params["case"]), named["output"], algorithm=str(body.get("algorithm") or ""),
+                algorithm_version=str(body.get("algorithm_version") or ""), label_table=named.get("label_table"),
+                labels=body.get("labels"), drop_unmapped=bool(body.get("drop_unmapped")),
+                output_name=str(body.get("output_name") or "output"))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            for key in ("output", "label_table"):
+                if isinstance(body.get(key), str):
+                    _discard(store, body[key])
+
     def add_cases(request: Request, service: LocalService, body: dict[str, Any]) -> Any:
         series = [[(str(entry["name"]), store.files.held(entry["upload"])) for entry in files]
                   for files in body.get("series") or []]
@@ -198,13 +224,18 @@ def create_app(store: ReviewStore, *, session_ttl: timedelta, limits: Limits | N
         Route("/api/projects/{project}/assign", action(lambda r, s, b: s.assign(
             r.path_params["project"], case=b.get("case"), annotators=b.get("annotators"))), methods=["POST"]),
         Route("/api/projects/{project}/next", action(lambda r, s, b: s.next_case(
-            r.path_params["project"], claim=bool(b.get("claim")))), methods=["POST"]),
+            r.path_params["project"], claim=bool(b.get("claim")), order=str(b.get("order") or "priority"))),
+            methods=["POST"]),
+        Route("/api/projects/{project}/evaluate", action(lambda r, s, b: s.evaluate(
+            r.path_params["project"], str(b.get("algorithm") or ""), version=b.get("version"))), methods=["POST"]),
         Route("/api/files", upload, methods=["PUT"]),
         Route("/api/cases/{case:int}", action(lambda r, s, b: s.show_case(case_id(r))), methods=["GET"]),
         Route("/api/cases/{case:int}/files", action(lambda r, s, b: _listing(s.case_files(case_id(r)))),
               methods=["GET"]),
         Route("/api/cases/{case:int}/files/{sha256}", action(download), methods=["GET"]),
         Route("/api/cases/{case:int}/submit", action(submit), methods=["POST"]),
+        Route("/api/cases/{case:int}/drafts", action(import_draft), methods=["POST"]),
+        Route("/api/cases/{case:int}/open", action(lambda r, s, b: s.open_case(case_id(r))), methods=["POST"]),
         Route("/api/cases/{case:int}/review", action(lambda r, s, b: s.review(
             case_id(r), str(b.get("decision")), b.get("comment"))), methods=["POST"]),
         Route("/api/cases/{case:int}/consensus", action(lambda r, s, b: s.consensus(
@@ -222,7 +253,7 @@ def _handled(handler: Callable[..., Any], request: Request, service: LocalServic
     try:
         return handler(request, service, body)
     except BaseException:
-        for key in ("seg", "sr", "consensus_seg"):
+        for key in ("seg", "sr", "consensus_seg", "output", "label_table"):
             if isinstance(body.get(key), str):
                 _discard(service.store, body[key])
         for files in body.get("series") or []:

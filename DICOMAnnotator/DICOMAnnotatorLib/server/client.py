@@ -23,15 +23,26 @@ from .credentials import save_session, saved_session, server_key
 TIMEOUT = (10.0, 600.0)  # (connect, read) seconds: a consensus or a large file may take minutes
 
 
+def sign_in(url: str, user: str, password: str) -> dict[str, Any]:
+    """A new session of ``user`` on the server at ``url`` (``token``, ``user``, ``expires_at``), kept nowhere: the
+    web app holds it for the user's browser session only."""
+    return _call("POST", url, "/api/login", token=None, json={"user": user, "password": password})
+
+
+def sign_out(url: str, token: str) -> None:
+    """End the session of ``token`` on the server (it cannot be used again)."""
+    _call("POST", url, "/api/logout", token=token)
+
+
 def login(url: str, user: str, password: str) -> dict[str, Any]:
     """Sign in to the server at ``url``; the session is kept for later commands (the password is not)."""
-    session = _call("POST", url, "/api/login", token=None, json={"user": user, "password": password})
+    session = sign_in(url, user, password)
     save_session(url, session)
     return session
 
 
 def logout(url: str) -> None:
-    _call("POST", url, "/api/logout", token=saved_session(url)["token"])
+    sign_out(url, saved_session(url)["token"])
 
 
 class RemoteService:
@@ -94,8 +105,28 @@ class RemoteService:
                annotators: Sequence[str] | None = None) -> dict[str, Any]:
         return self._post(f"/api/projects/{project}/assign", {"case": case, "annotators": annotators})
 
-    def next_case(self, project: str, *, claim: bool = False) -> dict[str, Any]:
-        return self._post(f"/api/projects/{project}/next", {"claim": claim})
+    def next_case(self, project: str, *, claim: bool = False, order: str = "priority") -> dict[str, Any]:
+        return self._post(f"/api/projects/{project}/next", {"claim": claim, "order": order})
+
+    # ------------------------------------------------------------------ AI drafts
+    def import_draft(self, case: int, output: str | os.PathLike[str], *, algorithm: str, algorithm_version: str,
+                     label_table: str | os.PathLike[str] | None = None, labels: dict[str, str | None] | None = None,
+                     drop_unmapped: bool = False, output_name: str | None = None) -> dict[str, Any]:
+        """The output and its label table are sent; the server reads them on the case's series (which it holds)."""
+        if label_table is not None and Path(label_table).is_dir():  # a MONAI bundle: its metadata names the labels
+            label_table = Path(label_table) / "configs" / "metadata.json"
+        body = {"output": self._upload(output)["upload"], "output_name": output_name or Path(output).name,
+                "label_table": self._upload(label_table)["upload"] if label_table is not None else None,
+                "label_table_name": Path(label_table).name if label_table is not None else None,
+                "labels": labels, "drop_unmapped": drop_unmapped, "algorithm": algorithm,
+                "algorithm_version": algorithm_version}
+        return self._post(f"/api/cases/{case}/drafts", body)
+
+    def open_case(self, case: int) -> dict[str, Any]:
+        return self._post(f"/api/cases/{case}/open", {})
+
+    def evaluate(self, project: str, algorithm: str, *, version: str | None = None) -> dict[str, Any]:
+        return self._post(f"/api/projects/{project}/evaluate", {"algorithm": algorithm, "version": version})
 
     # ------------------------------------------------------------------ the case's steps
     def submit(self, case: int, seg: str | os.PathLike[str] | None,

@@ -1,0 +1,343 @@
+"""The browser app end to end: a real team server, the real launcher, real Slicer session processes, Chromium.
+
+Annotators paint in a slice view of their own session and submit; the SEG the server keeps has the
+stroke's voxels, found through the core from the submission (not from the page). The reviewer merges and
+approves, the radiologist signs with the password. Refusals (a wrong password, a case not assigned, a
+reviewer's action by an annotator, a broken series, no session place left) show the core's message in the
+page and change nothing in the store. Screenshots of every step go to the folder the run prints (or
+$DICOM_ANNOTATOR_SCREENSHOTS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import require_module
+from DICOMAnnotatorLib.imaging import ReferenceSeries, phantoms
+from DICOMAnnotatorLib.seg import read_seg
+from DICOMAnnotatorLib.server import RemoteService
+from team_server import TeamServer, Workstation
+from web_app import (
+    START_TIMEOUT_MS,
+    Browser,
+    WebApp,
+    axial_view,
+    click_and_wait,
+    probe_at,
+    wait_for_desk,
+)
+from web_app import sign_in as sign_in_page
+
+pytestmark = pytest.mark.web
+
+PASSWORDS = {name: f"{name}-correct horse battery" for name in ("lead", "ann", "ben", "cy", "rev", "rad")}
+#: Nine slices 3 mm apart: a 5 mm brush reaches at most the slices next to the one it is on.
+GEOMETRY = {"size": (64, 48, 9), "spacing": (0.9, 0.7, 3.0)}
+#: The brush is a polygonal sphere (16 x 16 facets, inside the true sphere by at most 2 % of its radius) whose
+#: positions along a stroke are at most a tenth of its diameter apart, rasterized onto the voxel grid: every voxel
+#: whose centre is nearer the stroke than 97 % of the radius is painted, and no voxel that the brush does not reach
+#: (centre farther than the radius plus half the voxel's in-plane diagonal).
+SURELY_INSIDE = 0.97
+
+
+@pytest.fixture(scope="module", autouse=True)
+def web_extra() -> None:
+    """The session processes run on trame-slicer (the web extra, which the test command installs)."""
+    require_module("trame_slicer")
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("DICOM_ANNOTATOR_SCREENSHOTS") or tmp_path_factory.mktemp("web-screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots of the web app's steps: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory):
+    """A team server with annotators ann, ben, cy, reviewer rev, radiologist rad; project liver with case 1 (ann and
+    ben), case 2 (ben and cy) and case 3 (ann and ben, a slice whose pixel data is cut short)."""
+    folder = tmp_path_factory.mktemp("web-team")
+    server = TeamServer(f"sqlite:///{folder / 'server.db'}", folder)
+    server.add_first_lead("lead", PASSWORDS["lead"])
+    server.start()
+    lead = Workstation(folder / "lead", server)
+    lead.login("lead", PASSWORDS["lead"])
+    for name, role in (("ann", "annotator"), ("ben", "annotator"), ("cy", "annotator"), ("rev", "reviewer"),
+                       ("rad", "radiologist")):
+        lead.ok("user", "add", name, "--role", role, "--password-stdin", stdin=PASSWORDS[name] + "\n")
+    lead.ok("project", "create", "liver", "--protocol", "liver-lesions-ct")
+    series = []
+    for name in ("case-1", "case-2", "case-3"):
+        geometry = phantoms.phantom_geometry(**GEOMETRY)
+        datasets = phantoms.ct_datasets(geometry, phantoms.phantom_volume(geometry)[0])
+        if name == "case-3":
+            datasets[4].PixelData = datasets[4].PixelData[:100]
+        phantoms.write_datasets(datasets, folder / name)
+        series.append(folder / name)
+    lead.ok("case", "add", "liver", *series)
+    service = RemoteService(server.url, token=lead.token())
+    for case, annotators in ((1, ["ann", "ben"]), (2, ["ben", "cy"]), (3, ["ann", "ben"])):
+        service.assign("liver", case=case, annotators=annotators)
+    yield server, lead, series
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(screenshots, tmp_path_factory):
+    require_module("playwright")  # the test extra; under CI its absence fails
+    opened = Browser(screenshots, tmp_path_factory.mktemp("chromium-profile"))
+    yield opened
+    opened.close()
+
+
+def case_state(lead: Workstation, case: int) -> dict:
+    shown = json.loads(lead.ok("case", "show", str(case), "--json"))
+    return {key: shown[key] for key in ("state", "round", "submissions", "reviews", "consensus")}
+
+
+def paint_stroke(page, browser: Browser, name: str):
+    """Paint a horizontal stroke across the middle of the axial view; returns its two ends (RAS mm) and the
+    brush diameter (mm), as the data probe read them."""
+    page.click("#da-tool-SegmentEditorUI")
+    page.click("button:has(i.mdi-brush):not(#da-tool-SegmentEditorUI) >> nth=0")
+    view = axial_view(page)
+    y = view["y"] + view["height"] * 0.5
+    x0, x1 = view["x"] + view["width"] * 0.42, view["x"] + view["width"] * 0.58
+    end, _, _ = probe_at(page, x1, y)  # one mouse move each: the probe shows that position
+    start, _, brush = probe_at(page, x0, y)
+    page.mouse.down()
+    page.mouse.move(x0 + 0.01, y)  # the brush starts painting at the first move with the button down
+    page.mouse.move(x1, y, steps=12)
+    page.mouse.move(x1, y)
+    page.mouse.up()
+    page.click("#da-tool-CasePanel")
+    page.wait_for_function("() => [...document.querySelectorAll('#da-measurements td')]"
+                           ".some((cell, n, all) => cell.innerText === 'Liver' && all[n + 1].innerText !== '0')")
+    browser.shot(page, name)
+    return np.array(start), np.array(end), brush
+
+
+def choose_consensus_method(page, method: str) -> None:
+    page.click("#da-consensus-method", force=True)
+    page.click(f".v-overlay .v-list-item:has-text('{method}')")
+
+
+def stroke_voxels(series: ReferenceSeries, start_ras, end_ras, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Masks ([k, j, i]) of the voxels whose centres lie within ``SURELY_INSIDE * radius`` of the stroke, and of those
+    the brush reaches (centre within the radius plus half the voxel's in-plane diagonal)."""
+    geometry = series.geometry
+    k, j, i = np.indices(geometry.array_shape)
+    centres_lps = geometry.index_to_lps(np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1).astype(float))
+    centres = centres_lps * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS
+    direction = end_ras - start_ras
+    along = np.clip((centres - start_ras) @ direction / (direction @ direction), 0.0, 1.0)
+    distance = np.linalg.norm(centres - (start_ras + along[:, None] * direction), axis=1).reshape(k.shape)
+    reach = radius + 0.5 * float(np.hypot(*geometry.spacing[:2]))
+    return distance <= SURELY_INSIDE * radius, distance <= reach
+
+
+def test_wrong_password_is_refused_in_the_page_and_changes_nothing(team, browser, tmp_path):
+    server, lead, _ = team
+    web = WebApp(server, tmp_path).start()
+    try:
+        before = case_state(lead, 1)
+        page = browser.page(web.url)
+        sign_in_page(page, "ann", "not the password")
+        assert "name or password" in page.inner_text("#sign-in-error").lower()
+        browser.shot(page, "wrong-password")
+        assert web.session_processes() == {}
+        assert case_state(lead, 1) == before
+        page.context.close()
+    finally:
+        web.stop()
+
+
+def test_annotate_review_and_sign_in_the_browser(team, browser, tmp_path):
+    server, lead, series_folders = team
+    web = WebApp(server, tmp_path, max_sessions=2).start()
+    try:
+        # two annotators signed in at once: two session processes
+        ann, ben = browser.page(web.url), browser.page(web.url)
+        sign_in_page(ann, "ann", PASSWORDS["ann"])
+        sign_in_page(ben, "ben", PASSWORDS["ben"])
+        wait_for_desk(ann)
+        wait_for_desk(ben)
+        sessions = web.session_processes()
+        assert len(sessions) == 2 and all("token" not in command for command in sessions.values())
+        browser.shot(ann, "annotator-signed-in")
+
+        # no third place: a clear message, no process
+        rev = browser.page(web.url)
+        sign_in_page(rev, "rev", PASSWORDS["rev"])
+        assert "all 2 places" in rev.inner_text("#sign-in-error").lower()
+        browser.shot(rev, "no-session-place-left")
+        assert len(web.session_processes()) == 2
+        rev.context.close()
+
+        # an annotator opening a case not assigned to them; a broken series: refused, nothing changed
+        before = {case: case_state(lead, case) for case in (1, 2, 3)}
+        ann.fill("#da-case-number", "2")
+        assert "not assigned to ann" in click_and_wait(ann, "#da-open-case")
+        browser.shot(ann, "case-not-assigned")
+        ann.fill("#da-case-number", "3")
+        refused = click_and_wait(ann, "#da-open-case")
+        assert "Cannot decode the pixel data" in refused and "0005" in refused, refused
+        browser.shot(ann, "broken-series")
+        assert {case: case_state(lead, case) for case in (1, 2, 3)} == before
+
+        # each opens case 1 in their own scene
+        for page in (ann, ben):
+            page.fill("#da-project", "liver")
+            assert click_and_wait(page, "#da-next-case") == "Case 1 opened"
+        browser.shot(ann, "annotator-case-open")
+        start, end, brush = paint_stroke(ann, browser, "annotator-stroke")
+        ben_rows = ben.locator("#da-measurements tr").all_inner_texts()
+        assert any(row.startswith("Liver") and "\t0\t" in row for row in ben_rows), ben_rows  # not ann's stroke
+        ben_start, ben_end, _ = paint_stroke(ben, browser, "second-annotator-stroke")
+        assert click_and_wait(ann, "#da-save-draft") == "Draft of case 1 saved; it opens again with the case"
+        painted = ann.locator("#da-measurements tr").all_inner_texts()
+        ann.fill("#da-case-number", "1")
+        assert click_and_wait(ann, "#da-open-case") == "Case 1 opened"  # resumed from the draft
+        assert ann.locator("#da-measurements tr").all_inner_texts() == painted
+
+        for page in (ann, ben):
+            assert "submitted" in click_and_wait(page, "#da-submit")
+        browser.shot(ann, "annotator-submitted")
+
+        # the submitted SEG holds the stroke: every voxel nearer than the brush's radius, none beyond
+        service = RemoteService(server.url, token=lead.token())
+        fetched = service.fetch_case(1, tmp_path / "fetched")
+        reference = ReferenceSeries.from_paths([series_folders[0]])
+        segs = {e["user"]: Path(e["path"]) for e in fetched["files"] if e["role"] == "seg"}
+        for user, (a, b) in (("ann", (start, end)), ("ben", (ben_start, ben_end))):
+            submitted = read_seg(segs[user], reference)
+            liver = next(d.number for d in submitted.segments if d.label == "Liver")
+            painted = submitted.mask(liver).astype(bool)
+            surely, at_most = stroke_voxels(reference, a, b, brush / 2)
+            assert surely.sum() > 10
+            missed, beyond = np.argwhere(surely & ~painted), np.argwhere(painted & ~at_most)
+            assert len(missed) == 0, f"{user}: voxels (k, j, i) on the stroke {a} -> {b} not painted: {missed}"
+            assert len(beyond) == 0, f"{user}: voxels (k, j, i) beyond the brush painted: {beyond}"
+
+        # ben signs out (a place for the reviewer); ann stays
+        ben.click("#da-sign-out")
+        ben.wait_for_selector("#sign-in-note")
+        deadline = time.monotonic() + 30
+        while len(web.session_processes()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(web.session_processes()) == 1
+
+        # the reviewer merges
+        rev = browser.page(web.url)
+        sign_in_page(rev, "rev", PASSWORDS["rev"])
+        wait_for_desk(rev)
+        rev.click("#da-tab-review")
+        rev.fill("#da-review-project", "liver")
+        assert click_and_wait(rev, "#da-review-next") == "Case 1 opened to consensus"
+        rev.click("#da-review-submissions button:has-text('ann')")
+        browser.shot(rev, "reviewer-submissions")
+        choose_consensus_method(rev, "majority")
+        assert "Consensus (majority) built" in click_and_wait(rev, "#da-build-consensus")
+        agreement = [row.split("\t") for row in rev.locator("#da-agreement tbody tr").all_inner_texts()]
+        liver = next(row for row in agreement if row[:3] == ["Liver", "ann", "ben"])
+        assert 0.5 < float(liver[3]) <= 1.0, agreement  # Dice of the two strokes, computed by the core
+        browser.shot(rev, "reviewer-consensus")
+        assert "recorded" in click_and_wait(rev, "#da-record-consensus")
+
+        # a reviewer's action by an annotator: the server refuses it, by her role
+        before = case_state(lead, 1)
+        assert before["state"] == "in_review"
+        ann.click("#da-tab-review")
+        ann.fill("#da-review-case-number", "1")
+        assert click_and_wait(ann, "#da-review-open") == "Case 1 opened to in_review"
+        shown = [name.strip().lower() for name in ann.locator("#da-review-submissions button").all_inner_texts()]
+        assert shown == ["all", "ann"], shown  # blinded: her own submission only
+        refused = click_and_wait(ann, "#da-approve")
+        assert refused.startswith("ann (annotator) cannot review case 1"), refused  # the server's words
+        browser.shot(ann, "annotator-may-not-review")
+        assert case_state(lead, 1) == before
+        ann.click("#da-sign-out")
+        ann.wait_for_selector("#sign-in-note")
+
+        # the reviewer approves
+        assert "approved" in click_and_wait(rev, "#da-approve")
+        browser.shot(rev, "reviewer-approved")
+        rev.click("#da-sign-out")
+        rev.wait_for_selector("#sign-in-note")
+
+        # the radiologist approves and signs with the password
+        rad = browser.page(web.url)
+        sign_in_page(rad, "rad", PASSWORDS["rad"])
+        wait_for_desk(rad)
+        rad.click("#da-tab-review")
+        rad.fill("#da-review-project", "liver")
+        assert click_and_wait(rad, "#da-review-next").startswith("Case 1 opened")
+        assert "approved" in click_and_wait(rad, "#da-approve")
+        rad.fill("#da-sign-password", "wrong password")
+        assert "password" in click_and_wait(rad, "#da-sign").lower()
+        assert case_state(lead, 1)["state"] == "approved"
+        rad.fill("#da-sign-password", PASSWORDS["rad"])
+        assert "signed by" in click_and_wait(rad, "#da-sign")
+        browser.shot(rad, "radiologist-signed")
+        shown = json.loads(lead.ok("case", "show", "1", "--json"))
+        assert shown["state"] == "final" and shown["signature"]["user"] == "rad"
+        rad.click("#da-sign-out")
+    finally:
+        web.stop()
+    assert PASSWORDS["rad"] not in (tmp_path / "web.log").read_text()
+    for log in (tmp_path / "work").rglob("session.log"):
+        text = log.read_text(errors="replace")
+        assert not any(password in text for password in PASSWORDS.values()), log
+
+
+def test_the_session_process_answers_its_launcher_only(team, browser, tmp_path):
+    """A local account that finds a session's port gets nothing without the launcher's key."""
+    import requests
+
+    server, _, _ = team
+    web = WebApp(server, tmp_path).start()
+    try:
+        page = browser.page(web.url)
+        sign_in_page(page, "cy", PASSWORDS["cy"])
+        page.wait_for_selector("#da-next-case", timeout=START_TIMEOUT_MS)
+        (command,) = web.session_processes().values()
+        port = int(command.split("--port")[1].split()[0])
+        assert requests.get(f"http://127.0.0.1:{port}/index.html", timeout=10).status_code == 403
+        assert requests.get(f"{web.url}/app/index.html", timeout=10).status_code == 401  # no cookie: no session
+    finally:
+        web.stop()
+
+
+def test_an_idle_session_is_stopped_and_its_server_session_ended(team, tmp_path):
+    """Signed in and then left alone: after the idle time the session process stops, the team server's session
+    ends with it, and the browser is sent back to the sign-in page."""
+    import requests
+
+    server, _, _ = team
+    web = WebApp(server, tmp_path, idle_timeout=3).start()
+    try:
+        browser = requests.Session()
+        answer = browser.post(f"{web.url}/sign-in", data={"user": "cy", "password": PASSWORDS["cy"]},
+                              allow_redirects=False, timeout=30)
+        assert answer.status_code == 302 and answer.headers["Location"] == "/app/"
+        assert len(web.session_processes()) == 1
+        deadline = time.monotonic() + 60
+        while web.session_processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert web.session_processes() == {}
+        page = browser.get(f"{web.url}/app/", timeout=30)
+        assert page.status_code == 401 and "Your session has ended" in page.text
+        ended, log = "Ended the server session of cy", tmp_path / "web.log"
+        deadline = time.monotonic() + 30  # the launcher ends the server session just after stopping the process
+        while ended not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ended in log.read_text()
+    finally:
+        web.stop()

@@ -1,0 +1,138 @@
+"""The web app as a user meets it: ``dicom-annotator web`` as a process in front of a real team server, and
+Debian's Chromium driven by Playwright (no browser download: ``executable_path``).
+
+:class:`WebApp` starts the launcher on a free port; :class:`Browser` signs a user in on a page of its own
+(each page is a separate browser context, so cookies are never shared) and writes a screenshot of each
+step into the folder the run prints. Waits are on the page's own state (an element, a text), never sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+from conftest import COMMAND, chromium_command, require_tool
+from processes import stop_process
+from team_server import TeamServer, free_port, wait_until_answering
+
+#: Slicer session processes take 7-30 s to answer on two busy cores; a case opens in a few seconds.
+START_TIMEOUT_MS = 120_000
+ACTION_TIMEOUT_MS = 60_000
+
+
+class WebApp:
+    """``dicom-annotator web --store URL`` on 127.0.0.1, its session processes' work under ``folder``."""
+
+    def __init__(self, server: TeamServer, folder: Path, *, max_sessions: int = 4, idle_timeout: float = 1800) -> None:
+        self.server, self.folder = server, folder
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [COMMAND, "web", "--store", server.url, "--port", str(self.port), "--work", str(folder / "work"),
+                     "--max-sessions", str(max_sessions), "--idle-timeout", str(idle_timeout)]
+        self.log = folder / "web.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WebApp:
+        env = dict(os.environ, DICOM_ANNOTATOR_CONFIG=str(self.folder / "config"))
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        wait_until_answering(self.process, self.url, self.log, "the web app")
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process, signal.SIGINT, timeout=60)
+        self.process = None
+
+    def session_processes(self) -> dict[int, str]:
+        """The launcher's running Slicer session processes: pid -> command line."""
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == self.process.pid and "DICOMAnnotatorLib.web.desk_app" in command:
+                found[int(entry.name)] = command
+        return found
+
+
+class Browser:
+    """Headless Chromium (Debian's) with one page per signed-in user; screenshots numbered by step."""
+
+    def __init__(self, screenshots: Path, profile: Path) -> None:
+        from playwright.sync_api import sync_playwright
+
+        chromium = require_tool("chromium")
+        self.screenshots, self.step = screenshots, 0
+        self._playwright = sync_playwright().start()
+        flags = [flag for flag in chromium_command(chromium, profile)[1:]
+                 if flag != "--headless" and not flag.startswith("--user-data-dir")]
+        self.browser = self._playwright.chromium.launch(executable_path=chromium, args=flags, headless=True)
+
+    def page(self, url: str):
+        """A new page in a browser context of its own (its own cookies: another user's browser)."""
+        context = self.browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        page = context.new_page()
+        page.goto(url)
+        return page
+
+    def shot(self, page, name: str) -> Path:
+        self.step += 1
+        path = self.screenshots / f"{self.step:02d}-{name}.png"
+        page.screenshot(path=str(path))
+        return path
+
+    def close(self) -> None:
+        self.browser.close()
+        self._playwright.stop()
+
+
+def sign_in(page, user: str, password: str) -> None:
+    page.fill("#user", user)
+    page.fill("#password", password)
+    page.click("#sign-in")
+
+
+def wait_for_desk(page) -> None:
+    """The user's Slicer session answers: the case panel is there."""
+    page.wait_for_selector("#da-next-case", timeout=START_TIMEOUT_MS)
+
+
+def click_and_wait(page, selector: str) -> str:
+    """Click an action button and wait for the action to end; returns the line it left (green or red)."""
+    count = "document.querySelector('.v-window-item--active .da-messages').dataset.actions"
+    before = page.evaluate(count)
+    page.click(selector)
+    page.wait_for_function(f"([before]) => {count} !== before", arg=[before])
+    return page.locator(".v-window-item--active .da-messages .v-alert").inner_text()
+
+
+def axial_view(page):
+    """The axial slice view's image: in trame-slicer's "Quad View" it is the bottom-right one."""
+    boxes = [image.bounding_box() for image in page.query_selector_all("img.image-display-area")]
+    return max(boxes, key=lambda box: (box["x"], box["y"]))
+
+
+PROBE = re.compile(r"RAS \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) mm\s+IJK \((\d+), (\d+), (\d+)\).*brush ([\d.]+) mm")
+
+
+def probe_at(page, x: float, y: float) -> tuple[tuple[float, float, float], tuple[int, int, int], float]:
+    """Move the mouse to (x, y) and read the data probe there: (RAS mm, IJK, brush diameter mm)."""
+    before = page.inner_text("#da-probe")
+    page.mouse.move(x, y)
+    page.wait_for_function("([before]) => { const t = document.querySelector('#da-probe').innerText;"
+                           " return t !== before && t.includes('IJK'); }", arg=[before])
+    found = PROBE.search(page.inner_text("#da-probe"))
+    assert found, page.inner_text("#da-probe")
+    values = found.groups()
+    ras = json.loads(page.get_attribute("#da-probe", "data-ras"))  # to the micrometre, where the text rounds
+    return tuple(ras), tuple(int(v) for v in values[3:6]), float(values[6])
