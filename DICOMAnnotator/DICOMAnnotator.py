@@ -677,7 +677,7 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         return "".join(parts)
 
     def windowPresets(self) -> list:
-        return [(p.name, p.center, p.width) for p in self._session().protocol.window_presets]
+        return [(p.name, p.center, p.width) for p in self._session().window_presets]
 
     def applyWindow(self, name: str) -> None:
         self._session().apply_window(name)

@@ -48,6 +48,25 @@ def test_protocol_gives_coded_segments_and_its_window_once(write_phantom):
         session.apply_window("lung")
 
 
+def test_the_window_follows_the_series_modality(write_phantom):
+    """A PET/CT protocol's CT settings give the CT its window; a PET protocol's windows (SUV) do not land on a CT."""
+    from DICOMAnnotatorLib.protocols import Protocol
+
+    data = load_protocol("liver-lesions-ct").to_dict()
+    data["modality_settings"] = {"CT": {"window_presets": ["bone"]}, "PT": {"window_presets": []}}
+    session, _ = _session(write_phantom)
+    session.protocol = Protocol.from_dict(data)
+    session.apply_protocol()
+    display = session.volume_node.GetScalarVolumeDisplayNode()
+    assert [p.name for p in session.window_presets] == ["bone"]
+    assert (display.GetWindow(), display.GetLevel()) == (1800, 400)
+    data.update(modality="PT", window_presets=[{"name": "SUV", "center": 5, "width": 10}], modality_settings={})
+    session.protocol = Protocol.from_dict(data)
+    assert session.window_presets == ()
+    with pytest.raises(InputError, match="no window 'SUV' for CT images; it has none"):
+        session.apply_window("SUV")
+
+
 def test_checklist_and_submit_wait_for_required_structures(write_phantom, tmp_path):
     session, labels = _session(write_phantom)
     session.apply_protocol()

@@ -21,7 +21,7 @@ def test_list(run):
     assert status == 0
     payload = json.loads(out)
     assert [p["id"] for p in payload["protocols"]] == sorted(p["id"] for p in payload["protocols"])
-    assert len(payload["protocols"]) == 6
+    assert len(payload["protocols"]) == 8
     for entry in payload["protocols"]:
         assert set(entry) == {"id", "version", "title", "path"}
         assert Path(entry["path"]) == SHIPPED_PROTOCOLS_DIR / f"{entry['id']}.json"
@@ -33,7 +33,7 @@ def test_validate_shipped_protocols(run):
     files = sorted(SHIPPED_PROTOCOLS_DIR.glob("*.json"))
     status, out, err = run("protocol", "validate", *files)
     assert status == 0 and err == ""
-    assert out.count(": valid (") == 6
+    assert out.count(": valid (") == 8
 
 
 def test_validate_prints_every_problem_with_its_json_path(run, tmp_path):

@@ -45,6 +45,9 @@ def used_codes() -> dict[tuple[str, str], set[str]]:
                      structure.anatomic_region_modifier, *structure.values]
             for code in filter(None, codes):
                 used.setdefault((code.scheme, code.value), set()).add(code.meaning)
+        for view in protocol.views:
+            for code in filter(None, (view.view, view.laterality)):
+                used.setdefault((code.scheme, code.value), set()).add(code.meaning)
     return used
 
 

@@ -28,10 +28,10 @@ from DICOMAnnotatorLib.protocols import (
 )
 
 SHIPPED = ["breast-lesions-mg", "cardiac-chambers-mr", "intracranial-hemorrhage-ct", "liver-lesions-ct",
-           "lung-nodules-ct", "vertebral-fractures-ct"]
+           "lung-nodules-ct", "lv-function-echo-us", "mammography-screening-mg", "vertebral-fractures-ct"]
 
 
-def test_the_six_shipped_protocols_load_and_are_named_after_their_ids():
+def test_the_shipped_protocols_load_and_are_named_after_their_ids():
     assert shipped_protocol_ids() == SHIPPED
     protocols = shipped_protocols()
     assert [p.id for p in protocols] == SHIPPED
@@ -48,8 +48,8 @@ def test_shipped_protocols_are_sound(protocol_id):
     values = [s.label_value for s in protocol.segment_structures]
     assert values == list(range(1, len(values) + 1)), "label values run 1..N"
     for structure in protocol.structures:
-        if structure.kind is AnnotationKind.CLASSIFICATION:
-            assert structure.values and structure.applies_to
+        if structure.kind is AnnotationKind.CLASSIFICATION:  # of findings, or of the whole exam (density)
+            assert structure.values and (structure.applies_to or structure.required)
         else:
             assert structure.category is not None and structure.color is not None
     if protocol.modality == "CT":

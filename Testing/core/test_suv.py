@@ -1,4 +1,4 @@
-"""SUVbw of PET series: hand-worked examples, a second computation from the files, and clean refusals.
+"""SUVbw, SUVlbm and SUVbsa of PET series: hand-worked examples, a second computation, clean refusals.
 
 No PET series with its Radiopharmaceutical Information Sequence is in the third-party test data (the
 one PT image there, TCIA's pseudo-PHI RGB capture in presidio's test data, has neither Units nor
@@ -13,6 +13,13 @@ The worked example, fluorine-18 (half life 6586.2 s), 370 MBq injected at 10:00:
 - ADMIN: SUV = 5000 x 70000 / 370e6 = 0.945946 (factor 1.891892e-4).
 - NONE, slices acquired at 11:00, 11:01, 11:02, 11:03: each its own decay; at 11:02:00,
   3720 / 6586.2 = 0.564817 half lives, 2^-0.564817 = 0.676041, 250.135 MBq, SUV 1.39924.
+
+With Patient's Size 1.75 m (START, 253.314 MBq at the scan start as above):
+- SUVlbm (Janmahasatian): BMI = 70 / 1.75^2 = 22.857143 kg/m2; a man: 9270 x 70 / (6680 + 216 x 22.857143)
+  = 648900 / 11617.143 = 55.8571 kg, SUV = 5000 x 55857.1 g / 253.314e6 Bq = 1.10253; a woman:
+  648900 / (8780 + 244 x 22.857143) = 648900 / 14357.143 = 45.1970 kg, SUV 0.892114.
+- SUVbsa (Du Bois): 0.007184 x 70^0.425 x 175^0.725 = 0.007184 x 6.083684 x 42.286582 = 1.848143 m2
+  = 18481.43 cm2, SUV = 5000 x 18481.43 / 253.314e6 = 0.364793 cm2/ml.
 """
 
 from __future__ import annotations
@@ -144,6 +151,43 @@ def _no_acquisition_times(ds):
 
 def _contradicting_decay(ds):
     ds.CorrectedImage = ["ATTN"]
+
+
+def _size(metres, sex="M"):
+    def change(ds):
+        ds.PatientSize, ds.PatientSex = metres, sex
+    return change
+
+
+@pytest.mark.parametrize(("suv_type", "sex", "suv", "body", "body_per_gram_of_weight"), [
+    ("lbm", "M", 1.10253, {"lean_body_mass_kg": 55.8571}, 55857.1 / 70000),
+    ("lbm", "F", 0.892114, {"lean_body_mass_kg": 45.1970}, 45197.0 / 70000),
+    ("bsa", "O", 0.364793, {"body_surface_area_m2": 1.848143}, 18481.43 / 70000),
+])
+def test_suvlbm_and_suvbsa_equal_the_worked_examples(tmp_path, suv_type, sex, suv, body, body_per_gram_of_weight):
+    folder = write_pet(tmp_path / "pet", change=_size("1.75", sex))
+    result = run("pet", "suv", folder, "--type", suv_type, "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert ACTIVITY * payload["factor"] == pytest.approx(suv, rel=1e-5)
+    assert payload["suv_type"] == suv_type and payload["units"] == {"lbm": "g/ml", "bsa": "cm2/ml"}[suv_type]
+    assert payload["patient_size_m"] == 1.75 and payload.get("patient_sex") == (sex if suv_type == "lbm" else None)
+    assert {key: payload[key] for key in body} == pytest.approx(body, rel=1e-5)
+    # a second computation: the independent SUVbw of the file, scaled by the body quantity over the weight
+    independent = independent_suv(folder / "0001.dcm") * body_per_gram_of_weight
+    assert np.allclose(independent, suv, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("suv_type", "change", "fragments"), [
+    ("lbm", None, ["no Patient's Size (0010,1020)", "SUVlbm"]),
+    ("bsa", None, ["no Patient's Size (0010,1020)", "SUVbsa"]),
+    ("lbm", _size("1.75", "O"), ["Patient's Sex (0010,0040) O", "M or F"]),
+    ("lbm", _size("1.75", ""), ["Patient's Sex (0010,0040) missing"]),
+    ("bsa", _size("175"), ["Patient's Size 175", "metres"]),
+])
+def test_suvlbm_and_suvbsa_without_size_or_sex_are_refused_by_name(tmp_path, suv_type, change, fragments):
+    folder = write_pet(tmp_path / "pet", change=change)
+    assert_one_line_error(run("pet", "suv", folder, "--type", suv_type), "series", *fragments)
 
 
 @pytest.mark.parametrize(("settings", "change", "fragments"), [

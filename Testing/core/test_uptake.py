@@ -16,54 +16,17 @@ of 1000 Bq/ml. Decay Correction ADMIN, 370 MBq, 70 kg: factor 70000 / 370e6 = 1.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
-import numpy as np
+import highdicom as hd
 import pytest
-from conftest import assert_one_line_error, run
+from conftest import assert_one_line_error, dciodvfy_errors, run
 from DICOMAnnotatorLib.errors import GeometryMismatchError
-from DICOMAnnotatorLib.imaging import (
-    PetAcquisition,
-    ReferenceSeries,
-    Segmentation,
-    SegmentDescription,
-    ct_datasets,
-    pet_datasets,
-    phantom_geometry,
-    series_suv_scale,
-    uptake_statistics,
-    write_datasets,
-)
-from DICOMAnnotatorLib.seg import write_seg
+from DICOMAnnotatorLib.imaging import Segmentation, SegmentDescription, series_suv_scale, uptake_statistics
+from pet_cases import write_case
 from pydicom.uid import generate_uid
 
 FACTOR = 70000 / 370e6
 HAND = {"suv_max": 3.027027, "suv_mean": 1.537162, "suv_peak": 1.593172, "mtv_ml": 4.096, "tlg_g": 6.296216}
-
-
-def write_case(folder, *, ct_frame=None):
-    frame = generate_uid()
-    pet_geometry = phantom_geometry(size=(20, 20, 10), spacing=(4.0, 4.0, 4.0), origin=(-40.0, -40.0, -20.0))
-    activity = np.full(pet_geometry.array_shape, 1000.0)
-    activity[4:8, 8:12, 8:12] = 8000.0
-    activity[5, 9, 10] = 16000.0
-    acquisition = PetAcquisition(injection=datetime(2026, 1, 5, 10), scan_start=datetime(2026, 1, 5, 11),
-                                 decay_correction="ADMIN")
-    write_datasets(pet_datasets(pet_geometry, activity, acquisition, frame_of_reference_uid=frame), folder / "pet")
-    ct_geometry = phantom_geometry(size=(60, 60, 16), spacing=(1.0, 1.0, 2.0), origin=(-30.3, -30.3, -15.0))
-    datasets = ct_datasets(ct_geometry, np.zeros(ct_geometry.array_shape, np.int16))
-    for ds in datasets:
-        ds.FrameOfReferenceUID = ct_frame or frame
-    write_datasets(datasets, folder / "ct")
-    ct = ReferenceSeries.from_paths(folder / "ct")
-    i, j, k = np.meshgrid(*(np.arange(n) for n in ct_geometry.size), indexing="ij")
-    centres = ct_geometry.index_to_lps(np.column_stack([i.ravel(), j.ravel(), k.ravel()]))
-    inside = np.all((centres >= [-10, -10, -6]) & (centres < [6, 6, 10]), axis=1)
-    lesion = np.zeros(ct_geometry.array_shape, bool)
-    lesion[k.ravel()[inside], j.ravel()[inside], i.ravel()[inside]] = True
-    segmentation = Segmentation(ct_geometry, [SegmentDescription(1, "Lesion")], {1: lesion}, reference=ct)
-    write_seg(segmentation, folder / "seg.dcm")
-    return segmentation, ReferenceSeries.from_paths(folder / "pet")
 
 
 def test_suv_statistics_equal_the_worked_example(tmp_path):
@@ -97,3 +60,39 @@ def test_a_segmentation_of_another_frame_of_reference_is_refused(tmp_path):
         uptake_statistics(segmentation, pet, series_suv_scale(pet))
     result = run("pet", "suv", tmp_path / "pet", "--seg", tmp_path / "seg.dcm", "--seg-series", tmp_path / "ct")
     assert_one_line_error(result, "frame of reference", "register them first")
+
+
+def test_pet_suv_sr_holds_the_statistics_with_their_codes(tmp_path):
+    """``--sr``: the SUVlbm statistics in a TID 1500 SR on the SEG, valid, read back by highdicom with the PS3.16
+    codes (SUVlbm(Janma) 126405 in g/ml{SUVlbm(Janma)}, Peak Value Within ROI, Metabolic Volume, Total Lesion
+    Glycolysis). Janmahasatian's lean body mass of 70 kg, 1.75 m, a man: 55.8571 kg (test_suv.py), so
+    SUVmax = 16000 x 55857.1 / 370e6 = 2.415443."""
+    write_case(tmp_path)
+    report = tmp_path / "sr.dcm"
+    result = run("pet", "suv", tmp_path / "pet", "--type", "lbm", "--seg", tmp_path / "seg.dcm", "--seg-series",
+                 tmp_path / "ct", "--sr", report, "--json")
+    assert result.returncode == 0, result.stderr
+    [printed] = json.loads(result.stdout)["segments"]
+    assert printed["suv_max"] == pytest.approx(2.415443, rel=1e-5)
+    assert dciodvfy_errors(report) == []
+    [group] = hd.sr.srread(report).content.get_volumetric_roi_measurement_groups()
+    measured = {(m.name.value, m.derivation.value if m.derivation else None): (m.value, m.unit.value)
+                for m in group.get_measurements()}
+    lbm = "g/ml{SUVlbm(Janma)}"
+    assert {key: value for key, value in measured.items() if key[0].startswith("126")} == {
+        ("126405", "56851009"): (pytest.approx(printed["suv_max"]), lbm),
+        ("126405", "373098007"): (pytest.approx(printed["suv_mean"]), lbm),
+        ("126405", "126031"): (pytest.approx(printed["suv_peak"]), lbm),
+        ("126032", None): (pytest.approx(printed["mtv_ml"]), "ml"),
+        ("126033", None): (pytest.approx(printed["tlg_g"]), "g")}
+    assert ("118565006", None) in measured  # the segment's volume on the CT is kept
+
+
+def test_pet_suv_sr_needs_a_seg_and_a_new_output(tmp_path):
+    write_case(tmp_path)
+    assert_one_line_error(run("pet", "suv", tmp_path / "pet", "--sr", tmp_path / "sr.dcm"), "--sr", "--seg")
+    (tmp_path / "sr.dcm").write_bytes(b"keep")
+    result = run("pet", "suv", tmp_path / "pet", "--seg", tmp_path / "seg.dcm", "--seg-series", tmp_path / "ct",
+                 "--sr", tmp_path / "sr.dcm")
+    assert_one_line_error(result, "already exists")
+    assert (tmp_path / "sr.dcm").read_bytes() == b"keep"

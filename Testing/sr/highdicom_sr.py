@@ -208,7 +208,27 @@ def _measurements(measured: SegmentMeasurements, modality: str) -> list:
         items += [measurement(quantity, value, unit, derivation) for value, derivation in (
             (statistics.mean, MEAN), (statistics.minimum, MINIMUM), (statistics.maximum, MAXIMUM),
             (statistics.std, STANDARD_DEVIATION))]
+    uptake = measured.uptake
+    if uptake is not None:  # the codes from pydicom's copy of PS3.16, not from the writer
+        quantity, unit = PET_CODES[uptake.suv_type]
+        if uptake.suv_max is not None:
+            items += [hd.sr.Measurement(name=quantity, value=value, unit=unit, derivation=derivation)
+                      for value, derivation in ((uptake.suv_max, codes.SCT.Maximum), (uptake.suv_mean, codes.SCT.Mean),
+                                                (uptake.suv_peak, codes.DCM.PeakValueWithinROI))]
+        glycolysis_unit = ("cm2", "square centimeter") if uptake.suv_type == "bsa" else ("g", "gram")
+        items += [hd.sr.Measurement(name=codes.DCM.MetabolicVolume, value=uptake.mtv_ml,
+                                    unit=to_highdicom_code(MILLILITRE)),
+                  hd.sr.Measurement(name=codes.DCM.TotalLesionGlycolysis, value=uptake.tlg_g,
+                                    unit=hd.sr.CodedConcept(glycolysis_unit[0], "UCUM", glycolysis_unit[1]))]
     return items
+
+
+#: PS3.16 CID 7180 (quantity) and CID 7181 (unit) of each SUV type; SUVlbm is Janmahasatian's.
+PET_CODES = {
+    "bw": (codes.DCM.Suvbw, codes.UCUM.StandardizedUptakeValueBodyWeight),
+    "lbm": (codes.DCM.SuvlbmJanma, codes.UCUM.StandardizedUptakeValueLeanBodyMassJanma),
+    "bsa": (codes.DCM.Suvbsa, codes.UCUM.StandardizedUptakeValueBodySurfaceArea),
+}
 
 
 def _evaluations(labels: Sequence[ClassificationLabel]) -> list:

@@ -26,18 +26,21 @@ from DICOMAnnotatorLib.dicom.codes import Code
 from DICOMAnnotatorLib.dicom.headers import read_header
 from DICOMAnnotatorLib.imaging import phantoms
 from DICOMAnnotatorLib.imaging.images import open_grid, open_images
-from DICOMAnnotatorLib.imaging.segmentation import Segmentation
+from DICOMAnnotatorLib.imaging.segmentation import Segmentation, SegmentDescription
 from DICOMAnnotatorLib.imaging.series import ReferenceSeries
+from DICOMAnnotatorLib.imaging.suv import series_suv_scale
+from DICOMAnnotatorLib.imaging.uptake import uptake_statistics
 from DICOMAnnotatorLib.protocols.loading import load_protocol
 from DICOMAnnotatorLib.review.consensus_step import write_consensus_sr
 from DICOMAnnotatorLib.seg.reader import read_seg
 from DICOMAnnotatorLib.seg.writer import write_seg
 from DICOMAnnotatorLib.sr.labels import read_labels
 from DICOMAnnotatorLib.sr.marks import read_marks
-from DICOMAnnotatorLib.sr.measurements import measure_on_series, measure_segmentation
+from DICOMAnnotatorLib.sr.measurements import measure_on_series, measure_segmentation, with_uptake
 from DICOMAnnotatorLib.sr.reader import sr_summary
 from DICOMAnnotatorLib.sr.writer import build_sr, write_sr
 from highdicom_sr import highdicom_sr
+from pet_cases import write_case
 from pydicom.data import get_testdata_file
 from sr_cases import dcmqi_read_sr, phantom_case, write_json
 
@@ -46,7 +49,7 @@ NOT_COMPARED = {"SOPInstanceUID", "SeriesInstanceUID", "InstanceCreationDate", "
                 "ContentTime"}
 TRACKING_UID = ("112040", "DCM")
 KINDS = ["volumes", "marks", "marks-alone", "multiframe-fractional", "latin-1", "consensus", "radiograph", "cine",
-         "ultrasound-marks-alone"]
+         "ultrasound-marks-alone", "pet-suv"]
 RIGHT = Code("24028007", "SCT", "Right")
 CENTRAL = Code("26216008", "SCT", "Central")
 
@@ -59,7 +62,8 @@ def reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
             "marks-alone": _marks(folder / "marks-alone", with_seg=False),
             "multiframe-fractional": _multiframe(folder / "multiframe"), "latin-1": _latin1(folder / "latin-1"),
             "consensus": _consensus(folder / "consensus"), "radiograph": _radiograph(folder / "radiograph"),
-            "cine": _cine(folder / "cine"), "ultrasound-marks-alone": _ultrasound_marks(folder / "ultrasound")}
+            "cine": _cine(folder / "cine"), "ultrasound-marks-alone": _ultrasound_marks(folder / "ultrasound"),
+            "pet-suv": _pet_suv(folder / "pet-suv")}
     return {kind: (inputs, written if written is not None else write_sr(build_sr(**inputs), folder / f"{kind}.dcm"))
             for kind, (inputs, written) in made.items()}
 
@@ -230,6 +234,18 @@ def _ultrasound_marks(folder: Path) -> tuple[dict, None]:
         {"kind": "box", "label": "cyst", "points": [[200, 100], [260, 140]]},
         {"kind": "point", "label": "apex", "points": [[300.5, 80.5]]}]}), image)
     return {"segmentation": None, "seg": None, "measurements": [], "reference": image, "marks": marks}, None
+
+
+def _pet_suv(folder: Path) -> tuple[dict, None]:
+    """A lesion drawn on the CT of a PET/CT and an empty segment: CT volume, diameter and HU, and SUVbw max, mean and
+    peak, MTV and TLG measured on the PET (the empty one: MTV and TLG of 0 alone)."""
+    segmentation, pet = write_case(folder)
+    with_empty = Segmentation(segmentation.geometry, [*segmentation.segments, SegmentDescription(2, "Empty")],
+                              {1: segmentation.mask(1)}, reference=segmentation.reference)
+    write_seg(with_empty, folder / "seg2.dcm")
+    measured = _measured(folder / "ct", folder / "seg2.dcm")
+    uptake = uptake_statistics(measured["segmentation"], pet, series_suv_scale(pet))
+    return {**measured, "measurements": with_uptake(measured["measurements"], uptake)}, None
 
 
 # ------------------------------------------------------------------ the same document as highdicom's

@@ -31,6 +31,7 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     ],
     "segmentation": ["AlgorithmType", "DEFAULT_COLOR", "MaskKind", "Provenance", "SegmentDescription", "Segmentation"],
     "series": ["ReferenceSeries", "SliceSource"],
-    "suv": ["DECAY_CORRECTIONS", "SUVScale", "pet_suv_scale", "series_suv_scale", "suv_scale"],
-    "uptake": ["PEAK_SPHERE_RADIUS_MM", "UptakeStatistics", "uptake_statistics"],
+    "suv": ["DECAY_CORRECTIONS", "SUV_UNITS", "SUVScale", "body_surface_area_m2", "lean_body_mass_kg", "pet_suv_scale",
+            "series_suv_scale", "suv_scale"],
+    "uptake": ["PEAK_SPHERE_RADIUS_MM", "UptakeStatistics", "threshold_region", "uptake_statistics"],
 })

@@ -1,7 +1,19 @@
-"""Standardised uptake values of a PET series: the factor that turns its Bq/ml into SUVbw (g/ml).
+"""Standardised uptake values of a PET series: the factor that turns its Bq/ml into SUV.
 
-SUVbw = activity concentration (Bq/ml) x patient weight (g) / injected activity (Bq), the injected
-activity decayed to the time the image values are decay-corrected to. The inputs and their rules are
+SUV = activity concentration (Bq/ml) x a body quantity / injected activity (Bq), the injected
+activity decayed to the time the image values are decay-corrected to. The body quantity is one of
+the three that PS3.16 CID 7180 and CID 7181 name SUVs after:
+
+- ``bw``: Patient's Weight (0010,1030) in g, giving SUVbw in g/ml (DCM 126401);
+- ``lbm``: the lean body mass in g by Janmahasatian et al. (Clin Pharmacokinet 2005;44:1051), the
+  formula PERCIST 1.0 and the EANM guideline recommend over James's (which falls for heavy patients):
+  9270 x W / (6680 + 216 x BMI) for men, 9270 x W / (8780 + 244 x BMI) for women (W in kg, BMI in
+  kg/m2), from Patient's Weight, Size (0010,1020, in m) and Sex (0010,0040, M or F); SUVlbm in g/ml,
+  coded as PS3.16's SUVlbm(Janma) (DCM 126405) so no reader takes it for James's;
+- ``bsa``: the body surface area in cm2 by Du Bois and Du Bois (1916), 0.007184 x W^0.425 x H^0.725
+  m2 (W in kg, H in cm), from Patient's Weight and Size: SUVbsa in cm2/ml (DCM 126403).
+
+Without the attributes a type needs it is refused by name. The inputs and their rules are
 those of PS3.3 C.8.9.1 (PET Series Module: Units, Decay Correction, Corrected Image, and Series Date
 and Time as the reference time of every activity value) and C.8.9.2 (PET Isotope Module: the
 Radiopharmaceutical Information Sequence with the injected dose, its start time and the nuclide's half
@@ -39,12 +51,17 @@ from .series import ReferenceSeries
 DECAY_CORRECTIONS = ("START", "ADMIN", "NONE")
 
 
+#: The SUV types (module docstring) and the unit of each.
+SUV_UNITS = {"bw": "g/ml", "lbm": "g/ml", "bsa": "cm2/ml"}
+
+
 @dataclass(frozen=True)
 class SUVScale:
-    """How to turn one PET series' values (after the rescale, in Bq/ml) into SUVbw in g/ml.
+    """How to turn one PET series' values (after the rescale, in Bq/ml) into SUV of ``suv_type``.
 
     ``factors`` holds one factor per slice of the series (in the series' slice order); they are all
-    equal except where Decay Correction is NONE.
+    equal except where Decay Correction is NONE. ``body`` is the body quantity the SUV is normalised
+    by: the weight or lean body mass in g, or the body surface area in cm2.
     """
 
     factors: tuple[float, ...]
@@ -54,9 +71,14 @@ class SUVScale:
     injection_time: datetime
     decay_correction: str
     decay_corrected_to: datetime | None  # None for NONE: each image at its own acquisition time
+    suv_type: str = "bw"
+    body: float | None = None
+    patient_size_m: float | None = None
+    patient_sex: str | None = None
 
-    suv_type = "bw"
-    units = "g/ml"
+    @property
+    def units(self) -> str:
+        return SUV_UNITS[self.suv_type]
 
     @property
     def factor(self) -> float | None:
@@ -78,28 +100,35 @@ class SUVScale:
         }
         if self.factor is None:
             payload["factors"] = list(self.factors)
+        if self.suv_type == "lbm":
+            payload.update(patient_size_m=self.patient_size_m, patient_sex=self.patient_sex,
+                           lean_body_mass_kg=self.body / 1000.0)
+        elif self.suv_type == "bsa":
+            payload.update(patient_size_m=self.patient_size_m, body_surface_area_m2=self.body / 1e4)
         return payload
 
 
 def pet_suv_scale(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str], *,
-                  series_uid: str | None = None) -> SUVScale:
-    """The SUVbw scale of the PET series in ``paths``; per-slice factors follow the volume's slice order."""
+                  series_uid: str | None = None, suv_type: str = "bw") -> SUVScale:
+    """The SUV scale of the PET series in ``paths``; per-slice factors follow the volume's slice order."""
     name, headers = series_headers(paths, series_uid=series_uid)
-    scale = suv_scale(headers, f"series {header_value(headers[0], 'SeriesInstanceUID', '')} ({name})")
+    scale = suv_scale(headers, f"series {header_value(headers[0], 'SeriesInstanceUID', '')} ({name})", suv_type)
     if scale.factor is not None:
         return scale
-    return series_suv_scale(ReferenceSeries(headers, name=name))
+    return series_suv_scale(ReferenceSeries(headers, name=name), suv_type)
 
 
-def series_suv_scale(series: ReferenceSeries) -> SUVScale:
-    """The SUVbw scale of a PET series opened as a volume (its factors in the volume's slice order)."""
+def series_suv_scale(series: ReferenceSeries, suv_type: str = "bw") -> SUVScale:
+    """The SUV scale of a PET series opened as a volume (its factors in the volume's slice order)."""
     by_uid = {str(header_value(ds, "SOPInstanceUID")): ds for ds in series.datasets}
-    return suv_scale([by_uid[source.sop_instance_uid] for source in series.slices], series.description)
+    return suv_scale([by_uid[source.sop_instance_uid] for source in series.slices], series.description, suv_type)
 
 
-def suv_scale(slices: Sequence[Dataset], description: str) -> SUVScale:
-    """The SUVbw scale of a PET series, from the headers of its slices (one per slice, in slice order;
+def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw") -> SUVScale:
+    """The SUV scale of a PET series, from the headers of its slices (one per slice, in slice order;
     a multi-frame instance repeated for each of its frames)."""
+    if suv_type not in SUV_UNITS:
+        raise InputError(f"SUV type {suv_type} is not one of {', '.join(SUV_UNITS)}")
     if not slices:
         raise InputError(f"{description} holds no image")
     first = slices[0]
@@ -126,19 +155,54 @@ def suv_scale(slices: Sequence[Dataset], description: str) -> SUVScale:
                           "Radionuclide Half Life (0018,1075), in s", description)
     series_time = _date_time(first, "SeriesDate", "SeriesTime")
     injection = _injection_time(radiopharmaceutical, series_time, description)
-    grams_per_bq = weight * 1000.0 / dose
+    body, size, sex = _body(suv_type, slices, weight, description)
+    per_bq = body / dose
+
+    def scale(factors: Sequence[float], corrected_to: datetime | None) -> SUVScale:
+        return SUVScale(tuple(factors), dose, weight, half_life, injection, decay_correction, corrected_to, suv_type,
+                        body, size, sex)
+
     if decay_correction == "ADMIN":
-        return SUVScale((grams_per_bq,) * len(slices), dose, weight, half_life, injection, decay_correction, injection)
+        return scale([per_bq] * len(slices), injection)
     acquisitions = [_date_time(ds, "AcquisitionDate", "AcquisitionTime") for ds in slices]
     if decay_correction == "START":
         start = _scan_start(series_time, acquisitions, description)
-        factor = grams_per_bq / _decayed(start, injection, half_life, description)
-        return SUVScale((factor,) * len(slices), dose, weight, half_life, injection, decay_correction, start)
+        return scale([per_bq / _decayed(start, injection, half_life, description)] * len(slices), start)
     if any(time is None for time in acquisitions):
         raise InputError(f"{description} is not decay-corrected (Decay Correction NONE) and some images have no "
                          "Acquisition Date and Time (0008,0022/0032) to decay the dose to; SUV cannot be computed")
-    factors = tuple(grams_per_bq / _decayed(time, injection, half_life, description) for time in acquisitions)
-    return SUVScale(factors, dose, weight, half_life, injection, decay_correction, None)
+    return scale([per_bq / _decayed(time, injection, half_life, description) for time in acquisitions], None)
+
+
+def lean_body_mass_kg(weight_kg: float, size_m: float, sex: str) -> float:
+    """Janmahasatian et al. 2005: 9270 W / (6680 + 216 BMI) for men, 9270 W / (8780 + 244 BMI) for women."""
+    bmi = weight_kg / size_m ** 2
+    return 9270.0 * weight_kg / ((6680.0 + 216.0 * bmi) if sex == "M" else (8780.0 + 244.0 * bmi))
+
+
+def body_surface_area_m2(weight_kg: float, size_m: float) -> float:
+    """Du Bois and Du Bois 1916: 0.007184 x W^0.425 x H^0.725 (W in kg, H in cm)."""
+    return 0.007184 * weight_kg ** 0.425 * (size_m * 100.0) ** 0.725
+
+
+def _body(suv_type: str, slices: Sequence[Dataset], weight: float,
+          description: str) -> tuple[float, float | None, str | None]:
+    """The body quantity of ``suv_type`` (g, or cm2 for bsa), with the size and sex it came from."""
+    if suv_type == "bw":
+        return weight * 1000.0, None, None
+    size = _positive(_same_number(slices, "PatientSize", description),
+                     f"Patient's Size (0010,1020), in m, which SUV{suv_type} needs", description)
+    if size > 3.0:
+        raise InputError(f"{description} has Patient's Size {size:g}, which is not a height in metres (PS3.3 "
+                         "C.7.2.2 states it in m; a value in cm was probably written); SUV"
+                         f"{suv_type} cannot be computed from it")
+    if suv_type == "bsa":
+        return body_surface_area_m2(weight, size) * 1e4, size, None
+    sex = _same(slices, "PatientSex", description)
+    if sex not in ("M", "F"):
+        raise InputError(f"{description} has Patient's Sex (0010,0040) {sex or 'missing'}; SUVlbm needs M or F "
+                         "(the lean body mass formula differs by sex); use SUVbw or SUVbsa")
+    return lean_body_mass_kg(weight, size, sex) * 1000.0, size, sex
 
 
 def _decayed(time: datetime, injection: datetime, half_life: float, description: str) -> float:

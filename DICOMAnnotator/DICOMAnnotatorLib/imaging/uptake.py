@@ -4,11 +4,14 @@ The segmentation and the PET share a frame of reference but not a grid: each PET
 segment's value at its centre, found in the segmentation's grid by the two grids' affines (nearest
 voxel), so the PET is never assumed aligned with the CT. On the PET voxels of a segment:
 
-- SUVmax and SUVmean of the SUVbw values (:mod:`.suv`);
+- SUVmax and SUVmean of the SUV values (SUVbw, SUVlbm or SUVbsa: :mod:`.suv`);
 - SUVpeak: the highest mean SUV in a 1 cm^3 sphere (radius 6.2 mm) centred on a voxel of the segment,
   the sphere holding the PET voxels whose centres lie within it (PERCIST 1.0, Wahl et al. 2009);
 - metabolic tumour volume (MTV, ml): the segment's PET voxels times the PET voxel volume;
-- total lesion glycolysis (TLG): SUVmean x MTV, in g (g/ml x ml).
+- total lesion glycolysis (TLG): SUVmean x MTV, in g (g/ml x ml; cm2 for SUVbsa).
+
+:func:`threshold_region` is the segmentation aid a protocol's SUV thresholds drive (a fixed SUV such as
+2.5, or a fraction of the region's SUVmax such as 41 %: ``protocols.SUVThreshold.level``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ PEAK_SPHERE_RADIUS_MM = (3 * 1000.0 / (4 * np.pi)) ** (1 / 3)
 
 @dataclass(frozen=True)
 class UptakeStatistics:
-    """One segment's uptake on the PET (None for the SUVs of a segment with no PET voxel)."""
+    """One segment's uptake on the PET (None for the SUVs of a segment with no PET voxel), in SUV of
+    ``suv_type`` (:data:`.suv.SUV_UNITS`; TLG in g, or cm2 for SUVbsa)."""
 
     number: int
     label: str
@@ -39,6 +43,7 @@ class UptakeStatistics:
     suv_peak: float | None
     mtv_ml: float
     tlg_g: float
+    suv_type: str = "bw"
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "label": self.label, "suv_max": self.suv_max, "suv_mean": self.suv_mean,
@@ -62,13 +67,22 @@ def uptake_statistics(segmentation: Segmentation, pet: ReferenceSeries, scale: S
         count = int(np.count_nonzero(inside))
         mtv = count * voxel_ml
         if not count:
-            statistics.append(UptakeStatistics(description.number, description.label, None, None, None, 0.0, 0.0))
+            statistics.append(UptakeStatistics(description.number, description.label, None, None, None, 0.0, 0.0,
+                                               scale.suv_type))
             continue
         values = suv[inside]
         mean = float(values.mean())
         statistics.append(UptakeStatistics(description.number, description.label, float(values.max()), mean,
-                                           float(peak[inside].max()), mtv, mean * mtv))
+                                           float(peak[inside].max()), mtv, mean * mtv, scale.suv_type))
     return statistics
+
+
+def threshold_region(suv: np.ndarray, region: np.ndarray, level: float) -> np.ndarray:
+    """The voxels of ``region`` (a boolean mask on the grid of ``suv``, e.g. a box drawn around a lesion) whose SUV
+    is at least ``level``: a lesion segmented by a fixed or relative SUV threshold."""
+    if region.shape != suv.shape:
+        raise GeometryMismatchError(f"A region of shape {region.shape} is not on the PET's grid {suv.shape}")
+    return region & (suv >= level)
 
 
 def _on_pet_grid(segmentation: Segmentation, number: int, pet: ReferenceSeries) -> np.ndarray:

@@ -91,24 +91,34 @@ class AnnotationSession:
 
     # ----------------------------------------------------------------- protocol
     def apply_protocol(self) -> list[str]:
-        """Create the protocol's coded segments and markups, apply its first window; returns the segment IDs."""
+        """Create the protocol's coded segments and markups, apply the first window of the series' modality (none on
+        colour images, none of a CT preset on another modality: ``Protocol.settings_for``); returns the segment
+        IDs."""
         segment_ids = bridge.ensure_segments(self.segmentation_node, self.protocol.segment_descriptions())
         for structure in self.protocol.structures:
             if structure.kind in MARKUPS_CLASS and structure.label not in self.markups:
                 node = self.folder.add(self.scene.AddNewNodeByClass(MARKUPS_CLASS[structure.kind], structure.label))
                 node.CreateDefaultDisplayNodes()
                 self.markups[structure.label] = node
-        if self.protocol.default_window is not None:
-            self.apply_window(self.protocol.default_window)
+        if self.window_presets:
+            self.apply_window(self.window_presets[0])
         return segment_ids
 
+    @property
+    def window_presets(self) -> tuple[WindowPreset, ...]:
+        """The protocol's window presets for this series' modality; none on colour images (shown as stored)."""
+        if self.series.is_colour:
+            return ()
+        return self.protocol.settings_for(self.series.modality).window_presets
+
     def apply_window(self, preset: WindowPreset | str) -> WindowPreset:
-        """Set the volume's window/level to a preset of the protocol (by name or object)."""
+        """Set the volume's window/level to a preset of the protocol for the series' modality (by name or object)."""
         if isinstance(preset, str):
-            found = [p for p in self.protocol.window_presets if p.name == preset]
+            found = [p for p in self.window_presets if p.name == preset]
             if not found:
-                raise InputError(f"Protocol '{self.protocol.id}' has no window '{preset}'; it has "
-                                 + ", ".join(repr(p.name) for p in self.protocol.window_presets))
+                raise InputError(f"Protocol '{self.protocol.id}' has no window '{preset}' for "
+                                 f"{self.series.modality or 'these'} images; it has "
+                                 + (", ".join(repr(p.name) for p in self.window_presets) or "none"))
             preset = found[0]
         display = self.volume_node.GetScalarVolumeDisplayNode()
         display.SetAutoWindowLevel(0)

@@ -160,18 +160,28 @@ def volume_node_from_series(scene: slicer.vtkMRMLScene, series: ReferenceSeries,
 
 def volume_node_from_array(scene: slicer.vtkMRMLScene, geometry: VolumeGeometry, voxels: np.ndarray,
                            name: str = "Volume", *, labelmap: bool = False):
-    """A volume node (label map node when ``labelmap``) holding ``voxels`` (``[k, j, i]``) on ``geometry``."""
+    """A volume node (label map node when ``labelmap``) holding ``voxels`` (``[k, j, i]``) on ``geometry``; a
+    colour ``[k, j, i, 3]`` array makes a vector volume node, as Slicer loads colour DICOM images."""
     voxels = np.asarray(voxels)
-    if voxels.shape != geometry.array_shape:
+    colour = voxels.ndim == 4 and not labelmap
+    if voxels.shape[:3] != geometry.array_shape or (voxels.ndim == 4 and not colour):
         raise GeometryMismatchError(f"Voxels of shape {list(voxels.shape)} do not fit the grid "
                                     f"{list(geometry.array_shape)} (slices, rows, columns)")
     if voxels.dtype == bool:
         voxels = voxels.astype(np.uint8)
-    node = scene.AddNewNodeByClass("vtkMRMLLabelMapVolumeNode" if labelmap else "vtkMRMLScalarVolumeNode", name)
+    node_class = "vtkMRMLLabelMapVolumeNode" if labelmap else "vtkMRMLVectorVolumeNode" if colour \
+        else "vtkMRMLScalarVolumeNode"
+    node = scene.AddNewNodeByClass(node_class, name)
     node.SetIJKToRASMatrix(_vtk_matrix(geometry.ras_affine))
     node.SetAndObserveImageData(_image_data(voxels))
     node.CreateDefaultDisplayNodes()
     return node
+
+
+def set_voxels(node, voxels: np.ndarray) -> None:
+    """Replace a volume node's voxels (``[k, j, i]``, or ``[k, j, i, c]`` for a vector volume), keeping its
+    geometry: how one node steps through the frames of a cine."""
+    node.SetAndObserveImageData(_image_data(np.asarray(voxels)))
 
 
 def geometry_from_volume_node(volume_node) -> VolumeGeometry:
@@ -615,7 +625,10 @@ def _image_data(voxels: np.ndarray) -> vtk.vtkImageData:
 
 
 def _vtk_array(voxels: np.ndarray):
-    return numpy_support.numpy_to_vtk(np.ascontiguousarray(voxels).ravel(), deep=True)
+    """One value per voxel, or per voxel the colour components of a ``[k, j, i, c]`` array."""
+    voxels = np.ascontiguousarray(voxels)
+    flat = voxels.reshape(-1, voxels.shape[3]) if voxels.ndim == 4 else voxels.ravel()
+    return numpy_support.numpy_to_vtk(flat, deep=True)
 
 
 def _array(image_or_node) -> np.ndarray:

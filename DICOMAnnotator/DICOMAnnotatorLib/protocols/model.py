@@ -95,6 +95,88 @@ CT_WINDOW_PRESETS: dict[str, WindowPreset] = {
 
 
 @dataclass(frozen=True)
+class SUVThreshold:
+    """A PET segmentation aid: a region's voxels at or above a fixed SUV (``suv``, e.g. 2.5) or a fraction of the
+    region's SUVmax (``fraction_of_max``, e.g. 0.41, the usual fixed-threshold MTV of the EANM guideline)."""
+
+    name: str
+    suv: float | None = None
+    fraction_of_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.suv is None) == (self.fraction_of_max is None):
+            raise ValueError(f"SUV threshold '{self.name}' needs either a fixed SUV or a fraction of SUVmax")
+
+    def level(self, suv_max: float) -> float:
+        """The SUV at and above which a voxel of a region whose maximum is ``suv_max`` is in."""
+        return self.suv if self.suv is not None else self.fraction_of_max * suv_max
+
+    def to_dict(self) -> dict[str, Any]:
+        value = {"suv": self.suv} if self.suv is not None else {"fraction_of_max": self.fraction_of_max}
+        return {"name": self.name, **value}
+
+
+@dataclass(frozen=True)
+class ModalitySettings:
+    """What differs by modality in one case (a PET/CT, an echo's colour loops): the window presets, whether the
+    images are colour (then shown as stored: no window applies) and, on PET, SUV thresholds."""
+
+    window_presets: tuple[WindowPreset, ...] = ()
+    color: bool = False
+    suv_thresholds: tuple[SUVThreshold, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"window_presets": [preset.to_dict() for preset in self.window_presets]}
+        if self.color:
+            data["color"] = True
+        if self.suv_thresholds:
+            data["suv_thresholds"] = [threshold.to_dict() for threshold in self.suv_thresholds]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModalitySettings:
+        return cls(tuple(parse_window_preset(p) for p in data.get("window_presets", ())), bool(data.get("color")),
+                   tuple(SUVThreshold(t["name"], t.get("suv"), t.get("fraction_of_max"))
+                         for t in data.get("suv_thresholds", ())))
+
+
+@dataclass(frozen=True)
+class View:
+    """An image a case holds: its view (View Code Sequence, CID 4014) and laterality (CID 244)."""
+
+    view: Code
+    laterality: Code | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"view": self.view.as_dict(), **({"laterality": self.laterality.as_dict()} if self.laterality else {})}
+
+    def __str__(self) -> str:
+        return f"{self.laterality.meaning} {self.view.meaning}" if self.laterality else self.view.meaning
+
+
+class EjectionFractionMethod(enum.Enum):
+    """How end-diastolic and end-systolic volumes are found (:mod:`..sr.ventricular_function`)."""
+
+    AREA_LENGTH = "area-length"  # single plane: V = 8 A^2 / (3 pi L) from each outline
+    VOLUMES = "volumes"  # the segments' own volumes (3D echo, cine MR stacks)
+
+
+@dataclass(frozen=True)
+class EjectionFractionRule:
+    """Ejection fraction of the ventricle outlined by two structures, at end diastole and end systole."""
+
+    method: EjectionFractionMethod
+    end_diastolic: str
+    end_systolic: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "method", EjectionFractionMethod(self.method))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method.value, "end_diastolic": self.end_diastolic, "end_systolic": self.end_systolic}
+
+
+@dataclass(frozen=True)
 class ReviewTier:
     """One review step after submission, e.g. ("Radiologist sign-off", RADIOLOGIST)."""
 
@@ -289,12 +371,19 @@ class Protocol:
     instructions: Guidance | None = None
     edge_cases: tuple[EdgeCase, ...] = ()
     description: str | None = None
+    #: Settings by modality (sorted pairs, so that the protocol stays hashable).
+    modality_settings: tuple[tuple[str, ModalitySettings], ...] = ()
+    views: tuple[View, ...] = ()
+    ejection_fraction: EjectionFractionRule | None = None
     #: The file it was read from (None when built in code); not part of its identity.
     source: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("structures", "window_presets", "review_tiers", "edge_cases"):
+        for name in ("structures", "window_presets", "review_tiers", "edge_cases", "views"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        settings = self.modality_settings
+        pairs = settings.items() if isinstance(settings, Mapping) else settings
+        object.__setattr__(self, "modality_settings", tuple(sorted(pairs, key=lambda pair: pair[0])))
         if _BUILT_FROM_VALIDATED_DATA.get():
             return
         from .validation import validate_protocol_data
@@ -340,6 +429,12 @@ class Protocol:
                                 consensus.get("threshold", 0.5)),
             instructions=_guidance(data["instructions"]) if "instructions" in data else None,
             edge_cases=tuple(EdgeCase(e["title"], e["text"], _images(e)) for e in data.get("edge_cases", ())),
+            modality_settings=tuple((modality, ModalitySettings.from_dict(settings))
+                                    for modality, settings in data.get("modality_settings", {}).items()),
+            views=tuple(View(Code.from_dict(v["view"]), Code.from_dict(v["laterality"]) if "laterality" in v else None)
+                        for v in data.get("views", ())),
+            ejection_fraction=EjectionFractionRule(**data["ejection_fraction"]) if "ejection_fraction" in data
+            else None,
             source=Path(source) if source is not None else None,
         )
 
@@ -355,6 +450,12 @@ class Protocol:
         if self.edge_cases:
             data["edge_cases"] = [case.to_dict() for case in self.edge_cases]
         data["window_presets"] = [preset.to_dict() for preset in self.window_presets]
+        if self.modality_settings:
+            data["modality_settings"] = {modality: settings.to_dict() for modality, settings in self.modality_settings}
+        if self.views:
+            data["views"] = [view.to_dict() for view in self.views]
+        if self.ejection_fraction is not None:
+            data["ejection_fraction"] = self.ejection_fraction.to_dict()
         data["annotators_per_case"] = self.annotators_per_case
         data["review_tiers"] = [{"name": t.name, "role": t.role.value} for t in self.review_tiers]
         data["consensus"] = {"method": self.consensus.method.value, "threshold": self.consensus.threshold}
@@ -411,6 +512,14 @@ class Protocol:
         """The preset applied when a case opens (the first one)."""
         return self.window_presets[0] if self.window_presets else None
 
+    def settings_for(self, modality: str) -> ModalitySettings:
+        """The settings of images of ``modality``: its own entry, else the protocol's window presets for the
+        protocol's modality, else none (a CT preset never lands on a PET or an ultrasound loop)."""
+        for name, settings in self.modality_settings:
+            if name == modality:
+                return settings
+        return ModalitySettings(self.window_presets if modality == self.modality else ())
+
     def summary(self) -> str:
         """A human-readable description for ``protocol show``."""
         lines = [
@@ -422,6 +531,17 @@ class Protocol:
             lines.append("Review: " + " -> ".join(f"{t.name} ({t.role.value})" for t in self.review_tiers))
         if self.window_presets:
             lines.append("Windows: " + ", ".join(f"{w.name} {w.center:g}/{w.width:g}" for w in self.window_presets))
+        for modality, settings in self.modality_settings:
+            shown = [f"{w.name} {w.center:g}/{w.width:g}" for w in settings.window_presets]
+            shown += ["colour, no window"] if settings.color else []
+            shown += [f"{t.name} (SUV {t.suv:g})" if t.suv is not None else f"{t.name} ({t.fraction_of_max:g} x SUVmax)"
+                      for t in settings.suv_thresholds]
+            lines.append(f"{modality}: " + ("; ".join(shown) or "no window preset"))
+        if self.views:
+            lines.append("Views: " + ", ".join(str(view) for view in self.views))
+        if self.ejection_fraction is not None:
+            rule = self.ejection_fraction
+            lines.append(f"Ejection fraction ({rule.method.value}): {rule.end_diastolic} and {rule.end_systolic}")
         lines.append("Structures:")
         for s in self.structures:
             value = f"{s.label_value:>3}" if s.label_value is not None else "  -"

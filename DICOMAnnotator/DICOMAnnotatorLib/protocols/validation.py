@@ -156,6 +156,8 @@ def semantic_problems(data: dict[str, Any], *, base_dir: Path | None = None) -> 
     problems += _kind_problems(structures)
     problems += _count_problems(structures)
     problems += _window_problems(data)
+    problems += _modality_settings_problems(data)
+    problems += _ejection_fraction_problems(data, structures)
     problems += _unique_names(_list(data.get("review_tiers")), "review_tiers", "review tier")
     problems += _image_problems(data, base_dir)
     return problems
@@ -175,7 +177,7 @@ def _key(code: Any) -> tuple[str, str] | None:
     return (code["coding_scheme_designator"], code["code_value"]) if _is_code(code) else None
 
 
-def _codes(structures: list[dict[str, Any]]) -> Iterator[tuple[list[str | int], dict[str, Any]]]:
+def _codes(data: dict[str, Any], structures: list[dict[str, Any]]) -> Iterator[tuple[list[str | int], dict[str, Any]]]:
     for i, structure in enumerate(structures):
         for name in CODE_FIELDS:
             if _is_code(structure.get(name)):
@@ -183,12 +185,16 @@ def _codes(structures: list[dict[str, Any]]) -> Iterator[tuple[list[str | int], 
         for j, value in enumerate(_list(structure.get("values"))):
             if _is_code(value):
                 yield ["structures", i, "values", j], value
+    for i, view in enumerate(_list(data.get("views"))):
+        for name in ("view", "laterality"):
+            if isinstance(view, dict) and _is_code(view.get(name)):
+                yield ["views", i, name], view[name]
 
 
 def _code_problems(data: dict[str, Any], structures: list[dict[str, Any]]) -> list[Problem]:
     problems: list[Problem] = []
     meanings: dict[tuple[str, str], tuple[str, str]] = {}
-    for path, code in _codes(structures):
+    for path, code in _codes(data, structures):
         scheme, value, meaning = code["coding_scheme_designator"], code["code_value"], code["code_meaning"]
         issue = scheme_problem(scheme)
         if issue:
@@ -332,16 +338,63 @@ def _count_problems(structures: list[dict[str, Any]]) -> list[Problem]:
     return problems
 
 
-def _window_problems(data: dict[str, Any]) -> list[Problem]:
+def _window_problems(data: dict[str, Any], where: str = "window_presets", modality: Any = None) -> list[Problem]:
+    """Unique names, and built-in CT presets on CT only (``modality``: the protocol's unless given)."""
     presets = _list(data.get("window_presets"))
-    problems = _unique_names(
-        [{"name": p} if isinstance(p, str) else p for p in presets], "window_presets", "window preset")
-    modality = data.get("modality")
+    problems = _unique_names([{"name": p} if isinstance(p, str) else p for p in presets], where, "window preset")
+    modality = data.get("modality") if modality is None else modality
     for i, preset in enumerate(presets):
         if isinstance(preset, str) and preset in _CT_PRESET_NAMES and isinstance(modality, str) and modality != "CT":
-            problems.append(Problem(f"window_presets[{i}]", (
+            problems.append(Problem(f"{where}[{i}]", (
                 f"{preset!r} is a built-in CT preset (Hounsfield units) but the modality is {modality!r}; "
                 "give {\"name\", \"center\", \"width\"} in this modality's units")))
+    return problems
+
+
+def _modality_settings_problems(data: dict[str, Any]) -> list[Problem]:
+    """Per modality: its window presets as above, none on colour images (RGB values are shown as stored; a window
+    would grey them), SUV thresholds on PET only."""
+    settings = data.get("modality_settings")
+    problems: list[Problem] = []
+    for modality, entry in (settings.items() if isinstance(settings, dict) else ()):
+        if not isinstance(entry, dict):
+            continue
+        where = f"modality_settings.{modality}"
+        problems += _window_problems(entry, f"{where}.window_presets", modality)
+        if entry.get("color") is True and _list(entry.get("window_presets")):
+            problems.append(Problem(f"{where}.window_presets", (
+                f"{modality} images are colour (\"color\": true): they are shown as stored and no window applies; "
+                "remove the presets or the colour flag")))
+        thresholds = _list(entry.get("suv_thresholds"))
+        if thresholds and modality != "PT":
+            problems.append(Problem(f"{where}.suv_thresholds", (
+                f"SUV thresholds are for PET (PT) images, not {modality}; move them under modality_settings.PT")))
+        problems += _unique_names(thresholds, f"{where}.suv_thresholds", "SUV threshold")
+    return problems
+
+
+def _ejection_fraction_problems(data: dict[str, Any], structures: list[dict[str, Any]]) -> list[Problem]:
+    """The end-diastolic and end-systolic structures exist, differ and are segments (volume or contour)."""
+    rule = data.get("ejection_fraction")
+    if not isinstance(rule, dict):
+        return []
+    kinds = {s.get("label"): s.get("kind") for s in structures}
+    problems: list[Problem] = []
+    for name in ("end_diastolic", "end_systolic"):
+        label = rule.get(name)
+        if not isinstance(label, str):
+            continue
+        if label not in kinds:
+            problems.append(Problem(f"ejection_fraction.{name}", (
+                f"{label!r} is not a structure of the protocol; name the {name.replace('_', '-')} ventricle's "
+                "volume or contour structure")))
+        elif kinds[label] not in _SEGMENT_KINDS:
+            problems.append(Problem(f"ejection_fraction.{name}", (
+                f"{label!r} is a {kinds[label]} structure; the ejection fraction is measured on a volume or "
+                "contour structure")))
+    if isinstance(rule.get("end_diastolic"), str) and rule.get("end_diastolic") == rule.get("end_systolic"):
+        problems.append(Problem("ejection_fraction.end_systolic", (
+            "the end-systolic structure must differ from the end-diastolic one")))
     return problems
 
 

@@ -27,13 +27,14 @@ Work happens in each segment's bounding box, so cost follows the segment, not th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial import ConvexHull
 from scipy.spatial.distance import cdist
 
-from ..imaging import MaskKind, ReferenceSeries, Segmentation, VolumeGeometry
+from ..imaging import MaskKind, ReferenceSeries, Segmentation, UptakeStatistics, VolumeGeometry
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ class SegmentMeasurements:
 
     On a 2D image or cine a segment is measured on each frame it lies on (``slice_index``): its ``area``
     (mm2, or pixels where the image is uncalibrated: ``calibrated`` False, and then ``max_diameter_mm`` is
-    in pixels too) instead of a volume.
+    in pixels too) instead of a volume. A segment of a PET/CT measured on the PET has its ``uptake``
+    (SUVmax, SUVmean, SUVpeak, MTV, TLG: :mod:`..imaging.uptake`).
     """
 
     number: int
@@ -70,6 +72,14 @@ class SegmentMeasurements:
     area: float | None = None
     slice_index: int | None = None
     calibrated: bool = True
+    uptake: UptakeStatistics | None = None
+
+
+def with_uptake(measurements: Sequence[SegmentMeasurements],
+                uptake: Sequence[UptakeStatistics]) -> list[SegmentMeasurements]:
+    """``measurements`` with each segment's uptake on the PET (matched by segment number)."""
+    by_number = {statistics.number: statistics for statistics in uptake}
+    return [replace(measured, uptake=by_number.get(measured.number)) for measured in measurements]
 
 
 def measure_segmentation(segmentation: Segmentation, voxels: np.ndarray | None = None) -> list[SegmentMeasurements]:

@@ -89,6 +89,22 @@ INTENSITY_QUANTITIES = {
     "CT": (Code("112031", "DCM", "Attenuation Coefficient"), Code("[hnsf'U]", "UCUM", "Hounsfield unit")),
     "MR": (Code("110852", "DCM", "MR signal intensity"), Code("[arb'U]", "UCUM", "arbitrary unit")),
 }
+#: SUV statistics of a segment measured on a PET (PS3.16): the SUV quantity of each type (CID 7180) with its unit
+#: (CID 7181, UCUM with the type as annotation), the Peak derivation (CID 7464), Metabolic Volume and Total Lesion
+#: Glycolysis (CID 7466). SUVlbm is Janmahasatian's, coded as such (imaging.suv).
+SUV_QUANTITIES = {
+    "bw": (Code("126401", "DCM", "SUVbw"), Code("g/ml{SUVbw}", "UCUM", "Standardized Uptake Value body weight")),
+    "lbm": (Code("126405", "DCM", "SUVlbm(Janma)"),
+            Code("g/ml{SUVlbm(Janma)}", "UCUM", "Standardized Uptake Value lean body mass (Janma)")),
+    "bsa": (Code("126403", "DCM", "SUVbsa"),
+            Code("cm2/ml{SUVbsa}", "UCUM", "Standardized Uptake Value body surface area")),
+}
+PEAK = Code("126031", "DCM", "Peak Value Within ROI")
+METABOLIC_VOLUME = Code("126032", "DCM", "Metabolic Volume")
+TOTAL_LESION_GLYCOLYSIS = Code("126033", "DCM", "Total Lesion Glycolysis")
+#: TLG is SUVmean x MTV: g/ml x ml, or cm2/ml x ml for SUVbsa.
+GLYCOLYSIS_UNITS = {"bw": Code("g", "UCUM", "gram"), "lbm": Code("g", "UCUM", "gram"),
+                    "bsa": Code("cm2", "UCUM", "square centimeter")}
 #: Procedure Reported (CID 100) per modality.
 PROCEDURES = {
     "CT": Code("25045-6", "LN", "CT unspecified body region"),
@@ -231,7 +247,8 @@ class MeasurementReport:
         return [self._encode.code(FINDING_SITE, region, HAS_CONCEPT_MOD, children)]
 
     def _measurements(self, measured: SegmentMeasurements) -> list[bytes]:
-        """TID 300 measurements: volume, maximum diameter and, on CT and MR, intensity statistics."""
+        """TID 300 measurements: volume, maximum diameter, on CT and MR intensity statistics and, measured on a PET,
+        SUVmax, SUVmean, SUVpeak, metabolic volume and total lesion glycolysis."""
         def measurement(name: Code, value: float, unit: Code, derivation: Code | None = None) -> bytes:
             children = [self._encode.code(DERIVATION, derivation, HAS_CONCEPT_MOD)] if derivation else []
             return self._encode.num(name, float(value), unit, CONTAINS, children)
@@ -252,6 +269,14 @@ class MeasurementReport:
             items += [measurement(quantity, value, unit, derivation) for value, derivation in (
                 (statistics.mean, MEAN), (statistics.minimum, MINIMUM), (statistics.maximum, MAXIMUM),
                 (statistics.std, STANDARD_DEVIATION))]
+        uptake = measured.uptake
+        if uptake is not None:
+            quantity, unit = SUV_QUANTITIES[uptake.suv_type]
+            if uptake.suv_max is not None:
+                items += [measurement(quantity, value, unit, derivation) for value, derivation in (
+                    (uptake.suv_max, MAXIMUM), (uptake.suv_mean, MEAN), (uptake.suv_peak, PEAK))]
+            items += [measurement(METABOLIC_VOLUME, uptake.mtv_ml, MILLILITRE),
+                      measurement(TOTAL_LESION_GLYCOLYSIS, uptake.tlg_g, GLYCOLYSIS_UNITS[uptake.suv_type])]
         return items
 
     def _evaluations(self, labels: Sequence[ClassificationLabel]) -> list[bytes]:

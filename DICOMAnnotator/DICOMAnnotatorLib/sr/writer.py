@@ -18,8 +18,10 @@ content, item by item, and read it back with highdicom, dcmqi's tid1500reader an
 - measurements with UCUM units: Volume (SCT 118565006) in ``ml``, Diameter (SCT 81827009)
   with derivation Maximum in ``mm``, and, on CT, Attenuation Coefficient (DCM 112031) in
   ``[hnsf'U]`` with derivations Mean, Minimum, Maximum and Standard Deviation (MR: MR signal
-  intensity in arbitrary units; other modalities and colour images: no intensity statistics). Definitions are
-  in :mod:`.measurements`;
+  intensity in arbitrary units; other modalities and colour images: no intensity statistics) and, for a
+  segment of a PET/CT measured on the PET (``pet suv --sr``), SUV (CID 7180: SUVbw, SUVlbm(Janma) or SUVbsa)
+  with derivations Maximum, Mean and Peak Value Within ROI in ``g/ml{SUVbw}`` (CID 7181), Metabolic Volume
+  in ``ml`` and Total Lesion Glycolysis in ``g``. Definitions are in :mod:`.measurements`;
 - classification labels as qualitative evaluations of their segment's or mark's group
   (case labels in a TID 1501 group tracked as "Case");
 - marks as TID 1410 Planar ROI groups with an SCOORD3D Image Region on the series' frame of
