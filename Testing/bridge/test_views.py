@@ -32,6 +32,8 @@ def test_slice_view_shows_the_segments_in_their_colours_over_the_ct(case):
     distance = np.hypot(liver_only[:, 0] - lesion[:, 1].mean(), liver_only[:, 1] - lesion[:, 2].mean())
     far = liver_only[np.argmax(distance)]
     liver_point = ras_of(session, [far[1], far[0], k])
+    vertebra = np.argwhere(labels[k] == 3).mean(axis=0)  # not drawn: the CT alone, bone white in the liver window
+    vertebra_point = ras_of(session, [vertebra[1], vertebra[0], k])
     view = OffscreenViews(session.scene).slice_view(session.volume_node, (320, 240), offset_mm=lesion_centre[2])
     pixels = view.pixels().astype(int)
 
@@ -41,6 +43,8 @@ def test_slice_view_shows_the_segments_in_their_colours_over_the_ct(case):
         patch = pixels[row - 1:row + 2, column - 1:column + 2].reshape(-1, 3).mean(axis=0)
         strongest = int(np.argmax(colours[label]))
         assert patch[strongest] > np.delete(patch, strongest).max() + 20, f"{label} at {row},{column}: {patch}"
+    row, column = view.pixel_of(vertebra_point)
+    assert pixels[row - 1:row + 2, column - 1:column + 2].min() > 200, f"the CT's vertebra at {row},{column}: white"
     assert pixels[2, 2].max() < 20, "outside the body: black"
 
 

@@ -35,8 +35,12 @@ class OffscreenViews:
         self.scene = scene
         bridge.segmentations_logic(scene)
         self.application_logic = scene._dicom_annotator_logics[0]
-        self.colors = slicer.vtkMRMLColorLogic()  # the grey scale (and other) colour tables volumes display with
-        self.colors.SetMRMLScene(scene)
+        # The grey scale (and other) colour tables volumes display with. They come from the application
+        # logic's colour logic, which lives as long as the scene: a colour logic removes its tables from the
+        # scene when it is deleted, and a volume layer without its table maps to undefined pixels.
+        self.colors = self.application_logic.GetColorLogic()
+        if self.colors.GetMRMLScene() is not scene:
+            self.colors.SetMRMLScene(scene)
         self.slice_logics = vtk.vtkCollection()
         self.application_logic.SetSliceLogics(self.slice_logics)
         self._kept: list = []  # windows, logics and managers live as long as the views
@@ -70,7 +74,7 @@ class OffscreenViews:
         self._managers(slicer.vtkMRMLSliceViewDisplayableManagerFactory.GetInstance(), SLICE_MANAGERS, renderer,
                        slice_node)
         self._kept += [logic, mapper, image]
-        return View(window, slice_node)
+        return View(self, window, slice_node)
 
     def three_d_view(self, size: tuple[int, int], elevation: float = -60.0, azimuth: float = 30.0):
         """A 3D view showing what is visible in 3D (closed surfaces of segmentations), the camera on it."""
@@ -94,7 +98,7 @@ class OffscreenViews:
         camera.OrthogonalizeViewUp()
         renderer.ResetCamera()
         camera.Zoom(1.3)
-        return View(window, view_node)
+        return View(self, window, view_node)
 
     def _window(self, size: tuple[int, int]):
         window = vtk.vtkRenderWindow()
@@ -118,10 +122,14 @@ class OffscreenViews:
 
 
 class View:
-    """One rendered view: its pixels, and where a patient point (RAS) falls in a slice view."""
+    """One rendered view: its pixels, and where a patient point (RAS) falls in a slice view.
 
-    def __init__(self, window, view_node) -> None:
-        self.window, self.node = window, view_node
+    A view keeps its :class:`OffscreenViews` alive: the slice logics and displayable managers drawing
+    into its window are theirs.
+    """
+
+    def __init__(self, views: OffscreenViews, window, view_node) -> None:
+        self.views, self.window, self.node = views, window, view_node
 
     def pixels(self) -> np.ndarray:
         """The view as RGB rows, top row first."""
