@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import slicer
 from DICOMAnnotatorLib.mrml import bridge
 from views import OffscreenViews, annotated_phantom_case
 
@@ -16,7 +17,8 @@ pytestmark = pytest.mark.bridge
 
 @pytest.fixture
 def case(tmp_path):
-    return annotated_phantom_case(tmp_path, size=(96, 72, 24), spacing=(0.6, 0.4667, 2.5))
+    desk, labels = annotated_phantom_case(tmp_path, size=(96, 72, 24), spacing=(0.6, 0.4667, 2.5))
+    return desk.session, labels
 
 
 def ras_of(session, index_ijk) -> list[float]:
@@ -48,11 +50,40 @@ def test_slice_view_shows_the_segments_in_their_colours_over_the_ct(case):
     assert pixels[2, 2].max() < 20, "outside the body: black"
 
 
-def test_three_d_view_shows_the_closed_surfaces(case):
-    session, _ = case
-    session.segmentation_node.CreateClosedSurfaceRepresentation()
-    pixels = OffscreenViews(session.scene).three_d_view((320, 240)).pixels().astype(int)
+def test_show_3d_makes_closed_surfaces_that_the_three_d_view_shows_and_removes_them(tmp_path):
+    desk, _ = annotated_phantom_case(tmp_path, size=(96, 72, 24), spacing=(0.6, 0.4667, 2.5))
+    node = desk.session.segmentation_node
+    surface = slicer.vtkSegmentationConverter.GetSegmentationClosedSurfaceRepresentationName()
+    views = OffscreenViews(desk.scene)
+    assert not node.GetSegmentation().ContainsRepresentation(surface), "no surfaces until asked for"
+    assert liver_red_pixels(views.three_d_view((320, 240)).pixels()) == 0, "an empty 3D view"
+
+    desk.show_3d(True)
+    assert node.GetSegmentation().ContainsRepresentation(surface)
+    assert node.GetDisplayNode().GetVisibility3D()
+    assert node.GetDisplayNode().GetPreferredDisplayRepresentationName3D() == surface
+    view = views.three_d_view((320, 240))  # its camera on the surfaces
+    pixels = view.pixels().astype(int)
     background = pixels[0, 0]
     assert background[2] > background[0], "the view's blue background"
-    liver_red = (pixels[..., 0] > pixels[..., 2] + 40).sum()
-    assert liver_red > 0.05 * pixels.shape[0] * pixels.shape[1], "the liver's surface fills part of the view"
+    assert liver_red_pixels(pixels) > 0.05 * pixels.shape[0] * pixels.shape[1], "the liver's surface fills part of it"
+
+    lesion = node.GetSegmentation().GetSegmentIdBySegmentName("Liver lesion")
+    erased = slicer.vtkOrientedImageData()  # a stroke erasing the lesion, applied as the editor's effects apply one
+    erased.DeepCopy(node.GetBinaryLabelmapInternalRepresentation(lesion))
+    erased.GetPointData().GetScalars().Fill(0)
+    logic = slicer.vtkSlicerSegmentationsModuleLogic
+    assert node.GetClosedSurfaceInternalRepresentation(lesion).GetNumberOfPoints() > 0
+    assert logic.SetBinaryLabelmapToSegment(erased, node, lesion, logic.MODE_REPLACE)
+    assert node.GetClosedSurfaceInternalRepresentation(lesion).GetNumberOfPoints() == 0, "made again after the stroke"
+
+    desk.show_3d(False)
+    assert not node.GetSegmentation().ContainsRepresentation(surface), "the surfaces are removed"
+    assert node.GetSegmentation().ContainsRepresentation(
+        slicer.vtkSegmentationConverter.GetSegmentationBinaryLabelmapRepresentationName()), "what was drawn stays"
+    assert liver_red_pixels(view.pixels()) == 0, "the 3D view is empty again"
+
+
+def liver_red_pixels(pixels: np.ndarray) -> int:
+    pixels = pixels.astype(int)
+    return int((pixels[..., 0] > pixels[..., 2] + 40).sum())

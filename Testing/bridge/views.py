@@ -165,8 +165,8 @@ class View:
 
 
 def annotated_phantom_case(folder: Path, size=(256, 192, 48), spacing=(0.225, 0.175, 1.25)):
-    """A liver-lesions-ct phantom case opened by an annotator in a fresh scene, liver and lesion drawn; the session
-    and the phantom's labels."""
+    """A liver-lesions-ct phantom case opened by an annotator in a fresh scene, liver and lesion drawn; the desk
+    (its session holds the case) and the phantom's labels."""
     from DICOMAnnotatorLib.imaging import Segmentation, phantoms
     from DICOMAnnotatorLib.mrml import AnnotatorDesk
     from DICOMAnnotatorLib.protocols import load_protocol
@@ -177,24 +177,26 @@ def annotated_phantom_case(folder: Path, size=(256, 192, 48), spacing=(0.225, 0.
     phantoms.write_datasets(phantoms.ct_datasets(geometry, hu), folder / "series")
     url = f"sqlite:///{folder / 'review.db'}"
     create_sample_project(url, "liver", load_protocol("liver-lesions-ct"), folder / "series")
-    session = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", folder / "work").open_next_case("liver")
+    desk = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", folder / "work")
+    session = desk.open_next_case("liver")
     drawn = Segmentation.from_labelmap(geometry, np.where(labels == 3, 0, labels),
                                        session.protocol.segment_descriptions(), reference=session.series)
     bridge.segmentation_to_node(drawn, session.scene, session.volume_node, node=session.segmentation_node)
-    return session, labels
+    return desk, labels
 
 
 def render_screenshots(output: Path) -> list[Path]:
     """The extension's screenshots: an axial slice through the lesion and a 3D view of the drawn segments."""
     output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        session, labels = annotated_phantom_case(Path(folder))
+        desk, labels = annotated_phantom_case(Path(folder))
+        session = desk.session
         views = OffscreenViews(session.scene)
         lesion_slice = int(np.argwhere(labels == 2)[:, 0].mean())
         centre = session.series.geometry.index_to_lps([[0, 0, lesion_slice]])[0]
         slice_view = views.slice_view(session.volume_node, (800, 600), offset_mm=bridge.ras_point(centre)[2])
+        desk.show_3d(True)
         segmentation = session.segmentation_node
-        segmentation.CreateClosedSurfaceRepresentation()
         liver = segmentation.GetSegmentation().GetSegmentIdBySegmentName("Liver")
         segmentation.GetDisplayNode().SetSegmentOpacity3D(liver, 0.35)
         return [slice_view.write_png(output / "annotate-slice.png"),

@@ -29,6 +29,8 @@ from web_app import (
     axial_view,
     click_and_wait,
     probe_at,
+    three_d_view,
+    view_pixels,
     wait_for_desk,
 )
 from web_app import sign_in as sign_in_page
@@ -43,6 +45,9 @@ GEOMETRY = {"size": (64, 48, 9), "spacing": (0.9, 0.7, 3.0)}
 #: whose centre is nearer the stroke than 97 % of the radius is painted, and no voxel that the brush does not reach
 #: (centre farther than the radius plus half the voxel's in-plane diagonal).
 SURELY_INSIDE = 0.97
+#: Pixels of the 3D view that the stroke's closed surface changes at least (it covers about 60 of them: the
+#: camera frames the whole volume), where an empty view changes none.
+SURFACE_PIXELS = 30
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -124,6 +129,20 @@ def paint_stroke(page, browser: Browser, name: str):
     return np.array(start), np.array(end), brush
 
 
+def show_3d_changes_the_three_d_view(page, browser: Browser) -> int:
+    """Turn Show 3D on; returns how many pixels of the 3D view then differ from its empty background (it is
+    rendered again once the surfaces are made, so the view is read until it changes)."""
+    box = three_d_view(page)
+    empty = view_pixels(page, box)
+    assert click_and_wait(page, "#da-show-3d") == "Segments shown in 3D"
+    changed, deadline = 0, time.monotonic() + 30
+    while changed < SURFACE_PIXELS and time.monotonic() < deadline:
+        changed = int((np.abs(view_pixels(page, box) - empty).max(axis=2) > 40).sum())
+        time.sleep(0.2)
+    browser.shot(page, "annotator-show-3d")
+    return changed
+
+
 def choose_consensus_method(page, method: str) -> None:
     page.click("#da-consensus-method", force=True)
     page.click(f".v-overlay .v-list-item:has-text('{method}')")
@@ -198,6 +217,7 @@ def test_annotate_review_and_sign_in_the_browser(team, browser, tmp_path):
             assert click_and_wait(page, "#da-next-case") == "Case 1 opened"
         browser.shot(ann, "annotator-case-open")
         start, end, brush = paint_stroke(ann, browser, "annotator-stroke")
+        assert show_3d_changes_the_three_d_view(ann, browser) >= SURFACE_PIXELS, "the stroke's surface in 3D"
         ben_rows = ben.locator("#da-measurements tr").all_inner_texts()
         assert any(row.startswith("Liver") and "\t0\t" in row for row in ben_rows), ben_rows  # not ann's stroke
         ben_start, ben_end, _ = paint_stroke(ben, browser, "second-annotator-stroke")

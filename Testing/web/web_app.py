@@ -8,6 +8,7 @@ step into the folder the run prints. Waits are on the page's own state (an eleme
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import numpy as np
 from conftest import COMMAND, chromium_command, require_tool
 from processes import stop_process
 from team_server import TeamServer, free_port, wait_until_answering
@@ -120,6 +122,19 @@ def axial_view(page):
     """The axial slice view's image: in trame-slicer's "Quad View" it is the bottom-right one."""
     boxes = [image.bounding_box() for image in page.query_selector_all("img.image-display-area")]
     return max(boxes, key=lambda box: (box["x"], box["y"]))
+
+
+def three_d_view(page):
+    """The 3D view's image: in trame-slicer's "Quad View" it is the top-right one."""
+    boxes = [image.bounding_box() for image in page.query_selector_all("img.image-display-area")]
+    return max(boxes, key=lambda box: (box["x"], -box["y"]))
+
+
+def view_pixels(page, box) -> np.ndarray:
+    """What the page shows in ``box`` (a view's image) as RGB rows, top row first."""
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(page.screenshot(clip=box))).convert("RGB")).astype(int)
 
 
 PROBE = re.compile(r"RAS \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) mm\s+IJK \((\d+), (\d+), (\d+)\).*brush ([\d.]+) mm")

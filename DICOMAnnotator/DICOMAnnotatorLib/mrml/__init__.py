@@ -2,8 +2,8 @@
 segmentation and volume nodes to and from the core's types (``bridge``), runs the annotator's
 session (``annotation``) and the reviewer's (``review``, ``marks_review``), keeps each case's nodes in
 its own subject-hierarchy folder (``hierarchy``), 2D images and cine loops as Slicer's DICOM plugins
-show them (``planar``), and the two desks the Slicer modules' Logic calls
-(``cases``). Tested headless on the ``slicer-core`` wheel.
+show them (``planar``), segmentations as closed surfaces in 3D views on demand (``surfaces``), and
+the two desks the Slicer modules' Logic calls (``cases``). Tested headless on the ``slicer-core`` wheel.
 """
 
 from ..lazy import public_api

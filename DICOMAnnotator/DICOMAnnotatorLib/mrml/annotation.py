@@ -125,6 +125,10 @@ class AnnotationSession:
         display.SetWindowLevel(preset.width, preset.center)
         return preset
 
+    def segmentation_nodes(self) -> list:
+        """The case's segmentation nodes (the one the user paints)."""
+        return [self.segmentation_node]
+
     def markups_node(self, label: str):
         """This case's markups node holding the landmarks or boxes of structure ``label``, or None."""
         return self.markups.get(label)

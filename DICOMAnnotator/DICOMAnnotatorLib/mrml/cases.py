@@ -33,6 +33,7 @@ from .annotation import AnnotationSession, SubmissionFiles
 from .hierarchy import remove_nodes
 from .marks_review import MarksReviewSession
 from .review import ReviewSession
+from .surfaces import show_in_3d
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class _Desk:
         self.service = service if service is not None else connect(store, user)
         self.case: CaseView | None = None
         self.session = None
+        #: Whether segmentations show as closed surfaces in 3D views (:meth:`show_3d`), kept from case to case.
+        self.shown_in_3d = False
 
     def _case_from(self, payload: dict[str, Any]) -> CaseView:
         """The case of a ``next``/``submit``/... answer, its images readable here (fetched from a team server
@@ -112,6 +115,14 @@ class _Desk:
     def _protocol(self, project: str) -> Protocol:
         frozen = self.service.project_protocol(project)["protocol"]
         return Protocol.from_dict(frozen, source=f"project {project}'s protocol")
+
+    def show_3d(self, shown: bool) -> None:
+        """Show the open case's segmentations as closed surfaces in 3D views, or remove their surfaces, as
+        Slicer's Show 3D button does; the cases opened next show the same. Surfaces are computed now and
+        again only when a segmentation changes (a stroke applied), never while they are off."""
+        self.shown_in_3d = bool(shown)
+        if self.session is not None:
+            show_in_3d(self.session.segmentation_nodes(), self.shown_in_3d)
 
     def close_case(self) -> None:
         """Remove the open case's nodes from the scene (an annotator keeps a draft first: :meth:`save_draft`)."""
@@ -144,6 +155,8 @@ class _Desk:
             session.close()
             raise
         self.case, self.session = case, session
+        if self.shown_in_3d:
+            show_in_3d(session.segmentation_nodes(), True)
         return session
 
 
@@ -301,6 +314,12 @@ class ReviewerDesk(_Desk):
         self.action = action
         return session
 
+    def build_consensus(self, method: str = "staple") -> None:
+        """Merge the submissions into the editable consensus node, shown in 3D when the desk shows surfaces."""
+        session = self._require_session()
+        session.build_consensus(method)
+        self.show_3d(self.shown_in_3d)
+
     def record_consensus(self, method: str | None = None) -> CaseView:
         """Write the consensus as the reviewer left it (built with ``method`` if not built yet) and record it."""
         session = self._require_session()
@@ -311,7 +330,7 @@ class ReviewerDesk(_Desk):
             session.load_consensus(merged[-1])
             return self.case
         if session.consensus_node is None:
-            session.build_consensus(method or "staple")
+            self.build_consensus(method or "staple")
         method = method or session.consensus_method
         folder = self.work / "reviews" / f"case-{self.case.id}" / f"round-{self.case.round}"
         written = session.export(folder, ("seg",))

@@ -62,6 +62,10 @@ class MarksReviewSession:
             for node in nodes:
                 node.GetDisplayNode().SetVisibility(name is None or other == name)
 
+    def segmentation_nodes(self) -> list:
+        """None: the case's marks are markups nodes, which 3D views show as they are."""
+        return []
+
     def agreement(self) -> AnnotationAgreement:
         return compare_annotations(self.reports, self.names, threshold=self.threshold)
 

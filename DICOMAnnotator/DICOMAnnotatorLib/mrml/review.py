@@ -64,6 +64,10 @@ class ReviewSession:
         for other, node in self.nodes.items():
             node.GetDisplayNode().SetVisibility(name is None or other == name)
 
+    def segmentation_nodes(self) -> list:
+        """The case's segmentation nodes: each submission's, and the consensus once there is one."""
+        return [*self.nodes.values(), *([self.consensus_node] if self.consensus_node is not None else [])]
+
     def agreement(self) -> AgreementReport:
         """Pairwise agreement of the submissions (and against the consensus once there is one)."""
         reference = self.consensus() if self.consensus_node is not None else None

@@ -33,7 +33,7 @@ class AnnotatorPanel:
         self._measure_pending = False
         self.state.update({"da_project": "", "da_case_number": "", "da_a_case": None, "da_a_instructions": "",
                            "da_a_edge_cases": [], "da_a_presets": [], "da_a_checklist": [], "da_a_questions": [],
-                           "da_a_measurements": [], "da_a_marks": []})
+                           "da_a_measurements": [], "da_a_marks": [], "da_a_show_3d": False})
         controller = server.controller
         # typed values come with the click (the field's own state update may reach the server after it)
         controller.da_next_case = lambda project: perform(self.state, lambda: self.next_case(project))
@@ -41,6 +41,7 @@ class AnnotatorPanel:
         controller.da_window = lambda name: perform(self.state, lambda: self.apply_window(name))
         controller.da_answer = lambda key, value: perform(self.state, lambda: self.answer(key, value))
         controller.da_place = lambda label: perform(self.state, lambda: self.place(label))
+        controller.da_show_3d = lambda shown: perform(self.state, lambda: self.show_3d(shown))
         controller.da_save_draft = lambda: perform(self.state, self.save_draft)
         controller.da_submit = lambda: perform(self.state, self.submit)
 
@@ -75,6 +76,11 @@ class AnnotatorPanel:
             return self._refuse(f"The protocol has no landmark or box named '{label}'")
         self.slicer.markups_logic.place_node(node)
         return f"Click in a slice view to place {label}"
+
+    def show_3d(self, shown: bool) -> str:
+        self.desk.show_3d(bool(shown))
+        self.state.da_a_show_3d = self.desk.shown_in_3d
+        return "Segments shown in 3D" if self.desk.shown_in_3d else "Segments no longer shown in 3D"
 
     def save_draft(self) -> str:
         self.desk.save_draft()
@@ -181,6 +187,7 @@ class AnnotatorPanel:
             VCard,
             VCardText,
             VCardTitle,
+            VCheckbox,
             VChip,
             VSelect,
             VTable,
@@ -206,6 +213,8 @@ class AnnotatorPanel:
                     VChip("{{ name }}", v_for="name in da_a_presets", key="name", size="small",
                           click=(self.server.controller.da_window, "[name]"), prepend_icon="mdi-contrast-box",
                           id=("`da-window-${name}`",))
+                VCheckbox(label="Show 3D", model_value=("da_a_show_3d",), density="compact", hide_details=True,
+                          update_modelValue=(self.server.controller.da_show_3d, "[$event]"), id="da-show-3d")
                 html.Div("Instructions", classes="text-subtitle-2 mt-2")
                 html.Div("{{ da_a_instructions }}", classes="text-body-2", id="da-instructions")
                 with html.Div(v_for="edge in da_a_edge_cases", key="edge.title", classes="text-body-2 mt-1"):

@@ -27,12 +27,13 @@ class ReviewerPanel:
                            "da_r_shown": "all",
                            "da_r_agreement": [], "da_r_method": "staple", "da_r_has_consensus": False,
                            "da_r_comment": "", "da_r_meaning": "Approved as the reference standard",
-                           "da_r_password": ""})
+                           "da_r_password": "", "da_r_show_3d": False})
         controller = server.controller
         # typed values come with the click (the field's own state update may reach the server after it)
         controller.da_r_next_case = lambda project: perform(self.state, lambda: self.next_case(project))
         controller.da_r_open_case = lambda number: perform(self.state, lambda: self.open_case(number))
         controller.da_r_show = lambda name: perform(self.state, lambda: self.show(name))
+        controller.da_r_show_3d = lambda shown: perform(self.state, lambda: self.show_3d(shown))
         controller.da_r_consensus = lambda method: perform(self.state, lambda: self.build_consensus(method))
         controller.da_r_record = lambda method: perform(self.state, lambda: self.record_consensus(method))
         controller.da_r_approve = lambda comment: perform(self.state, lambda: self.approve(comment))
@@ -69,9 +70,14 @@ class ReviewerPanel:
         self.state.da_r_shown = name
         return "All submissions shown" if name == "all" else f"Only {name}'s submission shown"
 
+    def show_3d(self, shown: bool) -> str:
+        self.desk.show_3d(bool(shown))
+        self.state.da_r_show_3d = self.desk.shown_in_3d
+        return "Segmentations shown in 3D" if self.desk.shown_in_3d else "Segmentations no longer shown in 3D"
+
     def build_consensus(self, method: str) -> str:
+        self.desk.build_consensus(method)
         session = self._session()
-        session.build_consensus(method)
         self.state.da_r_has_consensus = True
         self.state.da_r_agreement = self._agreement(session)
         self.on_edit(session.volume_node, session.consensus_node)
@@ -116,7 +122,17 @@ class ReviewerPanel:
     # ------------------------------------------------------------------ layout
     def build_ui(self) -> None:
         from trame.widgets import html
-        from trame.widgets.vuetify3 import VBtn, VBtnToggle, VCard, VCardText, VCardTitle, VSelect, VTable, VTextField
+        from trame.widgets.vuetify3 import (
+            VBtn,
+            VBtnToggle,
+            VCard,
+            VCardText,
+            VCardTitle,
+            VCheckbox,
+            VSelect,
+            VTable,
+            VTextField,
+        )
 
         controller = self.server.controller
         message_lines()
@@ -139,6 +155,8 @@ class ReviewerPanel:
                     VBtn("All", value="all", click=(controller.da_r_show, "['all']"), size="small")
                     VBtn("{{ name }}", v_for="name in da_r_submissions", key="name", value=("name",), size="small",
                          click=(controller.da_r_show, "[name]"))
+                VCheckbox(label="Show 3D", model_value=("da_r_show_3d",), density="compact", hide_details=True,
+                          update_modelValue=(controller.da_r_show_3d, "[$event]"), id="da-review-show-3d")
                 html.Div("Agreement", classes="text-subtitle-2 mt-2")
                 # small type and narrow cells: the five columns fit the drawer without scrolling sideways
                 with VTable(density="compact", classes="text-caption", id="da-agreement"):
