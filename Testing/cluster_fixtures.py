@@ -7,20 +7,15 @@ Test modules load it with ``pytest_plugins = ["cluster_fixtures"]``. The schedul
 from __future__ import annotations
 
 import pytest
-from conftest import CI
+from conftest import require_module
 
 
 @pytest.fixture(scope="session")
 def dask_scheduler():
     """The address (tcp://127.0.0.1:PORT) of a LocalCluster with 2 single-threaded worker processes."""
-    try:
-        from distributed import LocalCluster
-    except ImportError:
-        if CI:
-            pytest.fail("dask.distributed is not installed; the test extra of pyproject.toml installs it")
-        pytest.skip("dask.distributed is not installed (pip install 'dicom-annotator[cluster]')")
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           scheduler_port=0, dashboard_address=None, silence_logs=40)
+    distributed = require_module("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       scheduler_port=0, dashboard_address=None, silence_logs=40)
     try:
         yield cluster.scheduler_address
     finally:
