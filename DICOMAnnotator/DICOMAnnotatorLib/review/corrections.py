@@ -41,15 +41,16 @@ class Corrections:
 
 def measure_corrections(store: ReviewStore, case: Case, submitted_seg: str | Path) -> Corrections | None:
     """The submitted SEG against the case's latest draft (None without a draft). A draft or series that cannot be
-    read is logged and not measured: the submission stands either way."""
-    from ..agreement import compare_with_draft
-    from ..imaging import ReferenceSeries
-    from ..seg import read_segs
-
+    read is logged and not measured: the submission stands either way. The comparison's modules (SciPy among
+    them) are imported only for a case that has a draft, so that a plain submission does not pay for them."""
     with store.read() as conn:
         draft = latest_draft(conn, case.id)
     if draft is None:
         return None
+    from ..agreement import compare_with_draft
+    from ..imaging import ReferenceSeries
+    from ..seg import read_segs
+
     try:
         kept = store.files.open_verified(draft.seg_sha256)
         series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)
