@@ -39,6 +39,7 @@ from DICOMAnnotatorLib.sr.templates import (
     VOLUME,
     coded_modality,
 )
+from DICOMAnnotatorLib.sr.ventricular_function import EjectionFraction
 from DICOMAnnotatorLib.sr.writer import SR_SERIES_NUMBER_OFFSET
 from pydicom.sr.codedict import codes
 
@@ -47,7 +48,7 @@ def highdicom_sr(segmentation: Segmentation | None, seg: pydicom.Dataset | None,
                  measurements: Sequence[SegmentMeasurements], *, labels: Sequence[ClassificationLabel] = (),
                  marks: Sequence[Mark] = (), creator: str | None = None, protocol_id: str | None = None,
                  series_number: int | None = None, series_description: str | None = None,
-                 reference=None) -> hd.sr.Comprehensive3DSR:
+                 reference=None, ejection_fraction: EjectionFraction | None = None) -> hd.sr.Comprehensive3DSR:
     """highdicom's Comprehensive 3D SR for the arguments of ``build_sr``."""
     reference = segmentation.reference if segmentation is not None else reference
     modality = reference.modality
@@ -58,6 +59,8 @@ def highdicom_sr(segmentation: Segmentation | None, seg: pydicom.Dataset | None,
                              [label for label in labels if label.segment == description.number])
               for description in (segmentation.segments if segmentation is not None else [])
               for measured in by_number.get(description.number) or [None]]
+    if ejection_fraction is not None:
+        groups.append(_ventricular_function_group(ejection_fraction, reference))
     groups += [_mark_group(mark, reference.frame_of_reference_uid, [label for label in labels
                                                                     if label.mark == mark.index]) for mark in marks]
     case_labels = [label for label in labels if label.segment is None and label.mark is None]
@@ -221,6 +224,35 @@ def _measurements(measured: SegmentMeasurements, modality: str) -> list:
                   hd.sr.Measurement(name=codes.DCM.TotalLesionGlycolysis, value=uptake.tlg_g,
                                     unit=hd.sr.CodedConcept(glycolysis_unit[0], "UCUM", glycolysis_unit[1]))]
     return items
+
+
+def _ventricular_function_group(result: EjectionFraction, reference):
+    """TID 1501 with EDV, ESV and EF, coded from pydicom's PS3.16 tables (CID 12200, 12227), each with its method and
+    the frames its outlines are on."""
+    method = {"area-length": codes.DCM.AreaLengthSinglePlane, "volumes": codes.DCM.DirectlyMeasured}[
+        result.method.value]
+    volume_unit = to_highdicom_code(MILLILITRE) if result.calibrated else hd.sr.CodedConcept(
+        "{pixel^3}", "UCUM", "cubic pixel")
+
+    def measured_on(*slices):
+        return [hd.sr.SourceImageForMeasurement(
+            reference.slices[k].sop_class_uid, reference.slices[k].sop_instance_uid,
+            referenced_frame_numbers=[reference.slices[k].frame_number] if reference.slices[k].frame_number else None)
+            for k in slices if k is not None] or None
+
+    ed, es = result.end_diastolic_slice, result.end_systolic_slice
+    ejection_fraction = {"US": codes.LN.LeftVentricularEjectionFractionByUS,
+                         "MR": codes.LN.LeftVentricularEjectionFractionByMR}[reference.modality]
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Left ventricular function"),
+        finding_sites=[hd.sr.FindingSite(codes.SCT.LeftVentricle)],
+        measurements=[
+            hd.sr.Measurement(name=codes.LN.LeftVentricularEndDiastolicVolume, value=result.end_diastolic_volume,
+                              unit=volume_unit, method=method, referenced_images=measured_on(ed)),
+            hd.sr.Measurement(name=codes.LN.LeftVentricularEndSystolicVolume, value=result.end_systolic_volume,
+                              unit=volume_unit, method=method, referenced_images=measured_on(es)),
+            hd.sr.Measurement(name=ejection_fraction, value=result.percent, unit=codes.UCUM.Percent, method=method,
+                              referenced_images=measured_on(ed, es))])
 
 
 #: PS3.16 CID 7180 (quantity) and CID 7181 (unit) of each SUV type; SUVlbm is Janmahasatian's.

@@ -14,8 +14,10 @@ content (a test compares the two apart from UIDs and times); its items are encod
   UID, finding category and type, finding site, measurements of TID 300 with their derivation,
   qualitative evaluations, the Referenced Segment of the SEG and the source images it lies on),
   per mark a TID 1410 Planar ROI group (its SCOORD3D Image Region on a volume; on a 2D image its SCOORD with
-  the image and frame it was selected from, and its length or area), and the case's labels in a
-  TID 1501 group tracked as "Case".
+  the image and frame it was selected from, and its length or area), the left ventricle's end-diastolic and
+  end-systolic volumes and ejection fraction in a TID 1501 group tracked as "Left ventricular function" (where the
+  protocol names an EF rule: CID 12200's LOINC codes, TID 300's Measurement Method from CID 12227, each volume
+  inferred from the image and frame its outline is on), and the case's labels in a TID 1501 group tracked as "Case".
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .content import ContentEncoder
 from .labels import ClassificationLabel
 from .marks import AREA, PIXEL, SQUARE_MILLIMETRE, SQUARE_PIXEL, Mark
 from .measurements import SegmentMeasurements
+from .ventricular_function import EjectionFraction
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +119,30 @@ IMAGING_PROCEDURE = Code("363679005", "SCT", "Imaging procedure")
 #: Anatomic region modifiers that are a laterality (CID 244) rather than a topographical modifier.
 LATERALITIES = {("24028007", "SCT"), ("7771000", "SCT"), ("51440002", "SCT"), ("66459002", "SCT")}
 CASE_TRACKING_IDENTIFIER = "Case"
+#: The ejection fraction's group (TID 1501): where it is, its quantities (PS3.16 CID 12200, Echocardiography Left
+#: Ventricle; the EF's code names the modality it was measured by: CID 12200, CID 3833 and CID 3467, LOINC's
+#: modality-free code elsewhere) and methods (CID 12227, Echocardiography Measurement Method).
+VENTRICULAR_FUNCTION_TRACKING_IDENTIFIER = "Left ventricular function"
+LEFT_VENTRICLE = Code("87878005", "SCT", "Left ventricle")
+MEASUREMENT_METHOD = Code("370129005", "SCT", "Measurement Method")
+SOURCE_OF_MEASUREMENT = Code("121112", "DCM", "Source of Measurement")
+END_DIASTOLIC_VOLUME = Code("18026-5", "LN", "Left Ventricular End Diastolic Volume")
+END_SYSTOLIC_VOLUME = Code("18148-7", "LN", "Left Ventricular End Systolic Volume")
+EJECTION_FRACTIONS = {
+    "US": Code("18043-0", "LN", "Left Ventricular Ejection Fraction by US"),
+    "MR": Code("8811-2", "LN", "Left ventricular ejection fraction by MR"),
+    "CT": Code("8810-4", "LN", "Left ventricular ejection fraction by CT"),
+    "XA": Code("8808-8", "LN", "Left Ventricular Ejection Fraction by Angiography"),
+}
+EJECTION_FRACTION = Code("10230-1", "LN", "Left ventricular Ejection fraction")
+#: Area-length from one outline per phase; "volumes" are the segments' own voxel volumes, measured directly.
+EJECTION_FRACTION_METHODS = {"area-length": Code("125205", "DCM", "Area-Length Single Plane"),
+                             "volumes": Code("125316", "DCM", "Directly measured")}
+PERCENT = Code("%", "UCUM", "Percent")
+CUBIC_PIXEL = Code("{pixel^3}", "UCUM", "cubic pixel")
 
-CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT, SELECTED_FROM = (
-    "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT", "HAS ACQ CONTEXT", "SELECTED FROM")
+CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT, SELECTED_FROM, INFERRED_FROM = (
+    "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT", "HAS ACQ CONTEXT", "SELECTED FROM", "INFERRED FROM")
 
 
 class MeasurementReport:
@@ -130,7 +154,8 @@ class MeasurementReport:
 
     def content_items(self, segmentation: Segmentation | None, seg: Dataset | None,
                       measurements: Sequence[SegmentMeasurements], labels: Sequence[ClassificationLabel],
-                      marks: Sequence[Mark], author: str | None) -> list[bytes]:
+                      marks: Sequence[Mark], author: str | None,
+                      ejection_fraction: EjectionFraction | None = None) -> list[bytes]:
         """The root container's children (the report's title and template are the document's)."""
         reference = self._reference
         if any(mark.points_mm is not None for mark in marks) and not reference.frame_of_reference_uid:
@@ -147,6 +172,8 @@ class MeasurementReport:
                                       [label for label in labels if label.segment == description.number])
                   for description in (segmentation.segments if segmentation is not None else [])
                   for measured in by_number.get(description.number) or [None]]
+        if ejection_fraction is not None:
+            groups.append(self._ventricular_function_group(ejection_fraction))
         groups += [self._mark_group(mark, [label for label in labels if label.mark == mark.index]) for mark in marks]
         case_labels = [label for label in labels if label.segment is None and label.mark is None]
         if case_labels:
@@ -225,6 +252,38 @@ class MeasurementReport:
             *self._tracking(mark.label, None), *self._finding(mark.finding_category, mark.finding),
             *self._finding_sites(mark.finding_site, None), *measured, *self._evaluations(labels), region],
             template="1410")
+
+    def _ventricular_function_group(self, result: EjectionFraction) -> bytes:
+        """TID 1501: EDV, ESV (ml, or cubic pixels on an uncalibrated loop) and EF (%) of the left ventricle, each
+        with its method (TID 300 Measurement Method) and the images and frames its outlines are on (Source of
+        Measurement, INFERRED FROM)."""
+        encode = self._encode
+        method = encode.code(MEASUREMENT_METHOD, EJECTION_FRACTION_METHODS[result.method.value], HAS_CONCEPT_MOD)
+        volume_unit = MILLILITRE if result.calibrated else CUBIC_PIXEL
+
+        def measurement(name: Code, value: float, unit: Code, slices: Sequence[int | None]) -> bytes:
+            return encode.num(name, value, unit, CONTAINS, [method, *self._measured_on(slices)])
+
+        ed, es = result.end_diastolic_slice, result.end_systolic_slice
+        return encode.container(MEASUREMENT_GROUP, CONTAINS, [
+            *self._tracking(VENTRICULAR_FUNCTION_TRACKING_IDENTIFIER, None),
+            *self._finding_sites(LEFT_VENTRICLE, None),
+            measurement(END_DIASTOLIC_VOLUME, result.end_diastolic_volume, volume_unit, [ed]),
+            measurement(END_SYSTOLIC_VOLUME, result.end_systolic_volume, volume_unit, [es]),
+            measurement(EJECTION_FRACTIONS.get(self._reference.modality, EJECTION_FRACTION), result.percent, PERCENT,
+                        [ed, es])], template="1501")
+
+    def _measured_on(self, slices: Sequence[int | None]) -> list[bytes]:
+        """Source of Measurement items of the slices (frames) given, those that are known."""
+        items = []
+        for k in slices:
+            if k is None:
+                continue
+            source = self._reference.slices[k]
+            items.append(self._encode.image(
+                SOURCE_OF_MEASUREMENT, INFERRED_FROM, source.sop_class_uid, source.sop_instance_uid,
+                frames=[source.frame_number] if source.frame_number is not None else None))
+        return items
 
     def _tracking(self, identifier: str, uid: str | None) -> list[bytes]:
         """TID 4108 Tracking Identifier: text and UID (a new UID where the finding has none yet)."""
