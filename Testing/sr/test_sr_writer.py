@@ -270,7 +270,7 @@ def _pet_suv(folder: Path) -> tuple[dict, None]:
     write_seg(with_empty, folder / "seg2.dcm")
     measured = _measured(folder / "ct", folder / "seg2.dcm")
     uptake = uptake_statistics(measured["segmentation"], pet, series_suv_scale(pet))
-    return {**measured, "measurements": with_uptake(measured["measurements"], uptake)}, None
+    return {**measured, "measurements": with_uptake(measured["measurements"], uptake), "measured_series": [pet]}, None
 
 
 # ------------------------------------------------------------------ the same document as highdicom's
@@ -347,8 +347,9 @@ def test_valid_and_read_by_highdicom_dcmqi_and_dcmjs(reports, kind, tmp_path):
 
     dcmjs = json.loads(node_script("read_sr.js", path))
     assert dcmjs["template"] == "1500" and dcmjs["title"] == ["126000", "DCM", "Imaging Measurement Report"]
-    source_uids = [str(ds.SOPInstanceUID) for ds in (inputs["segmentation"].reference if inputs["segmentation"]
-                                                     else inputs["reference"]).datasets]
+    all_series = [inputs["segmentation"].reference if inputs["segmentation"] else inputs["reference"],
+                  *inputs.get("measured_series", [])]
+    source_uids = [str(ds.SOPInstanceUID) for series in all_series for ds in series.datasets]
     assert dcmjs["library"] == source_uids
     assert set(dcmjs["evidence"]) == {*source_uids, *([str(inputs["seg"].SOPInstanceUID)] if inputs["seg"] else [])}
     found = {(g["trackingId"], g["trackingUid"]): (

@@ -119,7 +119,7 @@ def test_sr_export_with_the_echo_protocol_reports_edv_esv_and_ef(tmp_path):
     group = next(g for g in report.get_image_measurement_groups()
                  if g.tracking_identifier == "Left ventricular function")
     assert [[image.referenced_frame_numbers for image in m.referenced_images] for m in group.get_measurements()] == [
-        [[4]], [[11]], [[4], [11]]]
+        [[4]], [[11]], [[4, 11]]]
 
 
 def test_sr_export_refuses_an_outline_on_two_frames_by_name(tmp_path):

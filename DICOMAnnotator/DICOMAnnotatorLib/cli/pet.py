@@ -67,7 +67,7 @@ def _suv(args: argparse.Namespace) -> int:
         statistics = uptake_statistics(segmentation, pet, series_suv_scale(pet, args.suv_type))
         payload["segments"] = [s.to_json() for s in statistics]
         if args.sr is not None:
-            _write_sr(args.seg, segmentation, drawn_on, statistics, args.sr)
+            _write_sr(args.seg, segmentation, drawn_on, pet, statistics, args.sr)
         lines = [f"  {s.number:>3}  {s.label:<24} " + (
             f"SUVmax {s.suv_max:.3f}  SUVmean {s.suv_mean:.3f}  SUVpeak {s.suv_peak:.3f}  "
             if s.suv_max is not None else "no PET voxel  ") + f"MTV {s.mtv_ml:.3f} ml  TLG {s.tlg_g:.3f} g"
@@ -85,11 +85,12 @@ def _suv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_sr(seg_path: str, segmentation: Segmentation, drawn_on: ReferenceSeries,
+def _write_sr(seg_path: str, segmentation: Segmentation, drawn_on: ReferenceSeries, pet: ReferenceSeries,
               statistics: Sequence[UptakeStatistics], output: str) -> None:
-    """The TID 1500 report of the SEG on the series it was drawn on, with each segment's uptake on the PET."""
+    """The TID 1500 report of the SEG on the series it was drawn on, with each segment's uptake on the PET (whose
+    images the report lists and names as the SUVs' sources)."""
     from ..dicom import read_header
     from ..sr import build_sr, measure_on_series, with_uptake, write_sr
 
     measured = with_uptake(measure_on_series(segmentation, drawn_on), statistics)
-    write_sr(build_sr(segmentation, read_header(seg_path), measured), output)
+    write_sr(build_sr(segmentation, read_header(seg_path), measured, measured_series=[pet]), output)

@@ -9,10 +9,12 @@ content (a test compares the two apart from UIDs and times); its items are encod
 - Procedure Reported (CID 100 per modality);
 - an Image Library (TID 1600) of the source images: one Image Library Group carrying what all
   entries share (modality, frame of reference; TID 1602), and one bare image reference per
-  source instance (TID 1601 entries may omit their descriptors);
+  source instance (TID 1601 entries may omit their descriptors); one group more per other series
+  measured (the PET of a PET/CT whose SUVs are measured on a segmentation of the CT);
 - Imaging Measurements: per segment a TID 1411 Volumetric ROI group (tracking identifier and
-  UID, finding category and type, finding site, measurements of TID 300 with their derivation,
-  qualitative evaluations, the Referenced Segment of the SEG and the source images it lies on),
+  UID, finding category and type, finding site, measurements of TID 300 with their derivation (SUVs also
+  with the PET images they were measured on, as Source of Measurement), qualitative evaluations, the
+  Referenced Segment of the SEG and the source images it lies on),
   per mark a TID 1410 Planar ROI group (its SCOORD3D Image Region on a volume; on a 2D image its SCOORD with
   the image and frame it was selected from, and its length or area), the left ventricle's end-diastolic and
   end-systolic volumes and ejection fraction in a TID 1501 group tracked as "Left ventricular function" (where the
@@ -32,7 +34,7 @@ from pydicom.uid import generate_uid
 from .. import MANUFACTURER, __version__
 from ..dicom import Code, header_value
 from ..errors import InputError, SegmentationError
-from ..imaging import ReferenceSeries, Segmentation, SegmentDescription
+from ..imaging import ReferenceSeries, Segmentation, SegmentDescription, SliceSource
 from .content import ContentEncoder
 from .labels import ClassificationLabel
 from .marks import AREA, PIXEL, SQUARE_MILLIMETRE, SQUARE_PIXEL, Mark
@@ -148,9 +150,13 @@ CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT, SELECTED_FROM, INFE
 class MeasurementReport:
     """The content of one report: what :func:`content_items` encodes below its root container."""
 
-    def __init__(self, encoder: ContentEncoder, reference: ReferenceSeries) -> None:
+    def __init__(self, encoder: ContentEncoder, reference: ReferenceSeries,
+                 measured_series: Sequence[ReferenceSeries] = ()) -> None:
+        """``reference`` is the series segmented or marked; ``measured_series`` other series measured through it
+        (the PET of a PET/CT), which the Image Library lists too."""
         self._encode = encoder
         self._reference = reference
+        self._measured_series = measured_series
 
     def content_items(self, segmentation: Segmentation | None, seg: Dataset | None,
                       measurements: Sequence[SegmentMeasurements], labels: Sequence[ClassificationLabel],
@@ -204,14 +210,17 @@ class MeasurementReport:
 
     # ------------------------------------------------------------ image library (TID 1600-1602)
     def _image_library(self) -> bytes:
-        encode, reference = self._encode, self._reference
-        shared = [encode.code(MODALITY, coded_modality(reference.modality), HAS_ACQ_CONTEXT)]
-        if reference.frame_of_reference_uid:
-            shared.append(encode.uidref(FRAME_OF_REFERENCE_UID, reference.frame_of_reference_uid, HAS_ACQ_CONTEXT))
-        entries = [encode.image(SOURCE, CONTAINS, str(header_value(ds, "SOPClassUID")),
-                                str(header_value(ds, "SOPInstanceUID"))) for ds in reference.datasets]
-        group = encode.container(IMAGE_LIBRARY_GROUP, CONTAINS, [*shared, *entries])
-        return encode.container(IMAGE_LIBRARY, CONTAINS, [group])
+        """One Image Library Group per series: the reference, then each other series measured."""
+        encode = self._encode
+        groups = []
+        for series in (self._reference, *self._measured_series):
+            shared = [encode.code(MODALITY, coded_modality(series.modality), HAS_ACQ_CONTEXT)]
+            if series.frame_of_reference_uid:
+                shared.append(encode.uidref(FRAME_OF_REFERENCE_UID, series.frame_of_reference_uid, HAS_ACQ_CONTEXT))
+            entries = [encode.image(SOURCE, CONTAINS, str(header_value(ds, "SOPClassUID")),
+                                    str(header_value(ds, "SOPInstanceUID"))) for ds in series.datasets]
+            groups.append(encode.container(IMAGE_LIBRARY_GROUP, CONTAINS, [*shared, *entries]))
+        return encode.container(IMAGE_LIBRARY, CONTAINS, groups)
 
     # ------------------------------------------------------------ measurement groups (TID 1410, 1411)
     def _segment_group(self, segmentation: Segmentation, description: SegmentDescription, seg: Dataset,
@@ -262,7 +271,8 @@ class MeasurementReport:
         volume_unit = MILLILITRE if result.calibrated else CUBIC_PIXEL
 
         def measurement(name: Code, value: float, unit: Code, slices: Sequence[int | None]) -> bytes:
-            return encode.num(name, value, unit, CONTAINS, [method, *self._measured_on(slices)])
+            sources = [self._reference.slices[k] for k in slices if k is not None]
+            return encode.num(name, value, unit, CONTAINS, [method, *self._sources_of_measurement(sources)])
 
         ed, es = result.end_diastolic_slice, result.end_systolic_slice
         return encode.container(MEASUREMENT_GROUP, CONTAINS, [
@@ -273,17 +283,19 @@ class MeasurementReport:
             measurement(EJECTION_FRACTIONS.get(self._reference.modality, EJECTION_FRACTION), result.percent, PERCENT,
                         [ed, es])], template="1501")
 
-    def _measured_on(self, slices: Sequence[int | None]) -> list[bytes]:
-        """Source of Measurement items of the slices (frames) given, those that are known."""
-        items = []
-        for k in slices:
-            if k is None:
-                continue
-            source = self._reference.slices[k]
-            items.append(self._encode.image(
-                SOURCE_OF_MEASUREMENT, INFERRED_FROM, source.sop_class_uid, source.sop_instance_uid,
-                frames=[source.frame_number] if source.frame_number is not None else None))
-        return items
+    def _sources_of_measurement(self, sources: Sequence[SliceSource]) -> list[bytes]:
+        """Source of Measurement (INFERRED FROM) items: one per instance, with the frames of multi-frame ones."""
+        return self._image_references(SOURCE_OF_MEASUREMENT, INFERRED_FROM, sources)
+
+    def _image_references(self, name: Code, relationship: str, sources: Sequence[SliceSource]) -> list[bytes]:
+        """IMAGE items of ``sources`` in their order, one per instance, with the frames of multi-frame ones."""
+        frames: dict[tuple[str, str], list[int]] = {}
+        for source in sources:
+            numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
+            if source.frame_number is not None:
+                numbers.append(source.frame_number)
+        return [self._encode.image(name, relationship, class_uid, instance_uid, frames=sorted(numbers) or None)
+                for (class_uid, instance_uid), numbers in frames.items()]
 
     def _tracking(self, identifier: str, uid: str | None) -> list[bytes]:
         """TID 4108 Tracking Identifier: text and UID (a new UID where the finding has none yet)."""
@@ -308,9 +320,10 @@ class MeasurementReport:
     def _measurements(self, measured: SegmentMeasurements) -> list[bytes]:
         """TID 300 measurements: volume, maximum diameter, on CT and MR intensity statistics and, measured on a PET,
         SUVmax, SUVmean, SUVpeak, metabolic volume and total lesion glycolysis."""
-        def measurement(name: Code, value: float, unit: Code, derivation: Code | None = None) -> bytes:
+        def measurement(name: Code, value: float, unit: Code, derivation: Code | None = None,
+                        sources: Sequence[bytes] = ()) -> bytes:
             children = [self._encode.code(DERIVATION, derivation, HAS_CONCEPT_MOD)] if derivation else []
-            return self._encode.num(name, float(value), unit, CONTAINS, children)
+            return self._encode.num(name, float(value), unit, CONTAINS, [*children, *sources])
 
         if measured.area is not None:  # a 2D image or a frame of a cine: area and diameter, in pixels if uncalibrated
             length_unit, area_unit = (MILLIMETRE, SQUARE_MILLIMETRE) if measured.calibrated else (PIXEL, SQUARE_PIXEL)
@@ -331,11 +344,13 @@ class MeasurementReport:
         uptake = measured.uptake
         if uptake is not None:
             quantity, unit = SUV_QUANTITIES[uptake.suv_type]
+            pet = self._sources_of_measurement(uptake.sources)
             if uptake.suv_max is not None:
-                items += [measurement(quantity, value, unit, derivation) for value, derivation in (
+                items += [measurement(quantity, value, unit, derivation, pet) for value, derivation in (
                     (uptake.suv_max, MAXIMUM), (uptake.suv_mean, MEAN), (uptake.suv_peak, PEAK))]
-            items += [measurement(METABOLIC_VOLUME, uptake.mtv_ml, MILLILITRE),
-                      measurement(TOTAL_LESION_GLYCOLYSIS, uptake.tlg_g, GLYCOLYSIS_UNITS[uptake.suv_type])]
+            items += [measurement(METABOLIC_VOLUME, uptake.mtv_ml, MILLILITRE, sources=pet),
+                      measurement(TOTAL_LESION_GLYCOLYSIS, uptake.tlg_g, GLYCOLYSIS_UNITS[uptake.suv_type],
+                                  sources=pet)]
         return items
 
     def _evaluations(self, labels: Sequence[ClassificationLabel]) -> list[bytes]:
@@ -351,15 +366,8 @@ class MeasurementReport:
         occupied = box[0].start + np.flatnonzero(values.reshape(len(values), -1).any(axis=1))
         if k is not None:
             occupied = occupied[occupied == k]
-        frames: dict[tuple[str, str], list[int]] = {}
-        for k in occupied.tolist():
-            source = reference.slices[k]
-            numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
-            if source.frame_number is not None:
-                numbers.append(source.frame_number)
-        return [self._encode.image(SOURCE_IMAGE_FOR_SEGMENTATION, CONTAINS, class_uid, instance_uid,
-                                   frames=sorted(numbers) or None)
-                for (class_uid, instance_uid), numbers in frames.items()]
+        return self._image_references(SOURCE_IMAGE_FOR_SEGMENTATION, CONTAINS,
+                                      [reference.slices[k] for k in occupied.tolist()])
 
 
 #: CID 29 Acquisition Modality for the modalities this software annotates (others are looked up in pydicom's

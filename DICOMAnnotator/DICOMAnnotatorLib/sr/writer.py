@@ -120,9 +120,11 @@ def build_sr(
     series_description: str | None = None,
     reference: ReferenceSeries | None = None,
     ejection_fraction: EjectionFraction | None = None,
+    measured_series: Sequence[ReferenceSeries] = (),
 ) -> pydicom.Dataset:
     """The SR dataset (not yet written) for ``segmentation`` read from the SEG ``seg`` on its series, with the
-    ejection fraction of its end-diastolic and end-systolic segments when given.
+    ejection fraction of its end-diastolic and end-systolic segments when given. ``measured_series`` are other
+    series the segments were measured on (the PET of a PET/CT): the Image Library and the evidence list them.
 
     Without a segmentation (``segmentation`` and ``seg`` None: protocols of landmarks, boxes and
     labels only) the report holds the marks and labels on ``reference``.
@@ -133,13 +135,15 @@ def build_sr(
     source = reference.datasets[0]
     author = creator or (segmentation.author if segmentation is not None else None)
     encoder = ContentEncoder(source.get("SpecificCharacterSet") or None)
-    content = MeasurementReport(encoder, reference).content_items(segmentation, seg, measurements, labels, marks,
-                                                                  author, ejection_fraction)
+    report = MeasurementReport(encoder, reference, measured_series)
+    content = report.content_items(segmentation, seg, measurements, labels, marks, author, ejection_fraction)
     description = series_description or " ".join(part for part in ("SR", protocol_id, author) if part)
     number = series_number if series_number is not None \
         else SR_SERIES_NUMBER_OFFSET + int(source.get("SeriesNumber") or 0)
-    return sr_document(source, [*reference.datasets, *([seg] if seg is not None else [])], IMAGING_MEASUREMENT_REPORT,
-                       "1500", content, SrSeries(number, description, MODEL_NAME))
+    evidence = [*reference.datasets, *(ds for series in measured_series for ds in series.datasets),
+                *([seg] if seg is not None else [])]
+    return sr_document(source, evidence, IMAGING_MEASUREMENT_REPORT, "1500", content,
+                       SrSeries(number, description, MODEL_NAME))
 
 
 def write_sr(sr: pydicom.Dataset, path: str | os.PathLike[str], *, force: bool = False) -> Path:
