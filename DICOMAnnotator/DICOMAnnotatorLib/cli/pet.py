@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "suv", help="the SUV factor of a PET series (Bq/ml to g/ml) with the inputs it came from",
         description="SUVbw = value (Bq/ml) x weight (g) / injected dose (Bq) decayed to the time the values are "
                     "decay-corrected to (PS3.3 C.8.9.1, C.8.9.2; the QIBA vendor-neutral rules). Units other "
-                    "than BQML, a missing injection time, a dose or weight of 0 are refused. SUVlbm uses "
+                    "than BQML (or Philips' CNTS with its Activity Concentration or SUV Scale Factor, (7053,1009) "
+                    "or (7053,1000)), a missing injection time, a dose or weight of 0 are refused. SUVlbm uses "
                     "Janmahasatian's lean body mass (Patient's Weight, Size and Sex), SUVbsa Du Bois's body "
                     "surface area (Weight and Size).")
     add_series_arguments(suv)
@@ -37,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            '"patient_weight_kg", "half_life_s", "injection_time", "decay_correction": '
                            'START|ADMIN|NONE, "decay_corrected_to" (ISO date-time; null for NONE), "factors" (one '
                            'per slice, NONE only), lbm: "patient_size_m", "patient_sex", "lean_body_mass_kg", bsa: '
-                           '"patient_size_m", "body_surface_area_m2", with --seg "segments": [{"number", "label", '
+                           '"patient_size_m", "body_surface_area_m2", CNTS: "source_units", "counts_conversion": '
+                           'activity_concentration|suv, "counts_scale" (one, or one per slice), with --seg '
+                           '"segments": [{"number", "label", '
                            '"suv_max", "suv_mean", "suv_peak", "mtv_ml", "tlg_g"}]}')
     suv.set_defaults(func=_suv)
 
@@ -72,10 +75,13 @@ def _suv(args: argparse.Namespace) -> int:
             f"SUVmax {s.suv_max:.3f}  SUVmean {s.suv_mean:.3f}  SUVpeak {s.suv_peak:.3f}  "
             if s.suv_max is not None else "no PET voxel  ") + f"MTV {s.mtv_ml:.3f} ml  TLG {s.tlg_g:.3f} g"
             for s in statistics]
+    per = "count" if scale.source_units == "CNTS" else "Bq/ml"
     if scale.factor is not None:
-        factor = f"{scale.factor:.6g} {scale.units} per Bq/ml"
+        factor = f"{scale.factor:.6g} {scale.units} per {per}"
     else:
-        factor = f"{min(scale.factors):.6g} to {max(scale.factors):.6g} {scale.units} per Bq/ml, one per slice"
+        factor = f"{min(scale.factors):.6g} to {max(scale.factors):.6g} {scale.units} per {per}, one per slice"
+    if scale.counts_conversion is not None:
+        factor += f" (counts by Philips' {scale.counts_conversion.replace('_', ' ')} scale factor)"
     corrected = scale.decay_corrected_to.isoformat() if scale.decay_corrected_to else "each image's acquisition"
     emit(args.json, payload, "\n".join([
         f"SUV{scale.suv_type} factor: {factor}",

@@ -19,7 +19,14 @@ and Time as the reference time of every activity value) and C.8.9.2 (PET Isotope
 Radiopharmaceutical Information Sequence with the injected dose, its start time and the nuclide's half
 life), applied as the QIBA vendor-neutral SUV pseudo-code does:
 
-- Units must be BQML; counts (CNTS) or an already-normalised unit need vendor data this does not guess.
+- Units must be BQML, or CNTS with Philips' calibration in its private group "Philips PET Private Group"
+  (7053,xx): the Activity Concentration Scale Factor (7053,xx09) turns the rescaled counts into Bq/ml,
+  after which every rule below applies; without it, the SUV Scale Factor (7053,xx00) turns them into
+  the scanner's own SUVbw (its decay arithmetic), which the other SUV types rescale by their body
+  quantity over the weight. CNTS without either, or any other unit, needs vendor data this does not
+  guess and is refused. The QIBA pseudo-code (and cornerstone's calculate-suv) take the SUV Scale
+  Factor first where both are present; here the Bq/ml route comes first, so that every SUV type and
+  decay mode is computed, and reported, by the same rules as a BQML series.
 - Decay Correction START: values are corrected to the scan start, the Series Date/Time, unless the
   series time is later than the earliest Acquisition Date/Time (a series re-made after the scan), in
   which case the earliest acquisition is the start. The dose is decayed from the injection to it.
@@ -49,6 +56,10 @@ from .instances import series_headers
 from .series import ReferenceSeries
 
 DECAY_CORRECTIONS = ("START", "ADMIN", "NONE")
+#: Philips' private group of PET calibration factors (its creator, group and element offsets).
+PHILIPS_PET_GROUP = (0x7053, "Philips PET Private Group")
+PHILIPS_SUV_SCALE_FACTOR = 0x00
+PHILIPS_ACTIVITY_CONCENTRATION_SCALE_FACTOR = 0x09
 
 
 #: The SUV types (module docstring) and the unit of each.
@@ -61,7 +72,10 @@ class SUVScale:
 
     ``factors`` holds one factor per slice of the series (in the series' slice order); they are all
     equal except where Decay Correction is NONE. ``body`` is the body quantity the SUV is normalised
-    by: the weight or lean body mass in g, or the body surface area in cm2.
+    by: the weight or lean body mass in g, or the body surface area in cm2. A series in counts (``source_units``
+    CNTS) names the Philips factor that converted them (``counts_conversion``: "activity_concentration", its
+    values being Bq/ml per count, or "suv", the scanner's SUVbw per count) and its values (``counts_scales``, one
+    per slice); the factors then turn counts, not Bq/ml, into SUV.
     """
 
     factors: tuple[float, ...]
@@ -75,6 +89,9 @@ class SUVScale:
     body: float | None = None
     patient_size_m: float | None = None
     patient_sex: str | None = None
+    source_units: str = "BQML"
+    counts_conversion: str | None = None
+    counts_scales: tuple[float, ...] = ()
 
     @property
     def units(self) -> str:
@@ -100,6 +117,10 @@ class SUVScale:
         }
         if self.factor is None:
             payload["factors"] = list(self.factors)
+        if self.source_units != "BQML":
+            payload.update(source_units=self.source_units, counts_conversion=self.counts_conversion,
+                           counts_scale=self.counts_scales[0] if len(set(self.counts_scales)) == 1
+                           else list(self.counts_scales))
         if self.suv_type == "lbm":
             payload.update(patient_size_m=self.patient_size_m, patient_sex=self.patient_sex,
                            lean_body_mass_kg=self.body / 1000.0)
@@ -136,10 +157,12 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
     if modality != "PT":
         raise InputError(f"{description} is {modality or 'of no modality'}, not PET (PT); SUV is for PET images")
     units = _same(slices, "Units", description)
-    if units != "BQML":
+    counts = _counts_conversion(slices, description) if units == "CNTS" else None
+    if units != "BQML" and counts is None:
         raise InputError(
             f"{description} has Units {units or 'missing'}; SUV needs activity concentration in Bq/ml (BQML), "
-            "and converting other units takes the scanner vendor's calibration, which the images do not carry; "
+            "and converting other units takes the scanner vendor's calibration, which the images do not carry "
+            "(for CNTS, Philips' Activity Concentration or SUV Scale Factor, (7053,1009) or (7053,1000)); "
             "reconstruct or export the series in BQML")
     decay_correction = _same(slices, "DecayCorrection", description)
     if decay_correction not in DECAY_CORRECTIONS:
@@ -159,8 +182,16 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
     per_bq = body / dose
 
     def scale(factors: Sequence[float], corrected_to: datetime | None) -> SUVScale:
+        if counts is None:
+            return SUVScale(tuple(factors), dose, weight, half_life, injection, decay_correction, corrected_to,
+                            suv_type, body, size, sex)
+        kind, per_count = counts
+        if kind == "suv":  # the scanner's SUVbw per count, rescaled to this type's body quantity
+            factors = [value * body / (weight * 1000.0) for value in per_count]
+        else:  # Bq/ml per count, then this SUV per Bq/ml
+            factors = [value * factor for value, factor in zip(per_count, factors, strict=True)]
         return SUVScale(tuple(factors), dose, weight, half_life, injection, decay_correction, corrected_to, suv_type,
-                        body, size, sex)
+                        body, size, sex, "CNTS", kind, tuple(per_count))
 
     if decay_correction == "ADMIN":
         return scale([per_bq] * len(slices), injection)
@@ -172,6 +203,38 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
         raise InputError(f"{description} is not decay-corrected (Decay Correction NONE) and some images have no "
                          "Acquisition Date and Time (0008,0022/0032) to decay the dose to; SUV cannot be computed")
     return scale([per_bq / _decayed(time, injection, half_life, description) for time in acquisitions], None)
+
+
+def _counts_conversion(slices: Sequence[Dataset], description: str) -> tuple[str, list[float]] | None:
+    """Philips' factor of a CNTS series, per slice: ("activity_concentration", Bq/ml per count) where every slice
+    has (7053,xx09), else ("suv", SUVbw per count) where every slice has (7053,xx00); None without either."""
+    for kind, offset in (("activity_concentration", PHILIPS_ACTIVITY_CONCENTRATION_SCALE_FACTOR),
+                         ("suv", PHILIPS_SUV_SCALE_FACTOR)):
+        values = [_philips_factor(ds, offset) for ds in slices]
+        if all(value is None for value in values):
+            continue
+        if any(value is None or not value > 0 for value in values):
+            raise InputError(f"{description} is in counts (CNTS) and some images lack a positive Philips "
+                             f"(7053,10{offset:02x}) {'SUV' if kind == 'suv' else 'Activity Concentration'} Scale "
+                             "Factor, which converts them; SUV needs it on every image")
+        return kind, values
+    return None
+
+
+def _philips_factor(ds: Dataset, offset: int) -> float | None:
+    """A number in Philips' PET private group, wherever its creator reserved the block; None when absent."""
+    group, creator = PHILIPS_PET_GROUP
+    try:
+        element = ds.private_block(group, creator)[offset]
+    except KeyError:
+        return None
+    value = element.value
+    if isinstance(value, bytes):  # implicit VR, or a VR pydicom does not know for the tag: DS text
+        value = value.decode("ascii", "replace").strip(" \0")
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def lean_body_mass_kg(weight_kg: float, size_m: float, sex: str) -> float:
