@@ -21,8 +21,9 @@ from DICOMAnnotatorLib.seg import write_seg
 from pydicom.uid import generate_uid
 
 
-def write_case(folder, *, ct_frame=None) -> tuple[Segmentation, ReferenceSeries]:
-    """The case in ``folder`` (``pet``, ``ct``, ``seg.dcm``): the segmentation on the CT, and the PET."""
+def write_case(folder, *, ct_frame=None, enhanced: bool = False) -> tuple[Segmentation, ReferenceSeries]:
+    """The case in ``folder`` (``pet``, ``ct``, ``seg.dcm``): the segmentation on the CT, and the PET (one Enhanced
+    PET instance with ``enhanced``)."""
     frame, study = generate_uid(), generate_uid()  # one PET/CT study
     pet_geometry = phantom_geometry(size=(20, 20, 10), spacing=(4.0, 4.0, 4.0), origin=(-40.0, -40.0, -20.0))
     activity = np.full(pet_geometry.array_shape, 1000.0)
@@ -30,7 +31,8 @@ def write_case(folder, *, ct_frame=None) -> tuple[Segmentation, ReferenceSeries]
     activity[5, 9, 10] = 16000.0
     acquisition = PetAcquisition(injection=datetime(2026, 1, 5, 10), scan_start=datetime(2026, 1, 5, 11),
                                  decay_correction="ADMIN")
-    pet = pet_datasets(pet_geometry, activity, acquisition, frame_of_reference_uid=frame, study_uid=study)
+    pet = pet_datasets(pet_geometry, activity, acquisition, frame_of_reference_uid=frame, study_uid=study,
+                       enhanced=enhanced)
     for ds in pet:
         ds.PatientSize, ds.PatientSex = "1.75", "M"
     write_datasets(pet, folder / "pet")

@@ -120,3 +120,21 @@ def test_pet_suv_sr_needs_a_seg_and_a_new_output(tmp_path):
                  "--sr", tmp_path / "sr.dcm")
     assert_one_line_error(result, "already exists")
     assert (tmp_path / "sr.dcm").read_bytes() == b"keep"
+
+
+def test_an_enhanced_pet_gives_the_same_statistics_and_its_frames_are_the_sources(tmp_path):
+    """The case's PET as one Enhanced PET instance (ADMIN: Decay Correction DateTime at the injection): the worked
+    example's statistics, and the SR names that instance with the lesion's frames 5 to 8."""
+    _, pet = write_case(tmp_path, enhanced=True)
+    assert len(pet.datasets) == 1
+    report = tmp_path / "sr.dcm"
+    result = run("pet", "suv", tmp_path / "pet", "--seg", tmp_path / "seg.dcm", "--seg-series", tmp_path / "ct",
+                 "--sr", report, "--json")
+    assert result.returncode == 0, result.stderr
+    [measured] = json.loads(result.stdout)["segments"]
+    assert {key: measured[key] for key in HAND} == pytest.approx(HAND, rel=1e-5)
+    [group] = hd.sr.srread(report).content.get_volumetric_roi_measurement_groups()
+    suv_max = next(m for m in group.get_measurements() if m.name.value == "126401")
+    assert [(image.referenced_sop_instance_uid, image.referenced_frame_numbers) for image in
+            suv_max.referenced_images] == [(pet.slices[0].sop_instance_uid, [5, 6, 7, 8])]
+    assert dciodvfy_errors(report) == []

@@ -33,6 +33,13 @@ life), applied as the QIBA vendor-neutral SUV pseudo-code does:
 - ADMIN: values are corrected to the injection itself; the dose is used as it is.
 - NONE: values are as measured; each image's dose is decayed to its own Acquisition Date/Time.
 
+An Enhanced PET series (PS3.3 A.56, one multi-frame instance) states the same in other places: Units as the
+Rescale Type of each frame's Pixel Value Transformation (C.8.22.3), attenuation and decay correction as
+Attenuation Corrected and Decay Corrected (YES/NO), and the time every frame is decay-corrected to as
+Decay Correction DateTime (reported as START, or ADMIN when it is the injection). Not decay-corrected
+(NO, the NONE case), each frame's dose is decayed to its own Frame Acquisition DateTime, from the frame's
+Frame Content in the Per-frame Functional Groups (C.7.6.16.2.2).
+
 Anything missing or inconsistent (no injection time, a dose or weight of 0, an injection after the
 scan, images that disagree on dose or weight) is an InputError naming the series and the attribute.
 """
@@ -48,6 +55,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.uid import EnhancedPETImageStorage
 from pydicom.valuerep import DA, DT, TM
 
 from ..dicom import header_value
@@ -133,21 +141,24 @@ def pet_suv_scale(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[st
                   series_uid: str | None = None, suv_type: str = "bw") -> SUVScale:
     """The SUV scale of the PET series in ``paths``; per-slice factors follow the volume's slice order."""
     name, headers = series_headers(paths, series_uid=series_uid)
-    scale = suv_scale(headers, f"series {header_value(headers[0], 'SeriesInstanceUID', '')} ({name})", suv_type)
-    if scale.factor is not None:
-        return scale
+    if not any(_is_enhanced(ds) for ds in headers):  # one factor needs no slice order
+        scale = suv_scale(headers, f"series {header_value(headers[0], 'SeriesInstanceUID', '')} ({name})", suv_type)
+        if scale.factor is not None:
+            return scale
     return series_suv_scale(ReferenceSeries(headers, name=name), suv_type)
 
 
 def series_suv_scale(series: ReferenceSeries, suv_type: str = "bw") -> SUVScale:
     """The SUV scale of a PET series opened as a volume (its factors in the volume's slice order)."""
     by_uid = {str(header_value(ds, "SOPInstanceUID")): ds for ds in series.datasets}
-    return suv_scale([by_uid[source.sop_instance_uid] for source in series.slices], series.description, suv_type)
+    return suv_scale([by_uid[source.sop_instance_uid] for source in series.slices], series.description, suv_type,
+                     frames=[source.frame_number for source in series.slices])
 
 
-def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw") -> SUVScale:
+def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw", *,
+              frames: Sequence[int | None] | None = None) -> SUVScale:
     """The SUV scale of a PET series, from the headers of its slices (one per slice, in slice order;
-    a multi-frame instance repeated for each of its frames)."""
+    a multi-frame instance repeated for each of its frames, whose numbers ``frames`` gives)."""
     if suv_type not in SUV_UNITS:
         raise InputError(f"SUV type {suv_type} is not one of {', '.join(SUV_UNITS)}")
     if not slices:
@@ -156,7 +167,9 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
     modality = str(header_value(first, "Modality", ""))
     if modality != "PT":
         raise InputError(f"{description} is {modality or 'of no modality'}, not PET (PT); SUV is for PET images")
-    units = _same(slices, "Units", description)
+    frames = list(frames) if frames is not None else [None] * len(slices)
+    enhanced = _is_enhanced(first)
+    units = _enhanced_units(slices, frames, description) if enhanced else _same(slices, "Units", description)
     counts = _counts_conversion(slices, description) if units == "CNTS" else None
     if units != "BQML" and counts is None:
         raise InputError(
@@ -164,11 +177,8 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
             "and converting other units takes the scanner vendor's calibration, which the images do not carry "
             "(for CNTS, Philips' Activity Concentration or SUV Scale Factor, (7053,1009) or (7053,1000)); "
             "reconstruct or export the series in BQML")
-    decay_correction = _same(slices, "DecayCorrection", description)
-    if decay_correction not in DECAY_CORRECTIONS:
-        raise InputError(f"{description} has Decay Correction (0054,1102) {decay_correction or 'missing'}; SUV needs "
-                         f"one of {', '.join(DECAY_CORRECTIONS)} to know when the dose is counted from")
-    _check_corrections(first, decay_correction, description)
+    decay_correction, stated = _enhanced_decay(slices, description) if enhanced \
+        else (_decay_correction(slices, description), None)
     weight = _positive(_same_number(slices, "PatientWeight", description), "Patient's Weight (0010,1030), in kg",
                        description)
     radiopharmaceutical = _radiopharmaceutical(first, description)
@@ -180,6 +190,9 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
     injection = _injection_time(radiopharmaceutical, series_time, description)
     body, size, sex = _body(suv_type, slices, weight, description)
     per_bq = body / dose
+
+    if stated is not None:  # an Enhanced PET decay-corrected to the time it states
+        decay_correction = "ADMIN" if stated == injection else "START"
 
     def scale(factors: Sequence[float], corrected_to: datetime | None) -> SUVScale:
         if counts is None:
@@ -195,14 +208,84 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
 
     if decay_correction == "ADMIN":
         return scale([per_bq] * len(slices), injection)
-    acquisitions = [_date_time(ds, "AcquisitionDate", "AcquisitionTime") for ds in slices]
+    if stated is not None:
+        return scale([per_bq / _decayed(stated, injection, half_life, description)] * len(slices), stated)
+    acquisitions = [_frame_acquisition(ds, frame) if enhanced else _date_time(ds, "AcquisitionDate", "AcquisitionTime")
+                    for ds, frame in zip(slices, frames, strict=True)]
     if decay_correction == "START":
         start = _scan_start(series_time, acquisitions, description)
         return scale([per_bq / _decayed(start, injection, half_life, description)] * len(slices), start)
     if any(time is None for time in acquisitions):
-        raise InputError(f"{description} is not decay-corrected (Decay Correction NONE) and some images have no "
-                         "Acquisition Date and Time (0008,0022/0032) to decay the dose to; SUV cannot be computed")
+        missing = ", ".join(str(frame) for frame, time in zip(frames, acquisitions, strict=True) if time is None)
+        lacking = (f"(Decay Corrected NO) and frames {missing} have no Frame Acquisition DateTime (0018,9074) in "
+                   "their Frame Content") if enhanced else \
+            "(Decay Correction NONE) and some images have no Acquisition Date and Time (0008,0022/0032)"
+        raise InputError(f"{description} is not decay-corrected {lacking} to decay the dose to; SUV cannot be computed")
     return scale([per_bq / _decayed(time, injection, half_life, description) for time in acquisitions], None)
+
+
+def _is_enhanced(ds: Dataset) -> bool:
+    return str(header_value(ds, "SOPClassUID", "")) == EnhancedPETImageStorage
+
+
+def _decay_correction(slices: Sequence[Dataset], description: str) -> str:
+    """Decay Correction (0054,1102) of a PET Image series, checked against its Corrected Image."""
+    decay_correction = _same(slices, "DecayCorrection", description)
+    if decay_correction not in DECAY_CORRECTIONS:
+        raise InputError(f"{description} has Decay Correction (0054,1102) {decay_correction or 'missing'}; SUV needs "
+                         f"one of {', '.join(DECAY_CORRECTIONS)} to know when the dose is counted from")
+    _check_corrections(slices[0], decay_correction, description)
+    return decay_correction
+
+
+def _enhanced_decay(slices: Sequence[Dataset], description: str) -> tuple[str, datetime | None]:
+    """An Enhanced PET's decay correction: ("NONE", None) when Decay Corrected is NO, else ("START", the Decay
+    Correction DateTime every frame is corrected to); refused unless it is attenuation-corrected."""
+    attenuation = _same(slices, "AttenuationCorrected", description)
+    if attenuation != "YES":
+        raise InputError(f"{description} is not attenuation-corrected (Attenuation Corrected (0018,9759) "
+                         f"{attenuation or 'missing'}); its values are not activity concentrations and give no SUV")
+    corrected = _same(slices, "DecayCorrected", description)
+    if corrected == "NO":
+        return "NONE", None
+    if corrected != "YES":
+        raise InputError(f"{description} has Decay Corrected (0018,9758) {corrected or 'missing'}; SUV needs YES or "
+                         "NO to know when the dose is counted from")
+    text = str(slices[0].get("DecayCorrectionDateTime", "") or "")
+    if not text:
+        raise InputError(f"{description} is decay-corrected but has no Decay Correction DateTime (0018,9701), the time "
+                         "its values are corrected to; SUV cannot be computed")
+    return "START", _naive(DT(text))
+
+
+def _enhanced_units(slices: Sequence[Dataset], frames: Sequence[int | None], description: str) -> str:
+    """The units of an Enhanced PET's frames: the Rescale Type of their Pixel Value Transformation (one for all)."""
+    units = set()
+    for ds, frame in zip(slices, frames, strict=True):
+        transformation = _frame_group(ds, frame, "PixelValueTransformationSequence")
+        units.add(str(transformation.get("RescaleType", "") if transformation is not None else "").strip().upper())
+    if len(units) > 1:
+        raise InputError(f"{description}: frames disagree on their units (Rescale Type {', '.join(sorted(units))}); "
+                         "SUV needs one value for the series")
+    return units.pop()
+
+
+def _frame_acquisition(ds: Dataset, frame: int | None) -> datetime | None:
+    """Frame Acquisition DateTime (0018,9074) of one frame of an enhanced instance, from its Frame Content."""
+    content = _frame_group(ds, frame, "FrameContentSequence")
+    text = str(content.get("FrameAcquisitionDateTime", "") or "") if content is not None else ""
+    return _naive(DT(text)) if text else None
+
+
+def _frame_group(ds: Dataset, frame: int | None, keyword: str) -> Dataset | None:
+    """The functional group macro ``keyword`` of frame ``frame`` (1-based): its own, else the shared one."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    shared = ds.get("SharedFunctionalGroupsSequence") or []
+    for groups in ([per_frame[frame - 1]] if frame is not None and frame <= len(per_frame) else []) + list(shared[:1]):
+        items = groups.get(keyword)
+        if items:
+            return items[0]
+    return None
 
 
 def _counts_conversion(slices: Sequence[Dataset], description: str) -> tuple[str, list[float]] | None:
