@@ -21,21 +21,23 @@ from DICOMAnnotatorLib.seg import write_seg
 from pydicom.uid import generate_uid
 
 
-def write_case(folder, *, ct_frame=None) -> tuple[Segmentation, ReferenceSeries]:
-    """The case in ``folder`` (``pet``, ``ct``, ``seg.dcm``): the segmentation on the CT, and the PET."""
-    frame = generate_uid()
+def write_case(folder, *, ct_frame=None, enhanced: bool = False) -> tuple[Segmentation, ReferenceSeries]:
+    """The case in ``folder`` (``pet``, ``ct``, ``seg.dcm``): the segmentation on the CT, and the PET (one Enhanced
+    PET instance with ``enhanced``)."""
+    frame, study = generate_uid(), generate_uid()  # one PET/CT study
     pet_geometry = phantom_geometry(size=(20, 20, 10), spacing=(4.0, 4.0, 4.0), origin=(-40.0, -40.0, -20.0))
     activity = np.full(pet_geometry.array_shape, 1000.0)
     activity[4:8, 8:12, 8:12] = 8000.0
     activity[5, 9, 10] = 16000.0
     acquisition = PetAcquisition(injection=datetime(2026, 1, 5, 10), scan_start=datetime(2026, 1, 5, 11),
                                  decay_correction="ADMIN")
-    pet = pet_datasets(pet_geometry, activity, acquisition, frame_of_reference_uid=frame)
+    pet = pet_datasets(pet_geometry, activity, acquisition, frame_of_reference_uid=frame, study_uid=study,
+                       enhanced=enhanced)
     for ds in pet:
         ds.PatientSize, ds.PatientSex = "1.75", "M"
     write_datasets(pet, folder / "pet")
     ct_geometry = phantom_geometry(size=(60, 60, 16), spacing=(1.0, 1.0, 2.0), origin=(-30.3, -30.3, -15.0))
-    datasets = ct_datasets(ct_geometry, np.zeros(ct_geometry.array_shape, np.int16))
+    datasets = ct_datasets(ct_geometry, np.zeros(ct_geometry.array_shape, np.int16), study_uid=study)
     for ds in datasets:
         ds.FrameOfReferenceUID = ct_frame or frame
     write_datasets(datasets, folder / "ct")

@@ -55,11 +55,14 @@ HAND_SUV = {
 }
 
 
-def write_pet(folder: Path, decay_correction: str = "START", change=None, **acquisition) -> Path:
+def write_pet(folder: Path, decay_correction: str = "START", change=None, activity: float = ACTIVITY,
+              enhanced: bool = False, **acquisition) -> Path:
+    """A 4-slice PET of ``activity`` in every voxel (in the acquisition's Units: Bq/ml, or counts for CNTS); with
+    ``enhanced`` one Enhanced PET instance of 4 frames."""
     geometry = phantom_geometry(size=(8, 6, 4))
     acquisition = PetAcquisition(**{"injection": INJECTION, "scan_start": SCAN_START, "frame_seconds": MINUTES,
                                     "decay_correction": decay_correction, **acquisition})
-    datasets = pet_datasets(geometry, np.full(geometry.array_shape, ACTIVITY), acquisition)
+    datasets = pet_datasets(geometry, np.full(geometry.array_shape, activity), acquisition, enhanced=enhanced)
     for ds in datasets:
         if change:
             change(ds)
@@ -191,7 +194,7 @@ def test_suvlbm_and_suvbsa_without_size_or_sex_are_refused_by_name(tmp_path, suv
 
 
 @pytest.mark.parametrize(("settings", "change", "fragments"), [
-    ({"units": "CNTS"}, None, ["Units CNTS", "BQML"]),
+    ({"units": "CNTS"}, None, ["Units CNTS", "BQML", "(7053,1009)", "(7053,1000)"]),
     ({"units": "GML"}, None, ["Units GML", "BQML"]),
     ({}, _no_injection_time, ["no injection time", "Radiopharmaceutical Start DateTime"]),
     ({"dose_bq": 0.0}, None, ["Radionuclide Total Dose", "zero"]),
@@ -212,3 +215,124 @@ def test_a_real_pet_capture_without_units_or_radiopharmaceutical_is_refused():
     presidio's test data (MIT): a PT secondary capture in RGB without Units or radiopharmaceutical."""
     path = third_party_file("presidio/presidio-image-redactor/tests/test_data/RGB_ORIGINAL.dcm")
     assert_one_line_error(run("pet", "suv", path), "Units missing", "BQML")
+
+
+#: Philips' calibration in the examples: counts x 2.5 = Bq/ml, so 2000 counts are the worked example's 5000 Bq/ml.
+BQML_PER_COUNT = 2.5
+COUNTS = ACTIVITY / BQML_PER_COUNT
+
+
+def philips(activity_concentration: float | None = None, suv: float | None = None, only_first: bool = False):
+    """Philips' PET private group with its Activity Concentration (7053,1009) and SUV (7053,1000) Scale Factors."""
+    def change(ds):
+        if only_first and ds.InstanceNumber != 1:
+            return
+        block = ds.private_block(0x7053, "Philips PET Private Group", create=True)
+        if suv is not None:
+            block.add_new(0x00, "DS", f"{suv:.10g}")
+        if activity_concentration is not None:
+            block.add_new(0x09, "DS", f"{activity_concentration:.10g}")
+    return change
+
+
+@pytest.mark.parametrize("decay_correction", ["START", "ADMIN", "NONE"])
+def test_philips_counts_are_converted_to_bq_per_ml_then_decay_corrected(tmp_path, decay_correction):
+    """2000 counts x 2.5 (7053,1009) = 5000 Bq/ml: the worked example's SUVs in every decay correction mode, and
+    the independent computation's on the Bq/ml of pydicom's pixels times the factor read by hand."""
+    folder = write_pet(tmp_path / "pet", decay_correction, philips(BQML_PER_COUNT, suv=1e-3), activity=COUNTS,
+                       units="CNTS")
+    assert dciodvfy_errors(folder / "0001.dcm") == []
+    series = ReferenceSeries.from_paths(folder)
+    scale = series_suv_scale(series)
+    counts = series.read_voxels()
+    assert [float(counts[k].mean()) * scale.factors[k] for k in range(4)] == pytest.approx(
+        HAND_SUV[decay_correction], rel=1e-5)
+    for k, source in enumerate(series.slices):
+        by_hand = float(pydicom.dcmread(source.path)[0x7053, 0x1009].value)
+        assert np.allclose(counts[k] * scale.factors[k], independent_suv(source.path) * by_hand, rtol=1e-6)
+    payload = json.loads(run("pet", "suv", folder, "--json").stdout)
+    assert (payload["source_units"], payload["counts_conversion"], payload["counts_scale"]) == (
+        "CNTS", "activity_concentration", BQML_PER_COUNT)
+    assert payload["decay_correction"] == decay_correction
+
+
+def test_philips_counts_with_only_the_suv_scale_factor_are_the_scanners_suvbw(tmp_path):
+    """(7053,1000) alone: counts x factor is the scanner's SUVbw; SUVlbm is it times the lean body mass over the
+    weight (55.8571 / 70 for the worked example's man)."""
+    per_count = HAND_SUV["START"][0] / COUNTS
+    folder = write_pet(tmp_path / "pet", "START", lambda ds: (philips(suv=per_count)(ds), _size("1.75")(ds)),
+                       activity=COUNTS, units="CNTS")
+    bw = json.loads(run("pet", "suv", folder, "--json").stdout)
+    assert COUNTS * bw["factor"] == pytest.approx(HAND_SUV["START"][0], rel=1e-9)
+    assert (bw["counts_conversion"], bw["counts_scale"]) == ("suv", pytest.approx(per_count))
+    lbm = json.loads(run("pet", "suv", folder, "--type", "lbm", "--json").stdout)
+    assert COUNTS * lbm["factor"] == pytest.approx(1.10253, rel=1e-5)
+
+
+def test_philips_counts_with_a_factor_on_some_images_only_are_refused(tmp_path):
+    folder = write_pet(tmp_path / "pet", "START", philips(BQML_PER_COUNT, only_first=True), activity=COUNTS,
+                       units="CNTS")
+    assert_one_line_error(run("pet", "suv", folder), "series", "CNTS", "(7053,1009)", "every image")
+
+
+def independent_enhanced_suv(path: Path) -> np.ndarray:
+    """SUVbw of every frame of an Enhanced PET from its own header by the exponential decay law: the dose decayed
+    to the Decay Correction DateTime, or (Decay Corrected NO) to each frame's Frame Acquisition DateTime, and the
+    activity from pydicom's pixels and each frame's Rescale Slope."""
+    ds = pydicom.dcmread(path)
+    item = ds.RadiopharmaceuticalInformationSequence[0]
+    injection = seconds_of_day(item.RadiopharmaceuticalStartDateTime[8:])
+    frames = []
+    for groups, pixels in zip(ds.PerFrameFunctionalGroupsSequence, ds.pixel_array, strict=True):
+        reference = ds.DecayCorrectionDateTime if ds.DecayCorrected == "YES" \
+            else groups.FrameContentSequence[0].FrameAcquisitionDateTime
+        elapsed = seconds_of_day(reference[8:]) - injection
+        remaining = float(item.RadionuclideTotalDose) * math.exp(-math.log(2) * elapsed / float(
+            item.RadionuclideHalfLife))
+        activity = pixels * float(groups.PixelValueTransformationSequence[0].RescaleSlope)
+        frames.append(activity * float(ds.PatientWeight) * 1000 / remaining)
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize("decay_correction", ["START", "ADMIN", "NONE"])
+def test_enhanced_pet_frames_equal_the_worked_example_and_an_independent_computation(tmp_path, decay_correction):
+    """One Enhanced PET instance: Decay Corrected YES with the Decay Correction DateTime at the scan start or the
+    injection, or NO with each frame's Frame Acquisition DateTime (11:00 to 11:03) in its per-frame Frame Content:
+    the same SUVs as the worked example's four slices."""
+    folder = write_pet(tmp_path / "pet", decay_correction, enhanced=True)
+    series = ReferenceSeries.from_paths(folder)
+    assert [source.frame_number for source in series.slices] == [1, 2, 3, 4]
+    scale = series_suv_scale(series)
+    activity = series.read_voxels()
+    assert [float(activity[k].mean()) * scale.factors[k] for k in range(4)] == pytest.approx(
+        HAND_SUV[decay_correction], rel=1e-5)
+    assert np.allclose(activity * np.asarray(scale.factors)[:, None, None],
+                       independent_enhanced_suv(next(folder.iterdir())), rtol=1e-6)
+    payload = json.loads(run("pet", "suv", folder, "--json").stdout)
+    assert payload["decay_correction"] == decay_correction
+    assert payload["decay_corrected_to"] == {"START": "2026-01-05T11:00:00", "ADMIN": "2026-01-05T10:00:00",
+                                             "NONE": None}[decay_correction]
+    factors = payload["factors"] if decay_correction == "NONE" else [payload["factor"]] * 4
+    assert [ACTIVITY * f for f in factors] == pytest.approx(HAND_SUV[decay_correction], rel=1e-5)
+
+
+def _without_frame_time(ds):
+    del ds.PerFrameFunctionalGroupsSequence[2].FrameContentSequence[0].FrameAcquisitionDateTime
+
+
+def _without_correction_time(ds):
+    del ds.DecayCorrectionDateTime
+
+
+def _not_attenuation_corrected(ds):
+    ds.AttenuationCorrected = "NO"
+
+
+@pytest.mark.parametrize(("decay_correction", "change", "fragments"), [
+    ("NONE", _without_frame_time, ["Decay Corrected NO", "frames 3", "Frame Acquisition DateTime (0018,9074)"]),
+    ("START", _without_correction_time, ["Decay Correction DateTime (0018,9701)"]),
+    ("START", _not_attenuation_corrected, ["Attenuation Corrected (0018,9759) NO"]),
+])
+def test_enhanced_pet_without_its_decay_times_is_refused_by_name(tmp_path, decay_correction, change, fragments):
+    folder = write_pet(tmp_path / "pet", decay_correction, change, enhanced=True)
+    assert_one_line_error(run("pet", "suv", folder), "series", *fragments)

@@ -18,10 +18,17 @@ from __future__ import annotations
 import json
 
 import highdicom as hd
+import pydicom
 import pytest
 from conftest import assert_one_line_error, dciodvfy_errors, run
 from DICOMAnnotatorLib.errors import GeometryMismatchError
-from DICOMAnnotatorLib.imaging import Segmentation, SegmentDescription, series_suv_scale, uptake_statistics
+from DICOMAnnotatorLib.imaging import (
+    ReferenceSeries,
+    Segmentation,
+    SegmentDescription,
+    series_suv_scale,
+    uptake_statistics,
+)
 from pet_cases import write_case
 from pydicom.uid import generate_uid
 
@@ -67,7 +74,7 @@ def test_pet_suv_sr_holds_the_statistics_with_their_codes(tmp_path):
     codes (SUVlbm(Janma) 126405 in g/ml{SUVlbm(Janma)}, Peak Value Within ROI, Metabolic Volume, Total Lesion
     Glycolysis). Janmahasatian's lean body mass of 70 kg, 1.75 m, a man: 55.8571 kg (test_suv.py), so
     SUVmax = 16000 x 55857.1 / 370e6 = 2.415443."""
-    write_case(tmp_path)
+    _, pet = write_case(tmp_path)
     report = tmp_path / "sr.dcm"
     result = run("pet", "suv", tmp_path / "pet", "--type", "lbm", "--seg", tmp_path / "seg.dcm", "--seg-series",
                  tmp_path / "ct", "--sr", report, "--json")
@@ -86,6 +93,23 @@ def test_pet_suv_sr_holds_the_statistics_with_their_codes(tmp_path):
         ("126032", None): (pytest.approx(printed["mtv_ml"]), "ml"),
         ("126033", None): (pytest.approx(printed["tlg_g"]), "g")}
     assert ("118565006", None) in measured  # the segment's volume on the CT is kept
+    # the SUVs name the PET images they were measured on (the lesion's PET slices k = 4..7), which the Image
+    # Library lists beside the CT, and the evidence holds
+    lesion_slices = [pet.slices[k].sop_instance_uid for k in range(4, 8)]
+    for m in group.get_measurements():
+        on_pet = [image.referenced_sop_instance_uid for image in m.referenced_images]
+        assert on_pet == (lesion_slices if m.name.value.startswith("126") else []), m.name
+    ct = ReferenceSeries.from_paths(tmp_path / "ct")
+    written = pydicom.dcmread(report)
+    library = next(item for item in written.ContentSequence if item.ConceptNameCodeSequence[0].CodeValue == "111028")
+    listed = [([entry.ConceptCodeSequence[0].CodeValue for entry in g.ContentSequence if entry.ValueType == "CODE"],
+               [entry.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for entry in g.ContentSequence
+                if entry.ValueType == "IMAGE"]) for g in library.ContentSequence]
+    assert listed == [(["CT"], [s.sop_instance_uid for s in ct.slices]),
+                      (["PT"], [s.sop_instance_uid for s in pet.slices])]
+    evidence = {item.ReferencedSOPInstanceUID for study in written.CurrentRequestedProcedureEvidenceSequence
+                for series in study.ReferencedSeriesSequence for item in series.ReferencedSOPSequence}
+    assert {s.sop_instance_uid for s in pet.slices} <= evidence
 
 
 def test_pet_suv_sr_needs_a_seg_and_a_new_output(tmp_path):
@@ -96,3 +120,21 @@ def test_pet_suv_sr_needs_a_seg_and_a_new_output(tmp_path):
                  "--sr", tmp_path / "sr.dcm")
     assert_one_line_error(result, "already exists")
     assert (tmp_path / "sr.dcm").read_bytes() == b"keep"
+
+
+def test_an_enhanced_pet_gives_the_same_statistics_and_its_frames_are_the_sources(tmp_path):
+    """The case's PET as one Enhanced PET instance (ADMIN: Decay Correction DateTime at the injection): the worked
+    example's statistics, and the SR names that instance with the lesion's frames 5 to 8."""
+    _, pet = write_case(tmp_path, enhanced=True)
+    assert len(pet.datasets) == 1
+    report = tmp_path / "sr.dcm"
+    result = run("pet", "suv", tmp_path / "pet", "--seg", tmp_path / "seg.dcm", "--seg-series", tmp_path / "ct",
+                 "--sr", report, "--json")
+    assert result.returncode == 0, result.stderr
+    [measured] = json.loads(result.stdout)["segments"]
+    assert {key: measured[key] for key in HAND} == pytest.approx(HAND, rel=1e-5)
+    [group] = hd.sr.srread(report).content.get_volumetric_roi_measurement_groups()
+    suv_max = next(m for m in group.get_measurements() if m.name.value == "126401")
+    assert [(image.referenced_sop_instance_uid, image.referenced_frame_numbers) for image in
+            suv_max.referenced_images] == [(pet.slices[0].sop_instance_uid, [5, 6, 7, 8])]
+    assert dciodvfy_errors(report) == []

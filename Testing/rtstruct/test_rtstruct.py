@@ -8,6 +8,7 @@ fill. It and the core may differ only for voxel centres within one voxel of a co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from conftest import assert_one_line_error, dciodvfy_errors, dicompyler_structures, run
+from DICOMAnnotatorLib.dicom import Code
 from DICOMAnnotatorLib.imaging import (
     PHANTOM_SEGMENTS,
     ReferenceSeries,
@@ -25,6 +27,7 @@ from DICOMAnnotatorLib.imaging import (
     write_datasets,
     write_phantom_series,
 )
+from DICOMAnnotatorLib.protocols import load_protocol
 from DICOMAnnotatorLib.rtstruct import fill_slice, outline_volume, read_rtstruct
 from DICOMAnnotatorLib.seg import write_seg
 from pydicom.data import get_testdata_file
@@ -250,3 +253,73 @@ def test_a_file_that_is_not_an_rtstruct_is_refused(tmp_path):
     result = run("rtstruct", "import", folder / "0001.dcm", "--series", folder, "-o", tmp_path / "out.nii.gz")
     assert_one_line_error(result, "not an RT Structure Set")
     assert not (tmp_path / "out.nii.gz").exists()
+
+
+def export_segments(tmp_path: Path, folder: Path, labels: np.ndarray, segments: list) -> None:
+    """``labels`` on the series in ``folder`` as a SEG of ``segments`` (``seg.dcm``) and that SEG through
+    ``rtstruct export`` (``rt.dcm``)."""
+    series = ReferenceSeries.from_paths(folder)
+    write_seg(Segmentation.from_labelmap(series.geometry, labels, segments, reference=series), tmp_path / "seg.dcm")
+    exported = run("rtstruct", "export", tmp_path / "seg.dcm", "--series", folder, "-o", tmp_path / "rt.dcm")
+    assert exported.returncode == 0, exported.stderr
+
+
+MODIFIED = dataclasses.replace(PHANTOM_SEGMENTS[2], type_modifier=Code("24028007", "SCT", "Right"))
+
+
+def test_seg_to_rtstruct_to_seg_keeps_category_type_and_modifier(tmp_path):
+    """RT ROI Observations carry the segment's category (Segmented Property Category Code Sequence) and type with
+    its modifier (RT ROI Identification Code Sequence): a SEG written from the imported ROIs says what the first
+    SEG said."""
+    folder = tmp_path / "ct"
+    _geometry, _hu, labels = write_phantom_series(folder)
+    series = ReferenceSeries.from_paths(folder)
+    segments = [*PHANTOM_SEGMENTS[:2], MODIFIED]
+    export_segments(tmp_path, folder, labels, segments)
+    assert dciodvfy_errors(tmp_path / "rt.dcm") == []
+    imported = read_rtstruct(tmp_path / "rt.dcm", series).segmentation
+    write_seg(imported, tmp_path / "back.dcm")
+    info = run("seg", "info", tmp_path / "back.dcm", "--json")
+    assert info.returncode == 0, info.stderr
+    assert [(s["label"], s["category"], s["type"]) for s in json.loads(info.stdout)["segments"]] == [
+        (d.label, d.category.as_list(), d.type.as_list()) for d in segments]
+    assert [d.type_modifier for d in imported.segments] == [None, None, MODIFIED.type_modifier]
+
+
+def test_rtstruct_import_maps_rois_onto_a_protocol_by_code_then_name(tmp_path):
+    """The liver ROI, named "Hepar", by its codes; the lesion by name (an RT Structure Set has no anatomic region,
+    which the protocol's lesion names); the vertebra onto nothing: refused naming it and the structures, kept out
+    on request."""
+    protocol = load_protocol("liver-lesions-ct")
+    folder = tmp_path / "ct"
+    _geometry, _hu, labels = write_phantom_series(folder)
+    hepar = dataclasses.replace(protocol.structure("Liver").segment_description(), label="Hepar")
+    export_segments(tmp_path, folder, labels, [hepar, *PHANTOM_SEGMENTS[1:]])
+    output = tmp_path / "labels.nii.gz"
+    refused = run("rtstruct", "import", tmp_path / "rt.dcm", "--series", folder, "-o", output,
+                  "--protocol", "liver-lesions-ct")
+    assert_one_line_error(refused, "label 3 'Vertebra'", str(tmp_path / "rt.dcm"), "'Liver', 'Liver lesion'")
+    assert not output.exists() and not Path(f"{output}.json").exists()
+
+    imported = run("rtstruct", "import", tmp_path / "rt.dcm", "--series", folder, "-o", output,
+                   "--protocol", "liver-lesions-ct", "--drop-unmapped", "--json")
+    assert imported.returncode == 0, imported.stderr
+    payload = json.loads(imported.stdout)
+    assert [(s["structure"], [(label["name"], label["matched_by"]) for label in s["labels"]])
+            for s in payload["structures"]] == [("Liver", [("Hepar", "code")]),
+                                                 ("Liver lesion", [("Liver lesion", "name")])]
+    assert [label["name"] for label in payload["dropped"]] == ["Vertebra"]
+    assert [(s["label"], s["label_value"], s["type"]) for s in payload["segments"]] == [
+        (s.label, s.label_value, s.type.as_list()) for s in protocol.segment_structures]
+    back = sitk.GetArrayFromImage(sitk.ReadImage(str(output)))
+    assert np.array_equal(back, np.where(labels == 3, 0, labels))
+
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"3": None, "Liver lesion": "Liver lesion"}), encoding="utf-8")
+    by_option = run("rtstruct", "import", tmp_path / "rt.dcm", "--series", folder, "-o", tmp_path / "b.nii.gz",
+                    "--protocol", "liver-lesions-ct", "--labels", mapping, "--json")
+    assert by_option.returncode == 0, by_option.stderr
+    assert [label["matched_by"] for s in json.loads(by_option.stdout)["structures"] for label in s["labels"]] == [
+        "code", "labels option"]
+    assert_one_line_error(run("rtstruct", "import", tmp_path / "rt.dcm", "--series", folder, "-o",
+                              tmp_path / "c.nii.gz", "--labels", mapping), "--protocol")

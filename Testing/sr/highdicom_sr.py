@@ -39,6 +39,7 @@ from DICOMAnnotatorLib.sr.templates import (
     VOLUME,
     coded_modality,
 )
+from DICOMAnnotatorLib.sr.ventricular_function import EjectionFraction
 from DICOMAnnotatorLib.sr.writer import SR_SERIES_NUMBER_OFFSET
 from pydicom.sr.codedict import codes
 
@@ -47,7 +48,8 @@ def highdicom_sr(segmentation: Segmentation | None, seg: pydicom.Dataset | None,
                  measurements: Sequence[SegmentMeasurements], *, labels: Sequence[ClassificationLabel] = (),
                  marks: Sequence[Mark] = (), creator: str | None = None, protocol_id: str | None = None,
                  series_number: int | None = None, series_description: str | None = None,
-                 reference=None) -> hd.sr.Comprehensive3DSR:
+                 reference=None, ejection_fraction: EjectionFraction | None = None,
+                 measured_series=()) -> hd.sr.Comprehensive3DSR:
     """highdicom's Comprehensive 3D SR for the arguments of ``build_sr``."""
     reference = segmentation.reference if segmentation is not None else reference
     modality = reference.modality
@@ -58,6 +60,8 @@ def highdicom_sr(segmentation: Segmentation | None, seg: pydicom.Dataset | None,
                              [label for label in labels if label.segment == description.number])
               for description in (segmentation.segments if segmentation is not None else [])
               for measured in by_number.get(description.number) or [None]]
+    if ejection_fraction is not None:
+        groups.append(_ventricular_function_group(ejection_fraction, reference))
     groups += [_mark_group(mark, reference.frame_of_reference_uid, [label for label in labels
                                                                     if label.mark == mark.index]) for mark in marks]
     case_labels = [label for label in labels if label.segment is None and label.mark is None]
@@ -80,10 +84,11 @@ def highdicom_sr(segmentation: Segmentation | None, seg: pydicom.Dataset | None,
         observation_context=hd.sr.ObservationContext(observer_person_context=person, observer_device_context=device),
         procedure_reported=to_highdicom_code(PROCEDURES.get(modality, IMAGING_PROCEDURE)),
         imaging_measurements=groups)
-    _insert_image_library(report, reference)
+    _insert_image_library(report, [reference, *measured_series])
     description = series_description or " ".join(part for part in ("SR", protocol_id, author) if part)
     return hd.sr.Comprehensive3DSR(
-        evidence=[_first_evidence(reference.datasets[0]), *reference.datasets[1:], *([seg] if seg is not None else [])],
+        evidence=[_first_evidence(reference.datasets[0]), *reference.datasets[1:],
+                  *(ds for series in measured_series for ds in series.datasets), *([seg] if seg is not None else [])],
         content=report, series_instance_uid=hd.UID(),
         series_number=series_number if series_number is not None
         else SR_SERIES_NUMBER_OFFSET + int(reference.datasets[0].get("SeriesNumber") or 0),
@@ -103,25 +108,28 @@ def _first_evidence(source: pydicom.Dataset) -> pydicom.Dataset:
     return first
 
 
-def _insert_image_library(report, reference) -> None:
-    """The Image Library as our writer has it: one group of shared descriptors, then bare image entries."""
-    group = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibraryGroup,
-                                       relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
-    modality = coded_modality(reference.modality)
-    group.ContentSequence = hd.sr.ContentSequence([hd.sr.CodeContentItem(
-        name=codes.DCM.Modality, value=to_highdicom_code(modality),
-        relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT)])
-    if reference.frame_of_reference_uid:
-        group.ContentSequence.append(hd.sr.UIDRefContentItem(
-            name=codes.DCM.FrameOfReferenceUID, value=reference.frame_of_reference_uid,
-            relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT))
-    for ds in reference.datasets:
-        group.ContentSequence.append(hd.sr.ImageContentItem(
-            name=codes.SCT.Source, referenced_sop_class_uid=ds.SOPClassUID,
-            referenced_sop_instance_uid=ds.SOPInstanceUID, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+def _insert_image_library(report, all_series) -> None:
+    """The Image Library as our writer has it: per series one group of shared descriptors, then bare image entries."""
+    groups = []
+    for series in all_series:
+        group = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibraryGroup,
+                                           relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+        group.ContentSequence = hd.sr.ContentSequence([hd.sr.CodeContentItem(
+            name=codes.DCM.Modality, value=to_highdicom_code(coded_modality(series.modality)),
+            relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT)])
+        if series.frame_of_reference_uid:
+            group.ContentSequence.append(hd.sr.UIDRefContentItem(
+                name=codes.DCM.FrameOfReferenceUID, value=series.frame_of_reference_uid,
+                relationship_type=hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT))
+        for ds in series.datasets:
+            group.ContentSequence.append(hd.sr.ImageContentItem(
+                name=codes.SCT.Source, referenced_sop_class_uid=ds.SOPClassUID,
+                referenced_sop_instance_uid=ds.SOPInstanceUID,
+                relationship_type=hd.sr.RelationshipTypeValues.CONTAINS))
+        groups.append(group)
     library = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibrary,
                                          relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
-    library.ContentSequence = hd.sr.ContentSequence([group])
+    library.ContentSequence = hd.sr.ContentSequence(groups)
     items = report[0].ContentSequence
     position = next(n for n, item in enumerate(items)
                     if item.ConceptNameCodeSequence[0].CodeValue == codes.DCM.ImagingMeasurements.value)
@@ -211,16 +219,56 @@ def _measurements(measured: SegmentMeasurements, modality: str) -> list:
     uptake = measured.uptake
     if uptake is not None:  # the codes from pydicom's copy of PS3.16, not from the writer
         quantity, unit = PET_CODES[uptake.suv_type]
+        pet = _sources_of_measurement(uptake.sources)
         if uptake.suv_max is not None:
-            items += [hd.sr.Measurement(name=quantity, value=value, unit=unit, derivation=derivation)
+            items += [hd.sr.Measurement(name=quantity, value=value, unit=unit, derivation=derivation,
+                                        referenced_images=pet)
                       for value, derivation in ((uptake.suv_max, codes.SCT.Maximum), (uptake.suv_mean, codes.SCT.Mean),
                                                 (uptake.suv_peak, codes.DCM.PeakValueWithinROI))]
         glycolysis_unit = ("cm2", "square centimeter") if uptake.suv_type == "bsa" else ("g", "gram")
         items += [hd.sr.Measurement(name=codes.DCM.MetabolicVolume, value=uptake.mtv_ml,
-                                    unit=to_highdicom_code(MILLILITRE)),
+                                    unit=to_highdicom_code(MILLILITRE), referenced_images=pet),
                   hd.sr.Measurement(name=codes.DCM.TotalLesionGlycolysis, value=uptake.tlg_g,
-                                    unit=hd.sr.CodedConcept(glycolysis_unit[0], "UCUM", glycolysis_unit[1]))]
+                                    unit=hd.sr.CodedConcept(glycolysis_unit[0], "UCUM", glycolysis_unit[1]),
+                                    referenced_images=pet)]
     return items
+
+
+def _ventricular_function_group(result: EjectionFraction, reference):
+    """TID 1501 with EDV, ESV and EF, coded from pydicom's PS3.16 tables (CID 12200, 12227), each with its method and
+    the frames its outlines are on."""
+    method = {"area-length": codes.DCM.AreaLengthSinglePlane, "volumes": codes.DCM.DirectlyMeasured}[
+        result.method.value]
+    volume_unit = to_highdicom_code(MILLILITRE) if result.calibrated else hd.sr.CodedConcept(
+        "{pixel^3}", "UCUM", "cubic pixel")
+
+    def measured_on(*slices):
+        return _sources_of_measurement([reference.slices[k] for k in slices if k is not None])
+
+    ed, es = result.end_diastolic_slice, result.end_systolic_slice
+    ejection_fraction = {"US": codes.LN.LeftVentricularEjectionFractionByUS,
+                         "MR": codes.LN.LeftVentricularEjectionFractionByMR}[reference.modality]
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Left ventricular function"),
+        finding_sites=[hd.sr.FindingSite(codes.SCT.LeftVentricle)],
+        measurements=[
+            hd.sr.Measurement(name=codes.LN.LeftVentricularEndDiastolicVolume, value=result.end_diastolic_volume,
+                              unit=volume_unit, method=method, referenced_images=measured_on(ed)),
+            hd.sr.Measurement(name=codes.LN.LeftVentricularEndSystolicVolume, value=result.end_systolic_volume,
+                              unit=volume_unit, method=method, referenced_images=measured_on(es)),
+            hd.sr.Measurement(name=ejection_fraction, value=result.percent, unit=codes.UCUM.Percent, method=method,
+                              referenced_images=measured_on(ed, es))])
+
+
+def _sources_of_measurement(sources) -> list | None:
+    """Source of Measurement per instance of ``sources`` (SliceSource), with their frames."""
+    frames: dict[tuple[str, str], list[int]] = {}
+    for source in sources:
+        numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
+        if source.frame_number is not None:
+            numbers.append(source.frame_number)
+    return [hd.sr.SourceImageForMeasurement(class_uid, instance_uid, referenced_frame_numbers=sorted(numbers) or None)
+            for (class_uid, instance_uid), numbers in frames.items()] or None
 
 
 #: PS3.16 CID 7180 (quantity) and CID 7181 (unit) of each SUV type; SUVlbm is Janmahasatian's.

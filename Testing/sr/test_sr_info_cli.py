@@ -29,7 +29,8 @@ def test_highdicom_report():
     assert area == {"segment": None, "tracking_id": "Planar ROI Measurements",
                     "tracking_uid": "1.2.826.0.1.3680043.8.498.95005499519195632686309166061552196996",
                     "finding": ["T-A7010", "SRT", "Spinal cord"], "name": ["G-A16A", "SRT", "Area of defined region"],
-                    "derivation": None, "value": 1.7, "unit": ["cm2", "UCUM", "square centimeter"]}
+                    "derivation": None, "method": None, "value": 1.7,
+                    "unit": ["cm2", "UCUM", "square centimeter"]}
     assert summary["labels"] == []  # Normality and Significance are properties of the measurement, not labels
     (region,) = summary["regions"]
     assert (region["graphic_type"], region["points"], region["instance"]) == ("CIRCLE", [[58.0, 52.0], [58.0, 41.0]],

@@ -38,6 +38,7 @@ from DICOMAnnotatorLib.sr.labels import read_labels
 from DICOMAnnotatorLib.sr.marks import read_marks
 from DICOMAnnotatorLib.sr.measurements import measure_on_series, measure_segmentation, with_uptake
 from DICOMAnnotatorLib.sr.reader import sr_summary
+from DICOMAnnotatorLib.sr.ventricular_function import ejection_fraction
 from DICOMAnnotatorLib.sr.writer import build_sr, write_sr
 from highdicom_sr import highdicom_sr
 from pet_cases import write_case
@@ -49,7 +50,7 @@ NOT_COMPARED = {"SOPInstanceUID", "SeriesInstanceUID", "InstanceCreationDate", "
                 "ContentTime"}
 TRACKING_UID = ("112040", "DCM")
 KINDS = ["volumes", "marks", "marks-alone", "multiframe-fractional", "latin-1", "consensus", "radiograph", "cine",
-         "ultrasound-marks-alone", "pet-suv"]
+         "ultrasound-marks-alone", "pet-suv", "ejection-fraction"]
 RIGHT = Code("24028007", "SCT", "Right")
 CENTRAL = Code("26216008", "SCT", "Central")
 
@@ -63,7 +64,8 @@ def reports(tmp_path_factory) -> dict[str, tuple[dict, Path]]:
             "multiframe-fractional": _multiframe(folder / "multiframe"), "latin-1": _latin1(folder / "latin-1"),
             "consensus": _consensus(folder / "consensus"), "radiograph": _radiograph(folder / "radiograph"),
             "cine": _cine(folder / "cine"), "ultrasound-marks-alone": _ultrasound_marks(folder / "ultrasound"),
-            "pet-suv": _pet_suv(folder / "pet-suv")}
+            "pet-suv": _pet_suv(folder / "pet-suv"),
+            "ejection-fraction": _ejection_fraction(folder / "ejection-fraction")}
     return {kind: (inputs, written if written is not None else write_sr(build_sr(**inputs), folder / f"{kind}.dcm"))
             for kind, (inputs, written) in made.items()}
 
@@ -211,19 +213,42 @@ def _radiograph(folder: Path) -> tuple[dict, None]:
             "creator": "Doe^Jane"}, None
 
 
-def _cine(folder: Path) -> tuple[dict, None]:
-    """pydicom's YBR ultrasound cine: one segment on frames 4 and 11 (a group per frame), marks on frames, one in
-    its calibrated region (mm) and one beside it (pixels)."""
+def _ybr_cine(folder: Path) -> Path:
+    """pydicom's YBR ultrasound cine, copied into ``folder``."""
     folder.mkdir(parents=True)
     cine = folder / "cine.dcm"
     ds = pydicom.dcmread(get_testdata_file("examples_ybr_color.dcm"))
     del ds.EthnicGroup  # PS3.3 retired it from the Patient module after 2020: highdicom no longer copies it, we do
     ds.save_as(cine)
+    return cine
+
+
+def _cine(folder: Path) -> tuple[dict, None]:
+    """pydicom's YBR ultrasound cine: one segment on frames 4 and 11 (a group per frame), marks on frames, one in
+    its calibrated region (mm) and one beside it (pixels)."""
+    cine = _ybr_cine(folder)
     labels = np.zeros((30, 240, 320), dtype=np.uint8)
     labels[3, 50:80, 100:140], labels[10, 70:90, 100:140], labels[10, 100:110, 200:220] = 1, 1, 2
     return _planar_case(folder / "report", cine, labels, [
         {"kind": "polygon", "label": "LV", "frame": 4, "points": [[100, 50], [140, 50], [140, 80], [100, 80]]},
         {"kind": "polyline", "label": "outside the region", "frame": 11, "points": [[10, 10], [40, 50]]}]), None
+
+
+def _ejection_fraction(folder: Path) -> tuple[dict, None]:
+    """The echocardiography protocol on pydicom's YBR cine: the end-diastolic outline on frame 4, the end-systolic
+    one on frame 11, and the EF of the two by area-length (``sr export --protocol`` adds it)."""
+    cine = _ybr_cine(folder)
+    protocol = load_protocol("lv-function-echo-us")
+    image = open_grid([cine])
+    labels = np.zeros(image.geometry.array_shape, dtype=np.uint8)
+    labels[3, 50:90, 100:160], labels[10, 60:90, 110:150] = 1, 2
+    segmentation = Segmentation.from_labelmap(image.geometry, labels, protocol.segment_descriptions(),
+                                              reference=image, author="Reader^Anna")
+    write_seg(segmentation, folder / "seg.dcm")
+    segmentation = read_seg(folder / "seg.dcm", image)
+    measured = measure_on_series(segmentation, image)
+    return {"segmentation": segmentation, "seg": read_header(folder / "seg.dcm"), "measurements": measured,
+            "protocol_id": protocol.id, "ejection_fraction": ejection_fraction(measured, protocol)}, None
 
 
 def _ultrasound_marks(folder: Path) -> tuple[dict, None]:
@@ -245,7 +270,7 @@ def _pet_suv(folder: Path) -> tuple[dict, None]:
     write_seg(with_empty, folder / "seg2.dcm")
     measured = _measured(folder / "ct", folder / "seg2.dcm")
     uptake = uptake_statistics(measured["segmentation"], pet, series_suv_scale(pet))
-    return {**measured, "measurements": with_uptake(measured["measurements"], uptake)}, None
+    return {**measured, "measurements": with_uptake(measured["measurements"], uptake), "measured_series": [pet]}, None
 
 
 # ------------------------------------------------------------------ the same document as highdicom's
@@ -322,8 +347,9 @@ def test_valid_and_read_by_highdicom_dcmqi_and_dcmjs(reports, kind, tmp_path):
 
     dcmjs = json.loads(node_script("read_sr.js", path))
     assert dcmjs["template"] == "1500" and dcmjs["title"] == ["126000", "DCM", "Imaging Measurement Report"]
-    source_uids = [str(ds.SOPInstanceUID) for ds in (inputs["segmentation"].reference if inputs["segmentation"]
-                                                     else inputs["reference"]).datasets]
+    all_series = [inputs["segmentation"].reference if inputs["segmentation"] else inputs["reference"],
+                  *inputs.get("measured_series", [])]
+    source_uids = [str(ds.SOPInstanceUID) for series in all_series for ds in series.datasets]
     assert dcmjs["library"] == source_uids
     assert set(dcmjs["evidence"]) == {*source_uids, *([str(inputs["seg"].SOPInstanceUID)] if inputs["seg"] else [])}
     found = {(g["trackingId"], g["trackingUid"]): (

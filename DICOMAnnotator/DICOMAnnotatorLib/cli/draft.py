@@ -66,7 +66,7 @@ def _import(args: argparse.Namespace) -> int:
     with open_service(args) as service:
         result = service.import_draft(args.case, args.output, algorithm=args.algorithm,
                                       algorithm_version=args.algorithm_version, label_table=args.label_table,
-                                      labels=_read_labels(args.labels), drop_unmapped=args.drop_unmapped)
+                                      labels=read_label_mapping(args.labels), drop_unmapped=args.drop_unmapped)
     _emit(args, result)
     return 0
 
@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..imaging import ReferenceSeries
 
     bundle = read_bundle(args.bundle)
-    labels = _read_labels(args.labels)
+    labels = read_label_mapping(args.labels)
     with open_service(args) as service, tempfile.TemporaryDirectory(prefix="dicom-annotator-draft-") as work:
         shown = service.show_case(args.case)
         images = Path(shown["images"])
@@ -96,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_labels(path: str | None) -> dict[str, str | None] | None:
+def read_label_mapping(path: str | None) -> dict[str, str | None] | None:
     import json
     from pathlib import Path
 

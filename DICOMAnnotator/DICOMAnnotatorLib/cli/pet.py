@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "suv", help="the SUV factor of a PET series (Bq/ml to g/ml) with the inputs it came from",
         description="SUVbw = value (Bq/ml) x weight (g) / injected dose (Bq) decayed to the time the values are "
                     "decay-corrected to (PS3.3 C.8.9.1, C.8.9.2; the QIBA vendor-neutral rules). Units other "
-                    "than BQML, a missing injection time, a dose or weight of 0 are refused. SUVlbm uses "
+                    "than BQML (or Philips' CNTS with its Activity Concentration or SUV Scale Factor, (7053,1009) "
+                    "or (7053,1000)), a missing injection time, a dose or weight of 0 are refused. SUVlbm uses "
                     "Janmahasatian's lean body mass (Patient's Weight, Size and Sex), SUVbsa Du Bois's body "
                     "surface area (Weight and Size).")
     add_series_arguments(suv)
@@ -37,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            '"patient_weight_kg", "half_life_s", "injection_time", "decay_correction": '
                            'START|ADMIN|NONE, "decay_corrected_to" (ISO date-time; null for NONE), "factors" (one '
                            'per slice, NONE only), lbm: "patient_size_m", "patient_sex", "lean_body_mass_kg", bsa: '
-                           '"patient_size_m", "body_surface_area_m2", with --seg "segments": [{"number", "label", '
+                           '"patient_size_m", "body_surface_area_m2", CNTS: "source_units", "counts_conversion": '
+                           'activity_concentration|suv, "counts_scale" (one, or one per slice), with --seg '
+                           '"segments": [{"number", "label", '
                            '"suv_max", "suv_mean", "suv_peak", "mtv_ml", "tlg_g"}]}')
     suv.set_defaults(func=_suv)
 
@@ -67,15 +70,18 @@ def _suv(args: argparse.Namespace) -> int:
         statistics = uptake_statistics(segmentation, pet, series_suv_scale(pet, args.suv_type))
         payload["segments"] = [s.to_json() for s in statistics]
         if args.sr is not None:
-            _write_sr(args.seg, segmentation, drawn_on, statistics, args.sr)
+            _write_sr(args.seg, segmentation, drawn_on, pet, statistics, args.sr)
         lines = [f"  {s.number:>3}  {s.label:<24} " + (
             f"SUVmax {s.suv_max:.3f}  SUVmean {s.suv_mean:.3f}  SUVpeak {s.suv_peak:.3f}  "
             if s.suv_max is not None else "no PET voxel  ") + f"MTV {s.mtv_ml:.3f} ml  TLG {s.tlg_g:.3f} g"
             for s in statistics]
+    per = "count" if scale.source_units == "CNTS" else "Bq/ml"
     if scale.factor is not None:
-        factor = f"{scale.factor:.6g} {scale.units} per Bq/ml"
+        factor = f"{scale.factor:.6g} {scale.units} per {per}"
     else:
-        factor = f"{min(scale.factors):.6g} to {max(scale.factors):.6g} {scale.units} per Bq/ml, one per slice"
+        factor = f"{min(scale.factors):.6g} to {max(scale.factors):.6g} {scale.units} per {per}, one per slice"
+    if scale.counts_conversion is not None:
+        factor += f" (counts by Philips' {scale.counts_conversion.replace('_', ' ')} scale factor)"
     corrected = scale.decay_corrected_to.isoformat() if scale.decay_corrected_to else "each image's acquisition"
     emit(args.json, payload, "\n".join([
         f"SUV{scale.suv_type} factor: {factor}",
@@ -85,11 +91,12 @@ def _suv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_sr(seg_path: str, segmentation: Segmentation, drawn_on: ReferenceSeries,
+def _write_sr(seg_path: str, segmentation: Segmentation, drawn_on: ReferenceSeries, pet: ReferenceSeries,
               statistics: Sequence[UptakeStatistics], output: str) -> None:
-    """The TID 1500 report of the SEG on the series it was drawn on, with each segment's uptake on the PET."""
+    """The TID 1500 report of the SEG on the series it was drawn on, with each segment's uptake on the PET (whose
+    images the report lists and names as the SUVs' sources)."""
     from ..dicom import read_header
     from ..sr import build_sr, measure_on_series, with_uptake, write_sr
 
     measured = with_uptake(measure_on_series(segmentation, drawn_on), statistics)
-    write_sr(build_sr(segmentation, read_header(seg_path), measured), output)
+    write_sr(build_sr(segmentation, read_header(seg_path), measured, measured_series=[pet]), output)

@@ -15,7 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imported = commands.add_parser(
         "import", help="an RT Structure Set's ROIs as a label map (or one mask per ROI) on their series",
         description="Closed planar contours are filled on their slice (voxel centres inside, even-odd across "
-                    "a slice's contours); an ROI without closed contours is listed, empty.")
+                    "a slice's contours); an ROI without closed contours is listed, empty. With --protocol the "
+                    "ROIs become the protocol's structures (by --labels, then by code, then by name, as draft "
+                    "import maps labels) and the label values are the structures'.")
     imported.add_argument("rtstruct", metavar="RTSTRUCT", help="the RT Structure Set file")
     imported.add_argument("--series", nargs="+", required=True, metavar="SERIES",
                           help="the image series the contours were drawn on (folder or files)")
@@ -23,9 +25,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imported.add_argument("-o", "--output", required=True, metavar="OUT",
                           help="label-map file (.nii.gz, .nrrd, .mha), or a folder with --split")
     imported.add_argument("--split", action="store_true", help="one mask per ROI (needed for overlaps)")
+    imported.add_argument("--protocol", metavar="FILE|ID",
+                          help="map the ROIs onto this protocol's volume and contour structures; an ROI that maps "
+                               "onto none is an error naming it and the structures")
+    imported.add_argument("--labels", metavar="FILE.json",
+                          help='with --protocol: {"ROI name or number": "structure label" | null} decides first '
+                               "(null leaves the ROI out)")
+    imported.add_argument("--drop-unmapped", action="store_true",
+                          help="with --protocol: leave out ROIs that map onto no structure (they are listed)")
     imported.add_argument("--force", action="store_true", help="replace existing outputs")
     add_json_argument(imported, '{"files", "segments": [{"number", "label", "label_value", "type": CODE, "voxels", '
-                                '"contours"}]}; the sidecar OUT.json names each label value')
+                                '"contours"}], with --protocol "structures": [{"structure", "labels": [{"name", '
+                                '"values", "matched_by"}]}], "dropped"}; the sidecar OUT.json names each label value')
     imported.set_defaults(func=_import)
 
     export = commands.add_parser("export", help="a SEG's segments as the ROIs of an RT Structure Set",
@@ -56,25 +67,53 @@ def _volume(paths, series_uid):
 
 def _import(args: argparse.Namespace) -> int:
     from ..atomic import check_output
+    from ..errors import InputError
     from ..imaging import label_values, write_labelmap_files
     from ..rtstruct import read_rtstruct
     from .output import emit
 
+    if args.protocol is None and (args.labels is not None or args.drop_unmapped):
+        raise InputError("--labels and --drop-unmapped map ROIs onto a protocol's structures; give --protocol too")
     check_output(args.output, force=args.force)
     series = _volume(args.series, args.series_uid)
     result = read_rtstruct(args.rtstruct, series)
     segmentation = result.segmentation
+    contours = {roi.number: roi.closed_planar for roi in result.rois}
+    mapping = None
+    if args.protocol is not None:
+        segmentation, mapping, contours = _onto_protocol(args, segmentation, contours)
     values = label_values(segmentation)
     files = write_labelmap_files(segmentation, args.output, values=values, split=args.split, force=args.force)
-    contours = {roi.number: roi.closed_planar for roi in result.rois}
     segments = [{"number": d.number, "label": d.label, "label_value": values[d.number], "type": d.type.as_list(),
                  "voxels": segmentation.voxel_count(d.number), "contours": contours[d.number]}
                 for d in segmentation.segments]
-    emit(args.json, {"files": [str(f) for f in files], "segments": segments},
-         "Wrote\n" + "\n".join(f"  {f}" for f in files) + "\n" + "\n".join(
-             f"  {s['number']:>3}  {s['label']:<28} {s['contours']:>5} contours {s['voxels']:>10} voxels"
-             for s in segments))
+    lines = [f"  {s['number']:>3}  {s['label']:<28} {s['contours']:>5} contours {s['voxels']:>10} voxels"
+             for s in segments]
+    if mapping is not None:
+        lines += [f"  {entry['structure']}: from " + ", ".join(
+            f"'{label['name']}' by {label['matched_by']}" for label in entry["labels"])
+            for entry in mapping["structures"]]
+        if mapping["dropped"]:
+            lines.append("  left out: " + ", ".join(f"'{label['name']}'" for label in mapping["dropped"]))
+    emit(args.json, {"files": [str(f) for f in files], "segments": segments, **(mapping or {})},
+         "Wrote\n" + "\n".join(f"  {f}" for f in files) + "\n" + "\n".join(lines))
     return 0
+
+
+def _onto_protocol(args: argparse.Namespace, segmentation, contours: dict[int, int]):
+    """The ROIs as the protocol's structures (draft import's mapping rule), the mapping as JSON and each
+    structure's number of contours (those of the ROIs mapped onto it)."""
+    from ..drafts import map_segmentation
+    from ..protocols import load_protocol
+    from .draft import read_label_mapping
+
+    protocol = load_protocol(args.protocol)
+    mapped, mapping = map_segmentation(segmentation, protocol, explicit=read_label_mapping(args.labels),
+                                       drop_unmapped=args.drop_unmapped,
+                                       source=f"RT Structure Set {args.rtstruct}")
+    per_structure = {structure.label_value: sum(contours[entry.label.values[0]] for entry in entries)
+                     for structure, entries in mapping.structures()}
+    return mapped, mapping.to_json(), per_structure
 
 
 def _export(args: argparse.Namespace) -> int:

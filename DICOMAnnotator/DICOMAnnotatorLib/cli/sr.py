@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     export = commands.add_parser(
         "export", help="measure every segment of a SEG (volume, maximum diameter, intensity) into a TID 1500 SR, "
-                       "with marks (SCOORD3D on volumes, SCOORD on 2D images and cine) and labels")
+                       "with marks (SCOORD3D on volumes, SCOORD on 2D images and cine) and labels; with a protocol "
+                       "that names an ejection fraction rule, the EDV, ESV and EF of its two segments")
     export.add_argument("seg", metavar="SEG", nargs="?",
                         help="the DICOM SEG file (optional with --marks or --labels: a report of those alone)")
     export.add_argument("--series", nargs="+", required=True, metavar="SERIES",
@@ -22,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "recursively) or files; 2D images and cine too")
     export.add_argument("--series-uid", help="the series to use when the folder holds several")
     export.add_argument("-o", "--output", required=True, metavar="OUT.dcm", help="the SR file to write")
-    export.add_argument("--protocol", metavar="FILE|ID", help="protocol that labels and marks are checked against")
+    export.add_argument("--protocol", metavar="FILE|ID",
+                        help="protocol that labels and marks are checked against (and whose ejection fraction rule, "
+                             "if any, is applied)")
     export.add_argument("--labels", metavar="FILE.json",
                         help='coded classification labels: {"labels": [{"segment": LABEL_OR_NUMBER | "mark": INDEX, '
                              '"name": CODE, "value": CODE}]}')
@@ -36,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info = commands.add_parser("info", help="measurements, labels and regions of a TID 1500 SR")
     info.add_argument("sr", metavar="SR", help="the DICOM SR file")
     add_json_argument(info, '{"measurements": [{"segment", "tracking_uid", "name": CODE, "value", '
-                            '"unit": CODE}], "labels": [...]}')
+                            '"unit": CODE, "derivation": CODE, "method": CODE}], "labels": [...]}')
     info.set_defaults(func=_info)
 
 
@@ -48,8 +51,10 @@ def _export(args: argparse.Namespace) -> int:
               labels_path=args.labels, marks_path=args.marks, creator=args.creator, force=args.force)
     summary = sr_summary(args.output)
     payload = {"output": str(args.output), **summary}
-    emit(args.json, payload, f"Wrote {args.output}: {len(summary['measurements'])} measurements, "
-                             f"{len(summary['labels'])} labels, {len(summary['regions'])} regions")
+    lines = [f"Wrote {args.output}: {len(summary['measurements'])} measurements, {len(summary['labels'])} labels, "
+             f"{len(summary['regions'])} regions"]
+    lines += [f"  {_measurement_line(m)}" for m in summary["measurements"] if m["segment"] is None and m["method"]]
+    emit(args.json, payload, "\n".join(lines))
     return 0
 
 
@@ -60,10 +65,7 @@ def _info(args: argparse.Namespace) -> int:
     summary = sr_summary(args.sr)
     lines = [f"{args.sr}: {summary['title'][2]}, {len(summary['measurements'])} measurements, "
              f"{len(summary['labels'])} labels, {len(summary['regions'])} regions"]
-    for m in summary["measurements"]:
-        name = m["name"][2] + (f" ({m['derivation'][2]})" if m["derivation"] else "")
-        value = "n/a" if m["value"] is None else f"{m['value']:.6g} {m['unit'][0]}"
-        lines.append(f"  {_target(m):<28} {name:<40} {value}")
+    lines += [f"  {_target(m):<28} {_measurement_line(m)}" for m in summary["measurements"]]
     for label in summary["labels"]:
         lines.append(f"  {_target(label):<28} {label['name'][2]}: {label['value'][2]}")
     for region in summary["regions"]:
@@ -71,6 +73,14 @@ def _info(args: argparse.Namespace) -> int:
         lines.append(f"  {_target(region):<28} {region['graphic_type']} of {len(points)} points")
     emit(args.json, summary, "\n".join(lines))
     return 0
+
+
+def _measurement_line(m: dict) -> str:
+    """A measurement for people: its name, derivation or method, value and unit."""
+    modifier = m["derivation"] or m["method"]
+    name = m["name"][2] + (f" ({modifier[2]})" if modifier else "")
+    value = "n/a" if m["value"] is None else f"{m['value']:.6g} {m['unit'][0]}"
+    return f"{name:<40} {value}"
 
 
 def _target(entry: dict) -> str:

@@ -5,6 +5,10 @@ AUTOMATIC and the model's name and version (PS3.3 C.8.20-4: the Algorithm Identi
 Label maps give BINARY segments, probability maps and FRACTIONAL SEGs FRACTIONAL ones (probabilities are
 kept, for the annotator to see and for the queue's uncertainty order).
 
+Any segmentation read with its codes (an RT Structure Set's ROIs, another tool's SEG) is mapped onto a protocol the
+same way without becoming a draft (:func:`map_segmentation`): its segments are then the protocol's structures, made
+as they were.
+
 A label map is walked once to find every label's bounding box (when it is read); each structure's mask is
 then cut from inside the boxes of its labels only, so a 104-label map costs about one pass over the volume plus the
 labelled voxels, not one pass per structure.
@@ -30,8 +34,8 @@ from ..imaging import (
     SegmentDescription,
 )
 from ..protocols import Protocol, StructureTemplate
-from .mapping import LabelMapping, MappedLabel
-from .model_outputs import ModelOutput
+from .mapping import LabelMapping, MappedLabel, map_labels
+from .model_outputs import ModelOutput, segment_labels
 from .uncertainty import Uncertainty, mean_entropy
 
 #: Probabilities that a FRACTIONAL SEG (8 bits, 255 = 1) stores as 0 anyway are dropped at once.
@@ -98,6 +102,23 @@ def build_draft(output: ModelOutput, mapping: LabelMapping, series: ReferenceSer
         provenance=Provenance(derived_from=(str(output.path),), method=f"{algorithm} {algorithm_version}"))
     uncertainty = mean_entropy(segmentation) if kind is MaskKind.FRACTIONAL else None
     return Draft(segmentation, algorithm, algorithm_version, output, mapping, uncertainty)
+
+
+def map_segmentation(segmentation: Segmentation, protocol: Protocol, *,
+                     explicit: dict[str, str | None] | None = None, drop_unmapped: bool = False,
+                     source: str = "the segmentation") -> tuple[Segmentation, LabelMapping]:
+    """``segmentation``'s segments as ``protocol``'s structures, by :func:`.mapping.map_labels`'s rule (``explicit``,
+    then code, then name; ``source`` names the input in its messages): each structure's segment has the protocol's
+    codes, label, colour and label value as its number, and the voxels of the segments mapped onto it (joined)."""
+    mapping = map_labels(segment_labels(segmentation), protocol, explicit=explicit, drop_unmapped=drop_unmapped,
+                         output=source)
+    structures = mapping.structures()
+    cropped = _from_segmentation(segmentation, structures)
+    mapped = Segmentation.from_cropped_masks(
+        segmentation.geometry, [structure.segment_description() for structure, _ in structures],
+        {number: box_values for number, box_values in cropped.items() if box_values}, kind=segmentation.kind,
+        reference=segmentation.reference, author=segmentation.author, protocol_id=protocol.id)
+    return mapped, mapping
 
 
 def _required(value: str, option: str) -> str:

@@ -88,10 +88,16 @@ def _seg_output(path: Path, series: ReferenceSeries) -> ModelOutput:
     from ..seg import read_seg
 
     segmentation = read_seg(path, series)
-    labels = tuple(SourceLabel(d.label, (d.number,), d.number, d) for d in segmentation.segments)
     kind = segmentation.kind.value
-    return ModelOutput(path, f"DICOM SEG ({kind})", LabelTable(labels, f"{path} (its Segment Sequence)"),
+    return ModelOutput(path, f"DICOM SEG ({kind})",
+                       LabelTable(segment_labels(segmentation), f"{path} (its Segment Sequence)"),
                        segmentation=segmentation)
+
+
+def segment_labels(segmentation: Segmentation) -> tuple[SourceLabel, ...]:
+    """A segmentation's segments as labels to map: each named by its label, its segment number as its value and
+    channel, with its codes."""
+    return tuple(SourceLabel(d.label, (d.number,), d.number, d) for d in segmentation.segments)
 
 
 def _labels(path: Path, label_table, present, values_as_names: bool, *, channels: int = 0) -> LabelTable:

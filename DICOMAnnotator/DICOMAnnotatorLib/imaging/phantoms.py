@@ -3,8 +3,10 @@
 The product cannot depend on third-party test data, so the demo makes its own: a
 phantom (body, liver, lesion, vertebra) in any orientation, written as real DICOM CT
 files (one file per slice) or as one Enhanced CT multi-frame instance, and PET images of any
-activity with the injection, decay and weight that SUV is computed from. No real patient is
-involved; the patient attributes are obviously fictitious.
+activity with the injection, decay and weight that SUV is computed from (one file per slice, or one
+Enhanced PET instance whose frames carry their times in per-frame functional groups). No real patient
+is involved; the patient attributes are obviously fictitious. The enhanced instances hold what the
+readers here use (geometry, rescale, times, decay) rather than every macro of their IODs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     CTImageStorage,
     EnhancedCTImageStorage,
+    EnhancedPETImageStorage,
     ExplicitVRLittleEndian,
     PositronEmissionTomographyImageStorage,
     generate_uid,
@@ -155,9 +158,11 @@ class PetAcquisition:
 
 def pet_datasets(geometry: VolumeGeometry, activity: np.ndarray, acquisition: PetAcquisition, *,
                  patient_name: str = "Phantom^Demo", patient_id: str = "PHANTOM-001",
-                 study_uid: str | None = None, frame_of_reference_uid: str | None = None) -> list[Dataset]:
+                 study_uid: str | None = None, frame_of_reference_uid: str | None = None,
+                 enhanced: bool = False) -> list[Dataset]:
     """PET Image instances (one per slice) whose rescaled values are ``activity`` (``[k, j, i]``, in the
-    acquisition's Units), each slice with its own Rescale Slope as scanners write them."""
+    acquisition's Units), each slice with its own Rescale Slope as scanners write them; with ``enhanced``,
+    one Enhanced PET Image instance of one frame per slice (PS3.3 A.56)."""
     if activity.shape != geometry.array_shape:
         raise ValueError(f"Activity of shape {activity.shape} does not fit the grid {geometry.array_shape}")
     common = _common_attributes(geometry, patient_name, patient_id, study_uid, None)
@@ -169,6 +174,9 @@ def pet_datasets(geometry: VolumeGeometry, activity: np.ndarray, acquisition: Pe
     common.SeriesTime = acquisition.scan_start.strftime("%H%M%S.%f")
     if acquisition.weight_kg is not None:
         common.PatientWeight = _ds_number(acquisition.weight_kg)
+    common.RadiopharmaceuticalInformationSequence = [_radiopharmaceutical(acquisition)]
+    if enhanced:
+        return [_enhanced_pet(common, geometry, activity, acquisition)]
     common.Units = acquisition.units
     common.CountsSource = "EMISSION"
     common.SeriesType = ["STATIC", "IMAGE"]
@@ -179,14 +187,6 @@ def pet_datasets(geometry: VolumeGeometry, activity: np.ndarray, acquisition: Pe
     del common.PatientPosition  # NM/PET Patient Orientation (C.8.4.6) states it by code instead
     common.PatientOrientationCodeSequence = []
     common.PatientGantryRelationshipCodeSequence = []
-    radiopharmaceutical = Dataset()
-    radiopharmaceutical.RadiopharmaceuticalStartTime = acquisition.injection.strftime("%H%M%S.%f")
-    radiopharmaceutical.RadiopharmaceuticalStartDateTime = acquisition.injection.strftime("%Y%m%d%H%M%S.%f")
-    radiopharmaceutical.RadionuclideTotalDose = _ds_number(acquisition.dose_bq)
-    radiopharmaceutical.RadionuclideHalfLife = _ds_number(acquisition.half_life_s)
-    radiopharmaceutical.RadionuclidePositronFraction = "0.9673"
-    radiopharmaceutical.RadionuclideCodeSequence = [code_item(Code("77004003", "SCT", "^18^Fluorine"))]
-    common.RadiopharmaceuticalInformationSequence = [radiopharmaceutical]
     offsets = acquisition.frame_seconds or (0.0,) * geometry.size[2]
     datasets = []
     for k in range(geometry.size[2]):
@@ -202,13 +202,72 @@ def pet_datasets(geometry: VolumeGeometry, activity: np.ndarray, acquisition: Pe
         ds.ActualFrameDuration = 120000
         if acquisition.decay_correction != "NONE":
             ds.DecayFactor = "1"
-        peak = float(np.abs(activity[k]).max()) or 1.0
-        slope = peak / 32000.0
+        slope = _pet_slope(activity[k])
         ds.RescaleIntercept = "0"
         ds.RescaleSlope = _ds_number(slope)
         _set_pixels(ds, np.round(activity[k] / slope).astype(np.int16))
         datasets.append(ds)
     return datasets
+
+
+def _radiopharmaceutical(acquisition: PetAcquisition) -> Dataset:
+    """The Radiopharmaceutical Information Sequence item (PS3.3 C.8.9.2, C.8.22.4): fluorine-18 FDG."""
+    item = Dataset()
+    item.RadiopharmaceuticalStartTime = acquisition.injection.strftime("%H%M%S.%f")
+    item.RadiopharmaceuticalStartDateTime = acquisition.injection.strftime("%Y%m%d%H%M%S.%f")
+    item.RadionuclideTotalDose = _ds_number(acquisition.dose_bq)
+    item.RadionuclideHalfLife = _ds_number(acquisition.half_life_s)
+    item.RadionuclidePositronFraction = "0.9673"
+    item.RadionuclideCodeSequence = [code_item(Code("77004003", "SCT", "^18^Fluorine"))]
+    return item
+
+
+def _pet_slope(values: np.ndarray) -> float:
+    """A Rescale Slope that fits ``values`` into int16 with room to spare, as scanners choose per slice."""
+    return (float(np.abs(values).max()) or 1.0) / 32000.0
+
+
+def _enhanced_pet(common: Dataset, geometry: VolumeGeometry, activity: np.ndarray,
+                  acquisition: PetAcquisition) -> Dataset:
+    """One Enhanced PET Image instance: the Enhanced PET Image Module's Decay Corrected and Decay Correction
+    DateTime (C.8.22.3: the scan start for START, the injection for ADMIN; NO for NONE), each frame's Frame
+    Acquisition and Reference DateTime in its Frame Content (C.7.6.16.2.2), and its Rescale Slope with the units
+    as Rescale Type in its Pixel Value Transformation (the Enhanced PET IOD states Units there)."""
+    ds = _new_instance(EnhancedPETImageStorage, common)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"]
+    ds.InstanceNumber = 1
+    ds.NumberOfFrames = geometry.size[2]
+    ds.ContentQualification = "RESEARCH"
+    ds.BurnedInAnnotation = "NO"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.LossyImageCompression = "00"
+    ds.CountsSource = "EMISSION"
+    ds.AcquisitionDateTime = acquisition.scan_start.strftime("%Y%m%d%H%M%S.%f")
+    ds.AttenuationCorrected = "YES"
+    ds.DecayCorrected = "NO" if acquisition.decay_correction == "NONE" else "YES"
+    if ds.DecayCorrected == "YES":
+        reference = acquisition.injection if acquisition.decay_correction == "ADMIN" else acquisition.scan_start
+        ds.DecayCorrectionDateTime = reference.strftime("%Y%m%d%H%M%S.%f")
+    ds.SharedFunctionalGroupsSequence = [_shared_plane_groups(geometry)]
+    offsets = acquisition.frame_seconds or (0.0,) * geometry.size[2]
+    frames, pixels = [], []
+    for k in range(geometry.size[2]):
+        frame, content = _frame_groups(geometry, k)
+        acquired = acquisition.scan_start + timedelta(seconds=offsets[k])
+        content.FrameAcquisitionDateTime = acquired.strftime("%Y%m%d%H%M%S.%f")
+        content.FrameReferenceDateTime = (acquired + timedelta(seconds=60)).strftime("%Y%m%d%H%M%S.%f")
+        content.FrameAcquisitionDuration = 120000.0
+        slope = _pet_slope(activity[k])
+        transformation = Dataset()
+        transformation.RescaleIntercept = "0"
+        transformation.RescaleSlope = _ds_number(slope)
+        transformation.RescaleType = acquisition.units
+        frame.PixelValueTransformationSequence = [transformation]
+        frames.append(frame)
+        pixels.append(np.round(activity[k] / slope).astype(np.int16))
+    ds.PerFrameFunctionalGroupsSequence = frames
+    _set_pixels(ds, np.stack(pixels))
+    return ds
 
 
 def write_datasets(datasets: Sequence[Dataset], folder: str | os.PathLike[str]) -> list[Path]:
@@ -312,15 +371,7 @@ def _enhanced_ct(common: Dataset, geometry: VolumeGeometry, voxels: np.ndarray) 
     ds.LossyImageCompression = "00"
     ds.VolumetricProperties = "VOLUME"
     ds.VolumeBasedCalculationTechnique = "NONE"
-    shared = Dataset()
-    measures = Dataset()
-    measures.PixelSpacing = _ds_numbers([geometry.spacing[1], geometry.spacing[0]])
-    measures.SliceThickness = _ds_number(geometry.spacing[2])
-    shared.PixelMeasuresSequence = [measures]
-    orientation = Dataset()
-    orientation.ImageOrientationPatient = _ds_numbers(np.concatenate([geometry.directions[:, 0],
-                                                                      geometry.directions[:, 1]]))
-    shared.PlaneOrientationSequence = [orientation]
+    shared = _shared_plane_groups(geometry)
     transformation = Dataset()
     transformation.RescaleIntercept = "0"
     transformation.RescaleSlope = "1"
@@ -336,19 +387,36 @@ def _enhanced_ct(common: Dataset, geometry: VolumeGeometry, voxels: np.ndarray) 
     organization.DimensionOrganizationUID = dimension_uid
     ds.DimensionOrganizationSequence = [organization]
     ds.DimensionIndexSequence = [index]
-    frames = []
-    for k in range(geometry.size[2]):
-        frame = Dataset()
-        position = Dataset()
-        position.ImagePositionPatient = _ds_numbers(geometry.index_to_lps([0, 0, k])[0])
-        frame.PlanePositionSequence = [position]
-        content = Dataset()
-        content.DimensionIndexValues = [k + 1]
-        frame.FrameContentSequence = [content]
-        frames.append(frame)
-    ds.PerFrameFunctionalGroupsSequence = frames
+    ds.PerFrameFunctionalGroupsSequence = [_frame_groups(geometry, k)[0] for k in range(geometry.size[2])]
     _set_pixels(ds, voxels)
     return ds
+
+
+def _shared_plane_groups(geometry: VolumeGeometry) -> Dataset:
+    """The Shared Functional Groups item of a volume's frames: Pixel Measures and Plane Orientation."""
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = _ds_numbers([geometry.spacing[1], geometry.spacing[0]])
+    measures.SliceThickness = _ds_number(geometry.spacing[2])
+    shared.PixelMeasuresSequence = [measures]
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = _ds_numbers(np.concatenate([geometry.directions[:, 0],
+                                                                      geometry.directions[:, 1]]))
+    shared.PlaneOrientationSequence = [orientation]
+    return shared
+
+
+def _frame_groups(geometry: VolumeGeometry, k: int) -> tuple[Dataset, Dataset]:
+    """The Per-frame Functional Groups item of slice ``k`` (its Plane Position and Frame Content with its
+    dimension index) and that Frame Content item, for the caller to add to."""
+    frame = Dataset()
+    position = Dataset()
+    position.ImagePositionPatient = _ds_numbers(geometry.index_to_lps([0, 0, k])[0])
+    frame.PlanePositionSequence = [position]
+    content = Dataset()
+    content.DimensionIndexValues = [k + 1]
+    frame.FrameContentSequence = [content]
+    return frame, content
 
 
 def _ds_number(value: float) -> str:

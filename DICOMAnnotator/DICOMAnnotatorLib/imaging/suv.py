@@ -19,12 +19,26 @@ and Time as the reference time of every activity value) and C.8.9.2 (PET Isotope
 Radiopharmaceutical Information Sequence with the injected dose, its start time and the nuclide's half
 life), applied as the QIBA vendor-neutral SUV pseudo-code does:
 
-- Units must be BQML; counts (CNTS) or an already-normalised unit need vendor data this does not guess.
+- Units must be BQML, or CNTS with Philips' calibration in its private group "Philips PET Private Group"
+  (7053,xx): the Activity Concentration Scale Factor (7053,xx09) turns the rescaled counts into Bq/ml,
+  after which every rule below applies; without it, the SUV Scale Factor (7053,xx00) turns them into
+  the scanner's own SUVbw (its decay arithmetic), which the other SUV types rescale by their body
+  quantity over the weight. CNTS without either, or any other unit, needs vendor data this does not
+  guess and is refused. The QIBA pseudo-code (and cornerstone's calculate-suv) take the SUV Scale
+  Factor first where both are present; here the Bq/ml route comes first, so that every SUV type and
+  decay mode is computed, and reported, by the same rules as a BQML series.
 - Decay Correction START: values are corrected to the scan start, the Series Date/Time, unless the
   series time is later than the earliest Acquisition Date/Time (a series re-made after the scan), in
   which case the earliest acquisition is the start. The dose is decayed from the injection to it.
 - ADMIN: values are corrected to the injection itself; the dose is used as it is.
 - NONE: values are as measured; each image's dose is decayed to its own Acquisition Date/Time.
+
+An Enhanced PET series (PS3.3 A.56, one multi-frame instance) states the same in other places: Units as the
+Rescale Type of each frame's Pixel Value Transformation (C.8.22.3), attenuation and decay correction as
+Attenuation Corrected and Decay Corrected (YES/NO), and the time every frame is decay-corrected to as
+Decay Correction DateTime (reported as START, or ADMIN when it is the injection). Not decay-corrected
+(NO, the NONE case), each frame's dose is decayed to its own Frame Acquisition DateTime, from the frame's
+Frame Content in the Per-frame Functional Groups (C.7.6.16.2.2).
 
 Anything missing or inconsistent (no injection time, a dose or weight of 0, an injection after the
 scan, images that disagree on dose or weight) is an InputError naming the series and the attribute.
@@ -41,6 +55,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.uid import EnhancedPETImageStorage
 from pydicom.valuerep import DA, DT, TM
 
 from ..dicom import header_value
@@ -49,6 +64,10 @@ from .instances import series_headers
 from .series import ReferenceSeries
 
 DECAY_CORRECTIONS = ("START", "ADMIN", "NONE")
+#: Philips' private group of PET calibration factors (its creator, group and element offsets).
+PHILIPS_PET_GROUP = (0x7053, "Philips PET Private Group")
+PHILIPS_SUV_SCALE_FACTOR = 0x00
+PHILIPS_ACTIVITY_CONCENTRATION_SCALE_FACTOR = 0x09
 
 
 #: The SUV types (module docstring) and the unit of each.
@@ -61,7 +80,10 @@ class SUVScale:
 
     ``factors`` holds one factor per slice of the series (in the series' slice order); they are all
     equal except where Decay Correction is NONE. ``body`` is the body quantity the SUV is normalised
-    by: the weight or lean body mass in g, or the body surface area in cm2.
+    by: the weight or lean body mass in g, or the body surface area in cm2. A series in counts (``source_units``
+    CNTS) names the Philips factor that converted them (``counts_conversion``: "activity_concentration", its
+    values being Bq/ml per count, or "suv", the scanner's SUVbw per count) and its values (``counts_scales``, one
+    per slice); the factors then turn counts, not Bq/ml, into SUV.
     """
 
     factors: tuple[float, ...]
@@ -75,6 +97,9 @@ class SUVScale:
     body: float | None = None
     patient_size_m: float | None = None
     patient_sex: str | None = None
+    source_units: str = "BQML"
+    counts_conversion: str | None = None
+    counts_scales: tuple[float, ...] = ()
 
     @property
     def units(self) -> str:
@@ -100,6 +125,10 @@ class SUVScale:
         }
         if self.factor is None:
             payload["factors"] = list(self.factors)
+        if self.source_units != "BQML":
+            payload.update(source_units=self.source_units, counts_conversion=self.counts_conversion,
+                           counts_scale=self.counts_scales[0] if len(set(self.counts_scales)) == 1
+                           else list(self.counts_scales))
         if self.suv_type == "lbm":
             payload.update(patient_size_m=self.patient_size_m, patient_sex=self.patient_sex,
                            lean_body_mass_kg=self.body / 1000.0)
@@ -112,21 +141,24 @@ def pet_suv_scale(paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[st
                   series_uid: str | None = None, suv_type: str = "bw") -> SUVScale:
     """The SUV scale of the PET series in ``paths``; per-slice factors follow the volume's slice order."""
     name, headers = series_headers(paths, series_uid=series_uid)
-    scale = suv_scale(headers, f"series {header_value(headers[0], 'SeriesInstanceUID', '')} ({name})", suv_type)
-    if scale.factor is not None:
-        return scale
+    if not any(_is_enhanced(ds) for ds in headers):  # one factor needs no slice order
+        scale = suv_scale(headers, f"series {header_value(headers[0], 'SeriesInstanceUID', '')} ({name})", suv_type)
+        if scale.factor is not None:
+            return scale
     return series_suv_scale(ReferenceSeries(headers, name=name), suv_type)
 
 
 def series_suv_scale(series: ReferenceSeries, suv_type: str = "bw") -> SUVScale:
     """The SUV scale of a PET series opened as a volume (its factors in the volume's slice order)."""
     by_uid = {str(header_value(ds, "SOPInstanceUID")): ds for ds in series.datasets}
-    return suv_scale([by_uid[source.sop_instance_uid] for source in series.slices], series.description, suv_type)
+    return suv_scale([by_uid[source.sop_instance_uid] for source in series.slices], series.description, suv_type,
+                     frames=[source.frame_number for source in series.slices])
 
 
-def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw") -> SUVScale:
+def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw", *,
+              frames: Sequence[int | None] | None = None) -> SUVScale:
     """The SUV scale of a PET series, from the headers of its slices (one per slice, in slice order;
-    a multi-frame instance repeated for each of its frames)."""
+    a multi-frame instance repeated for each of its frames, whose numbers ``frames`` gives)."""
     if suv_type not in SUV_UNITS:
         raise InputError(f"SUV type {suv_type} is not one of {', '.join(SUV_UNITS)}")
     if not slices:
@@ -135,17 +167,18 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
     modality = str(header_value(first, "Modality", ""))
     if modality != "PT":
         raise InputError(f"{description} is {modality or 'of no modality'}, not PET (PT); SUV is for PET images")
-    units = _same(slices, "Units", description)
-    if units != "BQML":
+    frames = list(frames) if frames is not None else [None] * len(slices)
+    enhanced = _is_enhanced(first)
+    units = _enhanced_units(slices, frames, description) if enhanced else _same(slices, "Units", description)
+    counts = _counts_conversion(slices, description) if units == "CNTS" else None
+    if units != "BQML" and counts is None:
         raise InputError(
             f"{description} has Units {units or 'missing'}; SUV needs activity concentration in Bq/ml (BQML), "
-            "and converting other units takes the scanner vendor's calibration, which the images do not carry; "
+            "and converting other units takes the scanner vendor's calibration, which the images do not carry "
+            "(for CNTS, Philips' Activity Concentration or SUV Scale Factor, (7053,1009) or (7053,1000)); "
             "reconstruct or export the series in BQML")
-    decay_correction = _same(slices, "DecayCorrection", description)
-    if decay_correction not in DECAY_CORRECTIONS:
-        raise InputError(f"{description} has Decay Correction (0054,1102) {decay_correction or 'missing'}; SUV needs "
-                         f"one of {', '.join(DECAY_CORRECTIONS)} to know when the dose is counted from")
-    _check_corrections(first, decay_correction, description)
+    decay_correction, stated = _enhanced_decay(slices, description) if enhanced \
+        else (_decay_correction(slices, description), None)
     weight = _positive(_same_number(slices, "PatientWeight", description), "Patient's Weight (0010,1030), in kg",
                        description)
     radiopharmaceutical = _radiopharmaceutical(first, description)
@@ -158,20 +191,133 @@ def suv_scale(slices: Sequence[Dataset], description: str, suv_type: str = "bw")
     body, size, sex = _body(suv_type, slices, weight, description)
     per_bq = body / dose
 
+    if stated is not None:  # an Enhanced PET decay-corrected to the time it states
+        decay_correction = "ADMIN" if stated == injection else "START"
+
     def scale(factors: Sequence[float], corrected_to: datetime | None) -> SUVScale:
+        if counts is None:
+            return SUVScale(tuple(factors), dose, weight, half_life, injection, decay_correction, corrected_to,
+                            suv_type, body, size, sex)
+        kind, per_count = counts
+        if kind == "suv":  # the scanner's SUVbw per count, rescaled to this type's body quantity
+            factors = [value * body / (weight * 1000.0) for value in per_count]
+        else:  # Bq/ml per count, then this SUV per Bq/ml
+            factors = [value * factor for value, factor in zip(per_count, factors, strict=True)]
         return SUVScale(tuple(factors), dose, weight, half_life, injection, decay_correction, corrected_to, suv_type,
-                        body, size, sex)
+                        body, size, sex, "CNTS", kind, tuple(per_count))
 
     if decay_correction == "ADMIN":
         return scale([per_bq] * len(slices), injection)
-    acquisitions = [_date_time(ds, "AcquisitionDate", "AcquisitionTime") for ds in slices]
+    if stated is not None:
+        return scale([per_bq / _decayed(stated, injection, half_life, description)] * len(slices), stated)
+    acquisitions = [_frame_acquisition(ds, frame) if enhanced else _date_time(ds, "AcquisitionDate", "AcquisitionTime")
+                    for ds, frame in zip(slices, frames, strict=True)]
     if decay_correction == "START":
         start = _scan_start(series_time, acquisitions, description)
         return scale([per_bq / _decayed(start, injection, half_life, description)] * len(slices), start)
     if any(time is None for time in acquisitions):
-        raise InputError(f"{description} is not decay-corrected (Decay Correction NONE) and some images have no "
-                         "Acquisition Date and Time (0008,0022/0032) to decay the dose to; SUV cannot be computed")
+        missing = ", ".join(str(frame) for frame, time in zip(frames, acquisitions, strict=True) if time is None)
+        lacking = (f"(Decay Corrected NO) and frames {missing} have no Frame Acquisition DateTime (0018,9074) in "
+                   "their Frame Content") if enhanced else \
+            "(Decay Correction NONE) and some images have no Acquisition Date and Time (0008,0022/0032)"
+        raise InputError(f"{description} is not decay-corrected {lacking} to decay the dose to; SUV cannot be computed")
     return scale([per_bq / _decayed(time, injection, half_life, description) for time in acquisitions], None)
+
+
+def _is_enhanced(ds: Dataset) -> bool:
+    return str(header_value(ds, "SOPClassUID", "")) == EnhancedPETImageStorage
+
+
+def _decay_correction(slices: Sequence[Dataset], description: str) -> str:
+    """Decay Correction (0054,1102) of a PET Image series, checked against its Corrected Image."""
+    decay_correction = _same(slices, "DecayCorrection", description)
+    if decay_correction not in DECAY_CORRECTIONS:
+        raise InputError(f"{description} has Decay Correction (0054,1102) {decay_correction or 'missing'}; SUV needs "
+                         f"one of {', '.join(DECAY_CORRECTIONS)} to know when the dose is counted from")
+    _check_corrections(slices[0], decay_correction, description)
+    return decay_correction
+
+
+def _enhanced_decay(slices: Sequence[Dataset], description: str) -> tuple[str, datetime | None]:
+    """An Enhanced PET's decay correction: ("NONE", None) when Decay Corrected is NO, else ("START", the Decay
+    Correction DateTime every frame is corrected to); refused unless it is attenuation-corrected."""
+    attenuation = _same(slices, "AttenuationCorrected", description)
+    if attenuation != "YES":
+        raise InputError(f"{description} is not attenuation-corrected (Attenuation Corrected (0018,9759) "
+                         f"{attenuation or 'missing'}); its values are not activity concentrations and give no SUV")
+    corrected = _same(slices, "DecayCorrected", description)
+    if corrected == "NO":
+        return "NONE", None
+    if corrected != "YES":
+        raise InputError(f"{description} has Decay Corrected (0018,9758) {corrected or 'missing'}; SUV needs YES or "
+                         "NO to know when the dose is counted from")
+    text = str(slices[0].get("DecayCorrectionDateTime", "") or "")
+    if not text:
+        raise InputError(f"{description} is decay-corrected but has no Decay Correction DateTime (0018,9701), the time "
+                         "its values are corrected to; SUV cannot be computed")
+    return "START", _naive(DT(text))
+
+
+def _enhanced_units(slices: Sequence[Dataset], frames: Sequence[int | None], description: str) -> str:
+    """The units of an Enhanced PET's frames: the Rescale Type of their Pixel Value Transformation (one for all)."""
+    units = set()
+    for ds, frame in zip(slices, frames, strict=True):
+        transformation = _frame_group(ds, frame, "PixelValueTransformationSequence")
+        units.add(str(transformation.get("RescaleType", "") if transformation is not None else "").strip().upper())
+    if len(units) > 1:
+        raise InputError(f"{description}: frames disagree on their units (Rescale Type {', '.join(sorted(units))}); "
+                         "SUV needs one value for the series")
+    return units.pop()
+
+
+def _frame_acquisition(ds: Dataset, frame: int | None) -> datetime | None:
+    """Frame Acquisition DateTime (0018,9074) of one frame of an enhanced instance, from its Frame Content."""
+    content = _frame_group(ds, frame, "FrameContentSequence")
+    text = str(content.get("FrameAcquisitionDateTime", "") or "") if content is not None else ""
+    return _naive(DT(text)) if text else None
+
+
+def _frame_group(ds: Dataset, frame: int | None, keyword: str) -> Dataset | None:
+    """The functional group macro ``keyword`` of frame ``frame`` (1-based): its own, else the shared one."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    shared = ds.get("SharedFunctionalGroupsSequence") or []
+    for groups in ([per_frame[frame - 1]] if frame is not None and frame <= len(per_frame) else []) + list(shared[:1]):
+        items = groups.get(keyword)
+        if items:
+            return items[0]
+    return None
+
+
+def _counts_conversion(slices: Sequence[Dataset], description: str) -> tuple[str, list[float]] | None:
+    """Philips' factor of a CNTS series, per slice: ("activity_concentration", Bq/ml per count) where every slice
+    has (7053,xx09), else ("suv", SUVbw per count) where every slice has (7053,xx00); None without either."""
+    for kind, offset in (("activity_concentration", PHILIPS_ACTIVITY_CONCENTRATION_SCALE_FACTOR),
+                         ("suv", PHILIPS_SUV_SCALE_FACTOR)):
+        values = [_philips_factor(ds, offset) for ds in slices]
+        if all(value is None for value in values):
+            continue
+        if any(value is None or not value > 0 for value in values):
+            raise InputError(f"{description} is in counts (CNTS) and some images lack a positive Philips "
+                             f"(7053,10{offset:02x}) {'SUV' if kind == 'suv' else 'Activity Concentration'} Scale "
+                             "Factor, which converts them; SUV needs it on every image")
+        return kind, values
+    return None
+
+
+def _philips_factor(ds: Dataset, offset: int) -> float | None:
+    """A number in Philips' PET private group, wherever its creator reserved the block; None when absent."""
+    group, creator = PHILIPS_PET_GROUP
+    try:
+        element = ds.private_block(group, creator)[offset]
+    except KeyError:
+        return None
+    value = element.value
+    if isinstance(value, bytes):  # implicit VR, or a VR pydicom does not know for the tag: DS text
+        value = value.decode("ascii", "replace").strip(" \0")
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def lean_body_mass_kg(weight_kg: float, size_m: float, sex: str) -> float:

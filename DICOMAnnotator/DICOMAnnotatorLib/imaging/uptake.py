@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from ..errors import GeometryMismatchError
 from .segmentation import Segmentation
-from .series import ReferenceSeries
+from .series import ReferenceSeries, SliceSource
 from .suv import SUVScale
 
 #: The radius of a sphere of 1 cm^3, in mm.
@@ -34,7 +34,8 @@ PEAK_SPHERE_RADIUS_MM = (3 * 1000.0 / (4 * np.pi)) ** (1 / 3)
 @dataclass(frozen=True)
 class UptakeStatistics:
     """One segment's uptake on the PET (None for the SUVs of a segment with no PET voxel), in SUV of
-    ``suv_type`` (:data:`.suv.SUV_UNITS`; TLG in g, or cm2 for SUVbsa)."""
+    ``suv_type`` (:data:`.suv.SUV_UNITS`; TLG in g, or cm2 for SUVbsa); ``sources`` are the PET slices its
+    voxels lie on, the images the report says it was measured on."""
 
     number: int
     label: str
@@ -44,6 +45,7 @@ class UptakeStatistics:
     mtv_ml: float
     tlg_g: float
     suv_type: str = "bw"
+    sources: tuple[SliceSource, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "label": self.label, "suv_max": self.suv_max, "suv_mean": self.suv_mean,
@@ -72,8 +74,9 @@ def uptake_statistics(segmentation: Segmentation, pet: ReferenceSeries, scale: S
             continue
         values = suv[inside]
         mean = float(values.mean())
+        sources = tuple(pet.slices[k] for k in np.flatnonzero(inside.any(axis=(1, 2))))
         statistics.append(UptakeStatistics(description.number, description.label, float(values.max()), mean,
-                                           float(peak[inside].max()), mtv, mean * mtv, scale.suv_type))
+                                           float(peak[inside].max()), mtv, mean * mtv, scale.suv_type, sources))
     return statistics
 
 

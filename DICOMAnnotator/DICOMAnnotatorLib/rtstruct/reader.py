@@ -1,9 +1,10 @@
 """An RT Structure Set's ROIs as masks on the image series their contours were drawn on.
 
 Each ROI (PS3.3 C.8.8.5 Structure Set ROI, C.8.8.6 ROI Contour) becomes a segment with the ROI's
-number, name, display colour, generation algorithm and, where RT ROI Observations code it
-(C.8.8.8 RT ROI Identification Code Sequence), its type. CLOSED_PLANAR contours are filled on the
-slice they lie on: a voxel is inside when its centre is, with the even-odd rule across the slice's
+number, name, display colour, generation algorithm and, where RT ROI Observations code them (C.8.8.8),
+its type (RT ROI Identification Code Sequence, with its Segmented Property Type Modifier) and category
+(Segmented Property Category Code Sequence); an uncoded ROI is "Tissue". CLOSED_PLANAR contours are
+filled on the slice they lie on: a voxel is inside when its centre is, with the even-odd rule across the slice's
 contours (:func:`.polygons.fill_slice`). POINT and open contours outline nothing; an ROI of only
 those is kept, empty, and counted. The contours must be in the series' frame of reference and lie
 in its slice planes (within a quarter of the slice spacing); otherwise the import is refused, naming
@@ -68,15 +69,13 @@ def _import(path: Path, ds: Dataset, series: ReferenceSeries) -> StructureSetImp
                 f"{path}: ROI {number} ('{item.get('ROIName', '')}') is in frame of reference {frame or 'none'}, "
                 f"{series.description} in {series.frame_of_reference_uid or 'none'}; give the series it was drawn on")
     contours = {int(item.ReferencedROINumber): item for item in ds.get("ROIContourSequence") or []}
-    codes = {int(item.ReferencedROINumber): item.RTROIIdentificationCodeSequence[0]
-             for item in ds.get("RTROIObservationsSequence") or []
-             if item.get("RTROIIdentificationCodeSequence")}
+    observations = {int(item.ReferencedROINumber): item for item in ds.get("RTROIObservationsSequence") or []}
     to_index = np.linalg.inv(series.geometry.affine)
     descriptions, cropped, summaries = [], {}, []
     for number, item in sorted(rois.items()):
         name = str(item.get("ROIName", "") or "").strip() or f"ROI {number}"
         roi_contours = contours.get(number)
-        descriptions.append(_description(number, name, item, roi_contours, codes.get(number)))
+        descriptions.append(_description(number, name, item, roi_contours, observations.get(number)))
         polygons, others = _polygons(roi_contours, to_index, series, f"{path}: ROI {number} ('{name}')")
         summaries.append(RoiSummary(number, name, sum(len(p) for p in polygons.values()), others))
         if polygons:
@@ -106,17 +105,28 @@ def _read(path: Path) -> Dataset:
 
 
 def _description(number: int, name: str, roi: Dataset, contours: Dataset | None,
-                 code: Dataset | None) -> SegmentDescription:
+                 observation: Dataset | None) -> SegmentDescription:
     algorithm = str(roi.get("ROIGenerationAlgorithm", "") or "MANUAL").upper()
     algorithm_type = AlgorithmType(algorithm) if algorithm in AlgorithmType.__members__ else AlgorithmType.MANUAL
     algorithm_name = str(roi.get("ROIGenerationDescription", "") or "") or None
     if algorithm_type is not AlgorithmType.MANUAL and not algorithm_name:
         algorithm_name = "unnamed (RT Structure Set)"
     color = contours.get("ROIDisplayColor") if contours is not None else None
+    identification = _first(observation, "RTROIIdentificationCodeSequence")
+    category = _first(observation, "SegmentedPropertyCategoryCodeSequence")
+    modifier = _first(identification, "SegmentedPropertyTypeModifierCodeSequence")
     return SegmentDescription(
-        number=number, label=name, type=Code.from_dataset(code) if code is not None else TISSUE,
+        number=number, label=name, type=Code.from_dataset(identification) if identification is not None else TISSUE,
+        category=Code.from_dataset(category) if category is not None else TISSUE,
+        type_modifier=Code.from_dataset(modifier) if modifier is not None else None,
         color=tuple(int(c) for c in color) if color is not None and len(color) == 3 else DEFAULT_COLOR,
         algorithm_type=algorithm_type, algorithm_name=algorithm_name)
+
+
+def _first(item: Dataset | None, keyword: str) -> Dataset | None:
+    """The first item of the sequence ``keyword`` of ``item``, or None."""
+    sequence = item.get(keyword) if item is not None else None
+    return sequence[0] if sequence else None
 
 
 def _polygons(roi_contours: Dataset | None, to_index: np.ndarray, series: ReferenceSeries,

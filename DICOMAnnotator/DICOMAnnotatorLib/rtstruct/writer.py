@@ -4,7 +4,9 @@ The modules are those of the RT Structure Set IOD (PS3.3 A.19): the source's pat
 RT Series (C.8.8.1), the source's Frame of Reference, General Equipment, Structure Set (C.8.8.5: the
 frame of reference, study, series and every image the contours lie on), ROI Contour (C.8.8.6:
 CLOSED_PLANAR contours, each naming its image) and RT ROI Observations (C.8.8.8: the segment's type
-code as the RT ROI Identification Code).
+code as the RT ROI Identification Code, with its type modifier, and its category as the Segmented Property
+Category Code, the attributes PS3.3 gives the observation for what a SEG's segment says in its Segmented
+Property Category and Type Code Sequences).
 Each slice's contours follow the voxels' own edges (:func:`.polygons.outline_volume`), so reading
 them back gives the mask voxel for voxel.
 
@@ -163,7 +165,11 @@ def _observation(description) -> Dataset:
     observation = Dataset()
     observation.ObservationNumber = description.number
     observation.ReferencedROINumber = description.number
-    observation.RTROIIdentificationCodeSequence = [code_item(description.type)]
+    observation.SegmentedPropertyCategoryCodeSequence = [code_item(description.category)]
+    identification = code_item(description.type)
+    if description.type_modifier is not None:
+        identification.SegmentedPropertyTypeModifierCodeSequence = [code_item(description.type_modifier)]
+    observation.RTROIIdentificationCodeSequence = [identification]
     observation.RTROIInterpretedType = ""
     observation.ROIInterpreter = ""
     return observation

@@ -4,7 +4,8 @@ The content tree is walked with pydicom rather than through highdicom's template
 that reports from other producers (dcmjs/OHIF, highdicom, ours) read the same way even
 where they bend a template rule. For every Measurement Group of the Imaging Measurements:
 
-- ``measurements``: each NUM item, with its derivation (Mean, Maximum...) when it has one;
+- ``measurements``: each NUM item, with its derivation (Mean, Maximum...) and its method (e.g. the
+  ejection fraction's Area-Length Single Plane) when it has them;
 - ``labels``: each coded qualitative evaluation (CODE items the group CONTAINS other than its
   finding type and category; a second "Finding" item is an evaluation, as the first is the type);
 - ``regions``: each spatial coordinate (SCOORD3D in patient mm, or SCOORD in the pixels of
@@ -35,6 +36,7 @@ TRACKING_IDENTIFIER = ("112039", "DCM")
 TRACKING_UID = ("112040", "DCM")
 FINDING = ("121071", "DCM")
 DERIVATION = ("121401", "DCM")
+MEASUREMENT_METHOD = ("370129005", "SCT")
 #: CODE items of a group that describe the finding, not evaluate it (category, site, method).
 _DESCRIPTIVE = {("276214006", "SCT"), ("363698007", "SCT"), ("G-C0E3", "SRT"), ("370129005", "SCT"),
                 ("G-C036", "SRT")}
@@ -88,11 +90,12 @@ def _read_group(group: Dataset, summary: dict[str, Any]) -> None:
 
 def _measurement(item: Dataset) -> dict[str, Any]:
     measured = (item.get("MeasuredValueSequence") or [None])[0]
-    derivation = next((_code_list(child.ConceptCodeSequence[0]) for child in item.get("ContentSequence") or []
-                       if child.ValueType == "CODE" and _name(child) == DERIVATION), None)
+    modifiers = {_name(child): _code_list(child.ConceptCodeSequence[0]) for child in item.get("ContentSequence") or []
+                 if child.ValueType == "CODE"}
     return {
         "name": _code_list(item.ConceptNameCodeSequence[0]),
-        "derivation": derivation,
+        "derivation": modifiers.get(DERIVATION),
+        "method": modifiers.get(MEASUREMENT_METHOD),
         "value": float(measured.NumericValue) if measured is not None else None,
         "unit": _code_list(measured.MeasurementUnitsCodeSequence[0]) if measured is not None else None,
     }

@@ -9,13 +9,17 @@ content (a test compares the two apart from UIDs and times); its items are encod
 - Procedure Reported (CID 100 per modality);
 - an Image Library (TID 1600) of the source images: one Image Library Group carrying what all
   entries share (modality, frame of reference; TID 1602), and one bare image reference per
-  source instance (TID 1601 entries may omit their descriptors);
+  source instance (TID 1601 entries may omit their descriptors); one group more per other series
+  measured (the PET of a PET/CT whose SUVs are measured on a segmentation of the CT);
 - Imaging Measurements: per segment a TID 1411 Volumetric ROI group (tracking identifier and
-  UID, finding category and type, finding site, measurements of TID 300 with their derivation,
-  qualitative evaluations, the Referenced Segment of the SEG and the source images it lies on),
+  UID, finding category and type, finding site, measurements of TID 300 with their derivation (SUVs also
+  with the PET images they were measured on, as Source of Measurement), qualitative evaluations, the
+  Referenced Segment of the SEG and the source images it lies on),
   per mark a TID 1410 Planar ROI group (its SCOORD3D Image Region on a volume; on a 2D image its SCOORD with
-  the image and frame it was selected from, and its length or area), and the case's labels in a
-  TID 1501 group tracked as "Case".
+  the image and frame it was selected from, and its length or area), the left ventricle's end-diastolic and
+  end-systolic volumes and ejection fraction in a TID 1501 group tracked as "Left ventricular function" (where the
+  protocol names an EF rule: CID 12200's LOINC codes, TID 300's Measurement Method from CID 12227, each volume
+  inferred from the image and frame its outline is on), and the case's labels in a TID 1501 group tracked as "Case".
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ from pydicom.uid import generate_uid
 from .. import MANUFACTURER, __version__
 from ..dicom import Code, header_value
 from ..errors import InputError, SegmentationError
-from ..imaging import ReferenceSeries, Segmentation, SegmentDescription
+from ..imaging import ReferenceSeries, Segmentation, SegmentDescription, SliceSource
 from .content import ContentEncoder
 from .labels import ClassificationLabel
 from .marks import AREA, PIXEL, SQUARE_MILLIMETRE, SQUARE_PIXEL, Mark
 from .measurements import SegmentMeasurements
+from .ventricular_function import EjectionFraction
 
 log = logging.getLogger(__name__)
 
@@ -116,21 +121,47 @@ IMAGING_PROCEDURE = Code("363679005", "SCT", "Imaging procedure")
 #: Anatomic region modifiers that are a laterality (CID 244) rather than a topographical modifier.
 LATERALITIES = {("24028007", "SCT"), ("7771000", "SCT"), ("51440002", "SCT"), ("66459002", "SCT")}
 CASE_TRACKING_IDENTIFIER = "Case"
+#: The ejection fraction's group (TID 1501): where it is, its quantities (PS3.16 CID 12200, Echocardiography Left
+#: Ventricle; the EF's code names the modality it was measured by: CID 12200, CID 3833 and CID 3467, LOINC's
+#: modality-free code elsewhere) and methods (CID 12227, Echocardiography Measurement Method).
+VENTRICULAR_FUNCTION_TRACKING_IDENTIFIER = "Left ventricular function"
+LEFT_VENTRICLE = Code("87878005", "SCT", "Left ventricle")
+MEASUREMENT_METHOD = Code("370129005", "SCT", "Measurement Method")
+SOURCE_OF_MEASUREMENT = Code("121112", "DCM", "Source of Measurement")
+END_DIASTOLIC_VOLUME = Code("18026-5", "LN", "Left Ventricular End Diastolic Volume")
+END_SYSTOLIC_VOLUME = Code("18148-7", "LN", "Left Ventricular End Systolic Volume")
+EJECTION_FRACTIONS = {
+    "US": Code("18043-0", "LN", "Left Ventricular Ejection Fraction by US"),
+    "MR": Code("8811-2", "LN", "Left ventricular ejection fraction by MR"),
+    "CT": Code("8810-4", "LN", "Left ventricular ejection fraction by CT"),
+    "XA": Code("8808-8", "LN", "Left Ventricular Ejection Fraction by Angiography"),
+}
+EJECTION_FRACTION = Code("10230-1", "LN", "Left ventricular Ejection fraction")
+#: Area-length from one outline per phase; "volumes" are the segments' own voxel volumes, measured directly.
+EJECTION_FRACTION_METHODS = {"area-length": Code("125205", "DCM", "Area-Length Single Plane"),
+                             "volumes": Code("125316", "DCM", "Directly measured")}
+PERCENT = Code("%", "UCUM", "Percent")
+CUBIC_PIXEL = Code("{pixel^3}", "UCUM", "cubic pixel")
 
-CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT, SELECTED_FROM = (
-    "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT", "HAS ACQ CONTEXT", "SELECTED FROM")
+CONTAINS, HAS_CONCEPT_MOD, HAS_OBS_CONTEXT, HAS_ACQ_CONTEXT, SELECTED_FROM, INFERRED_FROM = (
+    "CONTAINS", "HAS CONCEPT MOD", "HAS OBS CONTEXT", "HAS ACQ CONTEXT", "SELECTED FROM", "INFERRED FROM")
 
 
 class MeasurementReport:
     """The content of one report: what :func:`content_items` encodes below its root container."""
 
-    def __init__(self, encoder: ContentEncoder, reference: ReferenceSeries) -> None:
+    def __init__(self, encoder: ContentEncoder, reference: ReferenceSeries,
+                 measured_series: Sequence[ReferenceSeries] = ()) -> None:
+        """``reference`` is the series segmented or marked; ``measured_series`` other series measured through it
+        (the PET of a PET/CT), which the Image Library lists too."""
         self._encode = encoder
         self._reference = reference
+        self._measured_series = measured_series
 
     def content_items(self, segmentation: Segmentation | None, seg: Dataset | None,
                       measurements: Sequence[SegmentMeasurements], labels: Sequence[ClassificationLabel],
-                      marks: Sequence[Mark], author: str | None) -> list[bytes]:
+                      marks: Sequence[Mark], author: str | None,
+                      ejection_fraction: EjectionFraction | None = None) -> list[bytes]:
         """The root container's children (the report's title and template are the document's)."""
         reference = self._reference
         if any(mark.points_mm is not None for mark in marks) and not reference.frame_of_reference_uid:
@@ -147,6 +178,8 @@ class MeasurementReport:
                                       [label for label in labels if label.segment == description.number])
                   for description in (segmentation.segments if segmentation is not None else [])
                   for measured in by_number.get(description.number) or [None]]
+        if ejection_fraction is not None:
+            groups.append(self._ventricular_function_group(ejection_fraction))
         groups += [self._mark_group(mark, [label for label in labels if label.mark == mark.index]) for mark in marks]
         case_labels = [label for label in labels if label.segment is None and label.mark is None]
         if case_labels:
@@ -177,14 +210,17 @@ class MeasurementReport:
 
     # ------------------------------------------------------------ image library (TID 1600-1602)
     def _image_library(self) -> bytes:
-        encode, reference = self._encode, self._reference
-        shared = [encode.code(MODALITY, coded_modality(reference.modality), HAS_ACQ_CONTEXT)]
-        if reference.frame_of_reference_uid:
-            shared.append(encode.uidref(FRAME_OF_REFERENCE_UID, reference.frame_of_reference_uid, HAS_ACQ_CONTEXT))
-        entries = [encode.image(SOURCE, CONTAINS, str(header_value(ds, "SOPClassUID")),
-                                str(header_value(ds, "SOPInstanceUID"))) for ds in reference.datasets]
-        group = encode.container(IMAGE_LIBRARY_GROUP, CONTAINS, [*shared, *entries])
-        return encode.container(IMAGE_LIBRARY, CONTAINS, [group])
+        """One Image Library Group per series: the reference, then each other series measured."""
+        encode = self._encode
+        groups = []
+        for series in (self._reference, *self._measured_series):
+            shared = [encode.code(MODALITY, coded_modality(series.modality), HAS_ACQ_CONTEXT)]
+            if series.frame_of_reference_uid:
+                shared.append(encode.uidref(FRAME_OF_REFERENCE_UID, series.frame_of_reference_uid, HAS_ACQ_CONTEXT))
+            entries = [encode.image(SOURCE, CONTAINS, str(header_value(ds, "SOPClassUID")),
+                                    str(header_value(ds, "SOPInstanceUID"))) for ds in series.datasets]
+            groups.append(encode.container(IMAGE_LIBRARY_GROUP, CONTAINS, [*shared, *entries]))
+        return encode.container(IMAGE_LIBRARY, CONTAINS, groups)
 
     # ------------------------------------------------------------ measurement groups (TID 1410, 1411)
     def _segment_group(self, segmentation: Segmentation, description: SegmentDescription, seg: Dataset,
@@ -226,6 +262,41 @@ class MeasurementReport:
             *self._finding_sites(mark.finding_site, None), *measured, *self._evaluations(labels), region],
             template="1410")
 
+    def _ventricular_function_group(self, result: EjectionFraction) -> bytes:
+        """TID 1501: EDV, ESV (ml, or cubic pixels on an uncalibrated loop) and EF (%) of the left ventricle, each
+        with its method (TID 300 Measurement Method) and the images and frames its outlines are on (Source of
+        Measurement, INFERRED FROM)."""
+        encode = self._encode
+        method = encode.code(MEASUREMENT_METHOD, EJECTION_FRACTION_METHODS[result.method.value], HAS_CONCEPT_MOD)
+        volume_unit = MILLILITRE if result.calibrated else CUBIC_PIXEL
+
+        def measurement(name: Code, value: float, unit: Code, slices: Sequence[int | None]) -> bytes:
+            sources = [self._reference.slices[k] for k in slices if k is not None]
+            return encode.num(name, value, unit, CONTAINS, [method, *self._sources_of_measurement(sources)])
+
+        ed, es = result.end_diastolic_slice, result.end_systolic_slice
+        return encode.container(MEASUREMENT_GROUP, CONTAINS, [
+            *self._tracking(VENTRICULAR_FUNCTION_TRACKING_IDENTIFIER, None),
+            *self._finding_sites(LEFT_VENTRICLE, None),
+            measurement(END_DIASTOLIC_VOLUME, result.end_diastolic_volume, volume_unit, [ed]),
+            measurement(END_SYSTOLIC_VOLUME, result.end_systolic_volume, volume_unit, [es]),
+            measurement(EJECTION_FRACTIONS.get(self._reference.modality, EJECTION_FRACTION), result.percent, PERCENT,
+                        [ed, es])], template="1501")
+
+    def _sources_of_measurement(self, sources: Sequence[SliceSource]) -> list[bytes]:
+        """Source of Measurement (INFERRED FROM) items: one per instance, with the frames of multi-frame ones."""
+        return self._image_references(SOURCE_OF_MEASUREMENT, INFERRED_FROM, sources)
+
+    def _image_references(self, name: Code, relationship: str, sources: Sequence[SliceSource]) -> list[bytes]:
+        """IMAGE items of ``sources`` in their order, one per instance, with the frames of multi-frame ones."""
+        frames: dict[tuple[str, str], list[int]] = {}
+        for source in sources:
+            numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
+            if source.frame_number is not None:
+                numbers.append(source.frame_number)
+        return [self._encode.image(name, relationship, class_uid, instance_uid, frames=sorted(numbers) or None)
+                for (class_uid, instance_uid), numbers in frames.items()]
+
     def _tracking(self, identifier: str, uid: str | None) -> list[bytes]:
         """TID 4108 Tracking Identifier: text and UID (a new UID where the finding has none yet)."""
         return [self._encode.text(TRACKING_IDENTIFIER, identifier, HAS_OBS_CONTEXT),
@@ -249,9 +320,10 @@ class MeasurementReport:
     def _measurements(self, measured: SegmentMeasurements) -> list[bytes]:
         """TID 300 measurements: volume, maximum diameter, on CT and MR intensity statistics and, measured on a PET,
         SUVmax, SUVmean, SUVpeak, metabolic volume and total lesion glycolysis."""
-        def measurement(name: Code, value: float, unit: Code, derivation: Code | None = None) -> bytes:
+        def measurement(name: Code, value: float, unit: Code, derivation: Code | None = None,
+                        sources: Sequence[bytes] = ()) -> bytes:
             children = [self._encode.code(DERIVATION, derivation, HAS_CONCEPT_MOD)] if derivation else []
-            return self._encode.num(name, float(value), unit, CONTAINS, children)
+            return self._encode.num(name, float(value), unit, CONTAINS, [*children, *sources])
 
         if measured.area is not None:  # a 2D image or a frame of a cine: area and diameter, in pixels if uncalibrated
             length_unit, area_unit = (MILLIMETRE, SQUARE_MILLIMETRE) if measured.calibrated else (PIXEL, SQUARE_PIXEL)
@@ -272,11 +344,13 @@ class MeasurementReport:
         uptake = measured.uptake
         if uptake is not None:
             quantity, unit = SUV_QUANTITIES[uptake.suv_type]
+            pet = self._sources_of_measurement(uptake.sources)
             if uptake.suv_max is not None:
-                items += [measurement(quantity, value, unit, derivation) for value, derivation in (
+                items += [measurement(quantity, value, unit, derivation, pet) for value, derivation in (
                     (uptake.suv_max, MAXIMUM), (uptake.suv_mean, MEAN), (uptake.suv_peak, PEAK))]
-            items += [measurement(METABOLIC_VOLUME, uptake.mtv_ml, MILLILITRE),
-                      measurement(TOTAL_LESION_GLYCOLYSIS, uptake.tlg_g, GLYCOLYSIS_UNITS[uptake.suv_type])]
+            items += [measurement(METABOLIC_VOLUME, uptake.mtv_ml, MILLILITRE, sources=pet),
+                      measurement(TOTAL_LESION_GLYCOLYSIS, uptake.tlg_g, GLYCOLYSIS_UNITS[uptake.suv_type],
+                                  sources=pet)]
         return items
 
     def _evaluations(self, labels: Sequence[ClassificationLabel]) -> list[bytes]:
@@ -292,15 +366,8 @@ class MeasurementReport:
         occupied = box[0].start + np.flatnonzero(values.reshape(len(values), -1).any(axis=1))
         if k is not None:
             occupied = occupied[occupied == k]
-        frames: dict[tuple[str, str], list[int]] = {}
-        for k in occupied.tolist():
-            source = reference.slices[k]
-            numbers = frames.setdefault((source.sop_class_uid, source.sop_instance_uid), [])
-            if source.frame_number is not None:
-                numbers.append(source.frame_number)
-        return [self._encode.image(SOURCE_IMAGE_FOR_SEGMENTATION, CONTAINS, class_uid, instance_uid,
-                                   frames=sorted(numbers) or None)
-                for (class_uid, instance_uid), numbers in frames.items()]
+        return self._image_references(SOURCE_IMAGE_FOR_SEGMENTATION, CONTAINS,
+                                      [reference.slices[k] for k in occupied.tolist()])
 
 
 #: CID 29 Acquisition Modality for the modalities this software annotates (others are looked up in pydicom's

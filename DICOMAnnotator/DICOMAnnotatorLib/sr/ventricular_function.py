@@ -25,12 +25,18 @@ from .measurements import SegmentMeasurements
 
 @dataclass(frozen=True)
 class EjectionFraction:
-    """End-diastolic and end-systolic volumes (ml; cubic pixels where ``calibrated`` is False) and the EF."""
+    """End-diastolic and end-systolic volumes (ml; cubic pixels where ``calibrated`` is False) and the EF.
+
+    ``end_diastolic_slice`` and ``end_systolic_slice`` are the slices (frames of a loop, 0-based) the two outlines
+    lie on (area-length), so that the report can say which images each volume was measured on; None for volumes.
+    """
 
     method: EjectionFractionMethod
     end_diastolic_volume: float
     end_systolic_volume: float
     calibrated: bool = True
+    end_diastolic_slice: int | None = None
+    end_systolic_slice: int | None = None
 
     @property
     def percent(self) -> float:
@@ -62,6 +68,7 @@ def ejection_fraction(measurements: Sequence[SegmentMeasurements], protocol: Pro
                              "area-length method measures those")
         volumes = ed.volume_ml, es.volume_ml
         calibrated = True
+        slices = None, None
     else:
         if ed.area is None or es.area is None:
             raise InputError(f"The ejection fraction of protocol '{protocol.id}' is by area-length, which measures "
@@ -69,9 +76,10 @@ def ejection_fraction(measurements: Sequence[SegmentMeasurements], protocol: Pro
         scale = 1e-3 if ed.calibrated else 1.0  # mm3 to ml
         volumes = tuple(area_length_volume(m.area, m.max_diameter_mm) * scale for m in (ed, es))
         calibrated = ed.calibrated
+        slices = ed.slice_index, es.slice_index
     if not volumes[0] > 0:
         raise InputError(f"'{rule.end_diastolic}' has no volume; the ejection fraction divides by it")
-    return EjectionFraction(rule.method, volumes[0], volumes[1], calibrated)
+    return EjectionFraction(rule.method, volumes[0], volumes[1], calibrated, *slices)
 
 
 def _one_measurement(measurements: Sequence[SegmentMeasurements], protocol: Protocol,

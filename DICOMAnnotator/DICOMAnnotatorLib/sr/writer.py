@@ -22,6 +22,9 @@ content, item by item, and read it back with highdicom, dcmqi's tid1500reader an
   segment of a PET/CT measured on the PET (``pet suv --sr``), SUV (CID 7180: SUVbw, SUVlbm(Janma) or SUVbsa)
   with derivations Maximum, Mean and Peak Value Within ROI in ``g/ml{SUVbw}`` (CID 7181), Metabolic Volume
   in ``ml`` and Total Lesion Glycolysis in ``g``. Definitions are in :mod:`.measurements`;
+- where the protocol names an ejection fraction rule (``sr export --protocol``, e.g. the echocardiography one), the
+  left ventricle's end-diastolic and end-systolic volumes and ejection fraction by the protocol's method
+  (:mod:`.ventricular_function`) in a group of their own, coded as PS3.16's echocardiography templates code them;
 - classification labels as qualitative evaluations of their segment's or mark's group
   (case labels in a TID 1501 group tracked as "Case");
 - marks as TID 1410 Planar ROI groups with an SCOORD3D Image Region on the series' frame of
@@ -50,6 +53,7 @@ from .labels import ClassificationLabel, read_labels
 from .marks import Mark, read_marks
 from .measurements import SegmentMeasurements, measure_on_series
 from .templates import IMAGING_MEASUREMENT_REPORT, MODEL_NAME, MeasurementReport
+from .ventricular_function import EjectionFraction, ejection_fraction
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,9 @@ def export_sr(
     force: bool = False,
 ) -> pydicom.Dataset:
     """``sr export``: measure every segment of a SEG on its series (a volume, or a 2D image or cine) with the
-    marks and labels given, and write the report to ``output``; without a SEG, the marks and labels alone."""
+    marks and labels given, and write the report to ``output``; without a SEG, the marks and labels alone. A
+    protocol with an ejection fraction rule adds the EF of its two segments (refused, naming the segment, when
+    they cannot give one)."""
     from ..atomic import check_output
     from ..dicom import read_header
     from ..imaging import PlanarSeries, open_images
@@ -92,9 +98,11 @@ def export_sr(
     segments = segmentation.segments if segmentation is not None else []
     labels = read_labels(labels_path, segments, marks, loaded) if labels_path is not None else []
     measured = measure_on_series(segmentation, reference) if segmentation is not None else []
+    function = ejection_fraction(measured, loaded) \
+        if segmentation is not None and loaded is not None and loaded.ejection_fraction is not None else None
     protocol_id = loaded.id if loaded is not None else segmentation.protocol_id if segmentation is not None else None
     sr = build_sr(segmentation, seg_header, measured, labels=labels, marks=marks, creator=creator,
-                  protocol_id=protocol_id, reference=reference)
+                  protocol_id=protocol_id, reference=reference, ejection_fraction=function)
     write_sr(sr, output, force=force)
     return sr
 
@@ -111,8 +119,12 @@ def build_sr(
     series_number: int | None = None,
     series_description: str | None = None,
     reference: ReferenceSeries | None = None,
+    ejection_fraction: EjectionFraction | None = None,
+    measured_series: Sequence[ReferenceSeries] = (),
 ) -> pydicom.Dataset:
-    """The SR dataset (not yet written) for ``segmentation`` read from the SEG ``seg`` on its series.
+    """The SR dataset (not yet written) for ``segmentation`` read from the SEG ``seg`` on its series, with the
+    ejection fraction of its end-diastolic and end-systolic segments when given. ``measured_series`` are other
+    series the segments were measured on (the PET of a PET/CT): the Image Library and the evidence list them.
 
     Without a segmentation (``segmentation`` and ``seg`` None: protocols of landmarks, boxes and
     labels only) the report holds the marks and labels on ``reference``.
@@ -123,13 +135,15 @@ def build_sr(
     source = reference.datasets[0]
     author = creator or (segmentation.author if segmentation is not None else None)
     encoder = ContentEncoder(source.get("SpecificCharacterSet") or None)
-    content = MeasurementReport(encoder, reference).content_items(segmentation, seg, measurements, labels, marks,
-                                                                  author)
+    report = MeasurementReport(encoder, reference, measured_series)
+    content = report.content_items(segmentation, seg, measurements, labels, marks, author, ejection_fraction)
     description = series_description or " ".join(part for part in ("SR", protocol_id, author) if part)
     number = series_number if series_number is not None \
         else SR_SERIES_NUMBER_OFFSET + int(source.get("SeriesNumber") or 0)
-    return sr_document(source, [*reference.datasets, *([seg] if seg is not None else [])], IMAGING_MEASUREMENT_REPORT,
-                       "1500", content, SrSeries(number, description, MODEL_NAME))
+    evidence = [*reference.datasets, *(ds for series in measured_series for ds in series.datasets),
+                *([seg] if seg is not None else [])]
+    return sr_document(source, evidence, IMAGING_MEASUREMENT_REPORT, "1500", content,
+                       SrSeries(number, description, MODEL_NAME))
 
 
 def write_sr(sr: pydicom.Dataset, path: str | os.PathLike[str], *, force: bool = False) -> Path:
