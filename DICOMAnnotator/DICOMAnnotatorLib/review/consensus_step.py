@@ -21,7 +21,7 @@ from ..errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..agreement import AnnotationAgreement
-    from ..imaging import ReferenceSeries
+    from ..imaging import PlanarImage, PlanarSeries, ReferenceSeries
     from ..protocols import Protocol
 
 
@@ -47,7 +47,8 @@ def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold:
     return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)
 
 
-def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None, reference: ReferenceSeries,
+def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None,
+                       reference: ReferenceSeries | PlanarSeries | PlanarImage,
                        protocol: Protocol | None, creator: str | None, force: bool = False) -> Path:
     """The consensus SR: marks and answers merged from the annotators' SRs and, with the consensus
     ``seg``, each of its segments measured on the series with the answers about it (codes from

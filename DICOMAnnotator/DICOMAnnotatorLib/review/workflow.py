@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from ..errors import InputError
-from ..imaging import ReferenceSeries
+from ..imaging import open_grid, open_images
 from .audit import FileRecord, canonical_json
 from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
 from .consensus_step import compare_srs, compute_consensus_seg, write_consensus_sr
@@ -152,7 +152,7 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
         report = write_consensus_sr(
             annotations, _consensus_sr_path(case, consensus_seg, srs[0], output),
             seg=Path(consensus_seg) if segs else None, protocol=protocol, creator=user_name,
-            reference=ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid))
+            reference=(open_grid if segs else open_images)(case.image_location, series_uid=case.series_uid))
         if len(inputs) > 1 and "annotations" not in (agreement or {}):
             agreement = {**(agreement or {}), "annotations": annotations.to_json()}
     if not segs:
