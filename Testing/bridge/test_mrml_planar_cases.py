@@ -20,7 +20,7 @@ from DICOMAnnotatorLib.imaging import ImageGrid, Segmentation, open_images
 from DICOMAnnotatorLib.mrml import bridge
 from DICOMAnnotatorLib.mrml.cases import AnnotatorDesk, ReviewerDesk
 from DICOMAnnotatorLib.mrml.planar import CineNodes
-from DICOMAnnotatorLib.protocols import load_protocol
+from DICOMAnnotatorLib.protocols import Protocol, load_protocol
 from DICOMAnnotatorLib.review.sample_project import create_sample_project
 from DICOMAnnotatorLib.seg.reader import read_seg
 from DICOMAnnotatorLib.sr.reader import sr_summary
@@ -241,3 +241,22 @@ def test_an_exams_views_are_chosen_one_at_a_time_and_marked_with_boxes(tmp_path)
         from DICOMAnnotatorLib.mrml.annotation import AnnotationSession
 
         AnnotationSession(bridge.create_headless_scene(), series, fracture_protocol(), user="ann")
+
+
+@pytest.mark.shared_data
+def test_a_window_preset_applies_to_every_image_of_an_exam(tmp_path):
+    """Two radiographs in one case (highdicom's DX image twice) under a marks protocol with a window of its own."""
+    folder = tmp_path / "exam"
+    folder.mkdir()
+    source = pydicom.dcmread(third_party_file("highdicom/dx_image.dcm"))
+    for number in (1, 2):
+        source.SOPInstanceUID, source.InstanceNumber = pydicom.uid.generate_uid(), number
+        source.save_as(folder / f"view-{number}.dcm")
+    data = load_protocol("breast-lesions-mg").to_dict()
+    data.update(id="exam-window-test", modality="DX", window_presets=[{"name": "Bone", "center": 600, "width": 2000}])
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    create_sample_project(url, "exam", Protocol.from_dict(data), folder)
+    session = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann").open_next_case("exam")
+    windows = [(node.GetScalarVolumeDisplayNode().GetWindow(), node.GetScalarVolumeDisplayNode().GetLevel())
+               for node in session.views.volume_nodes()]
+    assert windows == [(2000.0, 600.0)] * 2, "the first preset on both views when the case opens"

@@ -133,7 +133,8 @@ class AnnotationSession:
         return self.protocol.settings_for(self.series.modality).window_presets
 
     def apply_window(self, preset: WindowPreset | str) -> WindowPreset:
-        """Set the volume's window/level to a preset of the protocol for the series' modality (by name or object)."""
+        """Set the volume's window/level (every image's on 2D images) to a preset of the protocol for the series'
+        modality (by name or object)."""
         if isinstance(preset, str):
             found = [p for p in self.window_presets if p.name == preset]
             if not found:
@@ -141,9 +142,10 @@ class AnnotationSession:
                                  f"{self.series.modality or 'these'} images; it has "
                                  + (", ".join(repr(p.name) for p in self.window_presets) or "none"))
             preset = found[0]
-        display = self.volume_node.GetScalarVolumeDisplayNode()
-        display.SetAutoWindowLevel(0)
-        display.SetWindowLevel(preset.width, preset.center)
+        for node in self.views.volume_nodes() if self.views is not None else [self.volume_node]:
+            display = node.GetScalarVolumeDisplayNode()  # every image of an exam, each cine's frames
+            display.SetAutoWindowLevel(0)
+            display.SetWindowLevel(preset.width, preset.center)
         return preset
 
     def segmentation_nodes(self) -> list:

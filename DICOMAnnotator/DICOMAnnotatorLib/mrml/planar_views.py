@@ -76,6 +76,11 @@ class PlanarViews:
         """The volume in view: the image's one-slice volume, or its cine's proxy showing the frame in view."""
         return _volume(self.shown[self.image_index])
 
+    def volume_nodes(self) -> list:
+        """Each image's volume: its one-slice volume, or its cine's proxy (which keeps its display from frame to
+        frame)."""
+        return [_volume(nodes) for nodes in self.shown]
+
     @property
     def frame_count(self) -> int:
         return self.image.frame_count
