@@ -324,6 +324,21 @@ def showCaseImage(session) -> None:
         slicer.modules.sequences.showSequenceBrowser(cine.browser)
 
 
+def caseImageNames(session) -> list:
+    """The case's images by number, modality, kind and size, for the panels' image list (none for a volume)."""
+    views = getattr(session, "views", None)
+    if views is None:
+        return []
+    return [f"{n}: {image.modality} {image.kind}, {image.columns} x {image.rows}"
+            for n, image in enumerate(views.images, start=1)]
+
+
+def showCaseImageNamed(session, name: str) -> None:
+    """Bring the image named ``name`` (one of :func:`caseImageNames`) into the slice views."""
+    session.views.show(image=caseImageNames(session).index(name))
+    showCaseImage(session)
+
+
 def fillTableWidget(table, rows) -> None:
     """Rows of strings into a QTableWidget; the first row holds the headers (also used by DICOMAnnotatorReview)."""
     headers, rows = rows[0], rows[1:]
@@ -705,18 +720,10 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
             self.onViewChanged()
 
     def imageNames(self) -> list:
-        """The case's images by number, modality, kind and size (none for a volume)."""
-        views = self._session().views
-        if views is None:
-            return []
-        return [f"{n}: {image.modality} {image.kind}, {image.columns} x {image.rows}"
-                for n, image in enumerate(views.images, start=1)]
+        return caseImageNames(self._session())
 
     def showImage(self, name: str) -> None:
-        """Bring the image named ``name`` (one of :meth:`imageNames`) into the slice views."""
-        session = self._session()
-        session.views.show(image=self.imageNames().index(name))
-        showCaseImage(session)
+        showCaseImageNamed(self._session(), name)
 
     def segmentEditorNode(self):
         """The embedded editor's own parameter node, on the case's segmentation and volume."""

@@ -24,7 +24,7 @@ from DICOMAnnotatorLib.protocols import Protocol, load_protocol
 from DICOMAnnotatorLib.review.sample_project import create_sample_project
 from DICOMAnnotatorLib.seg.reader import read_seg
 from DICOMAnnotatorLib.sr.reader import sr_summary
-from planar_protocols import fracture_protocol
+from planar_cases import exam_folder, fracture_protocol
 from pydicom.data import get_testdata_file
 
 pytestmark = pytest.mark.bridge
@@ -190,52 +190,67 @@ def test_a_cine_is_painted_frame_by_frame_and_its_seg_names_each_frame(tmp_path)
     assert np.array_equal(merged.mask(1)[2], trimmed) and np.array_equal(merged.mask(2)[11], systole)
 
 
-def test_an_exams_views_are_chosen_one_at_a_time_and_marked_with_boxes(tmp_path):
+def test_an_exams_views_are_chosen_one_at_a_time_marked_with_boxes_and_reviewed(tmp_path):
     """Several 2D images in one case: each shown on its own, boxes placed on one stay with it and are submitted in
-    its pixels; segments refused (a SEG has one grid), and so is the review of 2D marks, which the agreement does not
-    compare yet (it compares marks in patient coordinates), before anything enters the scene."""
-    folder = tmp_path / "exam"
-    folder.mkdir()
-    source = pydicom.dcmread(get_testdata_file("examples_palette.dcm"))
-    for number in (1, 2):
-        source.SOPInstanceUID, source.InstanceNumber = pydicom.uid.generate_uid(), number
-        source.save_as(folder / f"view-{number}.dcm")
+    its pixels; the reviewer sees each annotator's boxes on their own view, compares boxes of one view only (the
+    same pixels on another view are another place) and records their mean; segments are refused (a SEG has one
+    grid)."""
+    folder = exam_folder(tmp_path / "exam", get_testdata_file("examples_palette.dcm"))
     url = f"sqlite:///{tmp_path / 'review.db'}"
-    create_sample_project(url, "mg", load_protocol("breast-lesions-mg"), folder)
+    protocol = load_protocol("breast-lesions-mg")
+    create_sample_project(url, "mg", protocol, folder)
     series = open_images(folder)
-    ann = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
-    session = ann.open_next_case("mg")
-    assert len(session.views.images) == 2
-    first = session.volume_node
+    uids = [image.sop_instance_uid for image in series.images]
 
-    def place_box(centre_pixel, image):
+    def place_box(session, centre_pixel, image):
+        session.views.show(image=image)
         roi = session.markups_node("Mass")
         roi.SetXYZ(*bridge.ras_point(session.views.lps_of(centre_pixel, image)))
         roi.SetRadiusXYZ(*(5.0 * np.array(series.images[image].geometry.spacing[:2])), 0.5)  # 10 x 10 pixels
-        return roi
+        session.set_label("Mass", "BI-RADS assessment", protocol.structure("BI-RADS assessment").values[1])
 
-    place_box([20.0, 30.0], 0)
+    ann = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
+    session = ann.open_next_case("mg")
+    first = session.volume_node
+    place_box(session, [20.0, 30.0], 0)
     session.views.show(image=1)
     assert session.volume_node is not first
     assert not session.markups_node("Mass").GetNumberOfControlPoints(), "the second view has boxes of its own"
-    place_box([30.0, 40.0], 1)
+    place_box(session, [30.0, 40.0], 1)
     marks = session.marks()
-    assert [(m["instance"], m["kind"]) for m in marks] == [(series.images[0].sop_instance_uid, "box"),
-                                                          (series.images[1].sop_instance_uid, "box")]
+    assert [(m["instance"], m["kind"]) for m in marks] == [(uids[0], "box"), (uids[1], "box")]
     assert np.allclose(marks[1]["points"], [[25.0, 35.0], [35.0, 45.0]]), "the box's corners in its view's pixels"
     ann.save_draft()
     resumed = AnnotatorDesk(bridge.create_headless_scene(), url, "ann", tmp_path / "ann")
     session = resumed.open_next_case("mg")
     assert session.marks() == marks
-    session.set_label("Mass", "BI-RADS assessment", load_protocol("breast-lesions-mg").structure(
-        "BI-RADS assessment").values[1])
     files, sr_path, _ = resumed.submit()
     assert not files.seg.exists() and dciodvfy_errors(sr_path) == []
-    assert sorted(r["tracking_id"] for r in sr_summary(sr_path)["regions"]) == ["Mass", "Mass"]
-    reviewer = ReviewerDesk(bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
-    with pytest.raises(InputError, match="marks on 2D images .* not possible here yet"):
-        reviewer.open_case(1)
-    assert reviewer.session is None and reviewer.scene.GetNumberOfNodesByClass("vtkMRMLVolumeNode") == 0
+    assert [r["instance"] for r in sr_summary(sr_path)["regions"]] == uids
+    ben = AnnotatorDesk(bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
+    session = ben.open_next_case("mg")
+    place_box(session, [32.0, 40.0], 1)  # ann's second box, 2 pixels to the right
+    place_box(session, [30.0, 40.0], 0)  # where ann's second box is, but on the first view
+    ben.submit()
+
+    rad = ReviewerDesk(bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
+    compare = rad.open_next_case("mg")
+    table = compare.agreement_table()
+    assert ["Mass", "ann", "ben", "IoU 0.67"] in table, table  # 8 x 10 of 10 x 10 boxes: 80 / 120
+    assert [row[:2] for row in table if row[3] == "not marked"] == [["Mass", "ben"], ["Mass", "ann"]]
+    visible = {name: [node.GetDisplayNode().GetVisibility() for node in nodes] for name, nodes in compare.nodes.items()}
+    assert visible == {"ann": [1, 0], "ben": [1, 0]}, "on the first view, its boxes only (each SR lists views in order)"
+    compare.views.show(image=1)
+    visible = {name: [node.GetDisplayNode().GetVisibility() for node in nodes] for name, nodes in compare.nodes.items()}
+    assert visible == {"ann": [0, 1], "ben": [0, 1]}
+    assert rad.record_consensus().state is review.CaseState.IN_REVIEW
+    with review.ReviewStore(url) as store:
+        consensus_sr = review.show_case(store, rad.case.id, "rad")["consensus"][0]["sr"]
+    assert dciodvfy_errors(consensus_sr) == []
+    regions = {(r["instance"], tuple(np.round(np.min(r["points"], axis=0), 3))) for r in sr_summary(consensus_sr)[
+        "regions"]}
+    assert regions == {(uids[0], (15.0, 25.0)), (uids[0], (25.0, 35.0)), (uids[1], (26.0, 35.0))}, \
+        "the matched boxes at their mean; each lone box (half the annotators) where it was"
 
     with pytest.raises(InputError, match="lie on one image, but series .* holds 2 images"):
         from DICOMAnnotatorLib.mrml.annotation import AnnotationSession
@@ -246,12 +261,7 @@ def test_an_exams_views_are_chosen_one_at_a_time_and_marked_with_boxes(tmp_path)
 @pytest.mark.shared_data
 def test_a_window_preset_applies_to_every_image_of_an_exam(tmp_path):
     """Two radiographs in one case (highdicom's DX image twice) under a marks protocol with a window of its own."""
-    folder = tmp_path / "exam"
-    folder.mkdir()
-    source = pydicom.dcmread(third_party_file("highdicom/dx_image.dcm"))
-    for number in (1, 2):
-        source.SOPInstanceUID, source.InstanceNumber = pydicom.uid.generate_uid(), number
-        source.save_as(folder / f"view-{number}.dcm")
+    folder = exam_folder(tmp_path / "exam", third_party_file("highdicom/dx_image.dcm"))
     data = load_protocol("breast-lesions-mg").to_dict()
     data.update(id="exam-window-test", modality="DX", window_presets=[{"name": "Bone", "center": 600, "width": 2000}])
     url = f"sqlite:///{tmp_path / 'review.db'}"

@@ -24,6 +24,7 @@ from DICOMAnnotatorLib.mrml import bridge
 from DICOMAnnotatorLib.protocols import load_protocol
 from DICOMAnnotatorLib.review.sample_project import create_sample_project
 from DICOMAnnotatorLib.seg import write_seg
+from planar_cases import exam_folder
 from slicer_application import DICOMDatabase, InputDialog, SlicerApplication, type_into
 
 pytestmark = pytest.mark.bridge
@@ -219,15 +220,12 @@ def test_a_cine_case_plays_in_the_sequence_toolbar_and_is_measured_frame_by_fram
 
 
 def test_an_exams_views_are_chosen_in_the_panel_with_their_own_boxes(application, tmp_path):
-    """Two images in one case: the panel lists them; choosing the second shows it and places boxes on it."""
-    folder = tmp_path / "exam"
-    folder.mkdir()
-    source = pydicom.dcmread(pydicom.data.get_testdata_file("examples_palette.dcm"))
-    for number in (1, 2):
-        source.SOPInstanceUID, source.InstanceNumber = pydicom.uid.generate_uid(), number
-        source.save_as(folder / f"view-{number}.dcm")
+    """Two images in one case: the panel lists them; choosing the second shows it and places boxes on it; the
+    Review panel lists them too, each with the boxes on it."""
+    folder = exam_folder(tmp_path / "exam", pydicom.data.get_testdata_file("examples_palette.dcm"))
     url = f"sqlite:///{tmp_path / 'review.db'}"
-    create_sample_project(url, "mg", load_protocol("breast-lesions-mg"), folder)
+    protocol = load_protocol("breast-lesions-mg")
+    create_sample_project(url, "mg", protocol, folder, annotators=("ann",))
     _, widget = annotator_panel(application, url, "mg")
     widget.ui.nextCaseButton.click()
     session = widget.logic.desk.session
@@ -238,6 +236,25 @@ def test_an_exams_views_are_chosen_in_the_panel_with_their_own_boxes(application
     assert session.views.image_index == 1
     assert ("setSliceViewerLayers", {"background": session.volume_node, "fit": True}) == application.recorded[-1]
     assert widget.placeWidget.current is session.markups_node("Mass") is not first, "boxes go onto the second view"
+    widget.placeWidget.current.SetXYZ(*bridge.ras_point(session.views.lps_of([40.0, 30.0], 1)))
+    widget.placeWidget.current.SetRadiusXYZ(2.0, 2.0, 0.5)
+    session.set_label("Mass", "BI-RADS assessment", protocol.structure("BI-RADS assessment").values[1])
+    widget.ui.submitButton.click()
+    assert widget.ui.caseTextLabel.text.startswith("Submitted case 1 (in_review)"), "one annotator: merged at once"
+
+    review_widget = application.widget(application.load_module("DICOMAnnotatorReview"), "DICOMAnnotatorReview")
+    for line_edit, text in ((review_widget.ui.storeURLLineEdit, url), (review_widget.ui.userNameLineEdit, "rad"),
+                            (review_widget.ui.projectNameLineEdit, "mg"),
+                            (review_widget.ui.workFolderLineEdit, str(tmp_path / "rad"))):
+        type_into(line_edit, text)
+    review_widget.ui.nextCaseButton.click()
+    compare = review_widget.logic.desk.session
+    assert len(review_widget.ui.imageComboBox.items) == 2 and review_widget.ui.imageComboBox.enabled
+    [box] = compare.nodes["ann"]
+    assert not box.GetDisplayNode().GetVisibility(), "ann's box lies on the second view"
+    review_widget.ui.imageComboBox.setCurrentText(review_widget.ui.imageComboBox.items[1])
+    assert compare.views.image_index == 1 and box.GetDisplayNode().GetVisibility()
+    assert application.recorded[-1] == ("setSliceViewerLayers", {"background": compare.volume_node, "fit": True})
 
 
 # ----------------------------------------------------------------------------- store settings (no secrets)

@@ -25,7 +25,7 @@ from conftest import require_module, third_party_file
 from DICOMAnnotatorLib.imaging import ImageGrid, ReferenceSeries, open_images, phantoms
 from DICOMAnnotatorLib.seg import read_seg
 from DICOMAnnotatorLib.server import RemoteService
-from planar_protocols import cine_protocol, fracture_protocol, write_protocol
+from planar_cases import cine_protocol, fracture_protocol, write_protocol
 from team_server import TeamServer, Workstation
 from web_app import (
     START_TIMEOUT_MS,

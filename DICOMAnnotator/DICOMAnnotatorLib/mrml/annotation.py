@@ -34,8 +34,7 @@ from ..imaging import PlanarSeries, ReferenceSeries, Segmentation, segment_key
 from ..protocols import AnnotationKind, Protocol, StructureTemplate, WindowPreset
 from ..seg import read_seg, write_seg
 from . import bridge
-from .hierarchy import case_folder
-from .planar_views import PlanarViews, require_one_image
+from .planar_views import open_case_images, require_one_image
 
 #: The target of a label about the whole case rather than one structure.
 CASE_TARGET = "case"
@@ -84,17 +83,11 @@ class AnnotationSession:
                  volume_node=None, owns_volume: bool = False, name: str | None = None) -> None:
         self.scene, self.series, self.protocol, self.user = scene, series, protocol, user
         name = name or f"{protocol.title} - {user}"
-        if isinstance(series, PlanarSeries):
-            if protocol.segment_structures:
-                require_one_image(series, f"The segments of protocol '{protocol.id}'")
-            self.views: PlanarViews | None = PlanarViews(scene, series, name)
-            self.folder = self.views.folder
-            #: What the SEG lies on: the series, or its one 2D image or cine.
-            self.reference = series.images[0] if len(series.images) == 1 else series
-        else:
-            self.views = None
-            self.folder = case_folder(scene, series, name, volume_node, owns_volume=owns_volume)
-            self.reference = series
+        if isinstance(series, PlanarSeries) and protocol.segment_structures:
+            require_one_image(series, f"The segments of protocol '{protocol.id}'")
+        self.folder, self.views = open_case_images(scene, series, name, volume_node, owns_volume=owns_volume)
+        #: What the SEG lies on: the series, or its one 2D image or cine.
+        self.reference = series.images[0] if isinstance(series, PlanarSeries) and len(series.images) == 1 else series
         self.segmentation_node = self.folder.add(
             scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{protocol.title} - {user}"))
         self.segmentation_node.CreateDefaultDisplayNodes()

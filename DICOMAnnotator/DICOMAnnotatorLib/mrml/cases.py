@@ -295,10 +295,6 @@ class ReviewerDesk(_Desk):
         recorded = [c for c in shown["consensus"] if c["round"] == case.round]
         options = {"reviewer": self.user, "owns_volume": True, "name": case_folder_name(case)}
         if all(s["seg"] is None for s in submitted):  # landmarks, boxes and labels only: the SRs
-            if isinstance(series, PlanarSeries):
-                raise InputError(f"Case {case.id} holds marks on 2D images (SCOORD, in the pixels of each view); "
-                                 "the desks compare and merge marks in patient coordinates (SCOORD3D) only, so this "
-                                 "review is not possible here yet; read each annotator's SR with 'sr info'")
             protocol = self._protocol(project)
             submissions, kind = [(s["user"], files[("sr", s["user"], case.round)]) for s in submitted], "sr"
 

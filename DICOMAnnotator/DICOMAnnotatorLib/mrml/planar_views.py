@@ -23,9 +23,9 @@ import numpy as np
 import vtk
 
 from ..errors import InputError
-from ..imaging import ImageGrid, PlanarImage, PlanarSeries, Segmentation, SegmentDescription
+from ..imaging import ImageGrid, PlanarImage, PlanarSeries, ReferenceSeries, Segmentation, SegmentDescription
 from . import bridge
-from .hierarchy import CaseFolder
+from .hierarchy import CaseFolder, case_folder
 from .planar import CineNodes, cine_sequence, image_volume_node, sequences_logic
 
 #: A frame's drawing: each segment's 2D box ((row slice, column slice)) and mask in it.
@@ -216,6 +216,16 @@ class PlanarViews:
         frame = Segmentation.from_cropped_masks(grid, layer.descriptions, cropped)
         layer.node.SetReferenceImageGeometryParameterFromVolumeNode(self.volume_node)
         bridge.segmentation_to_node(frame, self.scene, self.volume_node, node=layer.node)
+
+
+def open_case_images(scene, series: ReferenceSeries | PlanarSeries, name: str, volume_node=None, *,
+                     owns_volume: bool = False) -> tuple[CaseFolder, PlanarViews | None]:
+    """A new case's folder named ``name`` with its images: the series' volume (:func:`.hierarchy.case_folder`; the
+    given ``volume_node`` or one made from the series), or its 2D images and cine as :class:`PlanarViews`."""
+    if isinstance(series, PlanarSeries):
+        views = PlanarViews(scene, series, name)
+        return views.folder, views
+    return case_folder(scene, series, name, volume_node, owns_volume=owns_volume), None
 
 
 def require_one_image(series: PlanarSeries, what: str) -> None:

@@ -19,8 +19,7 @@ from ..export import export_models, export_nifti
 from ..imaging import PlanarSeries, Provenance, ReferenceSeries, Segmentation
 from ..seg import read_segs, write_seg
 from . import bridge
-from .hierarchy import case_folder
-from .planar_views import PlanarViews, require_one_image
+from .planar_views import open_case_images, require_one_image
 
 
 @dataclass(frozen=True)
@@ -55,15 +54,10 @@ class ReviewSession:
         name = name or f"Review - {reviewer}"
         if isinstance(series, PlanarSeries):
             require_one_image(series, "The submitted segments")
-            #: What the SEGs lie on: the series, or its one 2D image or cine.
-            self.reference = series.images[0]
-            self.segmentations = read_segs(self.paths, self.reference)
-            self.views: PlanarViews | None = PlanarViews(scene, series, name)
-            self.folder = self.views.folder
-        else:
-            self.reference, self.views = series, None
-            self.segmentations = read_segs(self.paths, series)
-            self.folder = case_folder(scene, series, name, volume_node, owns_volume=owns_volume)
+        #: What the SEGs lie on: the series, or its one 2D image or cine.
+        self.reference = series.images[0] if isinstance(series, PlanarSeries) else series
+        self.segmentations = read_segs(self.paths, self.reference)
+        self.folder, self.views = open_case_images(scene, series, name, volume_node, owns_volume=owns_volume)
         self.nodes = {name: self._segmentation_node(segmentation, f"Submission: {name}", editable=False)
                       for name, segmentation in zip(self.names, self.segmentations, strict=True)}
         self.consensus_node = None

@@ -40,11 +40,13 @@ def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
     return written, report.to_json()
 
 
-def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold: float) -> AnnotationAgreement:
-    """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`..agreement.annotations`)."""
+def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold: float,
+                images: PlanarSeries | PlanarImage | None = None) -> AnnotationAgreement:
+    """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`..agreement.annotations`);
+    marks on 2D images or cine with ``images``, the case's."""
     from ..agreement import compare_annotations, read_annotations
 
-    return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)
+    return compare_annotations([read_annotations(path, images) for path in inputs], annotators, threshold=threshold)
 
 
 def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None,

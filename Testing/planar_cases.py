@@ -1,4 +1,4 @@
-"""Protocols of the 2D image and cine tests: a radiograph protocol, and a cine protocol of one outline.
+"""What the 2D image and cine tests share: a radiograph protocol, a cine protocol of one outline, an exam of views.
 
 The shipped protocols cover CT, MR, mammography and echocardiography; radiographs need one of their own here,
 and the browser test of a cine paints one structure (the echocardiography protocol's end-diastolic outline),
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pydicom
 from DICOMAnnotatorLib.protocols import Protocol, load_protocol
 
 
@@ -45,3 +46,14 @@ def cine_protocol() -> Protocol:
 def write_protocol(protocol: Protocol, path: Path) -> Path:
     path.write_text(json.dumps(protocol.to_dict(), indent=2), encoding="utf-8")
     return path
+
+
+def exam_folder(folder: Path, image: Path, views: int = 2) -> Path:
+    """A series of ``views`` images in ``folder``: copies of ``image`` as instances of their own (as an exam's views
+    of one detector are), numbered 1 to ``views``."""
+    folder.mkdir(parents=True)
+    source = pydicom.dcmread(image)
+    for number in range(1, views + 1):
+        source.SOPInstanceUID, source.InstanceNumber = pydicom.uid.generate_uid(), number
+        source.save_as(folder / f"view-{number}.dcm")
+    return folder
