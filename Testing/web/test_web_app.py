@@ -6,7 +6,8 @@ approves, the radiologist signs with the password. Refusals (a wrong password, a
 reviewer's action by an annotator, a broken series, no session place left) show the core's message in the
 page and change nothing in the store. A radiograph (highdicom's DX image) and a generated ultrasound cine open
 in the annotate panel, a stroke paints on the image and on two frames chosen with the frame slider, and the
-submitted SEG holds them (the cine's, one frame for each painted frame, naming it). Screenshots of every step go
+submitted SEG holds them (the cine's, one frame for each painted frame, naming it); an exam's second view is chosen
+from its image list. Screenshots of every step go
 to the folder the run prints (or $DICOM_ANNOTATOR_SCREENSHOTS).
 """
 
@@ -23,9 +24,11 @@ import pydicom
 import pytest
 from conftest import require_module, third_party_file
 from DICOMAnnotatorLib.imaging import ImageGrid, ReferenceSeries, open_images, phantoms
+from DICOMAnnotatorLib.protocols import load_protocol
 from DICOMAnnotatorLib.seg import read_seg
 from DICOMAnnotatorLib.server import RemoteService
-from planar_cases import cine_protocol, fracture_protocol, write_protocol
+from planar_cases import cine_protocol, exam_folder, fracture_protocol, write_protocol
+from pydicom.data import get_testdata_file
 from team_server import TeamServer, Workstation
 from web_app import (
     START_TIMEOUT_MS,
@@ -334,22 +337,25 @@ def test_an_idle_session_is_stopped_and_its_server_session_ended(team, tmp_path)
 # --------------------------------------------------------------------- 2D images and cine loops
 @pytest.fixture(scope="module")
 def planar_team(tmp_path_factory):
-    """A team server with annotator ann: project dx (highdicom's DX image, case 1) and project echo (a generated
-    ultrasound cine of 12 frames, case 2), one annotator per case."""
+    """A team server with annotator ann: project dx (highdicom's DX image, case 1), project echo (a generated
+    ultrasound cine of 12 frames, case 2) and project mg (an exam of two views, pydicom's palette image twice, case
+    3), one annotator per case."""
     folder = tmp_path_factory.mktemp("web-planar-team")
     server, lead = started_team(folder, {"ann": "annotator"})
     radiograph, cine = folder / "dx", folder / "echo"
     radiograph.mkdir()
     shutil.copy(third_party_file("highdicom/dx_image.dcm"), radiograph / "image.dcm")
     phantoms.write_datasets([phantoms.ultrasound_cine_dataset(frames=12)], cine)
+    exam = exam_folder(folder / "mg", get_testdata_file("examples_palette.dcm"))
     service = RemoteService(server.url, token=lead.token())
     for number, (project, protocol, images) in enumerate((("dx", fracture_protocol(), radiograph),
-                                                          ("echo", cine_protocol(), cine)), start=1):
+                                                          ("echo", cine_protocol(), cine),
+                                                          ("mg", load_protocol("breast-lesions-mg"), exam)), start=1):
         lead.ok("project", "create", project, "--protocol", write_protocol(protocol, folder / f"{project}.json"),
                 "--annotators", "1")
         lead.ok("case", "add", project, images)
         service.assign(project, case=number, annotators=["ann"])
-    yield server, lead, {"dx": radiograph, "echo": cine}
+    yield server, lead, {"dx": radiograph, "echo": cine, "mg": exam}
     server.stop()
 
 
@@ -440,3 +446,23 @@ def test_a_cine_is_painted_on_two_frames_in_the_browser(planar_team, browser, tm
         [source] = frame.DerivationImageSequence[0].SourceImageSequence
         references.append((source.ReferencedSOPInstanceUID, int(source.ReferencedFrameNumber)))
     assert references == [(cine.sop_instance_uid, 3), (cine.sop_instance_uid, 8)]
+
+
+def test_an_exams_views_are_chosen_in_the_browser(planar_team, browser, tmp_path):
+    """A case of two images opens on the first with an image list (no frame slider); choosing the second brings it
+    into view (the desk says so: both views are copies of one image, so the pixels shown do not tell)."""
+    server, _, _ = planar_team
+    web = WebApp(server, tmp_path, max_sessions=1).start()
+    try:
+        page, opened = open_next_case_as_ann(browser, web, "mg")
+        assert opened == "Case 3 opened"
+        assert page.locator("#da-frame").count() == 0
+        count = "document.querySelector('.v-window-item--active .da-messages').dataset.actions"
+        before = page.evaluate(count)
+        page.click("#da-image", force=True)
+        page.click(".v-overlay .v-list-item:has-text('2: ')")
+        page.wait_for_function(f"([before]) => {count} !== before", arg=[before])
+        assert page.locator(".v-window-item--active .da-messages .v-alert").inner_text() == "Image 2 of 2 shown"
+        browser.shot(page, "exam-second-view")
+    finally:
+        web.stop()
