@@ -55,6 +55,8 @@ SEGMENT_EDITOR_TAG = "DICOMAnnotator"
 #: Column headers of the annotator's two tables.
 CHECKLIST_HEADERS = ["Structure", "Kind", "Required", "Expected", "Count", "Done"]
 MEASUREMENT_HEADERS = ["Segment", "Volume (mL)", "Max diameter (mm)", "Mean", "Min", "Max"]
+#: On 2D images and cine: a segment on each frame it lies on, in mm where the image is calibrated, else in pixels.
+PLANAR_MEASUREMENT_HEADERS = ["Segment", "Frame", "Area ({area})", "Max diameter ({length})"]
 
 #: Store passwords given in this Slicer session, by store location; never written anywhere.
 _storePasswords = {}
@@ -241,7 +243,11 @@ def saveSettingsFrom(settings, parameterNode, fields=SETTINGS_FIELDS) -> None:
 def loadCaseVolume(case):
     """The case's series loaded from Slicer's DICOM database (imported from the case's folder when it is not
     there yet, linked as Slicer's DICOM import does by default); None without an open database or when Slicer's
-    DICOM plugins give no scalar volume: the core then reads the files itself."""
+    DICOM plugins give no scalar volume: the core then reads the files itself.
+
+    The desks ask for volumes only: a case of 2D images or cine loops is made by the core as Slicer's DICOM
+    plugins make it (a one-slice volume per image, a sequence and its browser per cine), with each frame on the
+    grid its segmentation and SEG use."""
     database = slicer.dicomDatabase
     if database is None or not database.isOpen:
         return None
@@ -302,8 +308,35 @@ def openCaseDesk(deskClass, store: StoreAccess, parameterNode) -> tuple:
         store.forgetPassword()
         raise
     session = desk.open_next_case(parameterNode.projectName.strip(), load_volume=loadCaseVolume)
-    slicer.util.setSliceViewerLayers(background=session.volume_node, fit=True)
+    showCaseImage(session)
     return desk, session
+
+
+def showCaseImage(session) -> None:
+    """The case's volume in the slice views, fitted to it: the series', a 2D image's one slice, or the frame of the
+    cine in view, whose browser then shows in Slicer's sequence toolbar, as DICOMImageSequencePlugin shows the loops
+    it loads (Modules/Scripted/DICOMPlugins/DICOMImageSequencePlugin.py, addSequenceBrowserNode)."""
+    slicer.util.setSliceViewerLayers(background=session.volume_node, fit=True)
+    views = getattr(session, "views", None)  # a review of marks only has none
+    cine = views.cine_nodes() if views is not None else None
+    if cine is not None:
+        slicer.modules.sequences.setToolBarActiveBrowserNode(cine.browser)
+        slicer.modules.sequences.showSequenceBrowser(cine.browser)
+
+
+def caseImageNames(session) -> list:
+    """The case's images by number, modality, kind and size, for the panels' image list (none for a volume)."""
+    views = getattr(session, "views", None)
+    if views is None:
+        return []
+    return [f"{n}: {image.modality} {image.kind}, {image.columns} x {image.rows}"
+            for n, image in enumerate(views.images, start=1)]
+
+
+def showCaseImageNamed(session, name: str) -> None:
+    """Bring the image named ``name`` (one of :func:`caseImageNames`) into the slice views."""
+    session.views.show(image=caseImageNames(session).index(name))
+    showCaseImage(session)
 
 
 def fillTableWidget(table, rows) -> None:
@@ -470,6 +503,8 @@ class DICOMAnnotatorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin, Ca
         self.ui.setLabelButton.connect("clicked(bool)", self.onSetLabel)
         self.ui.labelClassificationComboBox.connect("currentTextChanged(QString)", self.updateLabelChoices)
         self.ui.markupsStructureComboBox.connect("currentTextChanged(QString)", self.onMarkupsStructure)
+        self.ui.imageComboBox.connect("currentTextChanged(QString)", self.onImageChosen)
+        self.logic.onViewChanged = self.onViewChanged
         self.initializeParameterNode()
         self.showCase()
 
@@ -516,6 +551,10 @@ class DICOMAnnotatorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin, Ca
         for widget in (self.ui.saveDraftButton, self.ui.submitButton, self.ui.refreshButton, self.ui.setLabelButton,
                        self.ui.markupsStructureComboBox):
             widget.enabled = isOpen
+        self.ui.imageComboBox.clear()
+        images = self.logic.imageNames() if isOpen else []
+        self.ui.imageComboBox.addItems(images)
+        self.ui.imageComboBox.enabled = len(images) > 1
         if isOpen:
             runShowingErrors(_("The case's protocol could not be shown."), self.showProtocol)
         self.updateProgress()
@@ -533,6 +572,22 @@ class DICOMAnnotatorWidget(ScriptedLoadableModuleWidget, VTKObservationMixin, Ca
             presets.addWidget(button)
         self.ui.labelClassificationComboBox.addItems(self.logic.classifications())
         self.ui.markupsStructureComboBox.addItems(self.logic.markupsStructures())
+
+    def onImageChosen(self, name: str) -> None:
+        """Show another image of the case (a mammography exam's view): its slice, what is drawn and marked on it."""
+        if name and self.logic.hasOpenCase():
+            runShowingErrors(_("The image could not be shown."), lambda: self.logic.showImage(name))
+
+    def onViewChanged(self) -> None:
+        """Another image or cine frame came into view (this panel's image list, or the sequence toolbar's slider):
+        the editor edits on the volume now shown and the landmarks and boxes go onto that image and frame."""
+        self.editor.setMRMLSegmentEditorNode(self.logic.segmentEditorNode())
+        # Enabling undo clears the undo states (qMRMLSegmentEditorWidget::setUndoEnabled): they hold the frame left
+        # and would put its drawing onto this one.
+        self.editor.undoEnabled = True
+        label = self.ui.markupsStructureComboBox.currentText
+        if label:
+            self.placeWidget.setCurrentNode(self.logic.markupsNode(label))
 
     def onWindowPreset(self, name: str) -> None:
         runShowingErrors(_("The window preset could not be applied."), lambda: self.logic.applyWindow(name))
@@ -611,6 +666,8 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         self._settings = settings
         self.desk = None
         self._caseText = ""  # the open case, or the outcome of the last submission
+        #: Called when another image or cine frame of the open case comes into view (the Widget's onViewChanged).
+        self.onViewChanged = None
 
     def getParameterNode(self):
         return DICOMAnnotatorParameterNode(super().getParameterNode())
@@ -640,6 +697,8 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         self.saveDraftIfOpen()
         self.closeCase()
         self.desk, session = openCaseDesk(AnnotatorDesk, self.store(), parameterNode)
+        if session.views is not None:
+            session.views.on_change.append(self._viewChanged)
         case = self.desk.case
         self._caseText = f"Case {case.id} (round {case.round}, {case.state.value}): {session.series.description}"
         return self._caseText
@@ -655,6 +714,16 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         if not self.hasOpenCase():
             raise ValueError("Open a case first (Next case)")
         return self.desk.session
+
+    def _viewChanged(self) -> None:
+        if self.onViewChanged is not None:
+            self.onViewChanged()
+
+    def imageNames(self) -> list:
+        return caseImageNames(self._session())
+
+    def showImage(self, name: str) -> None:
+        showCaseImageNamed(self._session(), name)
 
     def segmentEditorNode(self):
         """The embedded editor's own parameter node, on the case's segmentation and volume."""
@@ -724,6 +793,8 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
 
         session = self._session()
         segmentation = session.segmentation()
+        if session.views is not None:
+            return planarMeasurementRows(segmentation)
         rows = [MEASUREMENT_HEADERS]
         for measured in measure_segmentation(segmentation, session.series.read_voxels()):
             stats, diameter = measured.intensity, measured.max_diameter_mm
@@ -756,6 +827,21 @@ class DICOMAnnotatorLogic(ScriptedLoadableModuleLogic):
         addToDICOMDatabase(written)
         self._caseText = f"Submitted case {case.id} ({case.state.value}): {', '.join(written)}"
         return self._caseText
+
+
+def planarMeasurementRows(segmentation) -> list:
+    """Header row, then each segment's area and maximum diameter on each frame it lies on (2D images and cine)."""
+    from DICOMAnnotatorLib.sr import measure_on_series
+
+    measured = measure_on_series(segmentation, segmentation.reference)  # per frame, on the image's calibration
+    calibrated = all(m.calibrated for m in measured)
+    area, length = ("mm²", "mm") if calibrated else ("pixels", "pixels")
+    rows = [[header.format(area=area, length=length) for header in PLANAR_MEASUREMENT_HEADERS]]
+    for m in measured:
+        if m.voxel_count:
+            rows.append([segmentation.segment(m.number).label, str(m.slice_index + 1), f"{m.area:.1f}",
+                         "" if m.max_diameter_mm is None else f"{m.max_diameter_mm:.1f}"])
+    return rows
 
 
 #

@@ -29,6 +29,7 @@ from DICOMAnnotator import (
     StoreAccess,
     addToDICOMDatabase,
     askSignaturePassword,
+    caseImageNames,
     ensureRequirements,
     ensureTestRequirements,
     fillTableWidget,
@@ -36,6 +37,7 @@ from DICOMAnnotator import (
     openCaseDesk,
     runShowingErrors,
     saveSettingsFrom,
+    showCaseImageNamed,
 )
 
 ALL_SUBMISSIONS = "All submissions"
@@ -126,6 +128,7 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
             button.connect("clicked(bool)", handler)
         self.ui.nextCaseButton.connect("clicked(bool)", self.onNextCase)
         self.ui.showOnlyComboBox.connect("currentTextChanged(QString)", self.onShowOnly)
+        self.ui.imageComboBox.connect("currentTextChanged(QString)", self.onImageChosen)
         self.initializeParameterNode()
         self.showCase()
 
@@ -158,6 +161,10 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
             button.enabled = isOpen
         self.ui.showOnlyComboBox.enabled = isOpen
         self.ui.showOnlyComboBox.clear()
+        self.ui.imageComboBox.clear()
+        images = self.logic.imageNames() if isOpen else []
+        self.ui.imageComboBox.addItems(images)
+        self.ui.imageComboBox.enabled = len(images) > 1
         fillTableWidget(self.ui.agreementTableWidget, [[]])
         if isOpen:
             self.ui.showOnlyComboBox.addItems([ALL_SUBMISSIONS] + self.logic.annotators())
@@ -170,6 +177,11 @@ class DICOMAnnotatorReviewWidget(ScriptedLoadableModuleWidget, VTKObservationMix
         if name and self.logic.hasOpenCase():
             runShowingErrors(_("The submissions could not be shown."),
                              lambda: self.logic.showOnly(None if name == ALL_SUBMISSIONS else name))
+
+    def onImageChosen(self, name: str) -> None:
+        """Show another image of the case (a mammography exam's view) with the marks on it."""
+        if name and self.logic.hasOpenCase():
+            runShowingErrors(_("The image could not be shown."), lambda: self.logic.showImage(name))
 
     def onBuildConsensus(self) -> None:
         runShowingErrors(_("The consensus could not be built."),
@@ -295,6 +307,12 @@ class DICOMAnnotatorReviewLogic(ScriptedLoadableModuleLogic):
 
     def showOnly(self, name) -> None:
         self._session().show_only(name)
+
+    def imageNames(self) -> list:
+        return caseImageNames(self._session())
+
+    def showImage(self, name: str) -> None:
+        showCaseImageNamed(self._session(), name)
 
     def agreementRows(self) -> list:
         """Header row, then one row per segment (or marked structure, or question) and pair of annotators."""

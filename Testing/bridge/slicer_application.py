@@ -398,6 +398,26 @@ class MarkupsPlaceWidget(Widget):
         self.placeModeEnabled = enabled
 
 
+class SequencesModule:
+    """``slicer.modules.sequences`` (qSlicerSequencesModule): its logic, and the toolbar calls recorded."""
+
+    def __init__(self, scene, recorded: list) -> None:
+        self.scene, self.recorded, self._logic = scene, recorded, None
+
+    def logic(self):
+        if self._logic is None:
+            self._logic = slicer.vtkSlicerSequencesLogic()
+            self._logic.SetMRMLScene(self.scene)
+        return self._logic
+
+    def setToolBarActiveBrowserNode(self, browser) -> None:
+        self.recorded.append(("setToolBarActiveBrowserNode", browser))
+
+    def showSequenceBrowser(self, browser) -> bool:
+        self.recorded.append(("showSequenceBrowser", browser))
+        return True
+
+
 class EffectFactory(Widget):
     """``qSlicerSegmentEditorEffectFactory.instance()``: an extension registering an effect fires the signal."""
 
@@ -528,6 +548,7 @@ class SlicerApplication:
                         "qSlicerSegmentationsModuleWidgetsPythonQt": segmentations,
                         "DICOMLib": dicom_lib, "DICOMLib.DICOMUtils": dicom_utils_module(self.app)}
         self.attributes = {"app": self.app, "mrmlScene": self.scene, "dicomDatabase": None,
+                           "modules": types.SimpleNamespace(sequences=SequencesModule(self.scene, self.recorded)),
                            "qSlicerMarkupsPlaceWidget": MarkupsPlaceWidget,
                            "qSlicerSegmentEditorEffectFactory": types.SimpleNamespace(
                                instance=lambda: self.effect_factory)}

@@ -24,6 +24,7 @@ from DICOMAnnotatorLib.mrml import bridge
 from DICOMAnnotatorLib.protocols import load_protocol
 from DICOMAnnotatorLib.review.sample_project import create_sample_project
 from DICOMAnnotatorLib.seg import write_seg
+from planar_cases import exam_folder
 from slicer_application import DICOMDatabase, InputDialog, SlicerApplication, type_into
 
 pytestmark = pytest.mark.bridge
@@ -182,6 +183,78 @@ def test_landmarks_are_placed_into_the_protocols_point_lists(application, write_
     widget.cleanup()
     application.effect_factory.register("One more")
     assert widget.editor.effect_list_updates == 1, "disconnected when the module is cleaned up"
+
+
+def test_a_cine_case_plays_in_the_sequence_toolbar_and_is_measured_frame_by_frame(application, tmp_path):
+    """A generated ultrasound cine: shown through its browser in the sequence toolbar (as Slicer's
+    DICOMImageSequencePlugin shows a loop); moving the toolbar's slider brings the frame's drawing into the editor,
+    whose undo states of the frame left are dropped; measurements list each frame's area in mm²."""
+    from DICOMAnnotatorLib.imaging import ImageGrid, phantoms
+
+    phantoms.write_datasets([phantoms.ultrasound_cine_dataset(frames=12)], tmp_path / "echo")
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    create_sample_project(url, "echo", load_protocol("lv-function-echo-us"), tmp_path / "echo")
+    _, widget = annotator_panel(application, url, "echo")
+    widget.ui.nextCaseButton.click()
+    session = widget.logic.desk.session
+    cine = session.views.cine_nodes()
+    assert ("setSliceViewerLayers", {"background": cine.proxy, "fit": True}) in application.recorded
+    assert ("showSequenceBrowser", cine.browser) in application.recorded
+    assert widget.ui.imageComboBox.items == ["1: US cine, 128 x 96"] and not widget.ui.imageComboBox.enabled
+    widget.editor.undoEnabled = False
+    cine.browser.SetSelectedItemNumber(2)  # the toolbar's slider on frame 3
+    assert session.views.frame_index == 2 and widget.editor.undoEnabled, "undo states of frame 1 dropped"
+    assert widget.editor.editor_node.GetSourceVolumeNode() is cine.proxy
+    image = session.views.image
+    outline = np.zeros((1, image.rows, image.columns), dtype=bool)
+    outline[0, 30:60, 40:80] = True
+    [diastole] = [d for d in session.protocol.segment_descriptions() if d.label == "LV endocardium ED"]
+    bridge.segmentation_to_node(Segmentation(ImageGrid.of_pixels(image.columns, image.rows, 1, (0.3, 0.3)),
+                                             [diastole], {diastole.number: outline}),
+                                slicer.mrmlScene, session.volume_node, node=session.segmentation_node)
+    cine.browser.SetSelectedItemNumber(5)
+    widget.ui.refreshButton.click()
+    assert widget.ui.measurementsTableWidget.headers == ["Segment", "Frame", "Area (mm²)", "Max diameter (mm)"]
+    assert widget.ui.measurementsTableWidget.rows() == [["LV endocardium ED", "3", f"{30 * 40 * 0.09:.1f}",
+                                                         f"{np.hypot(29, 39) * 0.3:.1f}"]]
+
+
+def test_an_exams_views_are_chosen_in_the_panel_with_their_own_boxes(application, tmp_path):
+    """Two images in one case: the panel lists them; choosing the second shows it and places boxes on it; the
+    Review panel lists them too, each with the boxes on it."""
+    folder = exam_folder(tmp_path / "exam", pydicom.data.get_testdata_file("examples_palette.dcm"))
+    url = f"sqlite:///{tmp_path / 'review.db'}"
+    protocol = load_protocol("breast-lesions-mg")
+    create_sample_project(url, "mg", protocol, folder, annotators=("ann",))
+    _, widget = annotator_panel(application, url, "mg")
+    widget.ui.nextCaseButton.click()
+    session = widget.logic.desk.session
+    assert len(widget.ui.imageComboBox.items) == 2 and widget.ui.imageComboBox.enabled
+    widget.ui.markupsStructureComboBox.setCurrentText("Mass")
+    first = widget.placeWidget.current
+    widget.ui.imageComboBox.setCurrentText(widget.ui.imageComboBox.items[1])
+    assert session.views.image_index == 1
+    assert ("setSliceViewerLayers", {"background": session.volume_node, "fit": True}) == application.recorded[-1]
+    assert widget.placeWidget.current is session.markups_node("Mass") is not first, "boxes go onto the second view"
+    widget.placeWidget.current.SetXYZ(*bridge.ras_point(session.views.lps_of([40.0, 30.0], 1)))
+    widget.placeWidget.current.SetRadiusXYZ(2.0, 2.0, 0.5)
+    session.set_label("Mass", "BI-RADS assessment", protocol.structure("BI-RADS assessment").values[1])
+    widget.ui.submitButton.click()
+    assert widget.ui.caseTextLabel.text.startswith("Submitted case 1 (in_review)"), "one annotator: merged at once"
+
+    review_widget = application.widget(application.load_module("DICOMAnnotatorReview"), "DICOMAnnotatorReview")
+    for line_edit, text in ((review_widget.ui.storeURLLineEdit, url), (review_widget.ui.userNameLineEdit, "rad"),
+                            (review_widget.ui.projectNameLineEdit, "mg"),
+                            (review_widget.ui.workFolderLineEdit, str(tmp_path / "rad"))):
+        type_into(line_edit, text)
+    review_widget.ui.nextCaseButton.click()
+    compare = review_widget.logic.desk.session
+    assert len(review_widget.ui.imageComboBox.items) == 2 and review_widget.ui.imageComboBox.enabled
+    [box] = compare.nodes["ann"]
+    assert not box.GetDisplayNode().GetVisibility(), "ann's box lies on the second view"
+    review_widget.ui.imageComboBox.setCurrentText(review_widget.ui.imageComboBox.items[1])
+    assert compare.views.image_index == 1 and box.GetDisplayNode().GetVisibility()
+    assert application.recorded[-1] == ("setSliceViewerLayers", {"background": compare.volume_node, "fit": True})
 
 
 # ----------------------------------------------------------------------------- store settings (no secrets)

@@ -15,8 +15,9 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from conftest import assert_one_line_error, run, third_party_file
+from conftest import assert_one_line_error, dciodvfy_errors, run, third_party_file
 from DICOMAnnotatorLib.errors import GeometryMismatchError, SeriesError
+from DICOMAnnotatorLib.imaging import phantoms
 from DICOMAnnotatorLib.imaging.calibration import Calibration, calibration_of
 from DICOMAnnotatorLib.imaging.images import PlanarSeries, open_grid, open_images
 from DICOMAnnotatorLib.imaging.series import ReferenceSeries
@@ -192,3 +193,16 @@ def test_a_mark_off_its_cine_is_refused_and_no_report_written(tmp_path, mark, fr
     result = run("sr", "export", "--series", cine, "-o", tmp_path / "sr.dcm", "--marks", marks)
     assert_one_line_error(result, str(marks), *fragments)
     assert list(tmp_path.iterdir()) == [marks]
+
+
+def test_the_generated_ultrasound_cine_is_conformant_calibrated_and_beats(tmp_path):
+    """The phantom echo loop of the tests and demo: 0 dciodvfy errors, calibrated by its ultrasound region (no Pixel
+    Spacing), timed by Frame Time, its cavity largest at frame 1 and smallest half way through the loop."""
+    [path] = phantoms.write_datasets([phantoms.ultrasound_cine_dataset(frames=12, mm_per_pixel=0.4)], tmp_path)
+    assert dciodvfy_errors(path) == []
+    [cine] = open_images(path).images
+    assert (cine.modality, cine.kind, cine.frame_count) == ("US", "cine", 12)
+    assert cine.calibration.kind is Calibration.ULTRASOUND_REGIONS and cine.calibration.spacing == (0.4, 0.4)
+    assert float(pydicom.dcmread(path, stop_before_pixels=True).FrameTime) == 40.0
+    cavity = (cine.read_voxels() < 70).sum(axis=(1, 2))
+    assert int(np.argmax(cavity)) == 0 and int(np.argmin(cavity)) == 6

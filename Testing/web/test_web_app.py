@@ -4,31 +4,39 @@ Annotators paint in a slice view of their own session and submit; the SEG the se
 stroke's voxels, found through the core from the submission (not from the page). The reviewer merges and
 approves, the radiologist signs with the password. Refusals (a wrong password, a case not assigned, a
 reviewer's action by an annotator, a broken series, no session place left) show the core's message in the
-page and change nothing in the store. Screenshots of every step go to the folder the run prints (or
-$DICOM_ANNOTATOR_SCREENSHOTS).
+page and change nothing in the store. A radiograph (highdicom's DX image) and a generated ultrasound cine open
+in the annotate panel, a stroke paints on the image and on two frames chosen with the frame slider, and the
+submitted SEG holds them (the cine's, one frame for each painted frame, naming it); an exam's second view is chosen
+from its image list. Screenshots of every step go
+to the folder the run prints (or $DICOM_ANNOTATOR_SCREENSHOTS).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
-from conftest import require_module
-from DICOMAnnotatorLib.imaging import ReferenceSeries, phantoms
+from conftest import require_module, third_party_file
+from DICOMAnnotatorLib.imaging import ImageGrid, ReferenceSeries, open_images, phantoms
+from DICOMAnnotatorLib.protocols import load_protocol
 from DICOMAnnotatorLib.seg import read_seg
 from DICOMAnnotatorLib.server import RemoteService
+from planar_cases import cine_protocol, exam_folder, fracture_protocol, write_protocol
+from pydicom.data import get_testdata_file
 from team_server import TeamServer, Workstation
 from web_app import (
     START_TIMEOUT_MS,
     Browser,
     WebApp,
-    axial_view,
     click_and_wait,
-    probe_at,
+    paint_stroke,
+    stroke_voxels,
     three_d_view,
     view_pixels,
     wait_for_desk,
@@ -40,11 +48,6 @@ pytestmark = pytest.mark.web
 PASSWORDS = {name: f"{name}-correct horse battery" for name in ("lead", "ann", "ben", "cy", "rev", "rad")}
 #: Nine slices 3 mm apart: a 5 mm brush reaches at most the slices next to the one it is on.
 GEOMETRY = {"size": (64, 48, 9), "spacing": (0.9, 0.7, 3.0)}
-#: The brush is a polygonal sphere (16 x 16 facets, inside the true sphere by at most 2 % of its radius) whose
-#: positions along a stroke are at most a tenth of its diameter apart, rasterized onto the voxel grid: every voxel
-#: whose centre is nearer the stroke than 97 % of the radius is painted, and no voxel that the brush does not reach
-#: (centre farther than the radius plus half the voxel's in-plane diagonal).
-SURELY_INSIDE = 0.97
 #: Pixels of the 3D view that the stroke's closed surface changes at least (it covers about 60 of them: the
 #: camera frames the whole volume), where an empty view changes none.
 SURFACE_PIXELS = 30
@@ -64,19 +67,25 @@ def screenshots(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def team(tmp_path_factory):
-    """A team server with annotators ann, ben, cy, reviewer rev, radiologist rad; project liver with case 1 (ann and
-    ben), case 2 (ben and cy) and case 3 (ann and ben, a slice whose pixel data is cut short)."""
-    folder = tmp_path_factory.mktemp("web-team")
+def started_team(folder: Path, users: dict[str, str]) -> tuple[TeamServer, Workstation]:
+    """A team server in ``folder`` with its lead signed in at a workstation and the users {name: role} added."""
     server = TeamServer(f"sqlite:///{folder / 'server.db'}", folder)
     server.add_first_lead("lead", PASSWORDS["lead"])
     server.start()
     lead = Workstation(folder / "lead", server)
     lead.login("lead", PASSWORDS["lead"])
-    for name, role in (("ann", "annotator"), ("ben", "annotator"), ("cy", "annotator"), ("rev", "reviewer"),
-                       ("rad", "radiologist")):
+    for name, role in users.items():
         lead.ok("user", "add", name, "--role", role, "--password-stdin", stdin=PASSWORDS[name] + "\n")
+    return server, lead
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory):
+    """A team server with annotators ann, ben, cy, reviewer rev, radiologist rad; project liver with case 1 (ann and
+    ben), case 2 (ben and cy) and case 3 (ann and ben, a slice whose pixel data is cut short)."""
+    folder = tmp_path_factory.mktemp("web-team")
+    server, lead = started_team(folder, {"ann": "annotator", "ben": "annotator", "cy": "annotator",
+                                         "rev": "reviewer", "rad": "radiologist"})
     lead.ok("project", "create", "liver", "--protocol", "liver-lesions-ct")
     series = []
     for name in ("case-1", "case-2", "case-3"):
@@ -107,28 +116,6 @@ def case_state(lead: Workstation, case: int) -> dict:
     return {key: shown[key] for key in ("state", "round", "submissions", "reviews", "consensus")}
 
 
-def paint_stroke(page, browser: Browser, name: str):
-    """Paint a horizontal stroke across the middle of the axial view; returns its two ends (RAS mm) and the
-    brush diameter (mm), as the data probe read them."""
-    page.click("#da-tool-SegmentEditorUI")
-    page.click("button:has(i.mdi-brush):not(#da-tool-SegmentEditorUI) >> nth=0")
-    view = axial_view(page)
-    y = view["y"] + view["height"] * 0.5
-    x0, x1 = view["x"] + view["width"] * 0.42, view["x"] + view["width"] * 0.58
-    end, _, _ = probe_at(page, x1, y)  # one mouse move each: the probe shows that position
-    start, _, brush = probe_at(page, x0, y)
-    page.mouse.down()
-    page.mouse.move(x0 + 0.01, y)  # the brush starts painting at the first move with the button down
-    page.mouse.move(x1, y, steps=12)
-    page.mouse.move(x1, y)
-    page.mouse.up()
-    page.click("#da-tool-CasePanel")
-    page.wait_for_function("() => [...document.querySelectorAll('#da-measurements td')]"
-                           ".some((cell, n, all) => cell.innerText === 'Liver' && all[n + 1].innerText !== '0')")
-    browser.shot(page, name)
-    return np.array(start), np.array(end), brush
-
-
 def show_3d_changes_the_three_d_view(page, browser: Browser) -> int:
     """Turn Show 3D on; returns how many pixels of the 3D view then differ from its empty background (it is
     rendered again once the surfaces are made, so the view is read until it changes)."""
@@ -146,20 +133,6 @@ def show_3d_changes_the_three_d_view(page, browser: Browser) -> int:
 def choose_consensus_method(page, method: str) -> None:
     page.click("#da-consensus-method", force=True)
     page.click(f".v-overlay .v-list-item:has-text('{method}')")
-
-
-def stroke_voxels(series: ReferenceSeries, start_ras, end_ras, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Masks ([k, j, i]) of the voxels whose centres lie within ``SURELY_INSIDE * radius`` of the stroke, and of those
-    the brush reaches (centre within the radius plus half the voxel's in-plane diagonal)."""
-    geometry = series.geometry
-    k, j, i = np.indices(geometry.array_shape)
-    centres_lps = geometry.index_to_lps(np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1).astype(float))
-    centres = centres_lps * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS
-    direction = end_ras - start_ras
-    along = np.clip((centres - start_ras) @ direction / (direction @ direction), 0.0, 1.0)
-    distance = np.linalg.norm(centres - (start_ras + along[:, None] * direction), axis=1).reshape(k.shape)
-    reach = radius + 0.5 * float(np.hypot(*geometry.spacing[:2]))
-    return distance <= SURELY_INSIDE * radius, distance <= reach
 
 
 def test_wrong_password_is_refused_in_the_page_and_changes_nothing(team, browser, tmp_path):
@@ -240,11 +213,9 @@ def test_annotate_review_and_sign_in_the_browser(team, browser, tmp_path):
             submitted = read_seg(segs[user], reference)
             liver = next(d.number for d in submitted.segments if d.label == "Liver")
             painted = submitted.mask(liver).astype(bool)
-            surely, at_most = stroke_voxels(reference, a, b, brush / 2)
+            surely, at_most = stroke_voxels(reference.geometry, a, b, brush / 2)
             assert surely.sum() > 10
-            missed, beyond = np.argwhere(surely & ~painted), np.argwhere(painted & ~at_most)
-            assert len(missed) == 0, f"{user}: voxels (k, j, i) on the stroke {a} -> {b} not painted: {missed}"
-            assert len(beyond) == 0, f"{user}: voxels (k, j, i) beyond the brush painted: {beyond}"
+            assert_only_the_stroke(painted, surely, at_most, f"{user}'s stroke {a} -> {b}")
 
         # ben signs out (a place for the reviewer); ann stays
         ben.click("#da-sign-out")
@@ -359,5 +330,139 @@ def test_an_idle_session_is_stopped_and_its_server_session_ended(team, tmp_path)
         while ended not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert ended in log.read_text()
+    finally:
+        web.stop()
+
+
+# --------------------------------------------------------------------- 2D images and cine loops
+@pytest.fixture(scope="module")
+def planar_team(tmp_path_factory):
+    """A team server with annotator ann: project dx (highdicom's DX image, case 1), project echo (a generated
+    ultrasound cine of 12 frames, case 2) and project mg (an exam of two views, pydicom's palette image twice, case
+    3), one annotator per case."""
+    folder = tmp_path_factory.mktemp("web-planar-team")
+    server, lead = started_team(folder, {"ann": "annotator"})
+    radiograph, cine = folder / "dx", folder / "echo"
+    radiograph.mkdir()
+    shutil.copy(third_party_file("highdicom/dx_image.dcm"), radiograph / "image.dcm")
+    phantoms.write_datasets([phantoms.ultrasound_cine_dataset(frames=12)], cine)
+    exam = exam_folder(folder / "mg", get_testdata_file("examples_palette.dcm"))
+    service = RemoteService(server.url, token=lead.token())
+    for number, (project, protocol, images) in enumerate((("dx", fracture_protocol(), radiograph),
+                                                          ("echo", cine_protocol(), cine),
+                                                          ("mg", load_protocol("breast-lesions-mg"), exam)), start=1):
+        lead.ok("project", "create", project, "--protocol", write_protocol(protocol, folder / f"{project}.json"),
+                "--annotators", "1")
+        lead.ok("case", "add", project, images)
+        service.assign(project, case=number, annotators=["ann"])
+    yield server, lead, {"dx": radiograph, "echo": cine, "mg": exam}
+    server.stop()
+
+
+def show_frame(page, frame: int) -> str:
+    """Move the frame slider to ``frame`` with the keyboard, a frame per key press (each an action of the page);
+    returns the line the last one left."""
+    thumb = page.locator("#da-frame .v-slider-thumb")
+    current = int(thumb.get_attribute("aria-valuenow"))
+    count = "document.querySelector('.v-window-item--active .da-messages').dataset.actions"
+    for _ in range(abs(frame - current)):
+        before = page.evaluate(count)
+        thumb.press("ArrowRight" if frame > current else "ArrowLeft")
+        page.wait_for_function(f"([before]) => {count} !== before", arg=[before])
+    return page.locator(".v-window-item--active .da-messages .v-alert").inner_text()
+
+
+def open_next_case_as_ann(browser, web: WebApp, project: str) -> tuple:
+    """ann signs in and opens her next case of ``project``: the page and the line the action left."""
+    page = browser.page(web.url)
+    sign_in_page(page, "ann", PASSWORDS["ann"])
+    wait_for_desk(page)
+    page.fill("#da-project", project)
+    return page, click_and_wait(page, "#da-next-case")
+
+
+def assert_only_the_stroke(painted: np.ndarray, surely: np.ndarray, at_most: np.ndarray, stroke: str) -> None:
+    """Every voxel surely under the brush is painted, and none the brush cannot reach ((k, j, i) listed if not)."""
+    missed, beyond = np.argwhere(surely & ~painted), np.argwhere(painted & ~at_most)
+    assert len(missed) == 0, f"{stroke}: voxels (k, j, i) on the stroke not painted: {missed}"
+    assert len(beyond) == 0, f"{stroke}: voxels (k, j, i) beyond the brush painted: {beyond}"
+
+
+def submitted_seg(server, lead: Workstation, case: int, folder: Path) -> Path:
+    """The SEG the team server keeps for ``case``, fetched as the lead."""
+    fetched = RemoteService(server.url, token=lead.token()).fetch_case(case, folder)
+    return next(Path(entry["path"]) for entry in fetched["files"] if entry["role"] == "seg")
+
+
+def test_a_radiograph_is_painted_and_submitted_in_the_browser(planar_team, browser, tmp_path):
+    """highdicom's DX image opens as one image (no frame slider), sized in mm²; the stroke is in the stored SEG."""
+    server, lead, folders = planar_team
+    web = WebApp(server, tmp_path, max_sessions=1).start()
+    try:
+        page, opened = open_next_case_as_ann(browser, web, "dx")
+        assert opened == "Case 1 opened"
+        assert page.locator("#da-frame").count() == 0 and page.locator("#da-image").count() == 0
+        assert page.locator("#da-measurements th").all_inner_texts() == ["Segment", "Voxels", "Area (mm²)"]
+        start, end, brush = paint_stroke(page, browser, "radiograph-stroke", "Fracture")
+        assert "submitted" in click_and_wait(page, "#da-submit")
+        browser.shot(page, "radiograph-submitted")
+    finally:
+        web.stop()
+    [image] = open_images(folders["dx"]).images
+    painted = read_seg(submitted_seg(server, lead, 1, tmp_path / "fetched"), image).mask(1).astype(bool)
+    surely, at_most = stroke_voxels(image.geometry, start, end, brush / 2)
+    assert surely.sum() > 10
+    assert_only_the_stroke(painted, surely, at_most, f"the stroke {start} -> {end}")
+
+
+def test_a_cine_is_painted_on_two_frames_in_the_browser(planar_team, browser, tmp_path):
+    """A generated ultrasound cine opens with a frame slider; strokes on frames 3 and 8 (not on the others) are the
+    stored SEG's two frames, each naming the cine and its frame."""
+    server, lead, folders = planar_team
+    web = WebApp(server, tmp_path, max_sessions=1).start()
+    try:
+        page, opened = open_next_case_as_ann(browser, web, "echo")
+        assert opened == "Case 2 opened"
+        strokes = []
+        for frame in (3, 8):
+            assert show_frame(page, frame) == f"Frame {frame} of 12 shown"
+            strokes.append(paint_stroke(page, browser, f"cine-stroke-frame-{frame}", "LV endocardium ED"))
+        assert "submitted" in click_and_wait(page, "#da-submit")
+    finally:
+        web.stop()
+    seg = submitted_seg(server, lead, 2, tmp_path / "fetched")
+    [cine] = open_images(folders["echo"]).images
+    stored = read_seg(seg, cine).mask(1).astype(bool)
+    assert [int(k) for k in np.flatnonzero(stored.any(axis=(1, 2)))] == [2, 7]
+    frame_grid = ImageGrid.of_pixels(cine.columns, cine.rows, 1, cine.calibration.spacing)
+    for k, (start, end, brush) in zip((2, 7), strokes, strict=True):
+        # 0.3 mm pixels, each about 4 pixels of the page: the mouse stands a page pixel (0.08 mm) from where the
+        # probe read it, which the 3 % margin of SURELY_INSIDE (0.075 mm of the 2.5 mm radius) does not cover
+        surely, at_most = stroke_voxels(frame_grid, start, end, brush / 2, surely_inside=0.9)
+        assert surely.sum() > 10
+        assert_only_the_stroke(stored[k:k + 1], surely, at_most, f"frame {k + 1}'s stroke {start} -> {end}")
+    references = []
+    for frame in pydicom.dcmread(seg).PerFrameFunctionalGroupsSequence:
+        [source] = frame.DerivationImageSequence[0].SourceImageSequence
+        references.append((source.ReferencedSOPInstanceUID, int(source.ReferencedFrameNumber)))
+    assert references == [(cine.sop_instance_uid, 3), (cine.sop_instance_uid, 8)]
+
+
+def test_an_exams_views_are_chosen_in_the_browser(planar_team, browser, tmp_path):
+    """A case of two images opens on the first with an image list (no frame slider); choosing the second brings it
+    into view (the desk says so: both views are copies of one image, so the pixels shown do not tell)."""
+    server, _, _ = planar_team
+    web = WebApp(server, tmp_path, max_sessions=1).start()
+    try:
+        page, opened = open_next_case_as_ann(browser, web, "mg")
+        assert opened == "Case 3 opened"
+        assert page.locator("#da-frame").count() == 0
+        count = "document.querySelector('.v-window-item--active .da-messages').dataset.actions"
+        before = page.evaluate(count)
+        page.click("#da-image", force=True)
+        page.click(".v-overlay .v-list-item:has-text('2: ')")
+        page.wait_for_function(f"([before]) => {count} !== before", arg=[before])
+        assert page.locator(".v-window-item--active .da-messages .v-alert").inner_text() == "Image 2 of 2 shown"
+        browser.shot(page, "exam-second-view")
     finally:
         web.stop()

@@ -151,3 +151,51 @@ def probe_at(page, x: float, y: float) -> tuple[tuple[float, float, float], tupl
     values = found.groups()
     ras = json.loads(page.get_attribute("#da-probe", "data-ras"))  # to the micrometre, where the text rounds
     return tuple(ras), tuple(int(v) for v in values[3:6]), float(values[6])
+
+
+#: The brush is a polygonal sphere (16 x 16 facets, inside the true sphere by at most 2 % of its radius) whose
+#: positions along a stroke are at most a tenth of its diameter apart, rasterized onto the voxel grid: every voxel
+#: whose centre is nearer the stroke than 97 % of the radius is painted, and no voxel that the brush does not reach
+#: (centre farther than the radius plus half the voxel's in-plane diagonal).
+SURELY_INSIDE = 0.97
+
+
+def paint_stroke(page, browser: Browser, name: str, segment: str = "Liver"):
+    """Paint a horizontal stroke across the middle of the axial view with the editor's selected segment (the
+    first, ``segment``); returns its two ends (RAS mm) and the brush diameter (mm), as the data probe read them."""
+    size = ("([segment]) => { const cells = [...document.querySelectorAll('#da-measurements td')];"
+            " const n = cells.findIndex(cell => cell.innerText === segment);"
+            " return n < 0 ? null : cells[n + 1].innerText; }")
+    before = page.evaluate(size, [segment])
+    page.click("#da-tool-SegmentEditorUI")
+    page.click("button:has(i.mdi-brush):not(#da-tool-SegmentEditorUI) >> nth=0")
+    view = axial_view(page)
+    y = view["y"] + view["height"] * 0.5
+    x0, x1 = view["x"] + view["width"] * 0.42, view["x"] + view["width"] * 0.58
+    end, _, _ = probe_at(page, x1, y)  # one mouse move each: the probe shows that position
+    start, _, brush = probe_at(page, x0, y)
+    page.mouse.down()
+    page.mouse.move(x0 + 0.01, y)  # the brush starts painting at the first move with the button down
+    page.mouse.move(x1, y, steps=12)
+    page.mouse.move(x1, y)
+    page.mouse.up()
+    page.click("#da-tool-CasePanel")
+    page.wait_for_function(f"([segment, before]) => {{ const now = ({size})([segment]);"
+                           " return now !== null && now !== before; }", arg=[segment, before])
+    browser.shot(page, name)
+    return np.array(start), np.array(end), brush
+
+
+def stroke_voxels(geometry, start_ras, end_ras, radius: float,
+                  surely_inside: float = SURELY_INSIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Masks ([k, j, i]) of the voxels whose centres lie within ``surely_inside * radius`` of the stroke, and of those
+    the brush reaches (centre within the radius plus half the voxel's in-plane diagonal), on ``geometry`` (a
+    series' grid, or a 2D image's or cine frame's as the views show it)."""
+    k, j, i = np.indices(geometry.array_shape)
+    centres_lps = geometry.index_to_lps(np.stack([i.ravel(), j.ravel(), k.ravel()], axis=1).astype(float))
+    centres = centres_lps * np.array([-1.0, -1.0, 1.0])  # LPS -> RAS
+    direction = end_ras - start_ras
+    along = np.clip((centres - start_ras) @ direction / (direction @ direction), 0.0, 1.0)
+    distance = np.linalg.norm(centres - (start_ras + along[:, None] * direction), axis=1).reshape(k.shape)
+    reach = radius + 0.5 * float(np.hypot(*geometry.spacing[:2]))
+    return distance <= surely_inside * radius, distance <= reach

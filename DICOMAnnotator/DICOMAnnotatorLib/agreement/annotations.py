@@ -7,6 +7,9 @@ in each annotator's TID 1500 SR, and is compared here:
   tracking identifier (the protocol structure's label, e.g. "L1" or "Mass") and, when an
   annotator marked one structure several times, by nearness (points) or overlap (boxes);
   each pair of matched marks gets its distance in mm (points) or its in-plane IoU (boxes);
+  marks on 2D images and cine (SCOORD, in pixels) are read with the images they lie on, match
+  only marks on the same image and frame, and are measured in mm on the image's calibration
+  (in pixels where it has none);
 - classification answers are matched by target (the matched mark, the segment's tracking
   identifier, or the case) and question; each target and question is one rated subject, and
   the case's answers give the percent agreement and, over its subjects, Krippendorff's alpha
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..dicom import Code
+from ..imaging import PlanarImage, PlanarSeries
 from ..sr import ClassificationLabel, Mark, sr_summary
 from .raters import fleiss_kappa, krippendorff_alpha, landmark_distance_mm
 
@@ -43,18 +47,38 @@ CASE_TARGET = "case"
 
 @dataclass
 class ReportedMark:
-    """One region of an annotator's SR: its structure label, graphic type and points (LPS mm)."""
+    """One region of an annotator's SR: its structure label, graphic type and points (LPS mm).
+
+    A mark on a 2D image or cine names its ``image`` and ``frame`` (1-based; None on a single-frame image), and
+    its points are in the image's plane: (column, row) times ``scale``, the image's mm per column and row there
+    (1 where the image states no calibration), and 0.
+    """
 
     label: str
     graphic_type: str
     points_mm: np.ndarray
     finding: Code | None
     tracking_uid: str | None
+    image: PlanarImage | None = None
+    frame: int | None = None
+    scale: tuple[float, float] = (1.0, 1.0)
 
     @property
     def is_box(self) -> bool:
+        """A rectangle: a POLYGON of four corners, or on a 2D image (SCOORD has no polygon) a closed POLYLINE."""
         vertices = polygon_vertices(self.points_mm)
-        return self.graphic_type == "POLYGON" and len(vertices) == 4 and _is_rectangle(self.points_mm)
+        shape = "POLYGON" if self.image is None else "POLYLINE"
+        closed = self.image is None or np.allclose(self.points_mm[0], self.points_mm[-1])
+        return self.graphic_type == shape and closed and len(vertices) == 4 and _is_rectangle(self.points_mm)
+
+    @property
+    def view(self) -> tuple[str, int | None] | None:
+        """The image (SOP Instance UID) and frame a 2D mark lies on; None for a mark in patient coordinates."""
+        return None if self.image is None else (self.image.sop_instance_uid, self.frame)
+
+    def pixels(self) -> np.ndarray:
+        """A 2D mark's points as (column, row) pixel coordinates of its image."""
+        return self.points_mm[:, :2] / np.asarray(self.scale)
 
 
 @dataclass
@@ -76,8 +100,12 @@ class MatchedMark:
     @property
     def kind(self) -> str:
         first = next(m for m in self.marks if m is not None)
-        return "box" if first.is_box else {"POINT": "point", "POLYLINE": "polyline", "ELLIPSE": "ellipse"}.get(
-            first.graphic_type, "polygon")
+        if first.is_box:
+            return "box"
+        if first.image is not None and first.graphic_type == "POLYLINE" and np.allclose(first.points_mm[0],
+                                                                                         first.points_mm[-1]):
+            return "polygon"  # SCOORD writes a closed polygon as a closed polyline
+        return {"POINT": "point", "POLYLINE": "polyline", "ELLIPSE": "ellipse"}.get(first.graphic_type, "polygon")
 
 
 @dataclass
@@ -106,16 +134,24 @@ class AnnotationAgreement:
         }
 
 
-def read_annotations(path: str | os.PathLike[str]) -> ReportedAnnotations:
-    """The marks and answers of one TID 1500 SR (any producer's; regions in patient mm only)."""
+def read_annotations(path: str | os.PathLike[str],
+                     images: PlanarSeries | PlanarImage | None = None) -> ReportedAnnotations:
+    """The marks and answers of one TID 1500 SR (any producer's): regions in patient mm, and with ``images`` (the
+    2D images or cine it annotates) the regions on them."""
     summary = sr_summary(path)
+    on = {image.sop_instance_uid: image for image in (
+        images.images if isinstance(images, PlanarSeries) else [images] if images is not None else [])}
     marks, keys = [], {}
     for region in summary["regions"]:
-        if "points_mm" not in region:
-            continue
         label = region.get("tracking_id") or (region["finding"][2] if region.get("finding") else "mark")
-        marks.append(ReportedMark(label, region["graphic_type"], np.asarray(region["points_mm"], dtype=float),
-                                  _code(region.get("finding")), region.get("tracking_uid")))
+        if "points_mm" in region:
+            mark = ReportedMark(label, region["graphic_type"], np.asarray(region["points_mm"], dtype=float),
+                                _code(region.get("finding")), region.get("tracking_uid"))
+        elif region.get("instance") in on:
+            mark = _planar_mark(label, region, on[region["instance"]])
+        else:  # on an image not given
+            continue
+        marks.append(mark)
         if region.get("tracking_uid"):
             keys[region["tracking_uid"]] = marks[-1]
     answers: dict[tuple[str, Code], Code] = {}
@@ -131,6 +167,14 @@ def read_annotations(path: str | os.PathLike[str]) -> ReportedAnnotations:
         if question is not None and answer is not None:
             answers[(target, question)] = answer
     return ReportedAnnotations(marks, answers)
+
+
+def _planar_mark(label: str, region: dict[str, Any], image: PlanarImage) -> ReportedMark:
+    pixels = np.asarray(region["points"], dtype=float)
+    scale = image.calibration.spacing_at(pixels) or (1.0, 1.0)
+    points = np.column_stack([pixels * np.asarray(scale), np.zeros(len(pixels))])
+    return ReportedMark(label, region["graphic_type"], points, _code(region.get("finding")), region.get("tracking_uid"),
+                        image=image, frame=region.get("frame"), scale=tuple(scale))
 
 
 def compare_annotations(reports: Sequence[ReportedAnnotations], annotators: Sequence[str], *,
@@ -211,7 +255,9 @@ def _place(mark: ReportedMark, annotator: int, count: int, matched: list[Matched
 
 
 def _similarity(a: ReportedMark, b: ReportedMark) -> float:
-    """In (0, 1] when two marks of one structure can be the same mark, 0 when not."""
+    """In (0, 1] when two marks of one structure can be the same mark, 0 when not (always on other images)."""
+    if a.view != b.view:
+        return 0.0
     if a.is_box and b.is_box:
         return box_iou_in_plane(a.points_mm, b.points_mm)
     distance = landmark_distance_mm(a.points_mm.mean(axis=0), b.points_mm.mean(axis=0))
@@ -326,7 +372,7 @@ def consensus_content(agreement: AnnotationAgreement, protocol: Protocol | None 
         if group.consensus_points_mm is None:
             continue
         index_of[_target_name(agreement.marks, number)] = len(marks)
-        marks.append(Mark(index=len(marks), kind=group.kind, label=group.label, points_mm=group.consensus_points_mm,
+        marks.append(Mark(index=len(marks), kind=group.kind, label=group.label, **_consensus_points(group),
                           **_mark_codes(group, protocol)))
     labels = []
     for (target, question), answer in agreement.consensus_answers.items():
@@ -337,6 +383,17 @@ def consensus_content(agreement: AnnotationAgreement, protocol: Protocol | None 
         elif target in segments:
             labels.append(ClassificationLabel(name=question, value=answer, segment=segments[target]))
     return marks, labels
+
+
+def _consensus_points(group: MatchedMark) -> dict[str, Any]:
+    """The consensus position as the SR writer takes it: LPS mm, or the pixels of the image and frame (SCOORD)."""
+    first = next(m for m in group.marks if m is not None)
+    if first.image is None:
+        return {"points_mm": group.consensus_points_mm}
+    pixels = group.consensus_points_mm[:, :2] / np.asarray(first.scale)
+    source = first.image.slices[first.image.slice_of(first.frame, f"The consensus mark of {group.label}")]
+    return {"points_mm": None, "points": pixels, "source": source,
+            "spacing": first.image.calibration.spacing_at(pixels)}
 
 
 def _mark_codes(group: MatchedMark, protocol: Protocol | None) -> dict[str, Any]:

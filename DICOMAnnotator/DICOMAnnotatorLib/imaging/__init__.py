@@ -6,7 +6,7 @@ segmentations on either grid
 annotators by code (``matching``), label-map files read and written on the series grid
 (``image_files``) and converted to and from segmentations with a protocol's label values
 (``labelmaps``), the SUV scale of a PET series (``suv``) and the SUV statistics of segments on it
-(``uptake``), and the generated phantom CT and PET series of the demo and tests (``phantoms``).
+(``uptake``), and the generated phantom CT and PET series and ultrasound cine of the demo and tests (``phantoms``).
 """
 
 from ..lazy import public_api
@@ -26,6 +26,7 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
         "pet_datasets",
         "phantom_geometry",
         "phantom_volume",
+        "ultrasound_cine_dataset",
         "write_datasets",
         "write_phantom_series",
     ],

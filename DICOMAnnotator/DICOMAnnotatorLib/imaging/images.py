@@ -193,6 +193,11 @@ class PlanarSeries:
         return len(self.images)
 
     @property
+    def is_colour(self) -> bool:
+        """Whether an image of the series is shown in colour (no window presets apply to it)."""
+        return any(image.is_colour for image in self.images)
+
+    @property
     def slices(self) -> tuple[SliceSource, ...]:
         """Every frame of every image, image by image."""
         return tuple(source for image in self.images for source in image.slices)

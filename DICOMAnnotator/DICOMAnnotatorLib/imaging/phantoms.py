@@ -1,4 +1,4 @@
-"""Synthetic but standard-conformant CT and PET series for the demo and the tests.
+"""Synthetic but standard-conformant CT and PET series and an ultrasound cine for the demo and the tests.
 
 The product cannot depend on third-party test data, so the demo makes its own: a
 phantom (body, liver, lesion, vertebra) in any orientation, written as real DICOM CT
@@ -20,12 +20,14 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.tag import Tag
 from pydicom.uid import (
     CTImageStorage,
     EnhancedCTImageStorage,
     EnhancedPETImageStorage,
     ExplicitVRLittleEndian,
     PositronEmissionTomographyImageStorage,
+    UltrasoundMultiFrameImageStorage,
     generate_uid,
 )
 
@@ -292,6 +294,59 @@ def write_phantom_series(folder: str | os.PathLike[str], geometry: VolumeGeometr
     hu, labels = phantom_volume(geometry)
     write_datasets(ct_datasets(geometry, hu), folder)
     return geometry, hu, labels
+
+
+def ultrasound_cine_dataset(frames: int = 12, rows: int = 96, columns: int = 128, *, mm_per_pixel: float = 0.3,
+                            frame_time_ms: float = 40.0, patient_name: str = "Phantom^Echo",
+                            patient_id: str = "PHANTOM-ECHO", study_uid: str | None = None) -> Dataset:
+    """An ultrasound cine (US Multi-frame Image, PS3.3 A.7) of a "ventricle": a dark ellipse whose radii shrink and
+    grow once over the loop (end diastole at frame 1, end systole half way), in a speckled greyscale sector.
+
+    Calibrated as scanners calibrate ultrasound: one 2D region of the Sequence of Ultrasound Regions with
+    ``mm_per_pixel`` as Physical Delta X and Y in centimetres (C.8.5.5.1), no Pixel Spacing; Frame Time and Cine
+    Rate give the loop's timing (C.7.6.5).
+    """
+    common = _common_attributes(phantom_geometry(), patient_name, patient_id, study_uid, None)
+    for keyword in ("FrameOfReferenceUID", "PositionReferenceIndicator", "PatientPosition"):
+        delattr(common, keyword)
+    common.Modality, common.SeriesDescription, common.BodyPartExamined = "US", "Phantom echo cine", "HEART"
+    ds = _new_instance(UltrasoundMultiFrameImageStorage, common)
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "CHEST", "0001"]  # transthoracic: through the chest
+    ds.InstanceNumber = 1
+    ds.PatientOrientation = ""
+    ds.NumberOfFrames = frames
+    ds.FrameIncrementPointer = Tag("FrameTime")
+    ds.FrameTime = _ds_number(frame_time_ms)
+    ds.CineRate = int(round(1000.0 / frame_time_ms))
+    ds.RecommendedDisplayFrameRate = ds.CineRate
+    ds.LossyImageCompression = "00"
+    region = Dataset()
+    region.RegionSpatialFormat = 1  # 2D
+    region.RegionDataType = 1  # tissue
+    region.RegionFlags = 0
+    region.RegionLocationMinX0, region.RegionLocationMinY0 = 0, 0
+    region.RegionLocationMaxX1, region.RegionLocationMaxY1 = columns - 1, rows - 1
+    region.PhysicalUnitsXDirection = region.PhysicalUnitsYDirection = 3  # cm
+    region.PhysicalDeltaX = region.PhysicalDeltaY = mm_per_pixel / 10.0
+    region.ReferencePixelX0, region.ReferencePixelY0 = columns // 2, 0
+    ds.SequenceOfUltrasoundRegions = [region]
+    rng = np.random.default_rng(7)
+    j, i = np.mgrid[0:rows, 0:columns]
+    loop = []
+    for frame in range(frames):
+        squeeze = 0.75 + 0.25 * np.cos(2 * np.pi * frame / frames)  # 1 at end diastole, 0.5 at end systole
+        cavity = ((i - columns / 2) / (columns * 0.22 * squeeze)) ** 2 + ((j - rows * 0.55) / (rows * 0.35)) ** 2 <= 1
+        image = np.clip(rng.normal(140, 25, (rows, columns)), 0, 255)
+        image[cavity] = np.clip(rng.normal(20, 8, int(cavity.sum())), 0, 255)
+        loop.append(image)
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = rows, columns
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.PixelData = np.asarray(loop, dtype=np.uint8).tobytes()
+    return ds
 
 
 # --------------------------------------------------------------------- internals

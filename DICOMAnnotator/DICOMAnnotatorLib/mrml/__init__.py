@@ -2,7 +2,8 @@
 segmentation and volume nodes to and from the core's types (``bridge``), runs the annotator's
 session (``annotation``) and the reviewer's (``review``, ``marks_review``), keeps each case's nodes in
 its own subject-hierarchy folder (``hierarchy``), 2D images and cine loops as Slicer's DICOM plugins
-show them (``planar``), segmentations as closed surfaces in 3D views on demand (``surfaces``), and
+show them (``planar``), a case's 2D images shown one image or frame at a time with segments kept per frame
+(``planar_views``), segmentations as closed surfaces in 3D views on demand (``surfaces``), and
 the two desks the Slicer modules' Logic calls (``cases``). Tested headless on the ``slicer-core`` wheel.
 """
 
@@ -14,4 +15,5 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "cases": ["AnnotatorDesk", "ReviewerDesk"],
     "hierarchy": ["remove_nodes"],
     "planar": ["CineNodes", "cine_sequence", "image_volume_node", "open_planar_series"],
+    "planar_views": ["PlanarViews"],
 })

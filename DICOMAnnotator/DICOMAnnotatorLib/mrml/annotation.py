@@ -30,11 +30,11 @@ import numpy as np
 from ..atomic import atomic_path
 from ..dicom import Code
 from ..errors import InputError
-from ..imaging import ReferenceSeries, Segmentation, segment_key
+from ..imaging import PlanarSeries, ReferenceSeries, Segmentation, segment_key
 from ..protocols import AnnotationKind, Protocol, StructureTemplate, WindowPreset
 from ..seg import read_seg, write_seg
 from . import bridge
-from .hierarchy import case_folder
+from .planar_views import open_case_images, require_one_image
 
 #: The target of a label about the whole case rather than one structure.
 CASE_TARGET = "case"
@@ -70,24 +70,42 @@ class SubmissionFiles:
 class AnnotationSession:
     """The annotator's work on one series with one protocol, held in MRML nodes of ``scene``.
 
+    A series of 2D images or cine loops is shown as :class:`.planar_views.PlanarViews` (one image or frame in
+    view, segments painted frame by frame, marks on the image and frame they are placed on); its segments lie on
+    its one image or cine, the :attr:`reference` of the SEG.
+
     :param volume_node, owns_volume: the series' volume and whether it goes with the case
-        (:func:`.hierarchy.case_folder`).
+        (:func:`.hierarchy.case_folder`); 2D images and cine make their own nodes.
     :param name: the name of the case's subject-hierarchy folder (default: protocol title and user).
     """
 
-    def __init__(self, scene, series: ReferenceSeries, protocol: Protocol, *, user: str,
+    def __init__(self, scene, series: ReferenceSeries | PlanarSeries, protocol: Protocol, *, user: str,
                  volume_node=None, owns_volume: bool = False, name: str | None = None) -> None:
         self.scene, self.series, self.protocol, self.user = scene, series, protocol, user
-        self.folder = case_folder(scene, series, name or f"{protocol.title} - {user}", volume_node,
-                                  owns_volume=owns_volume)
-        self.volume_node = self.folder.volume_node
+        name = name or f"{protocol.title} - {user}"
+        if isinstance(series, PlanarSeries) and protocol.segment_structures:
+            require_one_image(series, f"The segments of protocol '{protocol.id}'")
+        self.folder, self.views = open_case_images(scene, series, name, volume_node, owns_volume=owns_volume)
+        #: What the SEG lies on: the series, or its one 2D image or cine.
+        self.reference = series.images[0] if isinstance(series, PlanarSeries) and len(series.images) == 1 else series
         self.segmentation_node = self.folder.add(
             scene.AddNewNodeByClass("vtkMRMLSegmentationNode", f"{protocol.title} - {user}"))
         self.segmentation_node.CreateDefaultDisplayNodes()
-        self.segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(self.volume_node)
-        #: The markups node of each landmark or box structure, by structure label.
+        if self.views is not None:
+            self.views.attach(self.segmentation_node)
+            self.views.on_change.append(self._show_view_markups)
+        else:
+            self.segmentation_node.SetReferenceImageGeometryParameterFromVolumeNode(self.volume_node)
+        #: The markups node of each landmark or box structure, by structure label, on the image (and frame) in view.
         self.markups: dict[str, Any] = {}
+        #: The markups nodes of every image and frame shown so far, by (image index, frame index).
+        self._markups_by_view: dict[tuple[int, int], dict[str, Any]] = {(0, 0): self.markups}
         self.labels: dict[tuple[str, str], Code] = {}
+
+    @property
+    def volume_node(self):
+        """The volume the user paints on: the series', or the 2D image or cine frame in view."""
+        return self.views.volume_node if self.views is not None else self.folder.volume_node
 
     # ----------------------------------------------------------------- protocol
     def apply_protocol(self) -> list[str]:
@@ -95,11 +113,7 @@ class AnnotationSession:
         colour images, none of a CT preset on another modality: ``Protocol.settings_for``); returns the segment
         IDs."""
         segment_ids = bridge.ensure_segments(self.segmentation_node, self.protocol.segment_descriptions())
-        for structure in self.protocol.structures:
-            if structure.kind in MARKUPS_CLASS and structure.label not in self.markups:
-                node = self.folder.add(self.scene.AddNewNodeByClass(MARKUPS_CLASS[structure.kind], structure.label))
-                node.CreateDefaultDisplayNodes()
-                self.markups[structure.label] = node
+        self._add_markups(self.markups)
         if self.window_presets:
             self.apply_window(self.window_presets[0])
         return segment_ids
@@ -112,7 +126,8 @@ class AnnotationSession:
         return self.protocol.settings_for(self.series.modality).window_presets
 
     def apply_window(self, preset: WindowPreset | str) -> WindowPreset:
-        """Set the volume's window/level to a preset of the protocol for the series' modality (by name or object)."""
+        """Set the volume's window/level (every image's on 2D images) to a preset of the protocol for the series'
+        modality (by name or object)."""
         if isinstance(preset, str):
             found = [p for p in self.window_presets if p.name == preset]
             if not found:
@@ -120,9 +135,10 @@ class AnnotationSession:
                                  f"{self.series.modality or 'these'} images; it has "
                                  + (", ".join(repr(p.name) for p in self.window_presets) or "none"))
             preset = found[0]
-        display = self.volume_node.GetScalarVolumeDisplayNode()
-        display.SetAutoWindowLevel(0)
-        display.SetWindowLevel(preset.width, preset.center)
+        for node in self.views.volume_nodes() if self.views is not None else [self.volume_node]:
+            display = node.GetScalarVolumeDisplayNode()  # every image of an exam, each cine's frames
+            display.SetAutoWindowLevel(0)
+            display.SetWindowLevel(preset.width, preset.center)
         return preset
 
     def segmentation_nodes(self) -> list:
@@ -130,19 +146,55 @@ class AnnotationSession:
         return [self.segmentation_node]
 
     def markups_node(self, label: str):
-        """This case's markups node holding the landmarks or boxes of structure ``label``, or None."""
+        """This case's markups node holding the landmarks or boxes of structure ``label`` (on the image and frame
+        in view), or None."""
         return self.markups.get(label)
+
+    def _add_markups(self, markups: dict[str, Any], suffix: str = "") -> None:
+        """A markups node for each landmark and box structure missing from ``markups``."""
+        for structure in self.protocol.structures:
+            if structure.kind in MARKUPS_CLASS and structure.label not in markups:
+                node = self.folder.add(self.scene.AddNewNodeByClass(MARKUPS_CLASS[structure.kind],
+                                                                    structure.label + suffix))
+                node.CreateDefaultDisplayNodes()
+                markups[structure.label] = node
+
+    def _show_view_markups(self) -> None:
+        """The image or frame in view changed: its marks show, the others' hide (they lie on other pixels)."""
+        view = (self.views.image_index, self.views.frame_index)
+        self.markups = self._markups_by_view.setdefault(view, {})
+        self._add_markups(self.markups, self._view_name(*view))
+        for shown, nodes in self._markups_by_view.items():
+            for node in nodes.values():
+                node.GetDisplayNode().SetVisibility(shown == view)
+
+    def _view_name(self, image: int, frame: int) -> str:
+        in_series = f" image {image + 1}" if len(self.views.images) > 1 else ""
+        return in_series + (f" frame {frame + 1}" if self.views.images[image].frame_count > 1 else "")
 
     def close(self) -> None:
         """Remove the case's nodes (its folder) from the scene; the session is not used afterwards."""
-        self.folder.remove()
-        self.markups = {}
+        if self.views is not None:
+            self.views.close()
+        else:
+            self.folder.remove()
+        self.markups, self._markups_by_view = {}, {}
 
     # ----------------------------------------------------------------- progress
     def segmentation(self) -> Segmentation:
-        """The segments as drawn, on the series grid, authored by the user under the protocol."""
+        """The segments as drawn, on the series grid (every frame of a cine), authored by the user under the
+        protocol."""
+        if self.views is not None:
+            return self.views.segmentation(self.segmentation_node, author=self.user, protocol_id=self.protocol.id)
         return bridge.segmentation_from_nodes(self.segmentation_node, self.volume_node, reference=self.series,
-                                                   author=self.user, protocol_id=self.protocol.id)
+                                              author=self.user, protocol_id=self.protocol.id)
+
+    def _show(self, segmentation: Segmentation) -> None:
+        """Put ``segmentation`` (a draft, an AI draft) into the segmentation node, on every frame it covers."""
+        if self.views is not None:
+            self.views.replace(self.segmentation_node, segmentation)
+        else:
+            bridge.segmentation_to_node(segmentation, self.scene, self.volume_node, node=self.segmentation_node)
 
     def checklist(self, segmentation: Segmentation | None = None) -> list[ChecklistItem]:
         """Each structure with how often it is annotated; a required one with count 0 is not done.
@@ -164,12 +216,11 @@ class AnnotationSession:
         return items
 
     def _markups_count(self, structure: StructureTemplate) -> int:
-        node = self.markups_node(structure.label)
-        if node is None:
-            return 0
+        """Points, or boxes placed (one per image and frame at most), of a structure."""
+        nodes = [markups[structure.label] for markups in self._markups_by_view.values() if structure.label in markups]
         if structure.kind is AnnotationKind.BOX:
-            return 1 if node.GetNumberOfControlPoints() > 0 else 0
-        return node.GetNumberOfControlPoints()
+            return sum(1 for node in nodes if node.GetNumberOfControlPoints() > 0)
+        return sum(node.GetNumberOfControlPoints() for node in nodes)
 
     # ----------------------------------------------------------------- labels and marks
     def set_label(self, target: str, classification: str, value: Code) -> None:
@@ -189,7 +240,10 @@ class AnnotationSession:
         self.labels[(target, classification)] = value
 
     def marks(self) -> list[dict[str, Any]]:
-        """Landmarks and boxes in the CLI's marks form, in patient LPS millimetres."""
+        """Landmarks and boxes in the CLI's marks form: in patient LPS millimetres on a volume, in the pixels of
+        their image and frame on 2D images and cine."""
+        if self.views is not None:
+            return self._planar_marks()
         marks = []
         for structure in self.protocol.structures:
             node = self.markups_node(structure.label) if structure.kind in MARKUPS_CLASS else None
@@ -205,6 +259,52 @@ class AnnotationSession:
                 marks.append({"kind": "box", "label": structure.label,
                               "points_mm": _box_corners_lps(node, self.series.geometry)})
         return marks
+
+    def _planar_marks(self) -> list[dict[str, Any]]:
+        """Marks on 2D images and cine: pixels of the image (and frame) each was placed on (PS3.3 C.18.6.1.1)."""
+        marks = []
+        for structure in self.protocol.structures:
+            if structure.kind not in MARKUPS_CLASS:
+                continue
+            for (index, frame), nodes in sorted(self._markups_by_view.items()):
+                node = nodes.get(structure.label)
+                if node is None or node.GetNumberOfControlPoints() == 0:
+                    continue
+                image = self.views.images[index]
+                where = {"label": structure.label, "instance": image.sop_instance_uid,
+                         **({"frame": frame + 1} if image.frame_count > 1 else {})}
+                if structure.kind is AnnotationKind.LANDMARK:
+                    for n in range(node.GetNumberOfControlPoints()):
+                        position = [0.0, 0.0, 0.0]
+                        node.GetNthControlPointPositionWorld(n, position)
+                        marks.append({"kind": "point", **where,
+                                      "points": [self.views.pixel_of(bridge.lps_point(position), index)]})
+                else:
+                    bounds = [0.0] * 6
+                    node.GetRASBounds(bounds)
+                    corners = np.array([self.views.pixel_of(bridge.lps_point([bounds[a], bounds[b], 0.0]), index)
+                                        for a, b in ((0, 2), (1, 3))])
+                    low = np.clip(corners.min(axis=0), 0, [image.columns, image.rows])  # a box ends at its image's edge
+                    high = np.clip(corners.max(axis=0), 0, [image.columns, image.rows])
+                    marks.append({"kind": "box", **where, "points": [low.tolist(), high.tolist()]})
+        return marks
+
+    def _restore_planar_marks(self, marks: list[dict[str, Any]]) -> None:
+        """Put a draft's marks back on the images and frames they were placed on."""
+        uids = [image.sop_instance_uid for image in self.views.images]
+        for mark in marks:
+            index = uids.index(mark["instance"]) if mark.get("instance") in uids else 0
+            view = (index, int(mark.get("frame", 1)) - 1)
+            nodes = self._markups_by_view.setdefault(view, {})
+            self._add_markups(nodes, self._view_name(*view))
+            node = nodes.get(mark["label"])
+            corners = [self.views.lps_of(point, index) for point in mark["points"]]
+            if node is not None and mark["kind"] == "point":
+                node.AddControlPointWorld(*bridge.ras_point(corners[0]))
+            elif node is not None and mark["kind"] == "box":
+                _set_box_from_corners(node, [corners[0], corners[-1] if len(corners) == 2 else corners[2]],
+                                      self.views.images[index].geometry)
+        self._show_view_markups()
 
     # ----------------------------------------------------------------- drafts and submission
     def save_draft(self, folder: str | os.PathLike[str]) -> SubmissionFiles:
@@ -223,13 +323,15 @@ class AnnotationSession:
     def resume_draft(self, files: SubmissionFiles) -> None:
         """Load a draft's segments into the segmentation node and its labels and marks into the session."""
         if files.seg.exists():  # a protocol of landmarks or boxes only has no SEG
-            bridge.segmentation_to_node(read_seg(files.seg, self.series), self.scene, self.volume_node,
-                                             node=self.segmentation_node)
+            self._show(read_seg(files.seg, self.reference))
         content = json.loads(files.annotations.read_text(encoding="utf-8"))
         marks = content.get("marks", [])
-        for node in self.markups.values():  # the draft replaces the marks, it does not add to them
-            node.RemoveAllControlPoints()
-        for mark in marks:
+        for nodes in self._markups_by_view.values():  # the draft replaces the marks, it does not add to them
+            for node in nodes.values():
+                node.RemoveAllControlPoints()
+        if self.views is not None:
+            self._restore_planar_marks(marks)
+        for mark in marks if self.views is None else ():
             node = self.markups_node(mark["label"])
             if node is not None and mark["kind"] == "point":
                 node.AddControlPointWorld(*bridge.ras_point(mark["points_mm"][0]))
@@ -246,7 +348,7 @@ class AnnotationSession:
         Its segments become the protocol's (by code), drawn by the annotator from here on; a probability
         map counts where it is at least 0.5, so the annotator edits what the model predicted.
         """
-        drafted = read_seg(seg, self.series)
+        drafted = read_seg(seg, self.reference)
         descriptions, cropped = [], {}
         for segment in drafted.segments:
             structure = self.protocol.structure_for_segment(segment)
@@ -256,8 +358,9 @@ class AnnotationSession:
             descriptions.append(structure.segment_description())
             if values.size:
                 cropped[structure.label_value] = (box, values if values.dtype == bool else values >= 0.5)
-        start = Segmentation.from_cropped_masks(self.series.geometry, descriptions, cropped, reference=self.series)
-        bridge.segmentation_to_node(start, self.scene, self.volume_node, node=self.segmentation_node)
+        start = Segmentation.from_cropped_masks(self.reference.geometry, descriptions, cropped,
+                                                reference=self.reference)
+        self._show(start)
         return [d.label for d in descriptions]
 
     def files_in(self, folder: str | os.PathLike[str], kind: str) -> SubmissionFiles:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..imaging import ReferenceSeries
+from ..imaging import PlanarSeries, ReferenceSeries, open_images
 from ..protocols import Protocol
 from ..review import CaseState
 from ..server import connect
@@ -67,7 +67,8 @@ class SignatureView:
 
 
 #: Gives the volume node of a case's series (e.g. loaded from Slicer's DICOM database), or None.
-#: The volume belongs to the case: it leaves the scene when the case closes.
+#: The volume belongs to the case: it leaves the scene when the case closes. Not asked for a case of 2D images or
+#: cine loops, whose nodes the core makes as Slicer's DICOM plugins do (:mod:`.planar`).
 VolumeLoader = Callable[[CaseView], Any]
 
 
@@ -139,10 +140,10 @@ class _Desk:
         self._require_case()
         return self.session
 
-    def _open(self, case: CaseView, load_volume: VolumeLoader | None, create: Callable[[Any], Any],
-              prepare: Callable[[Any], None]):
+    def _open(self, case: CaseView, series: ReferenceSeries | PlanarSeries, load_volume: VolumeLoader | None,
+              create: Callable[[Any], Any], prepare: Callable[[Any], None]):
         """Open ``case``: ``create(volume)`` its session, then ``prepare(session)``; on failure nothing stays."""
-        volume = load_volume(case) if load_volume is not None else None
+        volume = load_volume(case) if load_volume is not None and isinstance(series, ReferenceSeries) else None
         try:
             session = create(volume)
         except BaseException:
@@ -205,7 +206,7 @@ class AnnotatorDesk(_Desk):
             self.close_case()
         protocol = self._protocol(project)
         case = self._case_from(found)
-        series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)
+        series = open_images(case.image_location, series_uid=case.series_uid)
 
         def prepare(session: AnnotationSession) -> None:
             session.apply_protocol()
@@ -216,7 +217,7 @@ class AnnotatorDesk(_Desk):
                 self._start_from_ai_draft(session, case)
             self.service.open_case(case.id)
 
-        return self._open(case, load_volume, lambda volume: AnnotationSession(
+        return self._open(case, series, load_volume, lambda volume: AnnotationSession(
             self.scene, series, protocol, user=self.user, volume_node=volume, owns_volume=True,
             name=case_folder_name(case)), prepare)
 
@@ -290,7 +291,7 @@ class ReviewerDesk(_Desk):
         case = self._case_from(found)
         files = self._files(case.id)
         submitted = [s for s in shown["submissions"] if s["round"] == case.round]
-        series = ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid)
+        series = open_images(case.image_location, series_uid=case.series_uid)
         recorded = [c for c in shown["consensus"] if c["round"] == case.round]
         options = {"reviewer": self.user, "owns_volume": True, "name": case_folder_name(case)}
         if all(s["seg"] is None for s in submitted):  # landmarks, boxes and labels only: the SRs
@@ -310,7 +311,7 @@ class ReviewerDesk(_Desk):
             if recorded:
                 session.load_consensus(files[(f"consensus_{kind}", recorded[-1]["user"], case.round)])
 
-        session = self._open(case, load_volume, create, prepare)
+        session = self._open(case, series, load_volume, create, prepare)
         self.action = action
         return session
 
@@ -372,7 +373,7 @@ def measurement_report(session: AnnotationSession, files: SubmissionFiles):
     segmentation = files.segmentation
     if segmentation is None or [s.number for s in segmentation.segments] != \
             list(range(1, len(segmentation.segments) + 1)):  # the SEG renumbered its segments: read them back
-        segmentation = read_seg(files.seg, session.series)
+        segmentation = read_seg(files.seg, session.reference)
     labels = read_labels(files.annotations, segmentation.segments, marks, session.protocol)
     measured = measure_on_series(segmentation, session.series)
     return build_sr(segmentation, read_header(files.seg), measured, labels=labels,

@@ -6,7 +6,8 @@ become locked markups nodes (points in one point list, each box a closed curve),
 table lists every pair of annotators per marked structure (distance or IoU) and every disputed
 answer, and the consensus (marks at the annotators' mean position, answers by majority) is
 what the core records from the submitted SR files (:func:`review.record_consensus`); it is
-shown here, not edited.
+shown here, not edited. On 2D images and cine (a mammography exam's views) each mark is shown on the image and
+frame it lies on (:class:`.planar_views.PlanarViews`), and only while that image and frame are in view.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from ..agreement import (
     AnnotationAgreement,
@@ -24,10 +27,10 @@ from ..agreement import (
     read_annotations,
 )
 from ..errors import InputError
-from ..imaging import ReferenceSeries
+from ..imaging import PlanarSeries, ReferenceSeries
 from ..review import write_consensus_sr
 from . import bridge
-from .hierarchy import case_folder
+from .planar_views import open_case_images
 
 
 class MarksReviewSession:
@@ -36,31 +39,51 @@ class MarksReviewSession:
     #: The consensus is computed from the submitted SRs and recorded as it is.
     editable_consensus = False
 
-    def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
-                 reviewer: str, protocol, threshold: float = 0.5, volume_node=None, owns_volume: bool = False,
-                 name: str | None = None) -> None:
+    def __init__(self, scene, series: ReferenceSeries | PlanarSeries,
+                 submissions: Sequence[tuple[str, str | os.PathLike[str]]], *, reviewer: str, protocol,
+                 threshold: float = 0.5, volume_node=None, owns_volume: bool = False, name: str | None = None) -> None:
         if not submissions:
             raise InputError(f"No submission to review for {series.description}")
         self.scene, self.series, self.reviewer, self.protocol = scene, series, reviewer, protocol
         self.names = [name for name, _ in submissions]
         self.paths = [Path(path) for _, path in submissions]
-        self.reports = [read_annotations(path) for path in self.paths]
+        self.images = series if isinstance(series, PlanarSeries) else None
+        self.reports = [read_annotations(path, self.images) for path in self.paths]
         self.threshold = threshold
-        self.folder = case_folder(scene, series, name or f"Review - {reviewer}", volume_node, owns_volume=owns_volume)
-        self.volume_node = self.folder.volume_node
+        self.folder, self.views = open_case_images(scene, series, name or f"Review - {reviewer}", volume_node,
+                                                   owns_volume=owns_volume)
+        #: The image and frame (indexes) each node of a 2D mark lies on, by node ID.
+        self._view_of: dict[str, tuple[int, int]] = {}
+        self.shown: str | None = None
         self.nodes = {name: self._marks_nodes(f"Submission: {name}", report.marks)
                       for name, report in zip(self.names, self.reports, strict=True)}
         self.consensus_node = None
         self.consensus_method: str | None = None
+        if self.views is not None:
+            self.views.on_change.append(self._show)
+            self._show()
+
+    @property
+    def volume_node(self):
+        """The volume the marks are shown on: the series', or the 2D image or cine frame in view."""
+        return self.views.volume_node if self.views is not None else self.folder.volume_node
 
     # ----------------------------------------------------------------- compare
     def show_only(self, name: str | None) -> None:
         """Show one annotator's marks (or, with None, everybody's) and hide the others."""
         if name is not None and name not in self.nodes:
             raise InputError(f"No submission by '{name}'; the case has {', '.join(self.names)}")
-        for other, nodes in self.nodes.items():
+        self.shown = name
+        self._show()
+
+    def _show(self) -> None:
+        """Each annotator's marks as chosen (:meth:`show_only`); a 2D mark only while its image and frame are in
+        view."""
+        view = (self.views.image_index, self.views.frame_index) if self.views is not None else None
+        for other, nodes in [*self.nodes.items(), (None, self.consensus_node or [])]:
             for node in nodes:
-                node.GetDisplayNode().SetVisibility(name is None or other == name)
+                in_view = self._view_of.get(node.GetID(), view) == view
+                node.GetDisplayNode().SetVisibility(in_view and (self.shown is None or other in (None, self.shown)))
 
     def segmentation_nodes(self) -> list:
         """None: the case's marks are markups nodes, which 3D views show as they are."""
@@ -95,16 +118,17 @@ class MarksReviewSession:
         agreement = self.agreement()
         marks, _ = consensus_content(agreement, self.protocol)
         self._remove_consensus()
-        self.consensus_node = self._marks_nodes("Consensus", [
-            ReportedMark(mark.label, mark.graphic_type, mark.points_mm, mark.finding, None) for mark in marks])
+        self.consensus_node = self._marks_nodes("Consensus", [self._reported(mark) for mark in marks])
         self.consensus_method = "majority"
+        self._show()
         return agreement
 
     def load_consensus(self, path: str | os.PathLike[str]) -> None:
         """Show a consensus SR recorded earlier (e.g. before the previous review tier)."""
         self._remove_consensus()
-        self.consensus_node = self._marks_nodes("Consensus (recorded)", read_annotations(path).marks)
+        self.consensus_node = self._marks_nodes("Consensus (recorded)", read_annotations(path, self.images).marks)
         self.consensus_method = "recorded"
+        self._show()
 
     def export(self, folder: str | os.PathLike[str], formats: Sequence[str] = ("sr",), *,
                force: bool = False) -> dict[str, Path]:
@@ -120,29 +144,54 @@ class MarksReviewSession:
 
     def close(self) -> None:
         """Remove the case's nodes (its folder) from the scene; the session is not used afterwards."""
-        self.folder.remove()
+        if self.views is not None:
+            self.views.close()
+        else:
+            self.folder.remove()
         self.nodes, self.consensus_node = {}, None
 
     # ----------------------------------------------------------------- nodes
+    def _positions(self, mark: ReportedMark):
+        """A mark's points (a polygon's distinct vertices) in patient LPS, or on the plane of its image's frame."""
+        if mark.image is None:
+            return polygon_vertices(mark.points_mm)
+        return [self.views.lps_of(pixel, self._image_index(mark)) for pixel in polygon_vertices(mark.pixels())]
+
+    def _image_index(self, mark: ReportedMark) -> int:
+        return [image.sop_instance_uid for image in self.views.images].index(mark.image.sop_instance_uid)
+
+    def _reported(self, mark) -> ReportedMark:
+        """A consensus mark (as the SR writer takes it) as shown: in patient LPS, or in the pixels of its image."""
+        if mark.points is None:
+            return ReportedMark(mark.label, mark.graphic_type, mark.points_mm, mark.finding, None)
+        image = next(i for i in self.images.images if i.sop_instance_uid == mark.source.sop_instance_uid)
+        return ReportedMark(mark.label, mark.graphic_type, np.column_stack([mark.points, np.zeros(len(mark.points))]),
+                            mark.finding, None, image=image, frame=mark.source.frame_number)
+
     def _remove_consensus(self) -> None:
         for node in self.consensus_node or ():
             self.folder.remove_node(node)
 
     def _marks_nodes(self, name: str, marks: Sequence[ReportedMark]) -> list:
-        """Locked markups of ``marks``: one point list for the points, a closed curve for each box or polygon."""
+        """Locked markups of ``marks``: one point list for the points (a point list per 2D point), a closed curve for
+        each box or polygon; a 2D mark's node notes the image and frame it lies on."""
         nodes = []
-        points = [mark for mark in marks if mark.graphic_type == "POINT"]
+        points = [mark for mark in marks if mark.graphic_type == "POINT" and mark.image is None]
         if points:
             node = self.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode", name)
             for mark in points:
                 node.AddControlPointWorld(*bridge.ras_point(mark.points_mm[0]), mark.label)
             nodes.append(node)
         for mark in marks:
-            if mark.graphic_type == "POINT":
+            if mark.graphic_type == "POINT" and mark.image is None:
                 continue
-            node = self.scene.AddNewNodeByClass("vtkMRMLMarkupsClosedCurveNode", f"{name}: {mark.label}")
-            for corner in polygon_vertices(mark.points_mm):
+            point = mark.graphic_type == "POINT"
+            node = self.scene.AddNewNodeByClass("vtkMRMLMarkupsFiducialNode" if point else
+                                                "vtkMRMLMarkupsClosedCurveNode", f"{name}: {mark.label}")
+            for corner in self._positions(mark):
                 node.AddControlPointWorld(*bridge.ras_point(corner), mark.label)
+            if mark.image is not None:
+                self._view_of[node.GetID()] = (self._image_index(mark), (mark.frame or 1) - 1)
             nodes.append(node)
         for node in nodes:
             self.folder.add(node)

@@ -21,6 +21,7 @@ import slicer
 from ..dicom import header_value
 from ..imaging import ImageGrid, PlanarImage, PlanarSeries
 from .bridge import INSTANCE_UIDS_ATTRIBUTE, set_voxels, volume_node_from_array
+from .hierarchy import remove_nodes
 
 #: The frame (1-based, as DICOM's Referenced Frame Number) a frame volume of a cine shows.
 FRAME_ATTRIBUTE = "DICOMAnnotator.FrameNumber"
@@ -61,7 +62,7 @@ def cine_sequence(scene: slicer.vtkMRMLScene, image: PlanarImage, name: str | No
             set_voxels(frame, voxels[k:k + 1])
             _name_source(frame, image, k)
         sequence.SetDataNodeAtValue(frame, value)
-    scene.RemoveNode(frame)
+    remove_nodes(scene, [frame])  # with its display node, which RemoveNode would leave in the scene
     logic = sequences_logic(scene)
     browser = scene.AddNewNodeByClass("vtkMRMLSequenceBrowserNode", f"{name} browser")
     browser.SetPlaybackRateFps(frames_per_second(image.datasets[0]))

@@ -16,10 +16,10 @@ from pathlib import Path
 from ..agreement import AgreementReport, ConsensusResult, build_consensus, segmentation_agreement
 from ..errors import InputError
 from ..export import export_models, export_nifti
-from ..imaging import Provenance, ReferenceSeries, Segmentation
+from ..imaging import PlanarSeries, Provenance, ReferenceSeries, Segmentation
 from ..seg import read_segs, write_seg
 from . import bridge
-from .hierarchy import case_folder
+from .planar_views import open_case_images, require_one_image
 
 
 @dataclass(frozen=True)
@@ -34,27 +34,48 @@ class AgreementRow:
 
 
 class ReviewSession:
-    """The submissions of one case, loaded for comparison, consensus and sign-off."""
+    """The submissions of one case, loaded for comparison, consensus and sign-off.
+
+    On a 2D image or cine (a :class:`PlanarSeries` of one image) every submission and the consensus are shown on
+    the frame in view (:class:`.planar_views.PlanarViews`); the consensus is edited frame by frame.
+    """
 
     #: The consensus is a segmentation node the reviewer edits in the Segment Editor before recording it.
     editable_consensus = True
 
-    def __init__(self, scene, series: ReferenceSeries, submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
+    def __init__(self, scene, series: ReferenceSeries | PlanarSeries,
+                 submissions: Sequence[tuple[str, str | os.PathLike[str]]], *,
                  reviewer: str, volume_node=None, owns_volume: bool = False, name: str | None = None) -> None:
         if not submissions:
             raise InputError(f"No submission to review for {series.description}")
         self.scene, self.series, self.reviewer = scene, series, reviewer
         self.names = [name for name, _ in submissions]
         self.paths = [Path(path) for _, path in submissions]
-        self.segmentations = read_segs(self.paths, series)
-        self.folder = case_folder(scene, series, name or f"Review - {reviewer}", volume_node, owns_volume=owns_volume)
-        self.volume_node = self.folder.volume_node
-        self.nodes = {name: self.folder.add(bridge.segmentation_to_node(segmentation, scene, self.volume_node,
-                                                                        name=f"Submission: {name}"))
+        name = name or f"Review - {reviewer}"
+        if isinstance(series, PlanarSeries):
+            require_one_image(series, "The submitted segments")
+        #: What the SEGs lie on: the series, or its one 2D image or cine.
+        self.reference = series.images[0] if isinstance(series, PlanarSeries) else series
+        self.segmentations = read_segs(self.paths, self.reference)
+        self.folder, self.views = open_case_images(scene, series, name, volume_node, owns_volume=owns_volume)
+        self.nodes = {name: self._segmentation_node(segmentation, f"Submission: {name}", editable=False)
                       for name, segmentation in zip(self.names, self.segmentations, strict=True)}
         self.consensus_node = None
         self.consensus_result: ConsensusResult | None = None  # when built in this session
         self.consensus_method: str | None = None
+
+    @property
+    def volume_node(self):
+        """The volume the segmentations are shown on: the series', or the 2D image or cine frame in view."""
+        return self.views.volume_node if self.views is not None else self.folder.volume_node
+
+    def _segmentation_node(self, segmentation: Segmentation, name: str, *, editable: bool):
+        """A new segmentation node of the case showing ``segmentation`` (on the frame in view of a cine)."""
+        if self.views is None:
+            return self.folder.add(bridge.segmentation_to_node(segmentation, self.scene, self.volume_node, name=name))
+        node = self.folder.add(self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", name))
+        node.CreateDefaultDisplayNodes()
+        return self.views.attach(node, segmentation, editable=editable)
 
     # ----------------------------------------------------------------- compare
     def show_only(self, name: str | None) -> None:
@@ -101,27 +122,34 @@ class ReviewSession:
 
     def load_consensus(self, path: str | os.PathLike[str]) -> None:
         """Show a consensus recorded earlier (e.g. by the previous review tier) as the editable consensus node."""
-        recorded = read_segs([path], self.series)[0]
+        recorded = read_segs([path], self.reference)[0]
         self._show_consensus(recorded, "recorded")
 
     def _show_consensus(self, segmentation: Segmentation, method: str) -> None:
         if self.consensus_node is not None:
+            if self.views is not None:
+                self.views.detach(self.consensus_node)
             self.folder.remove_node(self.consensus_node)
-        self.consensus_node = self.folder.add(bridge.segmentation_to_node(segmentation, self.scene, self.volume_node,
-                                                                          name=f"Consensus ({method})"))
+        self.consensus_node = self._segmentation_node(segmentation, f"Consensus ({method})", editable=True)
         self.consensus_method = method
 
     def close(self) -> None:
         """Remove the case's nodes (its folder) from the scene; the session is not used afterwards."""
-        self.folder.remove()
+        if self.views is not None:
+            self.views.close()
+        else:
+            self.folder.remove()
         self.nodes, self.consensus_node = {}, None
 
     def consensus(self) -> Segmentation:
         """The consensus as the reviewer left it in its node, with the submissions as provenance."""
         if self.consensus_node is None:
             raise InputError("Build the consensus first")
-        edited = bridge.segmentation_from_nodes(self.consensus_node, self.volume_node, reference=self.series,
-                                                     author=self.reviewer)
+        if self.views is not None:
+            edited = self.views.segmentation(self.consensus_node, author=self.reviewer)
+        else:
+            edited = bridge.segmentation_from_nodes(self.consensus_node, self.volume_node, reference=self.series,
+                                                    author=self.reviewer)
         return edited.with_provenance(Provenance(derived_from=tuple(str(p) for p in self.paths),
                                                  method=f"{self.consensus_method} consensus, reviewed by "
                                                         f"{self.reviewer}"))

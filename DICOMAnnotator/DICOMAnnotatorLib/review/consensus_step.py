@@ -21,7 +21,7 @@ from ..errors import InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..agreement import AnnotationAgreement
-    from ..imaging import ReferenceSeries
+    from ..imaging import PlanarImage, PlanarSeries, ReferenceSeries
     from ..protocols import Protocol
 
 
@@ -40,14 +40,17 @@ def compute_consensus_seg(inputs: Sequence[Path], output: Path, *, method: str,
     return written, report.to_json()
 
 
-def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold: float) -> AnnotationAgreement:
-    """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`..agreement.annotations`)."""
+def compare_srs(inputs: Sequence[Path], annotators: Sequence[str], *, threshold: float,
+                images: PlanarSeries | PlanarImage | None = None) -> AnnotationAgreement:
+    """The annotators' SRs matched: marks, answers, agreement and consensus (see :mod:`..agreement.annotations`);
+    marks on 2D images or cine with ``images``, the case's."""
     from ..agreement import compare_annotations, read_annotations
 
-    return compare_annotations([read_annotations(path) for path in inputs], annotators, threshold=threshold)
+    return compare_annotations([read_annotations(path, images) for path in inputs], annotators, threshold=threshold)
 
 
-def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None, reference: ReferenceSeries,
+def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: Path | None,
+                       reference: ReferenceSeries | PlanarSeries | PlanarImage,
                        protocol: Protocol | None, creator: str | None, force: bool = False) -> Path:
     """The consensus SR: marks and answers merged from the annotators' SRs and, with the consensus
     ``seg``, each of its segments measured on the series with the answers about it (codes from

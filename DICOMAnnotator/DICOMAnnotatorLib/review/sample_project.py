@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from ..imaging import ReferenceSeries
+from ..imaging import open_images
 from ..protocols import Protocol
 from .assignment import assign_cases
 from .cases import SeriesRef, add_cases
@@ -25,8 +25,9 @@ LEAD = "lead"
 def create_sample_project(url: str, project: str, protocol: Protocol, series_folder: str | os.PathLike[str], *,
                           annotators: Sequence[str] = ("ann", "ben"), reviewer: str = "rev",
                           radiologist: str = "rad", annotators_per_case: int | None = None) -> int:
-    """Users (``lead`` and the names given), the project, one case of ``series_folder`` assigned; its case id."""
-    series = ReferenceSeries.from_paths(series_folder)
+    """Users (``lead`` and the names given), the project, one case of ``series_folder`` (a volume, or 2D images
+    and cine loops) assigned; its case id."""
+    series = open_images(series_folder)
     with ReviewStore(url) as store:
         add_user(store, LEAD, ["lead"], actor=None)
         for name in annotators:

@@ -129,13 +129,14 @@ class LocalService:
     @_refusals_audited
     def add_cases(self, project: str, folders: Sequence[str | os.PathLike[str]], *,
                   priority: int = 0) -> dict[str, Any]:
-        """One case per series folder, its images where they are (local mode)."""
-        from ..imaging import ReferenceSeries
+        """One case per series folder (a volume, or 2D images and cine loops), its images where they are (local
+        mode)."""
+        from ..imaging import open_images
         from .cases import SeriesRef, add_cases
 
         refs = []
         for folder in folders:
-            series = ReferenceSeries.from_paths([folder])
+            series = open_images([folder])
             refs.append(SeriesRef(series.study_instance_uid, series.series_instance_uid, series.modality,
                                   str(Path(folder).absolute())))
         return {"cases": add_cases(self.store, project, refs, actor=self._require_actor(), priority=priority)}
@@ -151,7 +152,7 @@ class LocalService:
         """
         import secrets
 
-        from ..imaging import ReferenceSeries
+        from ..imaging import open_images
         from .cases import SeriesRef, add_cases
 
         folders = self.store.files.root / "series"
@@ -162,7 +163,7 @@ class LocalService:
                 staged.append((staging, files))
                 for name, path in files:
                     self.store.files.link_into(path, staging / safe_name(name))
-                found = ReferenceSeries.from_paths([staging])
+                found = open_images([staging])
                 refs.append(SeriesRef(found.study_instance_uid, found.series_instance_uid, found.modality,
                                       str(folders / found.series_instance_uid)))
             ids = add_cases(self.store, project, refs, actor=self._require_actor(), priority=priority)
@@ -376,10 +377,10 @@ class LocalService:
 
 
 def _series_files(location: str, series_uid: str) -> list[dict[str, str]]:
-    from ..imaging import ReferenceSeries
+    from ..imaging import open_images
     from .stored_files import sha256_of
 
-    series = ReferenceSeries.from_paths([location], series_uid=series_uid)
+    series = open_images([location], series_uid=series_uid)
     paths = sorted({str(source.path) for source in series.slices if source.path is not None})
     return [{"name": f"{index:05d}-{Path(path).name}", "sha256": sha256_of(path), "path": path}
             for index, path in enumerate(paths, start=1)]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from ..errors import InputError
-from ..imaging import ReferenceSeries
+from ..imaging import PlanarImage, ReferenceSeries, open_grid, open_images
 from .audit import FileRecord, canonical_json
 from .cases import Case, annotator_ids, case_project, get_case, round_result, set_state
 from .consensus_step import compare_srs, compute_consensus_seg, write_consensus_sr
@@ -137,9 +137,11 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
     threshold = project.consensus_threshold
     annotations = None
     if srs and len(srs) == len(inputs):
+        reference = (open_grid if segs else open_images)(case.image_location, series_uid=case.series_uid)
+        images = None if isinstance(reference, ReferenceSeries) else reference  # marks on 2D images: in pixels
         # SR-only cases need their SRs; beside SEGs, an SR that is no Measurement Report is passed over
-        annotations = compare_srs(srs, names, threshold=threshold) if not segs else _compared_srs(
-            case, srs, names, threshold)
+        annotations = compare_srs(srs, names, threshold=threshold, images=images) if not segs else _compared_srs(
+            case, srs, names, threshold, images)
     if not segs and consensus_seg is not None:
         raise ReviewError(f"Case {case.id} has SR submissions only; its consensus is computed from them, not given")
     if consensus_seg is None and segs:
@@ -152,7 +154,7 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
         report = write_consensus_sr(
             annotations, _consensus_sr_path(case, consensus_seg, srs[0], output),
             seg=Path(consensus_seg) if segs else None, protocol=protocol, creator=user_name,
-            reference=ReferenceSeries.from_paths(case.image_location, series_uid=case.series_uid))
+            reference=reference)
         if len(inputs) > 1 and "annotations" not in (agreement or {}):
             agreement = {**(agreement or {}), "annotations": annotations.to_json()}
     if not segs:
@@ -176,11 +178,12 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
                      details={"method": method, "threshold": project.consensus_threshold})
 
 
-def _compared_srs(case: Case, srs: list[Path], names: list[str], threshold: float) -> AnnotationAgreement | None:
+def _compared_srs(case: Case, srs: list[Path], names: list[str], threshold: float,
+                  images: PlanarImage | None) -> AnnotationAgreement | None:
     """The annotators' SRs compared; None (and a warning) when one is not a TID 1500 Measurement Report,
     which then does not stop the consensus of the SEGs."""
     try:
-        return compare_srs(srs, names, threshold=threshold)
+        return compare_srs(srs, names, threshold=threshold, images=images)
     except InputError as error:
         log.warning("Case %s: the annotators' SRs are not compared: %s", case.id, error)
         return None

@@ -94,12 +94,13 @@ class RemoteService:
 
     def add_cases(self, project: str, folders: Sequence[str | os.PathLike[str]], *,
                   priority: int = 0) -> dict[str, Any]:
-        """Each folder's series is read here (refused here when it is not one volume), then sent file by file."""
-        from ..imaging import ReferenceSeries
+        """Each folder's series is read here (refused here when it is neither a volume nor 2D images or cine loops),
+        then sent file by file."""
+        from ..imaging import open_images
 
         series = []
         for folder in folders:
-            found = ReferenceSeries.from_paths([folder])
+            found = open_images([folder])
             paths = sorted({source.path for source in found.slices if source.path is not None})
             series.append([{"name": f"{index:05d}-{path.name}", "upload": self._upload(path)["upload"]}
                            for index, path in enumerate(paths, start=1)])

@@ -3,7 +3,9 @@
 Each button is one call to :class:`mrml.AnnotatorDesk` (which calls the team server); what the panel
 shows is read back from the desk's session: the protocol's presets, instructions and edge cases,
 the checklist, the classification questions with their coded answers, and each segment's volume
-and voxel count, measured again whenever the segmentation changes.
+and voxel count (area and pixels on 2D images and cine), measured again whenever the segmentation changes.
+A case of 2D images shows one image at a time (chosen from a list when it has several), a cine one frame
+(chosen with the frame slider); what is painted on a frame stays on that frame.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ class AnnotatorPanel:
         self._measure_pending = False
         self.state.update({"da_project": "", "da_case_number": "", "da_a_case": None, "da_a_instructions": "",
                            "da_a_edge_cases": [], "da_a_presets": [], "da_a_checklist": [], "da_a_questions": [],
-                           "da_a_measurements": [], "da_a_marks": [], "da_a_show_3d": False})
+                           "da_a_measurements": [], "da_a_size_header": "", "da_a_marks": [], "da_a_show_3d": False,
+                           "da_a_images": [], "da_a_image": 0, "da_a_frames": 0, "da_a_frame": 1})
         controller = server.controller
         # typed values come with the click (the field's own state update may reach the server after it)
         controller.da_next_case = lambda project: perform(self.state, lambda: self.next_case(project))
@@ -42,6 +45,8 @@ class AnnotatorPanel:
         controller.da_answer = lambda key, value: perform(self.state, lambda: self.answer(key, value))
         controller.da_place = lambda label: perform(self.state, lambda: self.place(label))
         controller.da_show_3d = lambda shown: perform(self.state, lambda: self.show_3d(shown))
+        controller.da_image = lambda index: perform(self.state, lambda: self.show_image(index))
+        controller.da_frame = lambda frame: perform(self.state, lambda: self.show_frame(frame))
         controller.da_save_draft = lambda: perform(self.state, self.save_draft)
         controller.da_submit = lambda: perform(self.state, self.submit)
 
@@ -82,6 +87,22 @@ class AnnotatorPanel:
         self.state.da_a_show_3d = self.desk.shown_in_3d
         return "Segments shown in 3D" if self.desk.shown_in_3d else "Segments no longer shown in 3D"
 
+    def show_image(self, index) -> str:
+        """Bring another image of the case into view (``index`` from 0)."""
+        views = self._views()
+        views.show(image=int(index))
+        session = self.desk.session
+        self.on_case(session.volume_node, session.segmentation_node)
+        self._show_view()
+        return f"Image {views.image_index + 1} of {len(views.images)} shown"
+
+    def show_frame(self, frame) -> str:
+        """Bring another frame of the cine in view (``frame`` from 1); what is painted stays on its frame."""
+        views = self._views()
+        views.show(frame=int(frame) - 1)
+        self._show_view()
+        return f"Frame {views.frame_index + 1} of {views.frame_count} shown"
+
     def save_draft(self) -> str:
         self.desk.save_draft()
         return f"Draft of case {self.desk.case.id} saved; it opens again with the case"
@@ -91,7 +112,7 @@ class AnnotatorPanel:
         self._forget_segmentation()
         _, _, updated = self.desk.submit()
         self.state.update({"da_a_case": None, "da_a_checklist": [], "da_a_measurements": [], "da_a_marks": [],
-                           "da_a_questions": []})
+                           "da_a_questions": [], "da_a_images": [], "da_a_frames": 0})
         self.on_case(None, None)
         return f"Case {case.id} submitted (SEG and SR); its state is now {updated.state.value}"
 
@@ -107,8 +128,19 @@ class AnnotatorPanel:
             "da_a_marks": [{"label": s.label, "kind": s.kind.value} for s in protocol.structures
                            if s.kind in (AnnotationKind.LANDMARK, AnnotationKind.BOX)],
         })
+        views = session.views
+        self.state.da_a_images = [{"title": f"{n + 1}: {image.modality} {image.kind}, {image.columns} x {image.rows}",
+                                   "value": n} for n, image in enumerate(views.images)] if views else []
         self.on_case(session.volume_node, session.segmentation_node)
         self._observe(session.segmentation_node)
+        self._show_view()
+
+    def _show_view(self) -> None:
+        """The image and frame in view (none on a volume), then the measurements of what it holds."""
+        views = self.desk.session.views
+        self.state.update({"da_a_image": views.image_index if views else 0,
+                           "da_a_frames": views.frame_count if views else 0,
+                           "da_a_frame": views.frame_index + 1 if views else 1})
         self._measure()
 
     def _questions(self, session) -> list[dict]:
@@ -134,15 +166,17 @@ class AnnotatorPanel:
                                       "count": i.count, "done": i.done} for i in session.checklist(segmentation)]
 
     def _measure(self) -> None:
-        """Volume (mL, from the series' spacing) and voxels of each segment as drawn now, and the checklist."""
+        """Volume (mL, from the series' spacing) and voxels of each segment as drawn now, and the checklist; on 2D
+        images and cine, the area over every frame (mm² where the image is calibrated, else pixels) and pixels."""
         self._measure_pending = False
         session = self.desk.session
         if session is None:
             return
         segmentation = session.segmentation()
+        self.state.da_a_size_header, unit = size_column(session, segmentation)
         self.state.da_a_measurements = [
             {"segment": d.label, "voxels": segmentation.voxel_count(d.number),
-             "volume_ml": round(segmentation.volume_ml(d.number), 3)} for d in segmentation.segments]
+             "size": round(segmentation.voxel_count(d.number) * unit, 3)} for d in segmentation.segments]
         self._refresh_checklist(segmentation)
 
     def _observe(self, segmentation_node) -> None:
@@ -174,6 +208,12 @@ class AnnotatorPanel:
     def _session(self):
         return self.desk._require_session()
 
+    def _views(self):
+        views = self._session().views
+        if views is None:
+            self._refuse("This case is a volume: it has no images or frames to choose; scroll its slices instead")
+        return views
+
     def _refuse(self, text: str) -> None:
         from ..errors import InputError
 
@@ -190,6 +230,7 @@ class AnnotatorPanel:
             VCheckbox,
             VChip,
             VSelect,
+            VSlider,
             VTable,
             VTextField,
         )
@@ -215,6 +256,13 @@ class AnnotatorPanel:
                           id=("`da-window-${name}`",))
                 VCheckbox(label="Show 3D", model_value=("da_a_show_3d",), density="compact", hide_details=True,
                           update_modelValue=(self.server.controller.da_show_3d, "[$event]"), id="da-show-3d")
+                VSelect(v_if=("da_a_images.length > 1",), label="Image", items=("da_a_images",),
+                        model_value=("da_a_image",), density="compact", hide_details=True, classes="my-2",
+                        update_modelValue=(self.server.controller.da_image, "[$event]"), id="da-image")
+                with html.Div(v_if=("da_a_frames > 1",), id="da-frame"):  # Vuetify gives a slider's id to its label
+                    VSlider(label="Frame", min=1, max=("da_a_frames",), step=1, model_value=("da_a_frame",),
+                            thumb_label=True, density="compact", hide_details=True, classes="my-2",
+                            update_modelValue=(self.server.controller.da_frame, "[$event]"))
                 html.Div("Instructions", classes="text-subtitle-2 mt-2")
                 html.Div("{{ da_a_instructions }}", classes="text-body-2", id="da-instructions")
                 with html.Div(v_for="edge in da_a_edge_cases", key="edge.title", classes="text-body-2 mt-1"):
@@ -232,12 +280,12 @@ class AnnotatorPanel:
                     with html.Thead(), html.Tr():
                         html.Th("Segment")
                         html.Th("Voxels")
-                        html.Th("Volume (mL)")
+                        html.Th("{{ da_a_size_header }}")
                     with html.Tbody():
                         with html.Tr(v_for="row in da_a_measurements", key="row.segment"):
                             html.Td("{{ row.segment }}")
                             html.Td("{{ row.voxels }}")
-                            html.Td("{{ row.volume_ml }}")
+                            html.Td("{{ row.size }}")
                 with html.Div(v_for="question in da_a_questions", key="question.key", classes="my-2"):
                     VSelect(label=("question.title",), items=("question.items",), model_value=("question.value",),
                             density="compact", hide_details=True,
@@ -248,3 +296,14 @@ class AnnotatorPanel:
                 with html.Div(classes="d-flex ga-2 mt-3"):
                     VBtn("Save draft", click=self.server.controller.da_save_draft, id="da-save-draft")
                     VBtn("Submit", click=self.server.controller.da_submit, color="primary", id="da-submit")
+
+
+def size_column(session, segmentation) -> tuple[str, float]:
+    """The measurements table's size column: its header and the size of one voxel (mL) or pixel (mm², or 1 pixel
+    where the image states no calibration) in its unit."""
+    geometry = segmentation.geometry
+    if session.views is None:
+        return "Volume (mL)", geometry.voxel_volume_mm3 / 1000.0
+    if not getattr(geometry, "calibrated", True):
+        return "Area (pixels)", 1.0
+    return "Area (mm²)", float(geometry.spacing[0] * geometry.spacing[1])

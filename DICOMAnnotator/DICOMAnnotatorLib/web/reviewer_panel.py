@@ -2,7 +2,8 @@
 
 Each button is one call to :class:`mrml.ReviewerDesk`; the team server decides who may do what (roles,
 blinding, tiers, no self-review) and its refusal is the message shown. The consensus is a segmentation
-node the reviewer edits with the Segment Editor before recording it. The signing password goes from the
+node the reviewer edits with the Segment Editor before recording it; on a cine, the frame slider brings each
+frame into view with every submission and the consensus drawn on it. The signing password goes from the
 page to the server over the session's own connection, and is forgotten as soon as it was sent.
 """
 
@@ -27,13 +28,14 @@ class ReviewerPanel:
                            "da_r_shown": "all",
                            "da_r_agreement": [], "da_r_method": "staple", "da_r_has_consensus": False,
                            "da_r_comment": "", "da_r_meaning": "Approved as the reference standard",
-                           "da_r_password": "", "da_r_show_3d": False})
+                           "da_r_password": "", "da_r_show_3d": False, "da_r_frames": 0, "da_r_frame": 1})
         controller = server.controller
         # typed values come with the click (the field's own state update may reach the server after it)
         controller.da_r_next_case = lambda project: perform(self.state, lambda: self.next_case(project))
         controller.da_r_open_case = lambda number: perform(self.state, lambda: self.open_case(number))
         controller.da_r_show = lambda name: perform(self.state, lambda: self.show(name))
         controller.da_r_show_3d = lambda shown: perform(self.state, lambda: self.show_3d(shown))
+        controller.da_r_frame = lambda frame: perform(self.state, lambda: self.show_frame(frame))
         controller.da_r_consensus = lambda method: perform(self.state, lambda: self.build_consensus(method))
         controller.da_r_record = lambda method: perform(self.state, lambda: self.record_consensus(method))
         controller.da_r_approve = lambda comment: perform(self.state, lambda: self.approve(comment))
@@ -62,8 +64,21 @@ class ReviewerPanel:
         self.state.da_r_submissions = list(session.names)
         self.state.da_r_shown = "all"
         self.state.da_r_agreement = self._agreement(session)
+        views = getattr(session, "views", None)
+        self.state.update({"da_r_frames": views.frame_count if views else 0, "da_r_frame": 1})
         self.on_case(session.volume_node, session.consensus_node)
         return f"Case {self.desk.case.id} opened to {self.desk.action}"
+
+    def show_frame(self, frame) -> str:
+        """Bring another frame of the cine into view, with what each submission and the consensus hold there."""
+        views = getattr(self._session(), "views", None)
+        if views is None:
+            from ..errors import InputError
+
+            raise InputError("This case has no frames to choose")
+        views.show(frame=int(frame) - 1)
+        self.state.da_r_frame = views.frame_index + 1
+        return f"Frame {views.frame_index + 1} of {views.frame_count} shown"
 
     def show(self, name: str) -> str:
         self._session().show_only(None if name == "all" else name)
@@ -130,6 +145,7 @@ class ReviewerPanel:
             VCardTitle,
             VCheckbox,
             VSelect,
+            VSlider,
             VTable,
             VTextField,
         )
@@ -155,6 +171,10 @@ class ReviewerPanel:
                     VBtn("All", value="all", click=(controller.da_r_show, "['all']"), size="small")
                     VBtn("{{ name }}", v_for="name in da_r_submissions", key="name", value=("name",), size="small",
                          click=(controller.da_r_show, "[name]"))
+                with html.Div(v_if=("da_r_frames > 1",), id="da-review-frame"):  # the slider's own id goes to its label
+                    VSlider(label="Frame", min=1, max=("da_r_frames",), step=1, model_value=("da_r_frame",),
+                            thumb_label=True, density="compact", hide_details=True, classes="my-2",
+                            update_modelValue=(controller.da_r_frame, "[$event]"))
                 VCheckbox(label="Show 3D", model_value=("da_r_show_3d",), density="compact", hide_details=True,
                           update_modelValue=(controller.da_r_show_3d, "[$event]"), id="da-review-show-3d")
                 html.Div("Agreement", classes="text-subtitle-2 mt-2")
