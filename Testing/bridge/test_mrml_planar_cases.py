@@ -161,6 +161,15 @@ def test_a_cine_is_painted_frame_by_frame_and_its_seg_names_each_frame(tmp_path)
     pixel_area = cine.geometry.spacing[0] * cine.geometry.spacing[1]  # its ultrasound region's physical deltas
     assert cine.geometry.calibrated and [(m["value"], m["unit"][0]) for m in areas] == [
         (pytest.approx(100 * 100 * pixel_area), "mm2"), (pytest.approx(60 * 60 * pixel_area), "mm2")]
+    # the protocol's ejection fraction, by area-length from each outline's area and length (V = 8 A^2 / (3 pi L))
+    reported = sr_summary(sr_path)["measurements"]
+    lengths = [m["value"] for m in reported if m["name"][2] == "Diameter"]
+    volumes = [8 * m["value"] ** 2 / (3 * np.pi * length) / 1000 for m, length in zip(areas, lengths, strict=True)]
+    function = [m for m in reported if m["tracking_id"] == "Left ventricular function"]
+    assert [(m["name"][2], m["unit"][0]) for m in function] == [
+        ("Left Ventricular End Diastolic Volume", "ml"), ("Left Ventricular End Systolic Volume", "ml"),
+        ("Left Ventricular Ejection Fraction by US", "%")]
+    assert [m["value"] for m in function] == pytest.approx([*volumes, 100 * (volumes[0] - volumes[1]) / volumes[0]])
 
     ben = AnnotatorDesk(bridge.create_headless_scene(), url, "ben", tmp_path / "ben")
     session = ben.open_next_case("echo")

@@ -361,10 +361,12 @@ class ReviewerDesk(_Desk):
 def measurement_report(session: AnnotationSession, files: SubmissionFiles):
     """The TID 1500 SR of a submission: each segment measured, with its labels and marks from the session
     (only the labels and marks for a protocol without volume structures). The segments are those the
-    session wrote into the SEG (numbered as there), on the volume it decoded when the case opened."""
+    session wrote into the SEG (numbered as there), on the volume it decoded when the case opened. A protocol
+    with an ejection fraction rule (echocardiography) adds EDV, ESV and EF, as ``sr export --protocol`` does, so
+    an outline that cannot give one stops the submission with the segment named."""
     from ..dicom import read_header
     from ..seg import read_seg
-    from ..sr import measure_on_series
+    from ..sr import ejection_fraction, measure_on_series
 
     marks = read_marks(files.annotations, session.series, session.protocol)
     if not session.protocol.segment_structures:
@@ -376,6 +378,7 @@ def measurement_report(session: AnnotationSession, files: SubmissionFiles):
         segmentation = read_seg(files.seg, session.reference)
     labels = read_labels(files.annotations, segmentation.segments, marks, session.protocol)
     measured = measure_on_series(segmentation, session.series)
-    return build_sr(segmentation, read_header(files.seg), measured, labels=labels,
-                    marks=marks, creator=session.user, protocol_id=session.protocol.id)
+    function = ejection_fraction(measured, session.protocol) if session.protocol.ejection_fraction else None
+    return build_sr(segmentation, read_header(files.seg), measured, labels=labels, marks=marks,
+                    creator=session.user, protocol_id=session.protocol.id, ejection_fraction=function)
 
