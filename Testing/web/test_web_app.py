@@ -48,9 +48,10 @@ pytestmark = pytest.mark.web
 PASSWORDS = {name: f"{name}-correct horse battery" for name in ("lead", "ann", "ben", "cy", "rev", "rad")}
 #: Nine slices 3 mm apart: a 5 mm brush reaches at most the slices next to the one it is on.
 GEOMETRY = {"size": (64, 48, 9), "spacing": (0.9, 0.7, 3.0)}
-#: Pixels of the 3D view that the stroke's closed surface changes at least (it covers about 60 of them: the
-#: camera frames the whole volume), where an empty view changes none.
-SURFACE_PIXELS = 30
+#: Pixels of the 3D view that the stroke's closed surface changes at least, where an empty view changes none: Show
+#: 3D frames the camera on the surfaces, so the stroke fills much of the view (about 38,000 pixels; about 60 when
+#: the camera stayed on the scene's default box).
+SURFACE_PIXELS = 5000
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -136,7 +136,8 @@ class _Desk:
             raise InputError("Open a case first (next case)")
         return self.case
 
-    def _require_session(self):
+    def require_session(self):
+        """The open case's session (annotation or review), for the panels that draw on it; refused without one."""
         self._require_case()
         return self.session
 
@@ -229,7 +230,7 @@ class AnnotatorDesk(_Desk):
 
     def save_draft(self) -> SubmissionFiles:
         """Keep the work so far (also what to do before the scene closes)."""
-        return self._require_session().save_draft(self._folder("drafts", self.case))
+        return self.require_session().save_draft(self._folder("drafts", self.case))
 
     def submit(self) -> tuple[SubmissionFiles, Path, CaseView]:
         """Write the SEG and its TID 1500 SR (measurements, labels, marks), record them in the store and close
@@ -237,7 +238,7 @@ class AnnotatorDesk(_Desk):
 
         A protocol of landmarks, boxes and labels only has no SEG: the SR alone is submitted.
         """
-        session = self._require_session()
+        session = self.require_session()
         files = session.submit(self._folder("submissions", self.case) / f"round-{self.case.round}")
         sr_path = files.seg.with_name(files.seg.stem + "-sr.dcm")
         write_sr(measurement_report(session, files), sr_path)
@@ -317,13 +318,13 @@ class ReviewerDesk(_Desk):
 
     def build_consensus(self, method: str = "staple") -> None:
         """Merge the submissions into the editable consensus node, shown in 3D when the desk shows surfaces."""
-        session = self._require_session()
+        session = self.require_session()
         session.build_consensus(method)
         self.show_3d(self.shown_in_3d)
 
     def record_consensus(self, method: str | None = None) -> CaseView:
         """Write the consensus as the reviewer left it (built with ``method`` if not built yet) and record it."""
-        session = self._require_session()
+        session = self.require_session()
         if isinstance(session, MarksReviewSession):  # the core merges the submitted SRs
             self.case = self._updated(self.service.consensus(self.case.id))
             merged = [path for (role, _user, round_), path in self._files(self.case.id).items()

@@ -18,6 +18,7 @@ from ..dicom import Code
 from ..mrml import CASE_TARGET, AnnotatorDesk
 from ..protocols import AnnotationKind
 from .feedback import message_lines, perform
+from .views import fit_three_d_views
 
 #: Seconds between the last edit and the measurements shown again (a stroke modifies the segmentation often).
 MEASURE_DELAY = 0.3
@@ -85,6 +86,8 @@ class AnnotatorPanel:
     def show_3d(self, shown: bool) -> str:
         self.desk.show_3d(bool(shown))
         self.state.da_a_show_3d = self.desk.shown_in_3d
+        if self.desk.shown_in_3d:
+            fit_three_d_views(self.slicer)
         return "Segments shown in 3D" if self.desk.shown_in_3d else "Segments no longer shown in 3D"
 
     def show_image(self, index) -> str:
@@ -206,7 +209,7 @@ class AnnotatorPanel:
         asyncio.get_event_loop().call_later(MEASURE_DELAY, later)
 
     def _session(self):
-        return self.desk._require_session()
+        return self.desk.require_session()
 
     def _views(self):
         views = self._session().views

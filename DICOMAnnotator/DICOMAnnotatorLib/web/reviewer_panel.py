@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..mrml import ReviewerDesk
 from .feedback import message_lines, perform
+from .views import fit_three_d_views
 
 
 class ReviewerPanel:
@@ -21,7 +22,7 @@ class ReviewerPanel:
 
     def __init__(self, server, slicer_app, service, user: str, work: Path,
                  on_case: Callable[[object, object], None], on_edit: Callable[[object, object], None]) -> None:
-        self.server, self.state = server, server.state
+        self.server, self.state, self.slicer = server, server.state, slicer_app
         self.desk = ReviewerDesk(slicer_app.scene, None, user, work, service=service)
         self.on_case, self.on_edit = on_case, on_edit
         self.state.update({"da_r_project": "", "da_r_case_number": "", "da_r_case": None, "da_r_submissions": [],
@@ -88,6 +89,8 @@ class ReviewerPanel:
     def show_3d(self, shown: bool) -> str:
         self.desk.show_3d(bool(shown))
         self.state.da_r_show_3d = self.desk.shown_in_3d
+        if self.desk.shown_in_3d:
+            fit_three_d_views(self.slicer)
         return "Segmentations shown in 3D" if self.desk.shown_in_3d else "Segmentations no longer shown in 3D"
 
     def build_consensus(self, method: str) -> str:
@@ -132,7 +135,7 @@ class ReviewerPanel:
         self.state.da_r_has_consensus = self.desk.session is not None and self.desk.session.consensus_node is not None
 
     def _session(self):
-        return self.desk._require_session()
+        return self.desk.require_session()
 
     # ------------------------------------------------------------------ layout
     def build_ui(self) -> None:
