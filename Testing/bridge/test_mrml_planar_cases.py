@@ -197,6 +197,11 @@ def test_a_cine_is_painted_frame_by_frame_and_its_seg_names_each_frame(tmp_path)
         recorded = review.show_case(store, rad.case.id, "rad")["consensus"][0]
     merged = read_seg(recorded["seg"], cine)
     assert np.array_equal(merged.mask(1)[2], trimmed) and np.array_equal(merged.mask(2)[11], systole)
+    # the consensus SR carries the consensus outlines' ejection fraction, as each annotator's does
+    function = [m for m in sr_summary(recorded["sr"])["measurements"]
+                if m["tracking_id"] == "Left ventricular function"]
+    edv, esv, ef = (m["value"] for m in function)
+    assert [m["unit"][0] for m in function] == ["ml", "ml", "%"] and ef == pytest.approx(100 * (edv - esv) / edv)
 
 
 def test_an_exams_views_are_chosen_one_at_a_time_marked_with_boxes_and_reviewed(tmp_path):

@@ -54,12 +54,14 @@ def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: P
                        protocol: Protocol | None, creator: str | None, force: bool = False) -> Path:
     """The consensus SR: marks and answers merged from the annotators' SRs and, with the consensus
     ``seg``, each of its segments measured on the series with the answers about it (codes from
-    ``protocol`` where it has the structure, else from the annotators' SRs)."""
+    ``protocol`` where it has the structure, else from the annotators' SRs). A protocol with an ejection fraction
+    rule adds the consensus outlines' EF, as each annotator's SR has it; outlines that cannot give one (a merged
+    outline on two frames) are refused by name, for the reviewer to keep each on one frame."""
     import pydicom
 
     from ..agreement import consensus_content
     from ..seg import read_seg
-    from ..sr import build_sr, measure_on_series, write_sr
+    from ..sr import build_sr, ejection_fraction, measure_on_series, write_sr
 
     segmentation = read_seg(seg, reference) if seg is not None else None
     segments = {d.tracking_id or d.label: d.number for d in segmentation.segments} if segmentation else {}
@@ -68,7 +70,10 @@ def write_consensus_sr(annotations: AnnotationAgreement, output: Path, *, seg: P
         raise InputError(f"{', '.join(annotations.annotators)} hold no marks or classification answers to merge "
                          "(a consensus of SRs merges TID 1500 marks and labels); give the annotators' SRs")
     measured = measure_on_series(segmentation, reference) if segmentation else []
+    function = ejection_fraction(measured, protocol) \
+        if segmentation is not None and protocol is not None and protocol.ejection_fraction is not None else None
     sr = build_sr(segmentation, pydicom.dcmread(seg, stop_before_pixels=True) if seg is not None else None, measured,
                   labels=labels, marks=marks, creator=creator, protocol_id=protocol.id if protocol else None,
-                  reference=reference, series_description=f"SR consensus of {len(annotations.annotators)}")
+                  reference=reference, series_description=f"SR consensus of {len(annotations.annotators)}",
+                  ejection_fraction=function)
     return write_sr(sr, output, force=force)
