@@ -1,0 +1,37 @@
+"""dicom.part10.save_part10 writes what pydicom writes; large values with their zero blocks left as holes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from DICOMAnnotatorLib.dicom import new_file_meta, raw_element, save_part10
+from pydicom.dataset import FileDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+
+def _dataset(pixel_data: bytes) -> FileDataset:
+    ds = FileDataset("sparse.dcm", {}, file_meta=new_file_meta(SECONDARY_CAPTURE, generate_uid(),
+                                                              ExplicitVRLittleEndian), preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = SECONDARY_CAPTURE, ds.file_meta.MediaStorageSOPInstanceUID
+    ds.PatientName = "Sparse^Test"
+    ds[0x7FE00010] = raw_element(0x7FE00010, "OB", pixel_data)
+    return ds
+
+
+@pytest.mark.parametrize("layout", ["zeros-at-both-ends", "all-zero", "no-zero-block", "zeros-in-the-middle"])
+def test_a_large_value_with_zero_blocks_is_written_byte_for_byte(tmp_path, layout):
+    size = (3 << 20) + 1234  # odd blocks: the value starts and ends off the file's block boundaries
+    values = np.zeros(size + size % 2, dtype=np.uint8)
+    if layout != "all-zero":
+        rng = np.random.default_rng(7)
+        values[1 << 20:(1 << 20) + 70_000] = rng.integers(1, 255, 70_000)
+        if layout == "no-zero-block":
+            values[::4000] = 1
+        if layout == "zeros-in-the-middle":
+            values[:5000] = values[-5000:] = 3
+    ds = _dataset(values.tobytes())
+    save_part10(ds, tmp_path / "ours.dcm")
+    ds.save_as(tmp_path / "pydicom.dcm", enforce_file_format=True)
+    assert (tmp_path / "ours.dcm").read_bytes() == (tmp_path / "pydicom.dcm").read_bytes()
