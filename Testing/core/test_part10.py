@@ -1,12 +1,15 @@
-"""dicom.part10.save_part10 writes what pydicom writes; large values with their zero blocks left as holes."""
+"""dicom.part10.save_part10 writes what pydicom writes (large values with their zero blocks left as holes) and gives
+the digest of what it wrote."""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pytest
 from DICOMAnnotatorLib.dicom import new_file_meta, raw_element, save_part10
-from pydicom.dataset import FileDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, generate_uid
 
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
@@ -32,6 +35,20 @@ def test_a_large_value_with_zero_blocks_is_written_byte_for_byte(tmp_path, layou
         if layout == "zeros-in-the-middle":
             values[:5000] = values[-5000:] = 3
     ds = _dataset(values.tobytes())
-    save_part10(ds, tmp_path / "ours.dcm")
+    digest = hashlib.sha256()
+    save_part10(ds, tmp_path / "ours.dcm", digest=digest)
     ds.save_as(tmp_path / "pydicom.dcm", enforce_file_format=True)
     assert (tmp_path / "ours.dcm").read_bytes() == (tmp_path / "pydicom.dcm").read_bytes()
+    assert digest.hexdigest() == hashlib.sha256((tmp_path / "ours.dcm").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian])
+def test_the_digest_is_of_the_bytes_written_whoever_writes_them(tmp_path, syntax):
+    """Small values through pydicom's element writer; a deflated file through pydicom's whole-file writer."""
+    ds = _dataset(bytes(range(256)) * 4)
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.ContentSequence = [Dataset(), Dataset()]
+    ds.ContentSequence[0].TextValue = "first"
+    digest = hashlib.sha256()
+    save_part10(ds, tmp_path / "written.dcm", digest=digest)
+    assert digest.hexdigest() == hashlib.sha256((tmp_path / "written.dcm").read_bytes()).hexdigest()

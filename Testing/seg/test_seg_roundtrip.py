@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pydicom
@@ -212,9 +213,11 @@ def test_the_written_seg_is_what_pydicom_writes_of_the_built_dataset(write_phant
         monkeypatch.setattr(part10, "SPARSE_FROM", 64)
     series, segmentation = _phantom_segmentation(write_phantom, "oblique")
     ds = build_seg(segmentation, segmentation_type=seg_type)
-    save_part10(ds, tmp_path / "ours.dcm")
+    digest = hashlib.sha256()
+    save_part10(ds, tmp_path / "ours.dcm", digest=digest)
     ds.save_as(tmp_path / "pydicom.dcm", enforce_file_format=True)
     assert (tmp_path / "ours.dcm").read_bytes() == (tmp_path / "pydicom.dcm").read_bytes()
+    assert digest.hexdigest() == hashlib.sha256((tmp_path / "ours.dcm").read_bytes()).hexdigest()
     written = pydicom.dcmread(tmp_path / "ours.dcm")
     assert len(written.SourceImageSequence) == len(written.ReferencedSeriesSequence[0].ReferencedInstanceSequence) \
         == len(series.datasets), "every source image is referenced, not only the slice highdicom built the header on"

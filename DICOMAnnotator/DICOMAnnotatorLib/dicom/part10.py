@@ -18,10 +18,11 @@ in writing a 104-segment SEG of 112 MB. The file's bytes are the same; it takes 
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from pydicom.dataelem import RawDataElement
@@ -79,11 +80,13 @@ def new_file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid
     return meta
 
 
-def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
+def save_part10(ds: Dataset, path: str | os.PathLike[str], *, digest: Any | None = None) -> None:
     """Write ``ds`` (with its ``file_meta`` and ``preamble``) to ``path``.
 
     ``ds`` is either read from a file (then written in that file's encoding) or built in memory
     (then its raw elements must be in the encoding of its transfer syntax, as :func:`raw_element` makes them).
+    ``digest`` (a ``hashlib`` object) is updated with the file's bytes as they are written, for a caller that
+    records the file by its hash without reading it again.
     """
     syntax = UID(ds.file_meta.TransferSyntaxUID)
     implicit = syntax.is_implicit_VR
@@ -91,10 +94,14 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
     if (syntax == DeflatedExplicitVRLittleEndian or not syntax.is_little_endian
             or ds.original_encoding not in ((implicit, True), (None, None))):
         ds.save_as(path, enforce_file_format=True)
+        if digest is not None:
+            with open(path, "rb") as written:
+                while chunk := written.read(1 << 20):
+                    digest.update(chunk)
         return
     encodings = ds.get("SpecificCharacterSet") if built_in_memory else ds.original_character_set
     with open(path, "wb") as handle:
-        fp = DicomFileLike(handle)
+        fp = DicomFileLike(handle if digest is None else _Digesting(handle, digest))
         fp.write((ds.preamble or b"\0" * 128) + b"DICM")
         meta = _file_meta_bytes(ds.file_meta)
         if meta is None:
@@ -110,6 +117,8 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
                 if len(value) < SPARSE_FROM:
                     fp.write(value)
                 else:
+                    if digest is not None:
+                        digest.update(value)
                     _write_sparse(handle, value)
             elif tag == PIXEL_DATA and built_in_memory and syntax.is_encapsulated:
                 fp.write(_encapsulated_pixel_data(ds[tag].value))
@@ -118,6 +127,24 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
                 if elem.VR in AMBIGUOUS_VR:  # only in datasets built in memory: read ones are in their own encoding
                     elem = correct_ambiguous_vr_element(elem, ds, True)
                 write_data_element(fp, elem, encodings)
+
+
+class _Digesting:
+    """A file written from start to end whose bytes also update a digest (a seek back would make the digest
+    wrong, so it is refused)."""
+
+    def __init__(self, handle: BinaryIO, digest: Any) -> None:
+        self._handle, self._digest = handle, digest
+        self.tell, self.close = handle.tell, handle.close
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        return self._handle.write(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if (offset, whence) not in ((self.tell(), os.SEEK_SET), (0, os.SEEK_CUR)):
+            raise io.UnsupportedOperation("a file written with its digest is written from start to end")
+        return self.tell()
 
 
 def _write_sparse(handle: BinaryIO, value: bytes | bytearray) -> None:

@@ -56,12 +56,13 @@ class Draft:
     def segmentation_type(self) -> str:
         return "fractional" if self.segmentation.kind is MaskKind.FRACTIONAL else "binary"
 
-    def write(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-        """The draft as a DICOM SEG (BINARY, or FRACTIONAL for probabilities)."""
+    def write(self, path: str | os.PathLike[str], *, force: bool = False, digest: Any | None = None) -> Path:
+        """The draft as a DICOM SEG (BINARY, or FRACTIONAL for probabilities); ``digest`` (a ``hashlib`` object)
+        is updated with its bytes as they are written."""
         from ..seg import write_seg
 
         description = f"AI draft {self.algorithm} {self.algorithm_version}"
-        return write_seg(self.segmentation, path, force=force, segmentation_type=self.segmentation_type,
+        return write_seg(self.segmentation, path, force=force, digest=digest, segmentation_type=self.segmentation_type,
                          series_description=description[:64], content_label=CONTENT_LABEL,
                          content_description=description[:64])
 
