@@ -293,15 +293,20 @@ class Segmentation:
         """True when any voxel belongs to more than one segment (then no single label map exists)."""
         if self.kind is MaskKind.FRACTIONAL:
             return True
-        # Only segments whose boxes meet can share a voxel: compare their masks where the boxes meet.
+        # Only segments whose boxes meet can share a voxel: compare their masks where the boxes meet (which boxes
+        # meet is found for all pairs at once: 104 segments make 5,356 pairs).
         masks = [cropped for cropped in self._masks.values() if cropped.values.size]
-        for n, first in enumerate(masks):
-            for second in masks[n + 1:]:
-                common = tuple(slice(max(a.start, b.start), min(a.stop, b.stop))
-                               for a, b in zip(first.box, second.box, strict=True))
-                if all(s.start < s.stop for s in common) and np.any(
-                        first.values[_within(common, first.box)] & second.values[_within(common, second.box)]):
-                    return True
+        if len(masks) < 2:
+            return False
+        starts = np.array([[s.start for s in cropped.box] for cropped in masks])
+        stops = np.array([[s.stop for s in cropped.box] for cropped in masks])
+        meeting = np.all(np.maximum(starts[:, None], starts[None]) < np.minimum(stops[:, None], stops[None]), axis=2)
+        for n, m in zip(*np.nonzero(np.triu(meeting, k=1)), strict=True):
+            first, second = masks[n], masks[m]
+            common = tuple(slice(max(a.start, b.start), min(a.stop, b.stop))
+                           for a, b in zip(first.box, second.box, strict=True))
+            if np.any(first.values[_within(common, first.box)] & second.values[_within(common, second.box)]):
+                return True
         return False
 
     def to_labelmap(self) -> np.ndarray:
@@ -376,11 +381,17 @@ def _within(box: tuple[slice, ...], outer: tuple[slice, ...]) -> tuple[slice, ..
 
 
 def _nonzero_box(values: np.ndarray) -> tuple[slice, ...] | None:
-    """The smallest box holding every non-zero value (None when there is none)."""
-    nonzero = values != 0
+    """The smallest box holding every non-zero value (None when there is none): two passes over the values, one
+    for the first axis and one projecting them onto the others."""
+    nonzero = values if values.dtype == bool else values != 0
+    rest = tuple(range(1, nonzero.ndim))
+    extents = [nonzero.any(axis=rest)]
+    if rest:
+        projection = nonzero.any(axis=0)
+        extents += [projection.any(axis=tuple(a - 1 for a in rest if a != axis)) for axis in rest]
     box = []
-    for axis in range(nonzero.ndim):
-        hits = np.flatnonzero(nonzero.any(axis=tuple(a for a in range(nonzero.ndim) if a != axis)))
+    for extent in extents:
+        hits = np.flatnonzero(extent)
         if hits.size == 0:
             return None
         box.append(slice(int(hits[0]), int(hits[-1]) + 1))
