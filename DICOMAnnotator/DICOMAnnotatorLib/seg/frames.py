@@ -65,13 +65,12 @@ def _segment_frames(segmentation: Segmentation, items: _ItemEncoder, pixels: _Pi
         if segmentation.bounding_box(description.number) is None:
             continue
         box, values = segmentation.cropped_mask(description.number)
-        for offset, k in enumerate(range(box[0].start, box[0].stop)):
-            if values[offset].any():
-                pixels.add(values[offset], box[1], box[2])
-                encoded.append(items.item(description.number, k))
+        labelled = np.flatnonzero(values.reshape(len(values), -1).any(axis=1))
+        pixels.add(values[labelled], box[1], box[2])
+        encoded.extend(items.item(description.number, box[0].start + int(offset)) for offset in labelled)
     if not encoded:
         for description in segmentation.segments:
-            pixels.add(np.zeros((0, 0), dtype=np.uint8), slice(0, 0), slice(0, 0))
+            pixels.add(np.zeros((1, 0, 0), dtype=np.uint8), slice(0, 0), slice(0, 0))
             encoded.append(items.item(description.number, 0))
     return encoded
 
@@ -171,18 +170,20 @@ class _PixelWriter:
         self._bands: list[tuple[int, np.ndarray]] = []  # (first row, encoded rows) per frame
         self._frames: list[np.ndarray] = []
 
-    def add(self, plane: np.ndarray, rows: slice, columns: slice) -> None:
-        """A frame whose values ``plane`` sit at ``[rows, columns]`` of an otherwise empty frame."""
-        band = np.zeros((plane.shape[0], self._columns), dtype=np.uint8)
-        band[:, columns] = np.rint(plane * MAX_FRACTIONAL_VALUE) if self._fractional else plane
+    def add(self, planes: np.ndarray, rows: slice, columns: slice) -> None:
+        """Frames whose values ``planes[n]`` sit at ``[rows, columns]`` of otherwise empty frames (one segment's
+        labelled slices: their bands are made and packed together)."""
+        bands = np.zeros((planes.shape[0], planes.shape[1], self._columns), dtype=np.uint8)
+        bands[:, :, columns] = np.rint(planes * MAX_FRACTIONAL_VALUE) if self._fractional else planes
         if not self._by_band:
-            frame = np.zeros((self._rows, self._columns), dtype=np.uint8)
-            frame[rows] = band
-            self._frames.append(frame)
-        elif self._fractional:
-            self._bands.append((rows.start, band.reshape(-1)))
-        else:
-            self._bands.append((rows.start, np.packbits(band, axis=None, bitorder="little")))
+            for band in bands:
+                frame = np.zeros((self._rows, self._columns), dtype=np.uint8)
+                frame[rows] = band
+                self._frames.append(frame)
+            return
+        if not self._fractional:  # each band's rows end on a byte boundary: packing the rows packs each band
+            bands = np.packbits(bands, axis=2, bitorder="little")
+        self._bands.extend((rows.start, band.reshape(-1)) for band in bands)
 
     def data(self) -> bytes | memoryview:
         """The Pixel Data value, padded to even length. Band by band it is laid out in anonymous memory, zero until
