@@ -10,10 +10,8 @@ RLE frames) is written as pydicom writes it, without its per-frame overhead. Any
 (big endian, deflate, a change of encoding) is written by pydicom as a whole. The bytes are those
 ``Dataset.save_as(..., enforce_file_format=True)`` writes; tests compare the two.
 
-A large raw value is written without its blocks of zeros, which are left as holes (a sparse file,
-read back as zeros): a BINARY SEG's Pixel Data is mostly zeros (each frame is a whole slice, the
-segment a small part of it), and copying them into the page cache cost more than everything else
-in writing a 104-segment SEG of 112 MB. The file's bytes are the same; it takes less disk.
+A large raw value is written with its blocks of zeros left as holes (:mod:`.sparse`): the same
+bytes, read back as zeros.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import struct
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
-import numpy as np
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomFileLike
@@ -33,6 +30,7 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR
 
 from .. import IMPLEMENTATION_CLASS_UID, __version__
+from .sparse import write_sparse
 
 #: VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length (PS3.5 7.1.2).
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
@@ -42,8 +40,6 @@ _SEQUENCE_DELIMITER = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
 PIXEL_DATA = 0x7FE00010
 #: Raw values of this size or more are written with their zero blocks left as holes.
 SPARSE_FROM = 1 << 20
-#: The holes' granularity: a page of the page cache, a block of common file systems.
-_HOLE_BLOCK = 4096
 
 
 def encode_element(tag: int, vr: str, value: bytes, *, implicit: bool = False) -> bytes:
@@ -112,14 +108,12 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str], *, digest: Any | None
         for tag in sorted(ds.keys()):
             elem = ds.get_item(tag)
             if elem.is_raw and elem.length != _UNDEFINED and elem.is_implicit_VR == implicit:
-                value = elem.value or b""
+                value = b"" if elem.value is None else elem.value
                 fp.write(_header(tag, elem.VR, len(value), implicit=implicit))
                 if len(value) < SPARSE_FROM:
                     fp.write(value)
                 else:
-                    if digest is not None:
-                        digest.update(value)
-                    _write_sparse(handle, value)
+                    write_sparse(handle, value, digest)
             elif tag == PIXEL_DATA and built_in_memory and syntax.is_encapsulated:
                 fp.write(_encapsulated_pixel_data(ds[tag].value))
             else:
@@ -145,24 +139,6 @@ class _Digesting:
         if (offset, whence) not in ((self.tell(), os.SEEK_SET), (0, os.SEEK_CUR)):
             raise io.UnsupportedOperation("a file written with its digest is written from start to end")
         return self.tell()
-
-
-def _write_sparse(handle: BinaryIO, value: bytes | bytearray) -> None:
-    """Write ``value`` at the handle's position, skipping the file blocks it would fill with zeros only."""
-    start = handle.tell()
-    head = min(len(value), -start % _HOLE_BLOCK)  # up to the first block boundary of the file
-    blocks = (len(value) - head) // _HOLE_BLOCK
-    body = np.frombuffer(value, dtype=np.uint8, count=blocks * _HOLE_BLOCK, offset=head)
-    written = np.ones(blocks + 2, dtype=bool)  # the head, each whole block, the tail: written unless all zero
-    written[1:-1] = body.reshape(blocks, _HOLE_BLOCK).any(axis=1)
-    bounds = [0, head, *(head + _HOLE_BLOCK * np.arange(1, blocks + 1)).tolist(), len(value)]
-    changes = np.flatnonzero(np.diff(written.astype(np.int8), prepend=0, append=0))
-    view = memoryview(value)
-    for first, stop in zip(changes[::2].tolist(), changes[1::2].tolist(), strict=True):
-        handle.seek(start + bounds[first])
-        handle.write(view[bounds[first]:bounds[stop]])
-    handle.seek(start + len(value))
-    handle.truncate()  # the file ends after the value even when its last blocks are holes
 
 
 def _encapsulated_pixel_data(items: bytes) -> bytes:

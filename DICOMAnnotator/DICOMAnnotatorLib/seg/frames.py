@@ -13,7 +13,6 @@ compressed with RLE Lossless, which every DICOM toolkit decodes (encoded by :mod
 
 from __future__ import annotations
 
-import mmap
 import struct
 from collections.abc import Mapping
 
@@ -21,7 +20,15 @@ import numpy as np
 import pydicom
 from pydicom.encaps import encapsulate
 
-from ..dicom import encode_element, encode_items, encode_sequence, raw_element, rle_encode_frames
+from ..dicom import (
+    SparseBytes,
+    encode_element,
+    encode_items,
+    encode_sequence,
+    raw_element,
+    rle_encode_frames,
+    sparse_bytes,
+)
 from ..imaging import Segmentation, SliceSource
 from .header import MAX_FRACTIONAL_VALUE, decimal_string
 
@@ -185,24 +192,17 @@ class _PixelWriter:
             bands = np.packbits(bands, axis=2, bitorder="little")
         self._bands.extend((rows.start, band.reshape(-1)) for band in bands)
 
-    def data(self) -> bytes | memoryview:
-        """The Pixel Data value, padded to even length. Band by band it is laid out in anonymous memory, zero until
-        written, in pages of 4 KiB: numpy asks Linux for 2 MiB huge pages for large arrays, each zeroed whole (and
-        compacted for, on a busy machine) at a band's first byte, while most of a BINARY frame is empty (31 MB of
-        bands in 112 MB for 104 structures). Not copied into a ``bytes``."""
+    def data(self) -> bytes | SparseBytes:
+        """The Pixel Data value, padded to even length; band by band, the rest of each frame zeros never touched
+        (most of a BINARY frame is empty: 31 MB of bands in 112 MB for 104 structures), see :mod:`..dicom.sparse`."""
         if not self._by_band:
             data = np.packbits(np.stack(self._frames), axis=None, bitorder="little").tobytes()
             return data + b"\0" * (len(data) % 2)
         frame_bytes = self._rows * self._row_bytes
-        size = len(self._bands) * frame_bytes + (len(self._bands) * frame_bytes) % 2
-        memory = mmap.mmap(-1, max(size, 1))
-        if hasattr(mmap, "MADV_NOHUGEPAGE"):  # Linux
-            memory.madvise(mmap.MADV_NOHUGEPAGE)
-        buffer = np.frombuffer(memory, dtype=np.uint8, count=size)
+        value = sparse_bytes(len(self._bands) * frame_bytes + (len(self._bands) * frame_bytes) % 2)
         for n, (first_row, encoded) in enumerate(self._bands):
-            start = n * frame_bytes + first_row * self._row_bytes
-            buffer[start:start + len(encoded)] = encoded
-        return memoryview(memory)[:size]
+            value.put(n * frame_bytes + first_row * self._row_bytes, encoded)
+        return value
 
 
 def _code_item(value: str, scheme: str, meaning: str) -> bytes:
