@@ -93,9 +93,9 @@ def build_draft(output: ModelOutput, mapping: LabelMapping, series: ReferenceSer
         kind, cropped = MaskKind.FRACTIONAL, _from_channels(output.channels, structures)
     else:
         kind, cropped = output.segmentation.kind, _from_segmentation(output.segmentation, structures)
-    segmentation = Segmentation.from_cropped_masks(
+    segmentation = Segmentation.from_cropped_masks(  # a label map's masks are made here for it: handed over
         geometry, descriptions, {number: box_values for number, box_values in cropped.items() if box_values},
-        kind=kind, reference=series, protocol_id=protocol.id,
+        copy=output.voxels is None, kind=kind, reference=series, protocol_id=protocol.id,
         provenance=Provenance(derived_from=(str(output.path),), method=f"{algorithm} {algorithm_version}"))
     uncertainty = mean_entropy(segmentation) if kind is MaskKind.FRACTIONAL else None
     return Draft(segmentation, algorithm, algorithm_version, output, mapping, uncertainty)

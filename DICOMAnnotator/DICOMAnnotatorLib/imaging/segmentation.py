@@ -187,11 +187,15 @@ class Segmentation:
         geometry: VolumeGeometry,
         segments: Sequence[SegmentDescription],
         cropped: Mapping[int, tuple[tuple[slice, slice, slice], np.ndarray]],
+        *,
+        copy: bool = True,
         **kwargs,
     ) -> Segmentation:
         """From masks given inside boxes ``{number: ((k, j, i) slices, values)}``, without full arrays.
 
-        Readers that decode sparse frames use this so that memory follows the labelled region.
+        Readers that decode sparse frames use this so that memory follows the labelled region. With
+        ``copy=False`` the caller hands the arrays over (it keeps none to change): a mask of the
+        segmentation's type that needs no trimming is kept as given, not copied.
         """
         self = cls(geometry, segments, {}, **kwargs)
         for number, (box, values) in cropped.items():
@@ -203,7 +207,7 @@ class Segmentation:
                     f"The cropped mask of segment {number} ('{label}') has shape {list(values.shape)} but its box "
                     f"{[(s.start, s.stop) for s in box]} needs {list(extent)} inside {list(geometry.array_shape)}"
                 )
-            self._masks[number] = self._trimmed(number, values, offset=tuple(s.start for s in box))
+            self._masks[number] = self._trimmed(number, values, offset=tuple(s.start for s in box), copy=copy)
         return self
 
     def _crop(self, number: int, mask: np.ndarray | None) -> _CroppedMask:
@@ -217,14 +221,17 @@ class Segmentation:
     def _dtype(self) -> np.dtype:
         return np.dtype(bool) if self.kind is MaskKind.BINARY else np.dtype(np.float32)
 
-    def _trimmed(self, number: int, values: np.ndarray, offset: tuple[int, ...]) -> _CroppedMask:
+    def _trimmed(self, number: int, values: np.ndarray, offset: tuple[int, ...], *, copy: bool = True
+                 ) -> _CroppedMask:
         """Validated ``values`` cut to their non-zero bounding box; ``offset`` places them on the grid."""
         values = self._validated(number, np.asarray(values))
         inner = _nonzero_box(values)
         if inner is None:
             return _CroppedMask.empty(self._dtype)
         box = tuple(slice(o + s.start, o + s.stop) for o, s in zip(offset, inner, strict=True))
-        return _CroppedMask(box, np.array(values[inner], dtype=self._dtype))
+        if not copy and all(s.stop - s.start == n for s, n in zip(inner, values.shape, strict=True)):
+            return _CroppedMask(box, np.asarray(values, dtype=self._dtype))
+        return _CroppedMask(box, np.array(values[inner], dtype=self._dtype))  # a view would keep all of values
 
     def _validated(self, number: int, mask: np.ndarray) -> np.ndarray:
         label = self._segments[number].label
