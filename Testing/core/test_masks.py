@@ -11,7 +11,7 @@ from scipy import ndimage
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.int32, np.int64, np.uint32])
 @pytest.mark.parametrize("shape", [(7, 13, 11), (5, 9, 16), (1, 1, 1), (30, 17, 24), (12, 40)])
-@pytest.mark.parametrize("density", [0.05, 0.3])  # runs of labelled voxels; a dense map through scipy
+@pytest.mark.parametrize("density", [0.05, 0.3])  # noise: a run at most voxels
 def test_boxes_are_find_objects(dtype, shape, density):
     rng = np.random.default_rng(sum(shape))
     labels = (rng.integers(1, 9, size=shape) * (rng.random(shape) < density)).astype(dtype)
@@ -33,3 +33,12 @@ def test_runs_along_rows_across_chunks_and_absent_labels(monkeypatch):
 
 def test_an_unlabelled_map_has_no_boxes():
     assert label_boxes(np.zeros((3, 4, 5), dtype=np.uint8)) == [] == label_boxes(np.zeros((0, 4, 5), dtype=np.int32))
+
+
+def test_a_map_labelled_everywhere_in_regions(monkeypatch):
+    """No background at all: every run is labelled, rows start with a label, chunks end inside regions."""
+    monkeypatch.setattr(module, "CHUNK_VOXELS", 100)  # 6 rows of 16 per chunk
+    labels = np.ones((5, 11, 16), dtype=np.int16)
+    labels[:, :6, 8:] = 2
+    labels[3:, 4:, :3] = 9
+    assert label_boxes(labels) == ndimage.find_objects(labels)

@@ -129,3 +129,20 @@ def test_cropped_masks_are_placed_on_the_grid_and_trimmed():
     with pytest.raises(SegmentationError, match=r"cropped mask of segment 1 \('A'\) has shape \[2, 3, 4\]"):
         Segmentation.from_cropped_masks(GRID, [SegmentDescription(1, "A")],
                                         {1: ((slice(5, 7), slice(1, 4), slice(3, 7)), values)})
+
+
+def test_cropped_masks_handed_over_are_kept_unless_trimmed():
+    """copy=False: a tight mask of the segmentation's type is kept as given; one to trim is copied (a view would keep
+    all of the given array alive); the voxels are the same either way."""
+    tight = np.ones((2, 2, 3), dtype=bool)
+    loose = np.zeros((2, 3, 4), dtype=bool)
+    loose[1, 1:3, 2] = True
+    box = (slice(2, 4), slice(1, 4), slice(3, 7))
+    seg = Segmentation.from_cropped_masks(GRID, [SegmentDescription(1, "A"), SegmentDescription(2, "B")],
+                                          {1: ((slice(1, 3), slice(0, 2), slice(4, 7)), tight), 2: (box, loose)},
+                                          copy=False)
+    assert seg.cropped_mask(1)[1] is tight and seg.bounding_box(1) == (slice(1, 3), slice(0, 2), slice(4, 7))
+    kept = seg.cropped_mask(2)[1]
+    assert not np.shares_memory(kept, loose) and seg.bounding_box(2) == (slice(3, 4), slice(2, 4), slice(5, 6))
+    copied = Segmentation.from_cropped_masks(GRID, [SegmentDescription(1, "A")], {1: (box, loose)})
+    np.testing.assert_array_equal(seg.mask(2), copied.mask(1))

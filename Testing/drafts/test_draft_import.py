@@ -9,6 +9,7 @@ tool writes one, and a real dcmqi SEG.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def _draft(run, series: ReferenceSeries, *args) -> tuple[dict, dict[str, np.ndar
     status, out, err = run("draft", "import", "1", *args, "--json")
     assert status == 0, err
     result = json.loads(out)
+    kept = Path(result["seg"]).read_bytes()
+    assert result["seg_sha256"] == hashlib.sha256(kept).hexdigest() == Path(result["seg"]).name, \
+        "the SEG is kept under the hash of its bytes"
     stored = read_seg(result["seg"], series)
     return result, {d.label: stored.mask(d.number) for d in stored.segments}, stored
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
 from conftest import third_party_file
+from DICOMAnnotatorLib.dicom import part10
 from DICOMAnnotatorLib.dicom.part10 import save_part10
 from DICOMAnnotatorLib.errors import GeometryMismatchError, SegmentationError
 from DICOMAnnotatorLib.imaging import phantoms
@@ -201,14 +203,21 @@ def test_other_producers_segs_read_alone_keep_every_voxel(name):
             assert float(values.sum()) == pytest.approx(summary[segment.number]["fraction_sum"], abs=1e-3)
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "zero-blocks-as-holes"])
 @pytest.mark.parametrize("seg_type", ["binary", "fractional", "labelmap"])
-def test_the_written_seg_is_what_pydicom_writes_of_the_built_dataset(write_phantom, tmp_path, seg_type):
-    """The frames are encoded to bytes by seg.frames and copied by dicom.part10: pydicom encodes the dataset alike."""
+def test_the_written_seg_is_what_pydicom_writes_of_the_built_dataset(write_phantom, tmp_path, monkeypatch, seg_type,
+                                                                     sparse):
+    """The frames are encoded to bytes by seg.frames and copied by dicom.part10 (large values with their zero blocks
+    left as holes, here the phantom's small Pixel Data too): pydicom encodes the dataset alike."""
+    if sparse:
+        monkeypatch.setattr(part10, "SPARSE_FROM", 64)
     series, segmentation = _phantom_segmentation(write_phantom, "oblique")
     ds = build_seg(segmentation, segmentation_type=seg_type)
-    save_part10(ds, tmp_path / "ours.dcm")
+    digest = hashlib.sha256()
+    save_part10(ds, tmp_path / "ours.dcm", digest=digest)
     ds.save_as(tmp_path / "pydicom.dcm", enforce_file_format=True)
     assert (tmp_path / "ours.dcm").read_bytes() == (tmp_path / "pydicom.dcm").read_bytes()
+    assert digest.hexdigest() == hashlib.sha256((tmp_path / "ours.dcm").read_bytes()).hexdigest()
     written = pydicom.dcmread(tmp_path / "ours.dcm")
     assert len(written.SourceImageSequence) == len(written.ReferencedSeriesSequence[0].ReferencedInstanceSequence) \
         == len(series.datasets), "every source image is referenced, not only the slice highdicom built the header on"

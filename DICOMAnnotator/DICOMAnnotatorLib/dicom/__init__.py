@@ -1,9 +1,10 @@
 """DICOM at the byte level, below every other package: Part 10 files written from encoded
-elements (``part10``), series headers and per-frame sequences read from the files' bytes
-(``headers``, ``sequences``), Siemens mosaics recognised (``mosaic``), pixel decoding failures
-explained (``decoding``), coded concepts and Code Sequence items (``codes``), CIELab display colours
-(``colors``), person names (``person_names``), RLE Lossless frames (``rle``) and the patient/study
-attributes that derived objects copy from their source (``source_attributes``).
+elements (``part10``), large values that are mostly zeros written as sparse files (``sparse``),
+series headers and per-frame sequences read from the files' bytes (``headers``, ``sequences``),
+Siemens mosaics recognised (``mosaic``), pixel decoding failures explained (``decoding``), coded
+concepts and Code Sequence items (``codes``), CIELab display colours (``colors``), person names
+(``person_names``), RLE Lossless frames (``rle``) and the patient/study attributes that derived
+objects copy from their source (``source_attributes``).
 """
 
 from ..lazy import public_api
@@ -18,5 +19,6 @@ __getattr__, __dir__, __all__ = public_api(__name__, {
     "person_names": ["from_person_name", "to_person_name"],
     "rle": ["rle_encode_frames"],
     "sequences": ["RawItem", "RawSequenceError", "split_file"],
+    "sparse": ["SparseBytes", "sparse_bytes"],
     "source_attributes": ["copy_patient_and_study", "derived_instance"],
 })

@@ -88,6 +88,8 @@ def csa_values(header: bytes) -> dict[str, list[str]]:
 
 
 def _private_value(ds: Dataset, group: int, creator: str, element: int):
+    if not any(tag >> 16 == group for tag in ds.keys()):  # most files have none: skip pydicom's search of the group
+        return None
     try:
         block = ds.private_block(group, creator)
         return block[element].value if block.get_tag(element) in ds else None

@@ -9,13 +9,18 @@ element goes through pydicom's encoder; encapsulated pixel data built in memory 
 RLE frames) is written as pydicom writes it, without its per-frame overhead. Anything unusual
 (big endian, deflate, a change of encoding) is written by pydicom as a whole. The bytes are those
 ``Dataset.save_as(..., enforce_file_format=True)`` writes; tests compare the two.
+
+A large raw value is written with its blocks of zeros left as holes (:mod:`.sparse`): the same
+bytes, read back as zeros.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Iterable
+from typing import Any, BinaryIO
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -25,6 +30,7 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import AMBIGUOUS_VR
 
 from .. import IMPLEMENTATION_CLASS_UID, __version__
+from .sparse import write_sparse
 
 #: VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length (PS3.5 7.1.2).
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
@@ -32,6 +38,8 @@ _UNDEFINED = 0xFFFFFFFF
 _ITEM = struct.pack("<HH", 0xFFFE, 0xE000)
 _SEQUENCE_DELIMITER = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
 PIXEL_DATA = 0x7FE00010
+#: Raw values of this size or more are written with their zero blocks left as holes.
+SPARSE_FROM = 1 << 20
 
 
 def encode_element(tag: int, vr: str, value: bytes, *, implicit: bool = False) -> bytes:
@@ -68,11 +76,13 @@ def new_file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid
     return meta
 
 
-def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
+def save_part10(ds: Dataset, path: str | os.PathLike[str], *, digest: Any | None = None) -> None:
     """Write ``ds`` (with its ``file_meta`` and ``preamble``) to ``path``.
 
     ``ds`` is either read from a file (then written in that file's encoding) or built in memory
     (then its raw elements must be in the encoding of its transfer syntax, as :func:`raw_element` makes them).
+    ``digest`` (a ``hashlib`` object) is updated with the file's bytes as they are written, for a caller that
+    records the file by its hash without reading it again.
     """
     syntax = UID(ds.file_meta.TransferSyntaxUID)
     implicit = syntax.is_implicit_VR
@@ -80,10 +90,14 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
     if (syntax == DeflatedExplicitVRLittleEndian or not syntax.is_little_endian
             or ds.original_encoding not in ((implicit, True), (None, None))):
         ds.save_as(path, enforce_file_format=True)
+        if digest is not None:
+            with open(path, "rb") as written:
+                while chunk := written.read(1 << 20):
+                    digest.update(chunk)
         return
     encodings = ds.get("SpecificCharacterSet") if built_in_memory else ds.original_character_set
     with open(path, "wb") as handle:
-        fp = DicomFileLike(handle)
+        fp = DicomFileLike(handle if digest is None else _Digesting(handle, digest))
         fp.write((ds.preamble or b"\0" * 128) + b"DICM")
         meta = _file_meta_bytes(ds.file_meta)
         if meta is None:
@@ -94,9 +108,12 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
         for tag in sorted(ds.keys()):
             elem = ds.get_item(tag)
             if elem.is_raw and elem.length != _UNDEFINED and elem.is_implicit_VR == implicit:
-                value = elem.value or b""
+                value = b"" if elem.value is None else elem.value
                 fp.write(_header(tag, elem.VR, len(value), implicit=implicit))
-                fp.write(value)
+                if len(value) < SPARSE_FROM:
+                    fp.write(value)
+                else:
+                    write_sparse(handle, value, digest)
             elif tag == PIXEL_DATA and built_in_memory and syntax.is_encapsulated:
                 fp.write(_encapsulated_pixel_data(ds[tag].value))
             else:
@@ -104,6 +121,24 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
                 if elem.VR in AMBIGUOUS_VR:  # only in datasets built in memory: read ones are in their own encoding
                     elem = correct_ambiguous_vr_element(elem, ds, True)
                 write_data_element(fp, elem, encodings)
+
+
+class _Digesting:
+    """A file written from start to end whose bytes also update a digest (a seek back would make the digest
+    wrong, so it is refused)."""
+
+    def __init__(self, handle: BinaryIO, digest: Any) -> None:
+        self._handle, self._digest = handle, digest
+        self.tell, self.close = handle.tell, handle.close
+
+    def write(self, data: bytes) -> int:
+        self._digest.update(data)
+        return self._handle.write(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if (offset, whence) not in ((self.tell(), os.SEEK_SET), (0, os.SEEK_CUR)):
+            raise io.UnsupportedOperation("a file written with its digest is written from start to end")
+        return self.tell()
 
 
 def _encapsulated_pixel_data(items: bytes) -> bytes:

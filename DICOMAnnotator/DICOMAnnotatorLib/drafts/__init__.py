@@ -2,8 +2,8 @@
 
 The label tables segmentation tools write (``label_tables``: TotalSegmentator's class map and NIfTI
 header, nnU-Net's dataset.json, a MONAI bundle's metadata), the output file read on the series
-(``model_outputs``: a label map, probability maps, a DICOM SEG; ``nifti`` for what SimpleITK does
-not give of a NIfTI file), its labels mapped onto the
+(``model_outputs``: a label map, probability maps, a DICOM SEG; ``nifti`` for a NIfTI file's header
+extensions, and its plain 3D volumes read without SimpleITK), its labels mapped onto the
 protocol by an explicit mapping, code or name (``mapping``), the draft segmentation with
 Segment Algorithm Type AUTOMATIC (``conversion``; there too any segmentation, such as an RT Structure
 Set's ROIs, mapped onto a protocol), the model's uncertainty (``uncertainty``), and

@@ -60,12 +60,13 @@ class Draft:
     def segmentation_type(self) -> str:
         return "fractional" if self.segmentation.kind is MaskKind.FRACTIONAL else "binary"
 
-    def write(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
-        """The draft as a DICOM SEG (BINARY, or FRACTIONAL for probabilities)."""
+    def write(self, path: str | os.PathLike[str], *, force: bool = False, digest: Any | None = None) -> Path:
+        """The draft as a DICOM SEG (BINARY, or FRACTIONAL for probabilities); ``digest`` (a ``hashlib`` object)
+        is updated with its bytes as they are written."""
         from ..seg import write_seg
 
         description = f"AI draft {self.algorithm} {self.algorithm_version}"
-        return write_seg(self.segmentation, path, force=force, segmentation_type=self.segmentation_type,
+        return write_seg(self.segmentation, path, force=force, digest=digest, segmentation_type=self.segmentation_type,
                          series_description=description[:64], content_label=CONTENT_LABEL,
                          content_description=description[:64])
 
@@ -96,9 +97,9 @@ def build_draft(output: ModelOutput, mapping: LabelMapping, series: ReferenceSer
         kind, cropped = MaskKind.FRACTIONAL, _from_channels(output.channels, structures)
     else:
         kind, cropped = output.segmentation.kind, _from_segmentation(output.segmentation, structures)
-    segmentation = Segmentation.from_cropped_masks(
+    segmentation = Segmentation.from_cropped_masks(  # a label map's masks are made here for it: handed over
         geometry, descriptions, {number: box_values for number, box_values in cropped.items() if box_values},
-        kind=kind, reference=series, protocol_id=protocol.id,
+        copy=output.voxels is None, kind=kind, reference=series, protocol_id=protocol.id,
         provenance=Provenance(derived_from=(str(output.path),), method=f"{algorithm} {algorithm_version}"))
     uncertainty = mean_entropy(segmentation) if kind is MaskKind.FRACTIONAL else None
     return Draft(segmentation, algorithm, algorithm_version, output, mapping, uncertainty)

@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import InputError
 from ..imaging import ReferenceSeries, Segmentation, VolumeGeometry, label_boxes
 from .label_tables import LabelTable, SourceLabel, label_table_in_nifti, read_label_table
-from .nifti import mapped_integer_voxels
+from .nifti import plain_volume
 
 
 @dataclass(frozen=True)
@@ -129,20 +129,17 @@ def _labels(path: Path, label_table, present, values_as_names: bool, *, channels
 
 def _read_image(path: Path) -> tuple[np.ndarray, VolumeGeometry, int]:
     """Voxels ``[k, j, i]`` (or ``[c, k, j, i]``), the 3D grid, and the channel count (0: one value per voxel)."""
+    plain = plain_volume(path) if path.name.lower().endswith((".nii", ".nii.gz")) else None
+    if plain is not None:
+        voxels, affine = plain
+        return voxels, VolumeGeometry(voxels.shape[::-1], affine), 0
     import SimpleITK as sitk
 
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
     try:
-        reader.ReadImageInformation()
-        dimension, components = reader.GetDimension(), reader.GetNumberOfComponents()
-        if dimension == 3 and components == 1:
-            mapped = mapped_integer_voxels(path, reader.GetSize()) if path.name.lower().endswith(".nii") else None
-            if mapped is not None:
-                return mapped, VolumeGeometry.from_sitk(reader), 0
-        image = reader.Execute()
+        image = sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise InputError(f"{path} could not be read as an image ({str(error).strip().splitlines()[-1]})") from None
+    dimension, components = image.GetDimension(), image.GetNumberOfComponentsPerPixel()
     if dimension == 3 and components == 1:
         return sitk.GetArrayFromImage(image), VolumeGeometry.from_sitk(image), 0
     if dimension == 3:  # a vector image: channels are components, [k, j, i, c]

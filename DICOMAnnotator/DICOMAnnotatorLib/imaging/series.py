@@ -10,6 +10,7 @@ plane positions. Headers are read without pixel data; voxels are read on demand.
 from __future__ import annotations
 
 import os
+import statistics
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -440,7 +441,7 @@ def _regular_grid(frames: list[_FrameGeometry], description: str) -> tuple[Volum
                 f"slice normal ({_where(frames[duplicate].source)} and {_where(frames[duplicate + 1].source)}): "
                 "duplicated instances, several acquisitions or time points in one series; split or clean it"
             )
-        spacing_k = float(np.median(steps))
+        spacing_k = statistics.median(steps.tolist())  # not np.median, which imports numpy.ma (20 ms)
         tolerance = SLICE_POSITION_TOLERANCE_MM + SLICE_POSITION_TOLERANCE_RELATIVE * spacing_k
         worst = int(np.argmax(np.abs(steps - spacing_k)))
         if abs(steps[worst] - spacing_k) > tolerance:

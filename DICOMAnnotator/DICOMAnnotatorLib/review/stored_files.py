@@ -139,12 +139,13 @@ class FileStore:
         self.incoming.mkdir(parents=True, exist_ok=True)
         return self.incoming / f"partial-{secrets.token_hex(16)}{suffix}"
 
-    def adopt(self, written: str | os.PathLike[str], role: str) -> FileRecord:
-        """Keep a file written at a :meth:`scratch` name by moving it into place (hashed once, never copied)."""
+    def adopt(self, written: str | os.PathLike[str], role: str, *, sha256: str | None = None) -> FileRecord:
+        """Keep a file written at a :meth:`scratch` name by moving it into place (hashed once, never copied).
+        ``sha256`` is its hash when the writer computed it from the bytes it wrote (then the file is not read)."""
         written = Path(written).absolute()
         if written.parent != self.incoming:
             raise StoreError(f"{written} is not in {self.incoming}; only files written there are adopted")
-        held = written.with_name(f"held-{sha256_of(written)}-{secrets.token_hex(16)}")
+        held = written.with_name(f"held-{sha256 or sha256_of(written)}-{secrets.token_hex(16)}")
         os.replace(written, held)
         return self.record(held, role)
 

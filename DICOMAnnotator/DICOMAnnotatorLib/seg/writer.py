@@ -20,6 +20,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pydicom
 
@@ -87,11 +88,13 @@ def build_seg(
     return seg
 
 
-def write_seg(segmentation: Segmentation, path: str | os.PathLike[str], *, force: bool = False, **options) -> Path:
-    """Write the SEG of ``segmentation`` to ``path`` (temporary name, then rename); see :func:`build_seg`."""
+def write_seg(segmentation: Segmentation, path: str | os.PathLike[str], *, force: bool = False,
+              digest: Any | None = None, **options) -> Path:
+    """Write the SEG of ``segmentation`` to ``path`` (temporary name, then rename); see :func:`build_seg`.
+    ``digest`` (a ``hashlib`` object) is updated with the file's bytes as they are written."""
     seg = build_seg(segmentation, **options)
     with atomic_path(path, force=force) as temporary:
-        save_part10(seg, temporary)
+        save_part10(seg, temporary, digest=digest)
     log.info("Wrote %s: %s SEG with %d segment(s), %d frame(s)", path, seg.SegmentationType,
              len(seg.SegmentSequence), int(seg.NumberOfFrames))
     return Path(path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from ..review import PermissionDeniedError
-from .client import RemoteService
 
 
 def is_server_url(url: str | None) -> bool:
@@ -21,6 +20,8 @@ def is_server_url(url: str | None) -> bool:
 def connect(url: str | None, user: str | None, *, create: bool = False) -> Any:
     """The review actions of ``user`` on the store at ``url`` (None: the default store); close it after use."""
     if is_server_url(url):
+        from .client import RemoteService  # here: a local store's commands need no HTTP client
+
         service = RemoteService(url)
         if user and user != service.actor:
             raise PermissionDeniedError(f"You are logged in to {service.url} as {service.actor}, not {user}; log in "
