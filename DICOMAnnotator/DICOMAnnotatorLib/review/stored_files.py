@@ -39,6 +39,11 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def _sync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
 def _sync_directory(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -146,6 +151,7 @@ class FileStore:
         if written.parent != self.incoming:
             raise StoreError(f"{written} is not in {self.incoming}; only files written there are adopted")
         held = written.with_name(f"held-{sha256 or sha256_of(written)}-{secrets.token_hex(16)}")
+        _sync_file(written)  # as an upload is synced when it finishes: the record must not outlive the bytes
         os.replace(written, held)
         return self.record(held, role)
 
