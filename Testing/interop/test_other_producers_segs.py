@@ -1,6 +1,7 @@
 """SEGs other producers write that ours never are: segments without codes (syngo.via before the codes
 were required), TILED_FULL whole-slide SEGs (frames without per-frame segment numbers, as the standard
-allows), and pixel data no installed decoder reads; and the refusals that go with them.
+allows), 1-bit frames in RLE Lossless or Deflated Image Frame Compression (pydicom decodes neither), and
+pixel data no installed decoder reads; and the refusals that go with them.
 
 Each case starts from a real file of the test data (dcmqi's liver SEG, highdicom's SEG and slide
 image) changed only where the case needs it, or from highdicom writing the SEG itself.
@@ -30,6 +31,7 @@ LIVER = "dcmqi/segmentations/liver.dcm"
 LIVER_CT = "dcmqi/segmentations/ct-3slice"
 DEFLATED_IMAGE_FRAMES = "1.2.840.10008.1.2.8.1"  # Deflated Image Frame Compression: pydicom has no decoder
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+MPEG2 = "1.2.840.10008.1.2.4.100"  # MPEG2 Main Profile / Main Level: no decoder in pydicom, none to install
 GENERIC_TISSUE = ["85756007", "SCT", "Tissue"]
 
 
@@ -127,14 +129,15 @@ def test_whole_slide_segs_are_refused_plainly_where_a_volume_is_needed(cli, tmp_
 
 
 # --------------------------------------------------------------------- 6. decoders and refusals
-def reencoded(source, path, transfer_syntax: str) -> None:
-    """``source`` with its frames encapsulated under ``transfer_syntax`` (their bytes do not matter here).
+def reencoded(source, path, transfer_syntax: str, frames: list[bytes] | None = None) -> None:
+    """``source`` with ``frames`` (by default 64 zero bytes each, which decode to nothing) encapsulated under
+    ``transfer_syntax``.
 
     Written element by element in explicit VR little endian: pydicom will not save a transfer syntax
     it does not know (Deflated Image Frame Compression is newer than it).
     """
     ds = pydicom.dcmread(source)
-    ds.PixelData = encapsulate([b"\0" * 64] * int(ds.get("NumberOfFrames", 1) or 1))
+    ds.PixelData = encapsulate(frames if frames is not None else [b"\0" * 64] * int(ds.get("NumberOfFrames", 1) or 1))
     ds["PixelData"].VR = "OB"
     ds.file_meta.TransferSyntaxUID = transfer_syntax
     buffer = DicomBytesIO()
@@ -145,15 +148,59 @@ def reencoded(source, path, transfer_syntax: str) -> None:
     Path(path).write_bytes(buffer.getvalue())
 
 
-@pytest.mark.parametrize(("transfer_syntax", "says"), [
-    (DEFLATED_IMAGE_FRAMES, "pydicom has no decoder for 1.2.840.10008.1.2.8.1"),
-    (RLE_LOSSLESS, "the installed decoders for RLE Lossless (1.2.840.10008.1.2.5) could not decode it"),
-])
-def test_a_seg_no_decoder_reads_is_one_line_without_install_advice(transfer_syntax, says, cli, tmp_path):
+def _rle(packed: bytes) -> bytes:
+    """``packed`` bytes as one RLE Lossless frame, by pydicom's encoder (an 8-bit row of them)."""
+    from pydicom.pixels.encoders import RLELosslessEncoder
+
+    return RLELosslessEncoder.encode(np.frombuffer(packed, dtype=np.uint8).reshape(1, -1), rows=1,
+                                     columns=len(packed), samples_per_pixel=1, bits_allocated=8, bits_stored=8,
+                                     pixel_representation=0, photometric_interpretation="MONOCHROME2",
+                                     number_of_frames=1)
+
+
+def _deflate(packed: bytes) -> bytes:
+    """``packed`` bytes compressed by zlib's raw Deflate (RFC 1951, no zlib header: PS3.5 8.2.16)."""
+    import zlib
+
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(packed) + compressor.flush()
+
+
+@pytest.mark.parametrize(("transfer_syntax", "compress"), [(RLE_LOSSLESS, _rle), (DEFLATED_IMAGE_FRAMES, _deflate)])
+def test_one_bit_frames_in_rle_or_deflate_read_voxel_for_voxel(transfer_syntax, compress, cli, write_phantom,
+                                                              tmp_path):
+    """A BINARY SEG of ours on a 37 x 29 grid (a frame ends inside a byte), its frames bit-packed by numpy (first
+    pixel in the least significant bit, each frame from a byte: PS3.5 8.1.1) and compressed without our code, as
+    highdicom and other producers write them; pydicom 3.0 decodes neither, and highdicom decodes through it."""
+    folder, geometry, _, labels = write_phantom(size=(37, 29, 12))
+    write_image(labels, geometry, tmp_path / "labels.nii.gz")
+    status, _, err = cli("seg", "export", folder, tmp_path / "labels.nii.gz", "-o", tmp_path / "native.dcm")
+    assert status == 0, err
+    native = pydicom.dcmread(tmp_path / "native.dcm")
+    assert native.Rows * native.Columns % 8 != 0
+    frames = native.pixel_array.reshape(int(native.NumberOfFrames), -1)
+    reencoded(tmp_path / "native.dcm", tmp_path / "compressed.dcm", transfer_syntax,
+              [compress(np.packbits(frame, bitorder="little").tobytes()) for frame in frames])
+    for name in ("native", "compressed"):
+        status, _, err = cli("seg", "import", tmp_path / f"{name}.dcm", "--series", folder, "-o",
+                             tmp_path / f"{name}.nii.gz")
+        assert status == 0, err
+    assert np.array_equal(read_image(tmp_path / "compressed.nii.gz")[0], read_image(tmp_path / "native.nii.gz")[0])
+    assert np.array_equal(read_image(tmp_path / "native.nii.gz")[0], labels)
+
+
+@pytest.mark.parametrize("transfer_syntax", [RLE_LOSSLESS, DEFLATED_IMAGE_FRAMES])
+def test_damaged_one_bit_frames_are_one_line_naming_the_frame(transfer_syntax, cli, tmp_path):
     reencoded(third_party_file("highdicom/seg_image_ct_binary.dcm"), tmp_path / "seg.dcm", transfer_syntax)
     line = one_error_line(cli("seg", "info", tmp_path / "seg.dcm"))
-    assert str(tmp_path / "seg.dcm") in line and says in line and "uncompressed" in line
-    assert not re.search(r"\binstall\b", line), "no decoder to install"
+    assert f"Frame 1 of {tmp_path / 'seg.dcm'}" in line and "the file is damaged" in line
+
+
+def test_a_seg_no_decoder_reads_is_one_line_without_install_advice(cli, tmp_path):
+    reencoded(third_party_file("highdicom/seg_image_ct_binary.dcm"), tmp_path / "seg.dcm", MPEG2)
+    line = one_error_line(cli("seg", "info", tmp_path / "seg.dcm"))
+    assert str(tmp_path / "seg.dcm") in line and "pydicom has no decoder for" in line and f"({MPEG2})" in line
+    assert "uncompressed" in line and not re.search(r"\binstall\b", line), "no decoder to install"
 
 
 def test_a_series_no_decoder_reads_is_one_line(cli, write_phantom, tmp_path):

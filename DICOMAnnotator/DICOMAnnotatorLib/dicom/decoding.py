@@ -4,7 +4,7 @@ pydicom decodes compressed pixel data through plugins, and a failure can mean th
 things to the user: pydicom has no decoder at all for the transfer syntax (installing nothing
 helps: the file must be converted), a decoder exists but none of the packages it needs is
 installed (installing one helps, and pydicom knows which), or the installed decoders tried and
-failed (an encoding they do not support, such as RLE of 1-bit frames, or a damaged file).
+failed (an encoding they do not support, or a damaged file).
 pydicom's own message spans several lines (one per plugin); the command line allows one.
 """
 

@@ -19,7 +19,16 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from ..dicom import Code, RawItem, RawSequenceError, from_person_name, pixel_decoding_error, split_file
+from ..dicom import (
+    BIT_FRAME_SYNTAXES,
+    Code,
+    RawItem,
+    RawSequenceError,
+    from_person_name,
+    iter_bit_frames,
+    pixel_decoding_error,
+    split_file,
+)
 from ..errors import InputError
 
 log = logging.getLogger(__name__)
@@ -108,7 +117,13 @@ class SegFile:
 
     # ----------------------------------------------------------------- pixels
     def iter_frame_pixels(self) -> Iterator[tuple[SegFrame, np.ndarray]]:
-        """Each frame with its decoded pixels (rows, columns), stored values as they are."""
+        """Each frame with its decoded pixels (rows, columns), stored values as they are. 1-bit frames in RLE or
+        Deflated Image Frame Compression are decoded here (pydicom refuses them); anything else by pydicom."""
+        syntax = str(self.dataset.file_meta.get("TransferSyntaxUID", ""))
+        if int(self.dataset.get("BitsAllocated", 0) or 0) == 1 and syntax in BIT_FRAME_SYNTAXES:
+            yield from zip(self.frames, iter_bit_frames(self.dataset.PixelData, syntax, self.frame_count, self.rows,
+                                                        self.columns, str(self.path)), strict=True)
+            return
         try:
             for frame, pixels in zip(self.frames, pydicom.pixels.iter_pixels(self.dataset), strict=True):
                 yield frame, pixels.reshape(self.rows, self.columns)
