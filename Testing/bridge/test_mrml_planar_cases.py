@@ -177,6 +177,14 @@ def test_a_cine_is_painted_frame_by_frame_and_its_seg_names_each_frame(tmp_path)
     paint(session, {"LV endocardium ED": box((60, 160), (104, 200), shape)})
     session.views.show(frame=11)
     paint(session, {"LV endocardium ES": systole})
+    session.views.show(frame=13)  # a stray end-systolic outline on another frame: no ejection fraction
+    paint(session, {"LV endocardium ES": systole})
+    with pytest.raises(InputError, match="'LV endocardium ES' .*lies on frames 12, 14"):
+        ben.submit()
+    with review.ReviewStore(url) as store:
+        assert review.show_case(store, ben.case.id, "ben")["submissions"] == [], "nothing of ben's recorded"
+    assert not any((tmp_path / "ben" / "submissions").rglob("*.*")), "the refused Submit left nothing"
+    paint(session, {"LV endocardium ES": np.zeros_like(systole)})  # erased, Submit is pressed again
     ben.submit()
 
     rad = ReviewerDesk(bridge.create_headless_scene(), url, "rad", tmp_path / "rad")
@@ -189,6 +197,18 @@ def test_a_cine_is_painted_frame_by_frame_and_its_seg_names_each_frame(tmp_path)
     descriptions = [d for d in compare.consensus().segments if d.label == "LV endocardium ED"]
     grid = ImageGrid.of_pixels(cine.columns, cine.rows, 1, cine.calibration.spacing)
     bridge.segmentation_to_node(Segmentation(grid, descriptions, {descriptions[0].number: trimmed[np.newaxis]}),
+                                compare.scene, compare.volume_node, node=compare.consensus_node)
+    # an end-systolic outline left on two frames gives no ejection fraction: refused by name, nothing recorded
+    systolic = [d for d in compare.consensus().segments if d.label == "LV endocardium ES"]
+    compare.views.show(frame=13)
+    bridge.segmentation_to_node(Segmentation(grid, systolic, {systolic[0].number: systole[np.newaxis]}),
+                                compare.scene, compare.volume_node, node=compare.consensus_node)
+    with pytest.raises(InputError, match="'LV endocardium ES' .*lies on frames 12, 14"):
+        rad.record_consensus()
+    with review.ReviewStore(url) as store:
+        shown = review.show_case(store, rad.case.id, "rad")
+    assert shown["consensus"] == [] and shown["state"] == "submitted"
+    bridge.segmentation_to_node(Segmentation(grid, systolic, {systolic[0].number: np.zeros_like(systole)[np.newaxis]}),
                                 compare.scene, compare.volume_node, node=compare.consensus_node)
     compare.views.show(frame=11)
     assert np.array_equal(in_view(compare, compare.consensus_node, "LV endocardium ES"), systole)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,18 @@ class _Desk:
         return session
 
 
+@contextmanager
+def _discarded_on_failure(*paths: Path) -> Iterator[None]:
+    """Remove ``paths`` (what a Submit or consensus wrote in the work folder) when the step then fails or the
+    store refuses it: the refused attempt leaves nothing, so that pressing the button again writes them anew."""
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+        raise
+
+
 def case_folder_name(case: CaseView) -> str:
     """The name of a case's subject-hierarchy folder."""
     return f"Case {case.id} (round {case.round})"
@@ -241,9 +254,10 @@ class AnnotatorDesk(_Desk):
         session = self.require_session()
         files = session.submit(self._folder("submissions", self.case) / f"round-{self.case.round}")
         sr_path = files.seg.with_name(files.seg.stem + "-sr.dcm")
-        write_sr(measurement_report(session, files), sr_path)
-        seg = files.seg if session.protocol.segment_structures else None
-        case = CaseView.from_json(self.service.submit(self.case.id, seg, sr_path), self.case.image_location)
+        with _discarded_on_failure(files.seg, files.annotations, sr_path):
+            write_sr(measurement_report(session, files), sr_path)
+            seg = files.seg if session.protocol.segment_structures else None
+            case = CaseView.from_json(self.service.submit(self.case.id, seg, sr_path), self.case.image_location)
         draft = self._draft_files()
         for path in (draft.seg, draft.annotations):
             path.unlink(missing_ok=True)
@@ -336,8 +350,10 @@ class ReviewerDesk(_Desk):
         method = method or session.consensus_method
         folder = self.work / "reviews" / f"case-{self.case.id}" / f"round-{self.case.round}"
         written = session.export(folder, ("seg",))
-        self.case = self._updated(self.service.consensus(self.case.id, method=method, consensus_seg=written["seg"],
-                                                         agreement=session.agreement().to_json()))
+        with _discarded_on_failure(written["seg"]):
+            recorded = self.service.consensus(self.case.id, method=method, consensus_seg=written["seg"],
+                                              agreement=session.agreement().to_json())
+        self.case = self._updated(recorded)
         return self.case
 
     def approve(self, comment: str | None = None) -> CaseView:
