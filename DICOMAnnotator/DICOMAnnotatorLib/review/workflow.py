@@ -144,38 +144,46 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
             case, srs, names, threshold, images)
     if not segs and consensus_seg is not None:
         raise ReviewError(f"Case {case.id} has SR submissions only; its consensus is computed from them, not given")
-    if consensus_seg is None and segs:
-        name = f"case-{case.id}-round-{case.round}-{method}-consensus.dcm"
-        target = Path(output) if output else segs[0].with_name(name)
-        consensus_seg, measured = compute_consensus_seg(segs, target, method=method, threshold=threshold)
-        agreement = agreement if agreement is not None else measured
-    report = None
-    if annotations is not None:
-        report = write_consensus_sr(
-            annotations, _consensus_sr_path(case, consensus_seg, srs[0], output),
-            seg=Path(consensus_seg) if segs else None, protocol=protocol, creator=user_name,
-            reference=reference)
-        if len(inputs) > 1 and "annotations" not in (agreement or {}):
-            agreement = {**(agreement or {}), "annotations": annotations.to_json()}
-    if not segs:
-        method, consensus_seg, report = "majority", report, None  # of the answers; positions are averaged
-    merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id, files=store.files)
-              if segs else sr_record(consensus_seg, case.series_uid, case_id=case.id, role="consensus",
-                                     files=store.files))
-    merged_sr = (sr_record(report, case.series_uid, case_id=case.id, role="consensus_sr", files=store.files)
-                 if report else None)
-    with store.write(user_name) as tx:
-        user, case, project = _load(tx, case_id)
-        _authorize(tx.conn, case, project, user, Action.CONSENSUS)
-        tx.conn.execute(insert(consensus).values(
-            case_id=case.id, round=case.round, user_id=user.id, method=method,
-            threshold=f"{project.consensus_threshold:g}", output_path=merged.path, output_sha256=merged.sha256,
-            output_kind="seg" if segs else "sr", sr_path=merged_sr.path if merged_sr else None,
-            sr_sha256=merged_sr.sha256 if merged_sr else None,
-            agreement_json=canonical_json(agreement) if agreement is not None else None, created_at=tx.now))
-        return _move(tx, case, project, Action.CONSENSUS, _after_merge(project), reason=method,
-                     files=[merged, *([merged_sr] if merged_sr else []), *_round_submissions(tx.conn, case)],
-                     details={"method": method, "threshold": project.consensus_threshold})
+    written: list[Path] = []  # files this call wrote: removed if it then fails, so that a refusal leaves nothing
+    try:
+        if consensus_seg is None and segs:
+            name = f"case-{case.id}-round-{case.round}-{method}-consensus.dcm"
+            target = Path(output) if output else segs[0].with_name(name)
+            consensus_seg, measured = compute_consensus_seg(segs, target, method=method, threshold=threshold)
+            written.append(Path(consensus_seg))
+            agreement = agreement if agreement is not None else measured
+        report = None
+        if annotations is not None:
+            report = write_consensus_sr(
+                annotations, _consensus_sr_path(case, consensus_seg, srs[0], output),
+                seg=Path(consensus_seg) if segs else None, protocol=protocol, creator=user_name,
+                reference=reference)
+            written.append(Path(report))
+            if len(inputs) > 1 and "annotations" not in (agreement or {}):
+                agreement = {**(agreement or {}), "annotations": annotations.to_json()}
+        if not segs:
+            method, consensus_seg, report = "majority", report, None  # of the answers; positions are averaged
+        merged = (seg_record(consensus_seg, case.series_uid, role="consensus", case_id=case.id, files=store.files)
+                  if segs else sr_record(consensus_seg, case.series_uid, case_id=case.id, role="consensus",
+                                         files=store.files))
+        merged_sr = (sr_record(report, case.series_uid, case_id=case.id, role="consensus_sr", files=store.files)
+                     if report else None)
+        with store.write(user_name) as tx:
+            user, case, project = _load(tx, case_id)
+            _authorize(tx.conn, case, project, user, Action.CONSENSUS)
+            tx.conn.execute(insert(consensus).values(
+                case_id=case.id, round=case.round, user_id=user.id, method=method,
+                threshold=f"{project.consensus_threshold:g}", output_path=merged.path, output_sha256=merged.sha256,
+                output_kind="seg" if segs else "sr", sr_path=merged_sr.path if merged_sr else None,
+                sr_sha256=merged_sr.sha256 if merged_sr else None,
+                agreement_json=canonical_json(agreement) if agreement is not None else None, created_at=tx.now))
+            return _move(tx, case, project, Action.CONSENSUS, _after_merge(project), reason=method,
+                         files=[merged, *([merged_sr] if merged_sr else []), *_round_submissions(tx.conn, case)],
+                         details={"method": method, "threshold": project.consensus_threshold})
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def _compared_srs(case: Case, srs: list[Path], names: list[str], threshold: float,
