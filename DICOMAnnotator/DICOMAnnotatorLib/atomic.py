@@ -1,4 +1,5 @@
-"""Outputs that appear whole or not at all: write to a temporary name, then rename."""
+"""Outputs that appear whole or not at all: write to a temporary name, then rename; and outputs of a step
+that fails later (a store refusing what was written) removed again."""
 
 from __future__ import annotations
 
@@ -45,6 +46,20 @@ def atomic_path(path: str | os.PathLike[str], *, force: bool = False, directory:
             os.replace(temporary, final)
     except BaseException:
         _remove(temporary)
+        raise
+
+
+@contextmanager
+def removed_on_failure(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """Remove ``paths``, and any path the caller appends to the yielded list, when the block then fails: files
+    written whole by an earlier step (so no temporary name protects them) that a later step, such as the store
+    refusing them, makes pointless; a refused attempt leaves nothing and can be made again."""
+    written = [Path(path) for path in paths]
+    try:
+        yield written
+    except BaseException:
+        for path in written:
+            _remove(path)
         raise
 
 

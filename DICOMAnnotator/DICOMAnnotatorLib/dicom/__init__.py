@@ -12,7 +12,7 @@ from ..lazy import public_api
 
 __getattr__, __dir__, __all__ = public_api(__name__, {
     "bit_frames": ["BIT_FRAME_SYNTAXES", "iter_bit_frames"],
-    "codes": ["Code", "TISSUE", "code_item", "code_value_keyword", "to_highdicom_code"],
+    "codes": ["Code", "TISSUE", "code_item", "code_value_keyword", "property_type_item", "to_highdicom_code"],
     "colors": ["dicom_lab_to_rgb", "rgb_to_dicom_lab"],
     "decoding": ["pixel_decoding_error"],
     "headers": ["header_value", "native_pixel_data", "read_header"],

@@ -113,3 +113,12 @@ def code_item(code: Code) -> Dataset:
     item.CodingSchemeDesignator = code.scheme
     item.CodeMeaning = code.meaning
     return item
+
+
+def property_type_item(type_: Code, modifier: Code | None) -> Dataset:
+    """The code item of a segmented property type with its modifier nested in it (PS3.3 C.8.20.2), as a SEG's
+    Segment Sequence and an RT ROI Observation's Identification Code Sequence both carry it."""
+    item = code_item(type_)
+    if modifier is not None:
+        item.SegmentedPropertyTypeModifierCodeSequence = [code_item(modifier)]
+    return item

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import removed_on_failure
 from ..errors import InputError
 from ..imaging import PlanarSeries, ReferenceSeries, open_images
 from ..protocols import Protocol
@@ -163,18 +163,6 @@ class _Desk:
         return session
 
 
-@contextmanager
-def _discarded_on_failure(*paths: Path) -> Iterator[None]:
-    """Remove ``paths`` (what a Submit or consensus wrote in the work folder) when the step then fails or the
-    store refuses it: the refused attempt leaves nothing, so that pressing the button again writes them anew."""
-    try:
-        yield
-    except BaseException:
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
-        raise
-
-
 def case_folder_name(case: CaseView) -> str:
     """The name of a case's subject-hierarchy folder."""
     return f"Case {case.id} (round {case.round})"
@@ -254,7 +242,7 @@ class AnnotatorDesk(_Desk):
         session = self.require_session()
         files = session.submit(self._folder("submissions", self.case) / f"round-{self.case.round}")
         sr_path = files.seg.with_name(files.seg.stem + "-sr.dcm")
-        with _discarded_on_failure(files.seg, files.annotations, sr_path):
+        with removed_on_failure(files.seg, files.annotations, sr_path):
             write_sr(measurement_report(session, files), sr_path)
             seg = files.seg if session.protocol.segment_structures else None
             case = CaseView.from_json(self.service.submit(self.case.id, seg, sr_path), self.case.image_location)
@@ -350,7 +338,7 @@ class ReviewerDesk(_Desk):
         method = method or session.consensus_method
         folder = self.work / "reviews" / f"case-{self.case.id}" / f"round-{self.case.round}"
         written = session.export(folder, ("seg",))
-        with _discarded_on_failure(written["seg"]):
+        with removed_on_failure(written["seg"]):
             recorded = self.service.consensus(self.case.id, method=method, consensus_seg=written["seg"],
                                               agreement=session.agreement().to_json())
         self.case = self._updated(recorded)

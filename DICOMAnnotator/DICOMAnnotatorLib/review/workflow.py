@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from ..atomic import removed_on_failure
 from ..errors import InputError
 from ..imaging import PlanarImage, ReferenceSeries, open_grid, open_images
 from .audit import FileRecord, canonical_json
@@ -144,8 +145,7 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
             case, srs, names, threshold, images)
     if not segs and consensus_seg is not None:
         raise ReviewError(f"Case {case.id} has SR submissions only; its consensus is computed from them, not given")
-    written: list[Path] = []  # files this call wrote: removed if it then fails, so that a refusal leaves nothing
-    try:
+    with removed_on_failure() as written:  # what this call writes goes again if it then fails or is refused
         if consensus_seg is None and segs:
             name = f"case-{case.id}-round-{case.round}-{method}-consensus.dcm"
             target = Path(output) if output else segs[0].with_name(name)
@@ -180,10 +180,6 @@ def record_consensus(store: ReviewStore, case_id: int, user_name: str, *, method
             return _move(tx, case, project, Action.CONSENSUS, _after_merge(project), reason=method,
                          files=[merged, *([merged_sr] if merged_sr else []), *_round_submissions(tx.conn, case)],
                          details={"method": method, "threshold": project.consensus_threshold})
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
 
 
 def _compared_srs(case: Case, srs: list[Path], names: list[str], threshold: float,

@@ -32,6 +32,7 @@ from ..dicom import (
     encode_element,
     encode_items,
     encode_sequence,
+    property_type_item,
     raw_element,
     save_part10,
 )
@@ -166,10 +167,7 @@ def _observation(description) -> Dataset:
     observation.ObservationNumber = description.number
     observation.ReferencedROINumber = description.number
     observation.SegmentedPropertyCategoryCodeSequence = [code_item(description.category)]
-    identification = code_item(description.type)
-    if description.type_modifier is not None:
-        identification.SegmentedPropertyTypeModifierCodeSequence = [code_item(description.type_modifier)]
-    observation.RTROIIdentificationCodeSequence = [identification]
+    observation.RTROIIdentificationCodeSequence = [property_type_item(description.type, description.type_modifier)]
     observation.RTROIInterpretedType = ""
     observation.ROIInterpreter = ""
     return observation

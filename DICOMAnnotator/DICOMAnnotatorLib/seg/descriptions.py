@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
-from ..dicom import TISSUE, Code, code_item, dicom_lab_to_rgb, rgb_to_dicom_lab
+from ..dicom import TISSUE, Code, code_item, dicom_lab_to_rgb, property_type_item, rgb_to_dicom_lab
 from ..errors import InputError, SegmentationError
 from ..imaging import AlgorithmType, SegmentDescription
 
@@ -53,10 +53,7 @@ def segment_item(
     item.SegmentNumber = description.number
     item.SegmentLabel = description.label
     item.SegmentedPropertyCategoryCodeSequence = [code_item(description.category)]
-    type_item = code_item(description.type)
-    if description.type_modifier is not None:
-        type_item.SegmentedPropertyTypeModifierCodeSequence = [code_item(description.type_modifier)]
-    item.SegmentedPropertyTypeCodeSequence = [type_item]
+    item.SegmentedPropertyTypeCodeSequence = [property_type_item(description.type, description.type_modifier)]
     item.SegmentAlgorithmType = description.algorithm_type.value
     if description.algorithm_type is not AlgorithmType.MANUAL:
         item.SegmentAlgorithmName = description.algorithm_name or "unnamed"
